@@ -1,0 +1,61 @@
+# Helpers every folder uses to declare its library, tests and fuzz targets,
+# so flags, sanitizers and test labels are set in one place.
+include(GoogleTest)
+
+# metalpxe_add_library(NAME SOURCES a.cpp ... DEPS lib ...)
+function(metalpxe_add_library name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${A_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PUBLIC ${A_DEPS})
+endfunction()
+
+# metalpxe_add_test(NAME SOURCES ... DEPS ... [LABELS unit|integration|e2e] [TIMEOUT s] [SERIAL])
+# Integration tests create network namespaces: SERIAL keeps them from
+# fighting over the same names and the two cores.
+function(metalpxe_add_test name)
+  cmake_parse_arguments(A "SERIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(METALPXE_FUZZ)
+    return()  # the fuzz build builds fuzzers only
+  endif()
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  if(NOT A_LABELS)
+    set(A_LABELS unit)
+  endif()
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  set(props LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+      ENVIRONMENT "METALPXE_SOURCE_DIR=${PROJECT_SOURCE_DIR};METALPXE_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  if(A_SERIAL)
+    list(APPEND props RUN_SERIAL TRUE)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+endfunction()
+
+# metalpxe_add_fuzzer(NAME SOURCE file.cpp DEPS ... [SECONDS n])
+# With METALPXE_FUZZ (clang) it is a libFuzzer binary run for a bounded time
+# by ctest (label fuzz) over its seed corpus; without, nothing is built.
+function(metalpxe_add_fuzzer name)
+  cmake_parse_arguments(A "" "SOURCE;SECONDS" "DEPS" ${ARGN})
+  if(NOT METALPXE_FUZZ)
+    return()
+  endif()
+  if(NOT A_SECONDS)
+    set(A_SECONDS 30)
+  endif()
+  add_executable(${name} ${A_SOURCE})
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  set(corpus ${PROJECT_BINARY_DIR}/fuzz-corpus/${name})
+  set(seeds ${PROJECT_SOURCE_DIR}/tests/fuzz/seeds/${name})
+  add_test(NAME ${name}
+           COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+                   sh -c "mkdir -p '${corpus}' && exec \"$0\" -max_total_time=${A_SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 '${corpus}' $(test -d '${seeds}' && echo '${seeds}')"
+                   $<TARGET_FILE:${name}>)
+  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT ${A_SECONDS}0)
+endfunction()

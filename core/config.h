@@ -1,0 +1,126 @@
+#pragma once
+// The appliance config and inventory, as CONFIG.md names them, after
+// validation: every field here is already checked and in canonical form.
+// Loading and validation live in config_loader.h.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/net_types.h"
+#include "core/secret.h"
+
+namespace metalpxe {
+
+enum class DhcpMode { kFull, kProxy, kOff };
+enum class UnknownMachinePolicy { kIgnore, kDiscover, kAutoInstall };
+enum class BootFromDisk { kExit, kSanboot, kHttp404 };
+enum class Role { kControlPlane, kWorker };
+enum class BmcType { kIpmi, kRedfish, kHetznerRobot, kWol, kManual };
+
+std::string_view DhcpModeName(DhcpMode m);
+std::string_view UnknownMachinePolicyName(UnknownMachinePolicy p);
+std::string_view BootFromDiskName(BootFromDisk b);
+std::string_view RoleName(Role r);  // "controlplane" | "worker"
+std::string_view BmcTypeName(BmcType t);
+
+struct ServerConfig {
+  std::string interface;             // where DHCP/TFTP listen; empty = all
+  Ipv4Address address;               // how machines reach metalpxe
+  std::string state_dir = "/var/lib/metalpxe";
+  std::uint16_t http_port = 8080;
+  std::uint16_t tftp_port = 69;
+  std::string tftp_root = "/usr/lib/ipxe";
+  std::string api_listen = "0.0.0.0:50100";
+  std::uint16_t event_sink_port = 50101;
+  std::uint16_t kmsg_log_port = 50102;
+  std::string log_level = "info";
+};
+
+struct SubnetConfig {
+  Ipv4Cidr subnet;
+  Ipv4Range pool;
+  std::optional<Ipv4Address> router;
+  std::vector<Ipv4Address> dns;
+  std::chrono::seconds lease_time{3600};
+  std::string domain;  // option 15, optional
+};
+
+struct DhcpConfig {
+  DhcpMode mode = DhcpMode::kFull;
+  std::vector<SubnetConfig> subnets;
+  bool proxy_port67 = true;  // proxy mode: also answer on 67 (off: 4011 only)
+};
+
+struct BootConfig {
+  UnknownMachinePolicy unknown_machines = UnknownMachinePolicy::kDiscover;
+  Role default_role = Role::kWorker;
+  std::string default_profile = "default";
+  BootFromDisk boot_from_disk = BootFromDisk::kExit;
+  std::chrono::seconds config_token_ttl{1800};
+  int config_token_max_fetches = 5;
+};
+
+struct ProfileConfig {
+  std::string name;
+  std::string kernel;     // absolute path of a local file, or empty with talos_version
+  std::string initramfs;
+  std::string talos_version;  // Image Factory download when set
+  std::string schematic;
+  std::string image_factory = "https://factory.talos.dev";
+  std::string kernel_sha256;     // required with talos_version
+  std::string initramfs_sha256;
+  std::string arch = "amd64";
+  std::vector<std::string> kernel_args;
+  std::map<Role, std::string> configs;  // absolute paths of talosctl gen config output
+  std::vector<YAML::Node> patches;
+};
+
+struct BmcConfig {
+  BmcType type = BmcType::kManual;
+  std::string address;   // host[:port] or URL (redfish), server number (hetzner-robot)
+  std::string username;
+  Secret password;       // read from passwordFile / passwordEnv at load time
+  std::string password_source;  // "file /etc/..." or "env NAME": safe to show
+  int cipher_suite = 3;          // ipmi
+  std::uint32_t workaround_flags = 0;  // ipmi (FreeIPMI workaround bits)
+  bool insecure_tls = false;     // redfish: skip certificate verification
+};
+
+struct MachineConfig {
+  std::string name;
+  std::vector<MacAddress> macs;
+  Role role = Role::kWorker;
+  std::string profile;
+  std::string install_disk;
+  std::optional<Ipv4Address> ip;
+  std::optional<BootFromDisk> boot_from_disk;
+  std::vector<std::string> kernel_args;
+  std::vector<YAML::Node> patches;
+  std::optional<BmcConfig> bmc;
+};
+
+struct Inventory {
+  std::vector<MachineConfig> machines;
+  std::string source;  // file it came from ("" when inline)
+
+  const MachineConfig* FindByMac(const MacAddress& mac) const;
+  const MachineConfig* FindByName(std::string_view name) const;
+};
+
+struct AppConfig {
+  std::string file;  // absolute path of the appliance config
+  ServerConfig server;
+  DhcpConfig dhcp;
+  BootConfig boot;
+  std::map<std::string, ProfileConfig> profiles;
+  std::string inventory_file;  // absolute; empty when machines are inline
+  std::shared_ptr<const Inventory> inventory;
+};
+
+}  // namespace metalpxe

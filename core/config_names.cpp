@@ -1,0 +1,58 @@
+#include "core/config.h"
+
+namespace metalpxe {
+
+std::string_view DhcpModeName(DhcpMode m) {
+  switch (m) {
+    case DhcpMode::kFull: return "full";
+    case DhcpMode::kProxy: return "proxy";
+    case DhcpMode::kOff: return "off";
+  }
+  return "?";
+}
+
+std::string_view UnknownMachinePolicyName(UnknownMachinePolicy p) {
+  switch (p) {
+    case UnknownMachinePolicy::kIgnore: return "ignore";
+    case UnknownMachinePolicy::kDiscover: return "discover";
+    case UnknownMachinePolicy::kAutoInstall: return "auto-install";
+  }
+  return "?";
+}
+
+std::string_view BootFromDiskName(BootFromDisk b) {
+  switch (b) {
+    case BootFromDisk::kExit: return "exit";
+    case BootFromDisk::kSanboot: return "sanboot";
+    case BootFromDisk::kHttp404: return "http-404";
+  }
+  return "?";
+}
+
+std::string_view RoleName(Role r) { return r == Role::kControlPlane ? "controlplane" : "worker"; }
+
+std::string_view BmcTypeName(BmcType t) {
+  switch (t) {
+    case BmcType::kIpmi: return "ipmi";
+    case BmcType::kRedfish: return "redfish";
+    case BmcType::kHetznerRobot: return "hetzner-robot";
+    case BmcType::kWol: return "wol";
+    case BmcType::kManual: return "manual";
+  }
+  return "?";
+}
+
+const MachineConfig* Inventory::FindByMac(const MacAddress& mac) const {
+  for (const auto& m : machines)
+    for (const auto& a : m.macs)
+      if (a == mac) return &m;
+  return nullptr;
+}
+
+const MachineConfig* Inventory::FindByName(std::string_view name) const {
+  for (const auto& m : machines)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+}  // namespace metalpxe

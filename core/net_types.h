@@ -1,0 +1,76 @@
+#pragma once
+// Value types for the addresses every module speaks of: MAC addresses (one
+// canonical text form, lower-case colon-separated), IPv4 addresses, CIDR
+// subnets and inclusive address ranges. Parsing is strict and allocation-free.
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace metalpxe {
+
+struct MacAddress {
+  std::array<std::uint8_t, 6> bytes{};
+
+  // Accepts aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, either case.
+  static std::optional<MacAddress> Parse(std::string_view text);
+  std::string ToString() const;        // aa:bb:cc:dd:ee:ff
+  std::string ToHyphenString() const;  // aa-bb-cc-dd-ee-ff (iPXE ${mac:hexhyp})
+  auto operator<=>(const MacAddress&) const = default;
+};
+
+struct Ipv4Address {
+  std::uint32_t value = 0;  // host byte order
+
+  static std::optional<Ipv4Address> Parse(std::string_view text);
+  static constexpr Ipv4Address FromOctets(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+    return Ipv4Address{(std::uint32_t(a) << 24) | (std::uint32_t(b) << 16) | (std::uint32_t(c) << 8) | d};
+  }
+  std::string ToString() const;
+  bool IsUnspecified() const { return value == 0; }
+  auto operator<=>(const Ipv4Address&) const = default;
+};
+
+struct Ipv4Cidr {
+  Ipv4Address network;
+  int prefix_length = 0;
+
+  // "10.66.0.0/24"; host bits must be zero.
+  static std::optional<Ipv4Cidr> Parse(std::string_view text);
+  std::uint32_t Mask() const { return prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length); }
+  Ipv4Address Netmask() const { return Ipv4Address{Mask()}; }
+  Ipv4Address Broadcast() const { return Ipv4Address{network.value | ~Mask()}; }
+  bool Contains(Ipv4Address a) const { return (a.value & Mask()) == network.value; }
+  std::string ToString() const;
+  auto operator<=>(const Ipv4Cidr&) const = default;
+};
+
+struct Ipv4Range {
+  Ipv4Address first;
+  Ipv4Address last;  // inclusive
+
+  // "10.66.0.100-10.66.0.200"; first <= last.
+  static std::optional<Ipv4Range> Parse(std::string_view text);
+  bool Contains(Ipv4Address a) const { return a >= first && a <= last; }
+  bool Overlaps(const Ipv4Range& o) const { return first <= o.last && o.first <= last; }
+  std::uint64_t Size() const { return std::uint64_t(last.value) - first.value + 1; }
+  std::string ToString() const;
+};
+
+}  // namespace metalpxe
+
+template <>
+struct std::hash<metalpxe::MacAddress> {
+  std::size_t operator()(const metalpxe::MacAddress& m) const noexcept {
+    std::uint64_t v = 0;
+    for (auto b : m.bytes) v = (v << 8) | b;
+    return std::hash<std::uint64_t>{}(v);
+  }
+};
+template <>
+struct std::hash<metalpxe::Ipv4Address> {
+  std::size_t operator()(const metalpxe::Ipv4Address& a) const noexcept { return std::hash<std::uint32_t>{}(a.value); }
+};

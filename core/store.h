@@ -1,0 +1,92 @@
+#pragma once
+// The durable state of one appliance: DHCP leases, machine runtime state,
+// issued config tokens and the event history. The interface is what protocol
+// modules see; SqliteStore (sqlite_store.h) is the embedded default, and an
+// etcd-backed store can sit behind the same calls later.
+//
+// Writes are asynchronous and batched: every Put/Append returns at once and
+// its `done` callback runs (on the store's writer thread) once the write is
+// durable on disk, or failed. Many writes share one transaction and one fsync
+// (group commit), so a DHCP server can hold each ACK until its lease is safe
+// without paying an fsync per packet. Callers post `done` back to their own
+// event loop; it must not block.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/machine_state.h"
+#include "core/net_types.h"
+#include "core/result.h"
+
+namespace metalpxe {
+
+using DurableCallback = std::function<void(const Status&)>;
+
+struct LeaseRecord {
+  Ipv4Address ip;
+  MacAddress mac;
+  std::string client_id;        // option 61 as lower-case hex, "" when absent
+  std::int64_t expires_unix = 0;  // seconds since epoch
+  std::string hostname;         // option 12 as the client sent it
+  enum class Kind { kActive, kDeclined, kReleased } kind = Kind::kActive;
+};
+
+struct MachineRecord {
+  MacAddress mac;               // primary key: the MAC the machine booted with
+  std::string name;             // inventory name, "" while only discovered
+  MachineState state = MachineState::kDiscovered;
+  std::string reason;           // why it failed, "" otherwise
+  std::string uuid;             // SMBIOS UUID from iPXE
+  std::string arch;             // iPXE ${buildarch} or DHCP option 93 class
+  std::string vendor_class;     // option 60
+  std::string serial;
+  Ipv4Address last_ip;
+  std::int64_t first_seen_unix = 0;
+  std::int64_t last_seen_unix = 0;
+  std::int64_t state_changed_unix = 0;
+};
+
+struct TokenRecord {
+  std::string token_hash;       // sha256 hex of the token; the token itself is never stored
+  MacAddress mac;
+  std::optional<Ipv4Address> bound_ip;
+  std::int64_t issued_unix = 0;
+  std::int64_t expires_unix = 0;
+  int max_fetches = 0;
+  int fetches = 0;
+};
+
+struct EventRecord {
+  std::int64_t id = 0;          // assigned by the store, increasing
+  std::int64_t time_unix_ms = 0;
+  std::string machine;          // machine name, or MAC when not in the inventory
+  std::string kind;             // "state", "dhcp", "config-fetch", "talos", "power", ...
+  std::string message;          // human-readable; never a secret
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual void PutLease(const LeaseRecord& lease, DurableCallback done) = 0;
+  virtual void DeleteLease(Ipv4Address ip, DurableCallback done) = 0;
+  virtual Result<std::vector<LeaseRecord>> LoadLeases() = 0;
+
+  virtual void PutMachine(const MachineRecord& machine, DurableCallback done) = 0;
+  virtual Result<std::vector<MachineRecord>> LoadMachines() = 0;
+
+  virtual void PutToken(const TokenRecord& token, DurableCallback done) = 0;
+  virtual void DeleteExpiredTokens(std::int64_t now_unix, DurableCallback done) = 0;
+  virtual Result<std::vector<TokenRecord>> LoadTokens() = 0;
+
+  virtual void AppendEvent(const EventRecord& event, DurableCallback done) = 0;
+  // Events with id > after_id, oldest first, at most `limit`.
+  virtual Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit) = 0;
+
+  // Blocks until every write submitted before the call is durable (or failed).
+  virtual Status Flush() = 0;
+};
+
+}  // namespace metalpxe

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs every build, test and lab dependency of metalpxe on Debian 12.
+# Idempotent: packages already present are left alone; safe to run on every build.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libboost-system-dev
+  libmicrohttpd-dev libyaml-cpp-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libssl-dev libfreeipmi-dev libsqlite3-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
+)
+PEER_PKGS=(
+  iproute2 procps psmisc util-linux curl
+  kea-admin kea-dhcp4-server dnsmasq-base udhcpc isc-dhcp-client busybox-static
+  atftp tftp-hpa
+  ipmitool freeipmi-tools openipmi
+  nginx-light wrk
+  ipxe qemu-system-x86 ovmf ipxe-qemu cpio
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#BUILD_PKGS[@]}+${#PEER_PKGS[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# Daemons from peer packages (kea, nginx, tftpd) must not start on the host:
+# tests start them inside their own namespaces.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
