@@ -14,7 +14,7 @@ BUILD_PKGS=(
   clang libclang-rt-14-dev
 )
 PEER_PKGS=(
-  iproute2 procps psmisc util-linux curl
+  iproute2 iputils-ping procps psmisc util-linux curl
   kea-admin kea-dhcp4-server dnsmasq-base udhcpc isc-dhcp-client busybox-static
   atftp tftp-hpa
   ipmitool freeipmi-tools openipmi
