@@ -11,6 +11,7 @@ BUILD_PKGS=(
   libssl-dev libfreeipmi-dev libsqlite3-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
+  libssh-dev
   clang libclang-rt-14-dev
 )
 PEER_PKGS=(
@@ -18,6 +19,7 @@ PEER_PKGS=(
   kea-admin kea-dhcp4-server dnsmasq-base udhcpc isc-dhcp-client busybox-static
   atftp tftp-hpa
   ipmitool freeipmi-tools openipmi
+  openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
 )
