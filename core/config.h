@@ -73,7 +73,7 @@ struct ProfileConfig {
   std::string talos_version;  // Image Factory download when set
   std::string schematic;
   std::string image_factory = "https://factory.talos.dev";
-  std::string kernel_sha256;     // required with talos_version
+  std::string kernel_sha256;     // optional: empty = pin the first download (trust on first use)
   std::string initramfs_sha256;
   std::string arch = "amd64";
   std::vector<std::string> kernel_args;

@@ -1,0 +1,69 @@
+#include "daemon/appliance.h"
+
+#include <csignal>
+#include <filesystem>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "core/config_loader.h"
+#include "core/config_source.h"
+#include "core/log.h"
+#include "daemon/config_reloader.h"
+
+namespace metalpxe {
+
+int RunAppliance(const std::string& config_path) {
+  LoadedConfig loaded = LoadAppConfig(config_path);
+  if (!loaded.ok()) {
+    (void)InitLogging("info");
+    for (const auto& p : loaded.problems) spdlog::critical("{}", p.ToString());
+    spdlog::critical("{} problem(s) in {}; not starting", loaded.problems.size(), config_path);
+    return 1;
+  }
+  if (auto st = InitLogging(loaded.config->server.log_level); !st.ok()) {
+    spdlog::critical("{}", st.ToString());
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(loaded.config->server.state_dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create stateDir {}: {}", loaded.config->server.state_dir, ec.message());
+    return 1;
+  }
+
+  SwappableConfigSource source(loaded.config);
+  boost::asio::io_context io;
+
+  ConfigReloader reloader(source);
+  ConfigFileWatcher watcher(io, {loaded.config->file, loaded.config->inventory_file},
+                            [&] { reloader.Reload("file changed"); });
+  if (auto st = watcher.Start(); !st.ok()) spdlog::warn("config file watch disabled: {}", st.ToString());
+
+  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  boost::asio::signal_set hup(io, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](boost::system::error_code e, int) {
+      if (e) return;
+      reloader.Reload("SIGHUP");
+      wait_hup();
+    });
+  };
+  wait_hup();
+  stop_signals.async_wait([&](boost::system::error_code e, int sig) {
+    if (e) return;
+    spdlog::info("signal {}: shutting down", sig);
+    watcher.Stop();
+    hup.cancel();
+    io.stop();
+  });
+
+  spdlog::info("metalpxed {} running: {} machines in the inventory, dhcp {}, http {}:{}", kVersion,
+               loaded.config->inventory->machines.size(), DhcpModeName(loaded.config->dhcp.mode),
+               loaded.config->server.address.ToString(), loaded.config->server.http_port);
+  io.run();
+  spdlog::info("metalpxed stopped");
+  return 0;
+}
+
+}  // namespace metalpxe

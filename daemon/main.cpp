@@ -1,0 +1,26 @@
+// metalpxed: the network-boot provisioning appliance. See README.md.
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "daemon/appliance.h"
+#include "daemon/check_config.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"metalpxed: network-boot provisioning appliance for Talos Linux"};
+  std::string config_path;
+  std::string check_path;
+  app.add_option("--config", config_path, "Run the appliance with this config until SIGTERM/SIGINT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--check-config", check_path, "Validate a config (and its inventory) and exit");
+  app.set_version_flag("--version", std::string("metalpxed ") + metalpxe::kVersion);
+  CLI11_PARSE(app, argc, argv);
+
+  if (!check_path.empty()) return metalpxe::RunCheckConfig(check_path, std::cout, std::cerr);
+  if (config_path.empty()) {
+    std::cerr << "metalpxed: give --config FILE to run, or --check-config FILE to validate\n" << app.help();
+    return 2;
+  }
+  return metalpxe::RunAppliance(config_path);
+}
