@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Configures and builds one metalpxe build tree.
+#   deploy/build.sh [release|asan|fuzz]   (default release)
+# release: build/       RelWithDebInfo, every test and tool
+# asan:    build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer
+# fuzz:    build-fuzz/  clang + libFuzzer targets only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:-release}"
+jobs="$(nproc)"
+case "$kind" in
+  release) dir=build; args=(); target=all ;;
+  asan)    dir=build-asan; args=(-DMETALPXE_SANITIZE=ON); target=all ;;
+  fuzz)    dir=build-fuzz; target=fuzzers
+           args=(-DMETALPXE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
+  *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" >/dev/null
+cmake --build "$dir" -j "$jobs" --target "$target"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds and runs every metalpxe test on a fresh Debian 12 machine:
+#   1. installs dependencies (deploy/install-deps.sh)
+#   2. release build: unit, integration (real peers in network namespaces) and
+#      the QEMU end-to-end lab
+#   3. ASan/UBSan build: unit and integration tests again
+#   4. clang libFuzzer build: every codec fuzzed for a bounded time
+# Needs root (network namespaces). Prints one closing line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@"
+
+deploy/install-deps.sh || exit 1
+
+summary=()
+passed=0
+failed=0
+failures=0
+
+# run_suite NAME BUILD_DIR CTEST_ARGS...
+run_suite() {
+  local name="$1" dir="$2"; shift 2
+  echo "=== $name: ctest $*"
+  local log="$dir/ctest-$name.log"
+  ctest --test-dir "$dir" --output-on-failure --timeout 1500 "$@" 2>&1 | tee "$log"
+  local rc="${PIPESTATUS[0]}"
+  # ctest: "100% tests passed, 0 tests failed out of 42"
+  local line
+  line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)"
+  if [ -n "$line" ]; then
+    local total nfail
+    nfail="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    total="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")"
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+    summary+=("$name: $((total - nfail)) passed, $nfail failed")
+  elif [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+    summary+=("$name: ctest failed to run (exit $rc)")
+  fi
+  [ "$rc" -eq 0 ] || failures=$((failures + 1))
+}
+
+build_or_fail() {
+  if ! deploy/build.sh "$1"; then
+    echo "build $1 failed" >&2
+    failed=$((failed + 1))
+    failures=$((failures + 1))
+    summary+=("build $1: failed")
+    return 1
+  fi
+}
+
+build_or_fail release && run_suite release build
+build_or_fail asan && run_suite asan build-asan -LE 'e2e|bench'
+build_or_fail fuzz && run_suite fuzz build-fuzz -L fuzz
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "total: $passed passed, $failed failed"
+[ "$failures" -eq 0 ] && [ "$failed" -eq 0 ]

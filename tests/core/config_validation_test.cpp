@@ -1,0 +1,176 @@
+// Every validation error class, at its exact line and column, from the
+// deliberately broken configs in deploy/examples/broken/.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/config_loader.h"
+
+namespace metalpxe {
+namespace {
+
+std::string Examples() { return std::string(std::getenv("METALPXE_SOURCE_DIR")) + "/deploy/examples"; }
+
+// Problems as "basename:line:column: message", in reported order.
+std::vector<std::string> ProblemsOf(const std::string& file) {
+  LoadedConfig loaded = LoadAppConfig(Examples() + "/" + file);
+  std::vector<std::string> out;
+  for (const auto& p : loaded.problems) {
+    ConfigProblem q = p;
+    q.file = q.file.substr(q.file.rfind('/') + 1);
+    out.push_back(q.ToString());
+  }
+  return out;
+}
+
+TEST(ConfigValidation, ExampleIsValid) {
+  LoadedConfig loaded = LoadAppConfig(Examples() + "/metalpxe.yaml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.problems.empty() ? "" : loaded.problems[0].ToString());
+  const AppConfig& c = *loaded.config;
+  EXPECT_EQ(c.server.address.ToString(), "10.66.0.1");
+  EXPECT_EQ(c.dhcp.subnets.at(0).lease_time, std::chrono::hours(1));
+  ASSERT_EQ(c.inventory->machines.size(), 3u);
+  // MACs in any accepted spelling are stored in one canonical form.
+  const MachineConfig& cp2 = c.inventory->machines[1];
+  EXPECT_EQ(cp2.macs.at(0).ToString(), "52:54:00:12:34:57");
+  EXPECT_EQ(cp2.macs.at(1).ToString(), "52:54:00:aa:bb:02");
+  EXPECT_EQ(c.inventory->FindByMac(*MacAddress::Parse("52-54-00-AA-BB-02")), &cp2);
+  // Relative paths resolve against the file that names them.
+  EXPECT_EQ(c.profiles.at("default").configs.at(Role::kWorker), Examples() + "/talos/worker.yaml");
+  // The BMC password was read from its file, and only its source is printable.
+  const BmcConfig& bmc = *c.inventory->machines[0].bmc;
+  EXPECT_EQ(bmc.password.Reveal(), "lab-only-ipmi-sim-password");
+  EXPECT_EQ(fmt::format("{}", bmc.password), "<redacted>");
+  EXPECT_EQ(bmc.password_source, "file " + Examples() + "/bmc/lab-bmc.password");
+}
+
+TEST(ConfigValidation, TypesAndRanges) {
+  EXPECT_EQ(ProblemsOf("broken/types.yaml"),
+            (std::vector<std::string>{
+                "types.yaml:3:13: server.httpPort must be a whole number, not 'eighty'",
+                "types.yaml:4:13: server.tftpPort must be between 1 and 65535, not 70000",
+                "types.yaml:5:14: server.apiListen: 'localhost' is not ADDRESS:PORT (e.g. 0.0.0.0:50100)",
+                "types.yaml:6:13: server.stateDir must be a string, not a list",
+                "types.yaml:9:12: dhcp.subnets must be a list, not a scalar",
+                "types.yaml:11:20: boot.unknownMachines: 'install-everything' is not one of ignore | discover | "
+                "auto-install",
+                "types.yaml:12:26: boot.configTokenMaxFetches must be between 1 and 1000, not 0",
+                "types.yaml:17:17: profiles.default.kernelArgs must be a list of strings, not a scalar",
+            }));
+}
+
+TEST(ConfigValidation, NetworksRangesAndOverlaps) {
+  EXPECT_EQ(ProblemsOf("broken/network.yaml"),
+            (std::vector<std::string>{
+                "network.yaml:3:3: server.kmsgLogPort 8080 is already server.httpPort",
+                "network.yaml:7:15: dhcp.subnets[0].subnet: '10.66.0.1/24' is not a CIDR subnet such as "
+                "10.66.0.0/24 (host bits must be zero)",
+                "network.yaml:10:13: dhcp.subnets[1].pool: 10.68.0.10-10.68.0.20 is not inside subnet 10.67.0.0/24",
+                "network.yaml:11:15: dhcp.subnets[1].router: 10.1.1.1 is not inside subnet 10.67.0.0/24",
+                "network.yaml:12:24: dhcp.subnets[1].dns[1]: '10.67.0.300' is not an IPv4 address",
+                "network.yaml:13:18: dhcp.subnets[1].leaseTime: 'soon' is not a duration of at least 60s (e.g. 1h, "
+                "30m, 3600)",
+                "network.yaml:15:13: dhcp.subnets[2].pool: 10.67.0.0-10.67.0.50 includes the subnet's network or "
+                "broadcast address",
+                "network.yaml:17:13: dhcp.subnets[3].pool: '10.69.0.200-10.69.0.100' is not a range FIRST-LAST such "
+                "as 10.66.0.100-10.66.0.200 (first <= last)",
+                "network.yaml:20:19: profiles.default.talosVersion: '1.9.5' is not like v1.9.5",
+                "network.yaml:22:19: profiles.default.kernelSha256 must be a 64-character lower-case hex sha256",
+            }));
+}
+
+TEST(ConfigValidation, OverlappingSubnetsAndPools) {
+  // network.yaml's overlapping entries are invalid for other reasons first;
+  // this inline config overlaps and is otherwise valid.
+  char path[] = "/tmp/mpx-overlap-XXXXXX.yaml";
+  const int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  const std::string text = "server:\n  address: 10.66.0.1\ndhcp:\n  subnets:\n"
+                           "    - subnet: 10.66.0.0/24\n      pool: 10.66.0.100-10.66.0.200\n"
+                           "    - subnet: 10.66.0.128/25\n      pool: 10.66.0.150-10.66.0.160\n"
+                           "profiles:\n  default:\n    talosVersion: v1.9.5\n    schematic: "
+                           "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba\n"
+                           "    configs: {worker: " +
+                           Examples() + "/talos/worker.yaml}\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  LoadedConfig loaded = LoadAppConfig(path);
+  std::remove(path);
+  std::vector<std::string> got;
+  for (const auto& p : loaded.problems) got.push_back(std::to_string(p.line) + ":" + std::to_string(p.column) + ": " + p.message);
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "7:15: dhcp.subnets[1].subnet: 10.66.0.128/25 overlaps 10.66.0.0/24",
+                     "8:13: dhcp.subnets[1].pool: 10.66.0.150-10.66.0.160 overlaps pool 10.66.0.100-10.66.0.200",
+                 }));
+}
+
+TEST(ConfigValidation, MachinesMacsDuplicatesRolesProfilesPasswords) {
+  EXPECT_EQ(ProblemsOf("broken/machines.yaml"),
+            (std::vector<std::string>{
+                "machines.yaml:16:33: machines[0].macs[1]: '52:54:00:12:34' is not a MAC address like "
+                "52:54:00:12:34:56",
+                "machines.yaml:19:11: machines[1].name: 'cp-1' is already the name of machines[0]",
+                "machines.yaml:20:12: machines[1].macs: 52:54:00:12:34:56 already belongs to 'cp-1' (line 16)",
+                "machines.yaml:21:11: machines[1].role: 'master' is not one of controlplane | worker",
+                "machines.yaml:22:9: machines[1].ip: 10.66.0.11 is already the address of 'cp-1'",
+                "machines.yaml:23:11: machines[2].name: 'Worker_1' is not a host name (lower-case letters, digits "
+                "and '-', at most 63)",
+                "machines.yaml:26:14: machines[2].profile: profile 'gpu' is not defined",
+                "machines.yaml:27:9: machines[2].ip: 10.99.0.5 is not a host address of any dhcp.subnets entry",
+                "machines.yaml:28:5: unknown key 'machines[2].instalDisk' (did you mean 'installDisk'?)",
+                "machines.yaml:33:7: machines[2].bmc.password: passwords given inline are refused (the inventory "
+                "is kept in Git); use passwordFile or passwordEnv",
+                "machines.yaml:37:18: machines[3].installDisk: 'sda' is not a device path like /dev/sda",
+                "machines.yaml:42:21: machines[3].bmc.passwordFile: /nonexistent/bmc-password does not exist",
+                "machines.yaml:44:9: machines[3].patches[0] must be a map (a Talos config patch), not a scalar",
+            }));
+}
+
+TEST(ConfigValidation, FilesThatDoNotExistAndUndefinedProfiles) {
+  const std::string dir = Examples() + "/broken/";
+  EXPECT_EQ(ProblemsOf("broken/files.yaml"),
+            (std::vector<std::string>{
+                "files.yaml:6:19: boot.defaultProfile 'main' is not defined under profiles",
+                "files.yaml:9:13: profiles.default.kernel: /nonexistent/vmlinuz does not exist",
+                "files.yaml:10:16: profiles.default.initramfs: /nonexistent/initramfs.xz does not exist",
+                "files.yaml:12:21: profiles.default.configs.controlplane: " + dir +
+                    "missing-controlplane.yaml does not exist",
+                "files.yaml:14:12: inventory: " + dir + "no-such-inventory.yaml does not exist",
+            }));
+}
+
+
+TEST(ConfigValidation, SyntaxErrorPointsAtIt) {
+  EXPECT_EQ(ProblemsOf("broken/syntax.yaml"),
+            (std::vector<std::string>{"syntax.yaml:4:5: YAML syntax error: end of sequence flow not found"}));
+}
+
+TEST(ConfigValidation, UnknownKeysSuggestTheRightOne) {
+  EXPECT_EQ(ProblemsOf("broken/unknown-key.yaml"),
+            (std::vector<std::string>{
+                "unknown-key.yaml:1:1: boot.defaultProfile 'default' is not defined under profiles",
+                "unknown-key.yaml:2:3: server.address is required",
+                "unknown-key.yaml:2:3: unknown key 'server.adress' (did you mean 'address'?)",
+                "unknown-key.yaml:5:1: unknown key 'profile' (did you mean 'profiles'?)",
+            }));
+}
+
+TEST(ConfigValidation, ProblemsInTheInventoryFilePointIntoIt) {
+  EXPECT_EQ(ProblemsOf("broken/bad-inventory.yaml"),
+            (std::vector<std::string>{
+                "bad-inventory.machines.yaml:6:12: machines[1].macs: 52:54:00:00:00:01 already belongs to 'w-1' "
+                "(line 3)",
+                "bad-inventory.machines.yaml:10:20: machines[1].bmc.passwordEnv: environment variable "
+                "METALPXE_TEST_SURELY_UNSET is not set",
+            }));
+}
+
+TEST(ConfigValidation, MissingConfigFile) {
+  auto problems = ProblemsOf("does-not-exist.yaml");
+  EXPECT_EQ(problems, (std::vector<std::string>{"does-not-exist.yaml:0:0: config file does not exist"}));
+}
+
+}  // namespace
+}  // namespace metalpxe
