@@ -1,0 +1,28 @@
+#include "ipmi/ipmi_driver.h"
+#include "ipmi/manual_driver.h"
+#include "ipmi/power_driver.h"
+#include "ipmi/wol_driver.h"
+
+namespace metalpxe {
+
+Result<std::unique_ptr<PowerDriver>> MakePowerDriver(const BmcConfig& bmc, const MacAddress& mac,
+                                                     const PowerContext& context) {
+  switch (bmc.type) {
+    case BmcType::kIpmi: {
+      if (bmc.address.empty()) return Status{ErrorCode::kInvalidArgument, "ipmi BMC needs an address (host[:port])"};
+      if (bmc.cipher_suite < 0 || bmc.cipher_suite > 17)
+        return Status{ErrorCode::kInvalidArgument, "ipmi cipherSuite must be 0..17"};
+      IpmiTarget t{bmc.address, bmc.username, bmc.password, bmc.cipher_suite, bmc.workaround_flags};
+      return std::unique_ptr<PowerDriver>(new IpmiPowerDriver(std::move(t), context));
+    }
+    case BmcType::kWol:
+      return std::unique_ptr<PowerDriver>(new WolPowerDriver(mac, context.interface, context.wol_port));
+    case BmcType::kManual:
+      return std::unique_ptr<PowerDriver>(new ManualPowerDriver());
+    default:
+      break;
+  }
+  return Status{ErrorCode::kUnsupported, std::string("no power driver for bmc type ") + std::string(BmcTypeName(bmc.type))};
+}
+
+}  // namespace metalpxe
