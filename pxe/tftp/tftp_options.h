@@ -1,0 +1,38 @@
+#pragma once
+// Settings and counters of the TFTP server (tftp_server.h).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/net_types.h"
+#include "pxe/tftp/tftp_packet.h"
+
+namespace metalpxe::tftp {
+
+struct TftpOptions {
+  std::string root;                     // served directory (read-only)
+  Ipv4Address bind_address{};           // 0.0.0.0: every local address
+  std::uint16_t port = 69;              // 0: let the kernel pick (tests)
+  std::string interface;                // non-empty: SO_BINDTODEVICE on every socket
+  std::size_t max_transfers = 256;      // concurrent; requests beyond get ERROR 0 "server busy"
+  std::chrono::milliseconds retransmit_timeout{1000};      // first retransmission
+  std::chrono::milliseconds max_retransmit_timeout{8000};  // backoff doubles up to this
+  unsigned max_retries = 5;             // retransmissions of one window before giving up
+  std::uint16_t max_block_size = kMaxBlockSize;  // blksize answers are capped here
+  std::uint16_t max_window_size = 64;            // windowsize answers are capped here
+};
+
+// Counters since Start(), for /metrics. Bytes are DATA payload put on the
+// wire, retransmissions included.
+struct TftpStats {
+  std::uint64_t transfers_started = 0;
+  std::uint64_t transfers_completed = 0;
+  std::uint64_t transfers_failed = 0;   // timed out, aborted by the client, read error, stopped
+  std::uint64_t requests_refused = 0;   // ERROR sent instead of a transfer (not found, WRQ, busy, ...)
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t retransmits = 0;        // windows or OACKs sent again after a timeout
+  std::uint64_t active_transfers = 0;
+};
+
+}  // namespace metalpxe::tftp

@@ -1,0 +1,222 @@
+#include "pxe/tftp/tftp_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "pxe/tftp/tftp_negotiation.h"
+#include "pxe/tftp/tftp_packet.h"
+#include "pxe/tftp/tftp_transfer.h"
+
+namespace metalpxe::tftp {
+namespace {
+
+constexpr int kMaxRequestsPerWakeup = 64;  // then yield to transfers' ACKs
+
+// File names come from the network: keep logs to one printable line.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+std::string Describe(const boost::asio::ip::udp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+Status BindToDevice(int fd, const std::string& interface) {
+  if (interface.empty()) return Status::Ok();
+  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.data(), static_cast<socklen_t>(interface.size())) != 0)
+    return {ErrorCode::kUnavailable, "SO_BINDTODEVICE " + interface + ": " + std::strerror(errno)};
+  return Status::Ok();
+}
+
+}  // namespace
+
+TftpServer::TftpServer(boost::asio::io_context& io, TftpOptions options)
+    : io_(io), options_(std::move(options)), listener_(io), rx_(65536) {}
+
+TftpServer::~TftpServer() {
+  Stop();
+  alive_.reset();
+}
+
+Status TftpServer::Start() {
+  auto root = TftpRoot::Open(options_.root);
+  if (!root.ok()) return root.status();
+  root_.emplace(std::move(root).value());
+
+  boost::system::error_code ec;
+  udp::socket sock(io_);
+  sock.open(udp::v4(), ec);
+  if (ec) return {ErrorCode::kUnavailable, "TFTP socket: " + ec.message()};
+  sock.set_option(udp::socket::reuse_address(true), ec);
+  const int on = 1;
+  // IP_PKTINFO tells which local address a request came to: each transfer
+  // answers from that address, as the client expects, on a wildcard listener.
+  if (::setsockopt(sock.native_handle(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
+    return {ErrorCode::kUnavailable, std::string("IP_PKTINFO: ") + std::strerror(errno)};
+  if (auto st = BindToDevice(sock.native_handle(), options_.interface); !st.ok()) return st;
+  const udp::endpoint bind_ep(boost::asio::ip::address_v4(options_.bind_address.value), options_.port);
+  sock.bind(bind_ep, ec);
+  if (ec) return {ErrorCode::kUnavailable, "TFTP bind " + Describe(bind_ep) + ": " + ec.message()};
+  sock.non_blocking(true, ec);
+  bound_port_ = sock.local_endpoint(ec).port();
+  listener_ = std::move(sock);
+  spdlog::info("tftp: serving {} on {}:{}{}", root_->path(), bind_ep.address().to_string(), bound_port_,
+               options_.interface.empty() ? "" : " (" + options_.interface + ")");
+  WaitForRequests();
+  return Status::Ok();
+}
+
+void TftpServer::Stop() {
+  boost::system::error_code ec;
+  listener_.close(ec);
+  for (auto& [peer, active] : transfers_) active.transfer->Cancel();
+  transfers_.clear();
+}
+
+TftpStats TftpServer::Stats() const { return counters_.Snapshot(); }
+
+void TftpServer::WaitForRequests() {
+  listener_.async_wait(udp::socket::wait_read,
+                       [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+                         if (alive.expired() || ec || !listener_.is_open()) return;
+                         DrainRequests();
+                         WaitForRequests();
+                       });
+}
+
+void TftpServer::DrainRequests() {
+  for (int i = 0; i < kMaxRequestsPerWakeup && listener_.is_open(); ++i) {
+    sockaddr_in from{};
+    iovec iov{rx_.data(), rx_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(listener_.native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN, or an error the next wakeup will show again
+    }
+    if ((msg.msg_flags & MSG_TRUNC) || from.sin_family != AF_INET || from.sin_port == 0) continue;
+    Request request;
+    request.peer = udp::endpoint(boost::asio::ip::address_v4(ntohl(from.sin_addr.s_addr)), ntohs(from.sin_port));
+    request.local = boost::asio::ip::address_v4(options_.bind_address.value);
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO && options_.bind_address.value == 0) {
+        in_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(cm), sizeof info);
+        request.local = boost::asio::ip::address_v4(ntohl(info.ipi_spec_dst.s_addr));
+      }
+    }
+    request.bytes.assign(rx_.begin(), rx_.begin() + n);
+    HandleRequest(std::move(request));
+  }
+}
+
+void TftpServer::HandleRequest(Request request) {
+  auto parsed = ParsePacket(request.bytes);
+  if (!parsed.ok()) return;  // garbage gets no answer: no reflection off port 69
+  const auto* req = std::get_if<RequestPacket>(&*parsed);
+  if (req == nullptr) return;
+  if (req->opcode == Opcode::kWrq) {
+    Refuse(request, TftpError::kAccessViolation, "read-only server");
+    return;
+  }
+  if (auto it = transfers_.find(request.peer); it != transfers_.end()) {
+    // The same request again before anything was acknowledged: the client
+    // retransmitted its RRQ; the running transfer answers it.
+    if (it->second.request == request.bytes && it->second.transfer->AwaitingFirstAck()) return;
+    it->second.transfer->Cancel();  // a new request from the same port replaces the old one
+    transfers_.erase(it);
+  }
+  if (req->mode != "octet") {
+    // netascii would need line-ending translation and breaks block offsets;
+    // boot loaders all ask for octet.
+    Refuse(request, TftpError::kIllegalOperation, "only octet mode is supported");
+    return;
+  }
+  if (transfers_.size() >= options_.max_transfers) {
+    Refuse(request, TftpError::kNotDefined, "server busy: too many transfers, retry later");
+    return;
+  }
+  auto requested = ReadRequestedOptions(req->options);
+  if (!requested.ok()) {
+    Refuse(request, TftpError::kOptionNegotiation, requested.status().message());
+    return;
+  }
+  auto file = root_->OpenForRead(req->filename);
+  if (!file.ok()) {
+    if (file.status().code() == ErrorCode::kNotFound) {
+      Refuse(request, TftpError::kFileNotFound, "file not found");
+    } else {
+      spdlog::warn("tftp: {} asked for '{}': refused ({})", Describe(request.peer), Printable(req->filename),
+                   file.status().message());
+      Refuse(request, TftpError::kAccessViolation, "access violation");
+    }
+    return;
+  }
+  const NegotiationLimits limits{options_.max_block_size, options_.max_window_size};
+  NegotiatedOptions negotiated = Negotiate(*requested, limits, file->size);
+  auto socket = OpenTransferSocket(request);
+  if (!socket.ok()) {
+    spdlog::warn("tftp: cannot open a transfer socket for {}: {}", Describe(request.peer),
+                 socket.status().message());
+    Refuse(request, TftpError::kNotDefined, "server error");
+    return;
+  }
+  spdlog::debug("tftp: {} reads '{}' ({} bytes, blksize {}, windowsize {})", Describe(request.peer),
+                Printable(req->filename), file->size, negotiated.block_size, negotiated.window_size);
+  auto transfer = std::make_shared<TftpTransfer>(
+      std::move(socket).value(), std::move(file).value(), std::move(negotiated), options_, counters_,
+      [this, alive = std::weak_ptr<bool>(alive_)](const udp::endpoint& peer) {
+        if (!alive.expired()) transfers_.erase(peer);
+      });
+  transfers_[request.peer] = Active{transfer, std::move(request.bytes)};
+  transfer->Start();
+}
+
+Result<boost::asio::ip::udp::socket> TftpServer::OpenTransferSocket(const Request& request) {
+  boost::system::error_code ec;
+  udp::socket sock(io_);
+  sock.open(udp::v4(), ec);
+  if (ec) return Status(ErrorCode::kUnavailable, "socket: " + ec.message());
+  if (auto st = BindToDevice(sock.native_handle(), options_.interface); !st.ok()) return st;
+  sock.bind(udp::endpoint(request.local, 0), ec);
+  if (ec) return Status(ErrorCode::kUnavailable, "bind " + request.local.to_string() + ": " + ec.message());
+  sock.connect(request.peer, ec);
+  if (ec) return Status(ErrorCode::kUnavailable, "connect " + Describe(request.peer) + ": " + ec.message());
+  return sock;
+}
+
+void TftpServer::Refuse(const Request& request, TftpError code, std::string_view message) {
+  counters_.requests_refused.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("tftp: refused {}: ERROR {} {}", Describe(request.peer), static_cast<int>(code), message);
+  const auto packet = EncodeError(code, message);
+  // From a fresh port, like a transfer would (RFC 1350: a reply comes from
+  // the server's new TID); from the listener if no socket can be had.
+  auto sock = OpenTransferSocket(request);
+  const int fd = sock.ok() ? sock->native_handle() : listener_.native_handle();
+  if (sock.ok()) {
+    ::send(fd, packet.data(), packet.size(), MSG_DONTWAIT);
+  } else {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(request.peer.port());
+    to.sin_addr.s_addr = htonl(request.peer.address().to_v4().to_uint());
+    ::sendto(fd, packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  }
+}
+
+}  // namespace metalpxe::tftp
