@@ -1,0 +1,40 @@
+#pragma once
+// What the DHCP server tells the daemon about each client it hears from, and
+// the counters it keeps (for /metrics). Plain data, no dependencies on I/O.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/net_types.h"
+#include "dhcp/message.h"
+
+namespace metalpxe::dhcp {
+
+struct DhcpObservation {
+  MacAddress mac;
+  Ipv4Address leased_ip;               // unspecified when the MAC holds no lease
+  std::string vendor_class;            // option 60
+  std::optional<std::uint16_t> client_arch;  // option 93
+  bool is_ipxe = false;
+  std::string uuid;                    // option 97 as text, "" when absent
+  MessageType message_type = MessageType::kDiscover;  // received, or kAck when a lease was granted
+};
+
+using DhcpObserver = std::function<void(const DhcpObservation&)>;
+
+struct DhcpStats {
+  // Indexed by MessageType value (1..8); [0] unused.
+  std::array<std::uint64_t, 9> received{};
+  std::array<std::uint64_t, 9> sent{};
+  std::uint64_t dropped_malformed = 0;   // failed to parse
+  std::uint64_t dropped_ignored = 0;     // valid but not for us (other server, non-PXE in proxy mode, ...)
+  std::uint64_t dropped_no_pool = 0;     // no subnet for the client, or the pool is exhausted
+  std::uint64_t naks = 0;
+  std::uint64_t store_failures = 0;      // a lease could not be made durable: no ACK sent
+  std::uint64_t send_errors = 0;
+  std::uint64_t leases = 0;              // entries in the lease table
+};
+
+}  // namespace metalpxe::dhcp

@@ -1,0 +1,91 @@
+#pragma once
+// The DHCP server's decisions, apart from its sockets: given one parsed
+// request (and where it came from) it answers what to send, where, and which
+// lease records must be durable first. RFC 2131 state rules for full mode,
+// PXE/HTTP-boot answers, proxyDHCP (port 67 offers without an address, port
+// 4011 boot-server ACKs). Not thread-safe; the server serialises calls.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "core/config.h"
+#include "core/store.h"
+#include "dhcp/classify.h"
+#include "dhcp/lease_table.h"
+#include "dhcp/message.h"
+#include "dhcp/observation.h"
+
+namespace metalpxe::dhcp {
+
+inline constexpr std::uint16_t kServerPort = 67;
+inline constexpr std::uint16_t kClientPort = 68;
+inline constexpr std::uint16_t kBootServerPort = 4011;
+
+struct Inbound {
+  DhcpMessage msg;
+  Ipv4Address source;
+  std::uint16_t source_port = kClientPort;
+  int ifindex = 0;
+  std::vector<Ipv4Address> local_addresses;  // of the receiving interface
+  bool boot_server_port = false;              // arrived on 4011
+};
+
+struct Outbound {
+  DhcpMessage msg;
+  Ipv4Address dest;
+  std::uint16_t port = kClientPort;
+  int ifindex = 0;
+  // Unicast to a client that has no address yet: the sender must first make
+  // `dest` resolve to the client's chaddr (ARP entry or packet socket).
+  bool to_unconfigured_client = false;
+};
+
+enum class Verdict { kReply, kNoReply, kIgnored, kNoPool };
+
+struct Decision {
+  Verdict verdict = Verdict::kIgnored;
+  std::optional<Outbound> reply;
+  std::vector<LeaseRecord> writes;  // must be durable before `reply` leaves
+  std::optional<DhcpObservation> observation;  // of the request
+};
+
+class DhcpResponder {
+ public:
+  static constexpr std::int64_t kOfferHoldSeconds = 60;
+  static constexpr std::int64_t kDeclineQuarantineSeconds = 600;
+
+  // Pools come from config.dhcp.subnets; `leases` are what the store holds.
+  DhcpResponder(std::shared_ptr<const AppConfig> config, const std::vector<LeaseRecord>& leases);
+
+  // Picks up a new config snapshot (inventory reload: reservations, known
+  // MACs). Subnet changes need a restart.
+  void UpdateConfig(std::shared_ptr<const AppConfig> config);
+
+  Decision Handle(const Inbound& in, std::int64_t now);
+
+  const LeaseTable& leases() const { return table_; }
+
+ private:
+  Decision HandleFull(const Inbound& in, const ClientInfo& info, MessageType type, std::int64_t now);
+  Decision HandleProxy(const Inbound& in, const ClientInfo& info, MessageType type);
+  Decision HandleBootServer(const Inbound& in, const ClientInfo& info, MessageType type);
+  std::optional<std::size_t> ChoosePool(const Inbound& in) const;
+  std::optional<BootAnswer> BootFor(const DhcpMessage& req, const ClientInfo& info) const;
+  DhcpMessage BaseReply(const DhcpMessage& req, MessageType type) const;
+  void AddSubnetOptions(DhcpMessage& reply, const SubnetConfig& subnet, bool with_lease) const;
+  void AddBootOptions(DhcpMessage& reply, const ClientInfo& info, const BootAnswer& boot) const;
+  void Finish(DhcpMessage& reply, const DhcpMessage& req) const;
+  Outbound Address(const Inbound& in, DhcpMessage reply, bool nak) const;
+  Decision Nak(const Inbound& in, const char* why);
+
+  std::shared_ptr<const AppConfig> config_;
+  LeaseTable table_;
+  std::unordered_set<MacAddress> known_macs_;
+  bool arm64_file_present_ = false;
+};
+
+std::vector<LeasePool> PoolsFromConfig(const AppConfig& config);
+
+}  // namespace metalpxe::dhcp

@@ -1,0 +1,199 @@
+#include "dhcp/socket_io.h"
+
+#include <arpa/inet.h>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace metalpxe::dhcp {
+namespace {
+
+constexpr std::size_t kMaxDatagram = 4096;
+constexpr std::size_t kMaxBatch = 64;
+
+Status Errno(const std::string& what) { return Status(ErrorCode::kUnavailable, what + ": " + std::strerror(errno)); }
+
+}  // namespace
+
+Result<int> OpenDhcpSocket(std::uint16_t port, const std::string& interface) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket");
+  const int one = 1;
+  const int rcvbuf = 8 << 20;
+  bool ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) == 0 &&
+            setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) == 0;
+  // A deep receive queue rides out boot storms; FORCE needs CAP_NET_ADMIN, so
+  // fall back to the unprivileged call quietly.
+  if (ok && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (ok && !interface.empty())
+    ok = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), static_cast<socklen_t>(interface.size())) == 0;
+  if (!ok) {
+    Status s = Errno("setsockopt on DHCP socket");
+    close(fd);
+    return s;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    Status s = Errno("bind UDP port " + std::to_string(port));
+    close(fd);
+    return s;
+  }
+  return fd;
+}
+
+int ReceiveBatch(int fd, std::size_t max, std::vector<Datagram>& out) {
+  out.clear();
+  max = std::min(max, kMaxBatch);
+  static thread_local std::vector<std::byte> buffers(kMaxBatch * kMaxDatagram);
+  mmsghdr msgs[kMaxBatch];
+  iovec iov[kMaxBatch];
+  sockaddr_in names[kMaxBatch];
+  alignas(cmsghdr) char control[kMaxBatch][CMSG_SPACE(sizeof(in_pktinfo))];
+  std::memset(msgs, 0, sizeof(mmsghdr) * max);
+  for (std::size_t i = 0; i < max; ++i) {
+    iov[i] = {buffers.data() + i * kMaxDatagram, kMaxDatagram};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &names[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+    msgs[i].msg_hdr.msg_control = control[i];
+    msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+  }
+  const int n = recvmmsg(fd, msgs, static_cast<unsigned>(max), MSG_DONTWAIT, nullptr);
+  if (n <= 0) return 0;
+  out.resize(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& d = out[static_cast<std::size_t>(i)];
+    const auto* base = buffers.data() + static_cast<std::size_t>(i) * kMaxDatagram;
+    const std::size_t len = std::min<std::size_t>(msgs[i].msg_len, kMaxDatagram);
+    d.bytes.assign(base, base + len);
+    d.truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    d.peer = Ipv4Address{ntohl(names[i].sin_addr.s_addr)};
+    d.peer_port = ntohs(names[i].sin_port);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        d.ifindex = info.ipi_ifindex;
+      }
+    }
+  }
+  return n;
+}
+
+namespace {
+
+// dnsmasq's way to reach a client with no address without a packet socket:
+// tell the kernel the address's hardware address, then send plain UDP.
+void SetArpEntry(int fd, int ifindex, Ipv4Address ip, const MacAddress& mac) {
+  arpreq req{};
+  auto* pa = reinterpret_cast<sockaddr_in*>(&req.arp_pa);
+  pa->sin_family = AF_INET;
+  pa->sin_addr.s_addr = htonl(ip.value);
+  req.arp_ha.sa_family = ARPHRD_ETHER;
+  std::memcpy(req.arp_ha.sa_data, mac.bytes.data(), 6);
+  req.arp_flags = ATF_COM;
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return;
+  std::memcpy(req.arp_dev, name, std::min(sizeof req.arp_dev - 1, std::strlen(name)));
+  ioctl(fd, SIOCSARP, &req);
+}
+
+}  // namespace
+
+std::size_t SendBatch(int fd, std::span<const OutgoingDatagram> out) {
+  std::size_t failed = 0;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::size_t n = std::min(kMaxBatch, out.size() - done);
+    mmsghdr msgs[kMaxBatch];
+    iovec iov[kMaxBatch];
+    sockaddr_in dests[kMaxBatch];
+    alignas(cmsghdr) char control[kMaxBatch][CMSG_SPACE(sizeof(in_pktinfo))];
+    std::memset(msgs, 0, sizeof(mmsghdr) * n);
+    std::memset(control, 0, sizeof control[0] * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& o = out[done + i];
+      if (o.set_arp) SetArpEntry(fd, o.ifindex, o.dest, o.mac);
+      iov[i] = {const_cast<std::byte*>(o.bytes.data()), o.bytes.size()};
+      dests[i] = {};
+      dests[i].sin_family = AF_INET;
+      dests[i].sin_port = htons(o.port);
+      dests[i].sin_addr.s_addr = htonl(o.dest.value);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &dests[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof dests[i];
+      if (o.ifindex > 0) {
+        // Out of the interface the request came in on (matters for broadcasts).
+        msgs[i].msg_hdr.msg_control = control[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+        cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+        in_pktinfo info{};
+        info.ipi_ifindex = o.ifindex;
+        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      }
+    }
+    std::size_t sent = 0;
+    for (int attempt = 0; sent < n && attempt < 4; ++attempt) {
+      const int r = sendmmsg(fd, msgs + sent, static_cast<unsigned>(n - sent), MSG_DONTWAIT);
+      if (r > 0) {
+        sent += static_cast<std::size_t>(r);
+        attempt = -1;  // progress: keep going
+      } else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+        ++sent;  // this one cannot go (e.g. unreachable): skip it
+        ++failed;
+        attempt = -1;
+      }
+    }
+    failed += n - sent;
+    done += n;
+  }
+  return failed;
+}
+
+void InterfaceAddresses::Refresh() {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now_ms - last_refresh_ms_ < 1000) return;
+  last_refresh_ms_ = now_ms;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return;
+  by_index_.clear();
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+    const int index = static_cast<int>(if_nametoindex(a->ifa_name));
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+    by_index_[index].push_back(Ipv4Address{ntohl(sin->sin_addr.s_addr)});
+  }
+  freeifaddrs(list);
+}
+
+const std::vector<Ipv4Address>& InterfaceAddresses::Of(int ifindex) {
+  auto it = by_index_.find(ifindex);
+  if (it == by_index_.end() || it->second.empty()) {
+    Refresh();
+    it = by_index_.find(ifindex);
+    if (it == by_index_.end()) it = by_index_.emplace(ifindex, std::vector<Ipv4Address>{}).first;
+  }
+  return it->second;
+}
+
+}  // namespace metalpxe::dhcp
