@@ -1,0 +1,242 @@
+#include "core/install/yaml_tree.h"
+
+#include <algorithm>
+#include <regex>
+#include <unordered_set>
+
+namespace metalpxe {
+
+YamlValue YamlValue::String(std::string text) {
+  YamlValue v;
+  v.kind_ = Kind::kScalar;
+  v.text_ = std::move(text);
+  v.plain_ = false;
+  return v;
+}
+
+YamlValue YamlValue::Plain(std::string text) {
+  YamlValue v;
+  v.kind_ = Kind::kScalar;
+  v.text_ = std::move(text);
+  v.plain_ = true;
+  return v;
+}
+
+const YamlValue* YamlValue::Find(std::string_view key) const {
+  for (const auto& [k, v] : entries_) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+YamlValue* YamlValue::Find(std::string_view key) {
+  for (auto& [k, v] : entries_) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+YamlValue& YamlValue::Set(std::string key, YamlValue value) {
+  if (YamlValue* existing = Find(key)) {
+    *existing = std::move(value);
+    return *existing;
+  }
+  entries_.emplace_back(std::move(key), std::move(value));
+  return entries_.back().second;
+}
+
+YamlValue& YamlValue::MapAt(std::string key) {
+  YamlValue* existing = Find(key);
+  if (existing != nullptr && !existing->is_null()) return *existing;
+  return Set(std::move(key), Map());
+}
+
+bool YamlValue::Erase(std::string_view key) {
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.first == key; });
+  if (it == entries_.end()) return false;
+  entries_.erase(it);
+  return true;
+}
+
+std::string_view YamlValue::KindName() const {
+  switch (kind_) {
+    case Kind::kNull: return "null";
+    case Kind::kScalar: return "a scalar";
+    case Kind::kMap: return "a map";
+    case Kind::kSeq: return "a list";
+  }
+  return "?";
+}
+
+namespace {
+
+// Aliases let a small document expand to an enormous tree ("billion laughs");
+// conversion stops past this many nodes.
+constexpr std::size_t kMaxNodes = 1'000'000;
+
+std::string Where(std::string_view what, const YAML::Mark& mark) {
+  std::string out(what);
+  if (!mark.is_null()) out += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  return out;
+}
+
+class Converter {
+ public:
+  explicit Converter(std::string_view what) : what_(what) {}
+
+  Result<YamlValue> Convert(const YAML::Node& node, int depth) {
+    if (depth > kMaxYamlDepth) {
+      return Status(ErrorCode::kInvalidArgument,
+                    Where(what_, node.Mark()) + ": nested deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+    }
+    if (++nodes_ > kMaxNodes) {
+      return Status(ErrorCode::kInvalidArgument, std::string(what_) + ": more than " + std::to_string(kMaxNodes) +
+                                                     " nodes (alias expansion?)");
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        return YamlValue::Null();
+      case YAML::NodeType::Scalar:
+        return ConvertScalar(node);
+      case YAML::NodeType::Sequence: {
+        YamlValue seq = YamlValue::Seq();
+        for (const auto& item : node) {
+          auto converted = Convert(item, depth + 1);
+          if (!converted.ok()) return converted.status();
+          seq.items().push_back(std::move(converted).value());
+        }
+        return seq;
+      }
+      case YAML::NodeType::Map: {
+        YamlValue map = YamlValue::Map();
+        std::unordered_set<std::string> seen;
+        for (const auto& kv : node) {
+          if (!kv.first.IsScalar()) {
+            return Status(ErrorCode::kInvalidArgument,
+                          Where(what_, kv.first.Mark()) + ": a map key must be a plain string");
+          }
+          std::string key = kv.first.Scalar();
+          if (!seen.insert(key).second) {
+            return Status(ErrorCode::kInvalidArgument,
+                          Where(what_, kv.first.Mark()) + ": duplicate key '" + key + "'");
+          }
+          auto converted = Convert(kv.second, depth + 1);
+          if (!converted.ok()) return converted.status();
+          map.entries().emplace_back(std::move(key), std::move(converted).value());
+        }
+        return map;
+      }
+    }
+    return YamlValue::Null();
+  }
+
+ private:
+  static YamlValue ConvertScalar(const YAML::Node& node) {
+    const std::string& tag = node.Tag();
+    if (tag == "?") return YamlValue::Plain(node.Scalar());
+    YamlValue v = YamlValue::String(node.Scalar());
+    // "!" marks a quoted or block scalar; !!str says string explicitly. Any
+    // other explicit tag is kept so the reader sees it again.
+    if (tag != "!" && !tag.empty() && tag != "tag:yaml.org,2002:str") v.set_tag(tag);
+    return v;
+  }
+
+  std::string_view what_;
+  std::size_t nodes_ = 0;
+};
+
+bool EqualsAny(std::string_view text, std::initializer_list<std::string_view> words) {
+  return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return w == text; });
+}
+
+}  // namespace
+
+Result<YamlValue> FromYamlCpp(const YAML::Node& node, std::string_view what) {
+  Converter converter(what);
+  return converter.Convert(node, 0);
+}
+
+Result<std::vector<YamlValue>> ParseYamlDocuments(std::string_view text, std::string_view what) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    // e.msg is the grammar complaint ("end of map not found"), never a value.
+    return Status(ErrorCode::kInvalidArgument, Where(what, e.mark) + ": not valid YAML: " + e.msg);
+  }
+  std::vector<YamlValue> out;
+  Converter converter(what);
+  for (const auto& doc : docs) {
+    auto converted = converter.Convert(doc, 0);
+    if (!converted.ok()) return converted.status();
+    if (!converted->is_null()) out.push_back(std::move(converted).value());
+  }
+  return out;
+}
+
+YamlScalarType ResolvePlainScalar(std::string_view text) {
+  if (EqualsAny(text, {"", "~", "null", "Null", "NULL"})) return YamlScalarType::kNull;
+  // YAML 1.1 booleans too: go-yaml still reads yes/no/on/off into bool fields.
+  if (EqualsAny(text, {"true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES", "no", "No", "NO",
+                       "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N"})) {
+    return YamlScalarType::kBool;
+  }
+  // Quick exit: every number starts with a sign, a digit or a dot.
+  const char c = text.front();
+  if (!(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'))) return YamlScalarType::kString;
+  static const std::regex kInt(
+      R"([-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*|[1-9][0-9_]*(:[0-5]?[0-9])+))");
+  static const std::regex kFloat(
+      R"([-+]?(\.[0-9][0-9_]*|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))");
+  const std::string s(text);
+  if (std::regex_match(s, kInt)) return YamlScalarType::kInt;
+  if (std::regex_match(s, kFloat)) return YamlScalarType::kFloat;
+  return YamlScalarType::kString;
+}
+
+YamlScalarType ResolveScalar(const YamlValue& scalar) {
+  if (scalar.is_null()) return YamlScalarType::kNull;
+  if (!scalar.tag().empty()) {
+    const std::string& t = scalar.tag();
+    if (t == "tag:yaml.org,2002:int") return YamlScalarType::kInt;
+    if (t == "tag:yaml.org,2002:float") return YamlScalarType::kFloat;
+    if (t == "tag:yaml.org,2002:bool") return YamlScalarType::kBool;
+    if (t == "tag:yaml.org,2002:null") return YamlScalarType::kNull;
+    return YamlScalarType::kString;
+  }
+  return scalar.plain() ? ResolvePlainScalar(scalar.text()) : YamlScalarType::kString;
+}
+
+bool SemanticallyEqual(const YamlValue& a, const YamlValue& b) {
+  const bool a_scalarish = a.is_scalar() || a.is_null();
+  const bool b_scalarish = b.is_scalar() || b.is_null();
+  if (a_scalarish && b_scalarish) {
+    const YamlScalarType ta = ResolveScalar(a);
+    const YamlScalarType tb = ResolveScalar(b);
+    if (ta != tb) return false;
+    if (ta == YamlScalarType::kNull) return true;
+    if (ta == YamlScalarType::kBool) {
+      auto truthy = [](const std::string& t) { return EqualsAny(t, {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                                                    "on", "On", "ON", "y", "Y"}); };
+      return truthy(a.text()) == truthy(b.text());
+    }
+    return a.text() == b.text();
+  }
+  if (a.kind() != b.kind()) return false;
+  if (a.is_seq()) {
+    if (a.items().size() != b.items().size()) return false;
+    for (std::size_t i = 0; i < a.items().size(); ++i) {
+      if (!SemanticallyEqual(a.items()[i], b.items()[i])) return false;
+    }
+    return true;
+  }
+  if (a.entries().size() != b.entries().size()) return false;
+  for (const auto& [key, value] : a.entries()) {
+    const YamlValue* other = b.Find(key);
+    if (other == nullptr || !SemanticallyEqual(value, *other)) return false;
+  }
+  return true;
+}
+
+}  // namespace metalpxe
