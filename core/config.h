@@ -29,6 +29,10 @@ std::string_view BootFromDiskName(BootFromDisk b);
 std::string_view RoleName(Role r);  // "controlplane" | "worker"
 std::string_view BmcTypeName(BmcType t);
 
+// Kernel args end up on an iPXE command line, where whitespace splits and
+// `${...}` expands: a safe arg has neither (nor quotes or '#').
+bool IsSafeKernelArg(std::string_view arg);
+
 struct ServerConfig {
   std::string interface;             // where DHCP/TFTP listen; empty = all
   Ipv4Address address;               // how machines reach metalpxe

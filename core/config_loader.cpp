@@ -262,7 +262,7 @@ void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
   } else {
     r.sink().Add(r.node(), r.what() + " needs kernel+initramfs files or talosVersion+schematic");
   }
-  if (auto args = r.StringList("kernelArgs")) p.kernel_args = *args;
+  if (auto args = r.KernelArgs("kernelArgs")) p.kernel_args = *args;
   MapReader configs(r.sink(), r.Raw("configs"), r.Field("configs"));
   if (!configs.is_map()) {
     if (!r.Has("configs")) r.sink().Add(r.node(), r.Field("configs") + " is required (talosctl gen config output)");

@@ -42,6 +42,13 @@ std::string_view BmcTypeName(BmcType t) {
   return "?";
 }
 
+bool IsSafeKernelArg(std::string_view arg) {
+  if (arg.empty()) return false;
+  for (char c : arg)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '$' || c == '#' || c == '"' || c == '\'') return false;
+  return true;
+}
+
 const MachineConfig* Inventory::FindByMac(const MacAddress& mac) const {
   for (const auto& m : machines)
     for (const auto& a : m.macs)

@@ -131,7 +131,7 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
           "bootFromDisk",
           {{"exit", BootFromDisk::kExit}, {"sanboot", BootFromDisk::kSanboot}, {"http-404", BootFromDisk::kHttp404}}))
     m.boot_from_disk = *v;
-  if (auto v = r.StringList("kernelArgs")) m.kernel_args = *v;
+  if (auto v = r.KernelArgs("kernelArgs")) m.kernel_args = *v;
   YAML::Node patches = r.Raw("patches");
   if (patches.IsDefined() && !patches.IsNull()) {
     if (!patches.IsSequence()) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/config.h"
+
 namespace metalpxe {
 namespace {
 
@@ -153,6 +155,25 @@ void MapReader::RejectUnknownKeys() {
     }
     sink_.Add(kv.first, "unknown key '" + Field(key) + "'" + hint);
   }
+}
+
+}  // namespace metalpxe
+
+namespace metalpxe {
+
+std::optional<std::vector<std::string>> MapReader::KernelArgs(std::string_view key) {
+  auto list = StringList(key);
+  if (!list) return std::nullopt;
+  bool ok = true;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    if (!IsSafeKernelArg((*list)[i])) {
+      sink_.Add(Raw(key)[i], Field(key) + "[" + std::to_string(i) + "]: '" + (*list)[i] +
+                                 "' is not a single kernel argument (no spaces, quotes, '#' or '$')");
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return list;
 }
 
 }  // namespace metalpxe

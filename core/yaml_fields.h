@@ -48,6 +48,8 @@ class MapReader {
   std::optional<long long> Int(std::string_view key, long long min, long long max, bool required = false);
   std::optional<bool> Bool(std::string_view key);
   std::optional<std::vector<std::string>> StringList(std::string_view key);
+  // A list of kernel arguments, each checked with IsSafeKernelArg.
+  std::optional<std::vector<std::string>> KernelArgs(std::string_view key);
 
   template <typename E>
   std::optional<E> Enum(std::string_view key, std::initializer_list<std::pair<std::string_view, E>> values,

@@ -1,0 +1,58 @@
+#include "core/machine_lifecycle.h"
+
+namespace metalpxe {
+
+std::string_view LifecycleEventName(LifecycleEvent e) {
+  switch (e) {
+    case LifecycleEvent::kSeenUnknown: return "seen-unknown";
+    case LifecycleEvent::kAccepted: return "accepted";
+    case LifecycleEvent::kRemoved: return "removed";
+    case LifecycleEvent::kInstallerServed: return "installer-served";
+    case LifecycleEvent::kConfigFetched: return "config-fetched";
+    case LifecycleEvent::kInstallStarted: return "install-started";
+    case LifecycleEvent::kInstallFinished: return "install-finished";
+    case LifecycleEvent::kBootedAfterInstall: return "booted-after-install";
+    case LifecycleEvent::kInstallFailed: return "install-failed";
+    case LifecycleEvent::kReinstallRequested: return "reinstall-requested";
+    case LifecycleEvent::kPowerFailed: return "power-failed";
+  }
+  return "?";
+}
+
+std::optional<MachineState> NextState(MachineState s, LifecycleEvent e) {
+  using S = MachineState;
+  using E = LifecycleEvent;
+  switch (e) {
+    case E::kSeenUnknown:
+      return s == S::kDiscovered ? std::nullopt : std::optional(S::kDiscovered);
+    case E::kAccepted:
+      // Acceptance matters only for machines that were not yet to be installed.
+      if (s == S::kDiscovered || s == S::kFailed) return S::kPendingInstall;
+      return std::nullopt;
+    case E::kRemoved:
+      return s == S::kDiscovered ? std::nullopt : std::optional(S::kDiscovered);
+    case E::kInstallerServed:
+      // The installer is on its way; the machine is not installing until it
+      // fetches its config, but a reinstall is now under way.
+      if (s == S::kReinstallRequested || s == S::kFailed) return S::kPendingInstall;
+      return std::nullopt;
+    case E::kConfigFetched:
+    case E::kInstallStarted:
+      if (s == S::kPendingInstall || s == S::kReinstallRequested || s == S::kFailed || s == S::kDiscovered)
+        return S::kInstalling;
+      return std::nullopt;
+    case E::kInstallFinished:
+      return s == S::kInstalled ? std::nullopt : std::optional(S::kInstalled);
+    case E::kBootedAfterInstall:
+      return s == S::kInstalling ? std::optional(S::kInstalled) : std::nullopt;
+    case E::kInstallFailed:
+      return S::kFailed;
+    case E::kReinstallRequested:
+      return s == S::kDiscovered ? std::nullopt : std::optional(S::kReinstallRequested);
+    case E::kPowerFailed:
+      return S::kFailed;
+  }
+  return std::nullopt;
+}
+
+}  // namespace metalpxe

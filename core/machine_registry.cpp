@@ -1,0 +1,261 @@
+#include "core/machine_registry.h"
+
+#include <chrono>
+
+#include "core/log.h"
+
+namespace metalpxe {
+namespace {
+constexpr std::size_t kRecentEvents = 10'000;
+
+void IgnoreDurable(const Status& st) {
+  if (!st.ok()) spdlog::error("store write failed: {}", st.ToString());
+}
+}  // namespace
+
+MachineRegistry::MachineRegistry(const ConfigSource& config, Store* store, Clock clock)
+    : config_(config), store_(store), clock_(std::move(clock)) {}
+
+std::int64_t MachineRegistry::NowMs() const {
+  if (clock_) return clock_();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status MachineRegistry::Load() {
+  if (!store_) return Status::Ok();
+  auto machines = store_->LoadMachines();
+  if (!machines.ok()) return machines.status();
+  auto events = store_->LoadEvents(0, kRecentEvents * 100);
+  if (!events.ok()) return events.status();
+  std::lock_guard lock(mu_);
+  for (auto& m : *machines) {
+    if (!m.last_ip.IsUnspecified()) by_ip_[m.last_ip] = m.mac;
+    records_[m.mac] = std::move(m);
+  }
+  for (auto& e : *events) {
+    next_event_id_ = std::max(next_event_id_, e.id + 1);
+    recent_.push_back(std::move(e));
+    if (recent_.size() > kRecentEvents) recent_.pop_front();
+  }
+  return Status::Ok();
+}
+
+const MachineConfig* MachineRegistry::InventoryMachine(const AppConfig& config, const MacAddress& mac) {
+  return config.inventory ? config.inventory->FindByMac(mac) : nullptr;
+}
+
+MacAddress MachineRegistry::PrimaryMac(const AppConfig& config, const MacAddress& mac) const {
+  const MachineConfig* m = InventoryMachine(config, mac);
+  return m ? m->macs.front() : mac;
+}
+
+std::string MachineRegistry::KeyName(const AppConfig& config, const MacAddress& primary) const {
+  const MachineConfig* m = InventoryMachine(config, primary);
+  return m ? m->name : primary.ToString();
+}
+
+MachineRecord& MachineRegistry::RecordLocked(const AppConfig& config, const MacAddress& primary) {
+  auto [it, fresh] = records_.try_emplace(primary);
+  if (fresh) {
+    MachineRecord& r = it->second;
+    r.mac = primary;
+    const MachineConfig* m = InventoryMachine(config, primary);
+    r.name = m ? m->name : "";
+    r.state = m ? MachineState::kPendingInstall : MachineState::kDiscovered;
+    r.first_seen_unix = NowMs() / 1000;
+    r.state_changed_unix = r.first_seen_unix;
+  }
+  return it->second;
+}
+
+void MachineRegistry::PersistLocked(const MachineRecord& r) {
+  if (store_) store_->PutMachine(r, IgnoreDurable);
+}
+
+void MachineRegistry::EmitLocked(const std::string& machine, const std::string& kind, const std::string& message) {
+  EventRecord e;
+  e.id = next_event_id_++;
+  e.time_unix_ms = NowMs();
+  e.machine = machine;
+  e.kind = kind;
+  e.message = message;
+  if (store_) store_->AppendEvent(e, IgnoreDurable);
+  recent_.push_back(e);
+  if (recent_.size() > kRecentEvents) recent_.pop_front();
+  for (const auto& [id, listener] : listeners_) listener(e);
+}
+
+MachineState MachineRegistry::StateOf(const MacAddress& mac) const {
+  const auto config = config_.Current();
+  const MacAddress primary = PrimaryMac(*config, mac);
+  std::lock_guard lock(mu_);
+  if (auto it = records_.find(primary); it != records_.end()) return it->second.state;
+  return InventoryMachine(*config, mac) ? MachineState::kPendingInstall : MachineState::kDiscovered;
+}
+
+std::optional<MachineRecord> MachineRegistry::Get(const MacAddress& mac) const {
+  const auto config = config_.Current();
+  const MacAddress primary = PrimaryMac(*config, mac);
+  std::lock_guard lock(mu_);
+  if (auto it = records_.find(primary); it != records_.end()) return it->second;
+  if (const MachineConfig* m = InventoryMachine(*config, mac)) {
+    MachineRecord r;
+    r.mac = primary;
+    r.name = m->name;
+    r.state = MachineState::kPendingInstall;
+    return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<MachineRecord> MachineRegistry::GetByName(const std::string& name) const {
+  const auto config = config_.Current();
+  if (const MachineConfig* m = config->inventory ? config->inventory->FindByName(name) : nullptr)
+    return Get(m->macs.front());
+  if (auto mac = MacAddress::Parse(name)) return Get(*mac);
+  return std::nullopt;
+}
+
+std::vector<MachineRecord> MachineRegistry::List() const {
+  const auto config = config_.Current();
+  std::vector<MachineRecord> out;
+  std::lock_guard lock(mu_);
+  if (config->inventory) {
+    for (const auto& m : config->inventory->machines) {
+      if (auto it = records_.find(m.macs.front()); it != records_.end()) {
+        out.push_back(it->second);
+        out.back().name = m.name;
+      } else {
+        MachineRecord r;
+        r.mac = m.macs.front();
+        r.name = m.name;
+        r.state = MachineState::kPendingInstall;
+        out.push_back(r);
+      }
+    }
+  }
+  for (const auto& [mac, r] : records_)
+    if (!InventoryMachine(*config, mac) && r.state == MachineState::kDiscovered) out.push_back(r);
+  return out;
+}
+
+void MachineRegistry::ObserveBoot(const BootObservation& seen) {
+  const auto config = config_.Current();
+  const bool known = InventoryMachine(*config, seen.mac) != nullptr;
+  if (!known && config->boot.unknown_machines == UnknownMachinePolicy::kIgnore) return;
+  const MacAddress primary = PrimaryMac(*config, seen.mac);
+  std::lock_guard lock(mu_);
+  const bool fresh = !records_.count(primary);
+  MachineRecord& r = RecordLocked(*config, primary);
+  r.last_seen_unix = NowMs() / 1000;
+  if (!seen.uuid.empty()) r.uuid = seen.uuid;
+  if (!seen.arch.empty()) r.arch = seen.arch;
+  if (!seen.vendor_class.empty()) r.vendor_class = seen.vendor_class;
+  if (!seen.serial.empty()) r.serial = seen.serial;
+  if (seen.ip && !seen.ip->IsUnspecified()) {
+    if (!r.last_ip.IsUnspecified() && r.last_ip != *seen.ip) by_ip_.erase(r.last_ip);
+    r.last_ip = *seen.ip;
+    by_ip_[*seen.ip] = primary;
+  }
+  if (fresh && !known)
+    EmitLocked(primary.ToString(), "state",
+               "discovered: unknown machine (arch " + (r.arch.empty() ? std::string("?") : r.arch) +
+                   (r.vendor_class.empty() ? "" : ", " + r.vendor_class) + ")");
+  PersistLocked(r);
+}
+
+std::optional<MacAddress> MachineRegistry::MacForAddress(Ipv4Address ip) const {
+  std::lock_guard lock(mu_);
+  if (auto it = by_ip_.find(ip); it != by_ip_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::optional<Ipv4Address> MachineRegistry::AddressOf(const MacAddress& mac) const {
+  const auto config = config_.Current();
+  const MacAddress primary = PrimaryMac(*config, mac);
+  std::lock_guard lock(mu_);
+  if (auto it = records_.find(primary); it != records_.end() && !it->second.last_ip.IsUnspecified())
+    return it->second.last_ip;
+  return std::nullopt;
+}
+
+std::optional<MachineState> MachineRegistry::Apply(const MacAddress& mac, LifecycleEvent event,
+                                                   const std::string& cause, const std::string& reason) {
+  const auto config = config_.Current();
+  const MacAddress primary = PrimaryMac(*config, mac);
+  std::lock_guard lock(mu_);
+  MachineRecord& r = RecordLocked(*config, primary);
+  const auto next = NextState(r.state, event);
+  const std::string name = KeyName(*config, primary);
+  if (!next || (*next == r.state && (*next != MachineState::kFailed || reason == r.reason))) {
+    EmitLocked(name, std::string(LifecycleEventName(event)), cause);
+    return std::nullopt;
+  }
+  const MachineState before = r.state;
+  r.state = *next;
+  r.reason = *next == MachineState::kFailed ? reason : "";
+  r.state_changed_unix = NowMs() / 1000;
+  PersistLocked(r);
+  std::string message = std::string(MachineStateName(before)) + " -> " + std::string(MachineStateName(*next)) +
+                        ": " + cause;
+  if (!r.reason.empty()) message += " (" + r.reason + ")";
+  EmitLocked(name, "state", message);
+  spdlog::info("machine {}: {}", name, message);
+  return next;
+}
+
+void MachineRegistry::OnInventoryChanged(const AppConfig& fresh) {
+  std::vector<MacAddress> accepted;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [mac, r] : records_)
+      if (r.state == MachineState::kDiscovered && InventoryMachine(fresh, mac)) accepted.push_back(mac);
+  }
+  for (const auto& mac : accepted) {
+    // The record was keyed by the MAC it booted with; an inventory entry may
+    // list it second. Move it under the inventory's primary MAC.
+    const MacAddress primary = PrimaryMac(fresh, mac);
+    if (primary != mac) {
+      std::lock_guard lock(mu_);
+      auto node = records_.extract(mac);
+      node.key() = primary;
+      node.mapped().mac = primary;
+      records_.insert(std::move(node));
+      for (auto& [ip, owner] : by_ip_)
+        if (owner == mac) owner = primary;
+    }
+    Apply(primary, LifecycleEvent::kAccepted, "added to the inventory");
+  }
+}
+
+void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind, const std::string& message) {
+  const auto config = config_.Current();
+  const MacAddress primary = PrimaryMac(*config, mac);
+  std::lock_guard lock(mu_);
+  EmitLocked(KeyName(*config, primary), kind, message);
+}
+
+std::vector<EventRecord> MachineRegistry::RecentEvents(std::int64_t after_id, std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  std::vector<EventRecord> out;
+  for (const auto& e : recent_) {
+    if (e.id <= after_id) continue;
+    out.push_back(e);
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+int MachineRegistry::Subscribe(EventListener listener) {
+  std::lock_guard lock(mu_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void MachineRegistry::Unsubscribe(int id) {
+  std::lock_guard lock(mu_);
+  listeners_.erase(id);
+}
+
+}  // namespace metalpxe

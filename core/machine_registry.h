@@ -1,0 +1,97 @@
+#pragma once
+// What metalpxe knows about each machine at run time: its lifecycle state,
+// when and how it was last seen, which address it has, and the event history.
+// The inventory (ConfigSource) says what a machine should be; the registry
+// says where it is. Thread-safe: the DHCP loop, HTTP workers and gRPC
+// handlers all report to it. Writes go to the Store asynchronously (nothing
+// here waits for a disk on the boot path).
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config_source.h"
+#include "core/machine_lifecycle.h"
+#include "core/store.h"
+
+namespace metalpxe {
+
+struct BootObservation {
+  MacAddress mac;
+  std::optional<Ipv4Address> ip;
+  std::string uuid;
+  std::string arch;
+  std::string vendor_class;
+  std::string serial;
+};
+
+class MachineRegistry {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix milliseconds
+  using EventListener = std::function<void(const EventRecord&)>;
+
+  MachineRegistry(const ConfigSource& config, Store* store, Clock clock = {});
+
+  // Restores machine records and the event sequence from the store.
+  Status Load();
+
+  // The inventory machine a MAC belongs to (any of its MACs), in `config`.
+  static const MachineConfig* InventoryMachine(const AppConfig& config, const MacAddress& mac);
+
+  // State of a MAC's machine: its record's, or pending-install for an
+  // inventory machine never seen, or discovered for an unknown one.
+  MachineState StateOf(const MacAddress& mac) const;
+  std::optional<MachineRecord> Get(const MacAddress& mac) const;
+  std::optional<MachineRecord> GetByName(const std::string& name) const;
+  // Every inventory machine (seen or not) and every discovered MAC.
+  std::vector<MachineRecord> List() const;
+
+  // A machine showed up (DHCP, iPXE). Unknown MACs are recorded as
+  // discovered when the policy is discover.
+  void ObserveBoot(const BootObservation& seen);
+  // Which machine holds this address now (DHCP lease or last boot request).
+  std::optional<MacAddress> MacForAddress(Ipv4Address ip) const;
+  std::optional<Ipv4Address> AddressOf(const MacAddress& mac) const;
+
+  // Applies a lifecycle event; returns the new state when it changed.
+  // `cause` says what happened ("talos: sequence install finished"),
+  // `reason` is kept on failed states.
+  std::optional<MachineState> Apply(const MacAddress& mac, LifecycleEvent event, const std::string& cause,
+                                    const std::string& reason = "");
+
+  // After an inventory reload: machines that were discovered and are now in
+  // the inventory become pending-install without a power cycle.
+  void OnInventoryChanged(const AppConfig& fresh);
+
+  // Event history and live listeners (API watch).
+  void RecordEvent(const MacAddress& mac, const std::string& kind, const std::string& message);
+  std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
+  int Subscribe(EventListener listener);
+  void Unsubscribe(int id);
+
+ private:
+  MacAddress PrimaryMac(const AppConfig& config, const MacAddress& mac) const;
+  std::string KeyName(const AppConfig& config, const MacAddress& primary) const;
+  MachineRecord& RecordLocked(const AppConfig& config, const MacAddress& primary);
+  void PersistLocked(const MachineRecord& r);
+  void EmitLocked(const std::string& machine, const std::string& kind, const std::string& message);
+  std::int64_t NowMs() const;
+
+  const ConfigSource& config_;
+  Store* store_;
+  Clock clock_;
+  mutable std::mutex mu_;
+  std::map<MacAddress, MachineRecord> records_;  // by primary MAC
+  std::unordered_map<Ipv4Address, MacAddress> by_ip_;
+  std::deque<EventRecord> recent_;  // bounded in-memory history
+  std::int64_t next_event_id_ = 1;
+  std::map<int, EventListener> listeners_;
+  int next_listener_ = 1;
+};
+
+}  // namespace metalpxe

@@ -1,0 +1,69 @@
+#include "pxe/boot_decision.h"
+
+namespace metalpxe {
+
+std::string AutoInstallName(const std::string& mac_text) {
+  std::string name = "node-";
+  for (char c : mac_text)
+    if (c != ':' && c != '-') name += c;
+  return name;
+}
+
+BootDecision DecideBoot(const AppConfig& config, const MachineConfig* machine, MachineState state,
+                        const std::string& mac_text) {
+  BootDecision d;
+  if (!machine) {
+    switch (config.boot.unknown_machines) {
+      case UnknownMachinePolicy::kIgnore:
+        d.action = BootAction::kIgnore;
+        d.why = "unknown machine, policy ignore";
+        return d;
+      case UnknownMachinePolicy::kDiscover:
+        d.action = BootAction::kDiscover;
+        d.why = "unknown machine: waiting to be accepted";
+        return d;
+      case UnknownMachinePolicy::kAutoInstall:
+        break;
+    }
+    if (state == MachineState::kInstalled) {
+      d.action = BootAction::kBootFromDisk;
+      d.disk_mode = config.boot.boot_from_disk;
+      d.why = "installed";
+      return d;
+    }
+    auto it = config.profiles.find(config.boot.default_profile);
+    if (it == config.profiles.end()) {  // validation prevents this; stay safe
+      d.action = BootAction::kIgnore;
+      d.why = "default profile missing";
+      return d;
+    }
+    d.action = BootAction::kInstall;
+    d.machine_name = AutoInstallName(mac_text);
+    d.role = config.boot.default_role;
+    d.profile = &it->second;
+    d.why = "unknown machine, policy auto-install";
+    return d;
+  }
+
+  d.machine = machine;
+  d.machine_name = machine->name;
+  d.role = machine->role;
+  if (state == MachineState::kInstalled) {
+    d.action = BootAction::kBootFromDisk;
+    d.disk_mode = machine->boot_from_disk.value_or(config.boot.boot_from_disk);
+    d.why = "installed";
+    return d;
+  }
+  auto it = config.profiles.find(machine->profile);
+  if (it == config.profiles.end()) {
+    d.action = BootAction::kIgnore;
+    d.why = "profile " + machine->profile + " missing";
+    return d;
+  }
+  d.action = BootAction::kInstall;
+  d.profile = &it->second;
+  d.why = std::string(MachineStateName(state));
+  return d;
+}
+
+}  // namespace metalpxe

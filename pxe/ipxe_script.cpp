@@ -1,0 +1,89 @@
+#include "pxe/ipxe_script.h"
+
+#include <fmt/format.h>
+
+namespace metalpxe {
+namespace {
+
+// ${netX/mac:hexhyp} keeps the MAC URL-safe; ${uuid} etc. are URL-encoded by
+// iPXE's :uristring type.
+constexpr const char* kChainTemplate = R"(#!ipxe
+# metalpxe: find an interface that reaches {addr}, then ask what this machine boots.
+set idx:int32 0
+:next_interface
+isset ${{net${{idx}}/mac}} || goto no_interface
+isset ${{net${{idx}}/ip}} || dhcp net${{idx}} || goto try_next
+chain --autofree http://{addr}:{port}/ipxe?mac=${{net${{idx}}/mac:hexhyp}}&uuid=${{uuid:uristring}}&serial=${{serial:uristring}}&arch=${{buildarch}}&platform=${{platform}} || goto try_next
+:try_next
+inc idx
+goto next_interface
+:no_interface
+echo metalpxe: no interface could reach http://{addr}:{port}; retrying in 10 seconds
+sleep 10
+set idx:int32 0
+goto next_interface
+)";
+
+constexpr const char* kInstallTemplate = R"(#!ipxe
+# metalpxe: install {name} ({role})
+echo metalpxe: installing Talos on {name} ({role})
+kernel {kernel} {args}
+initrd --name {initrd_name} {initramfs}
+boot
+)";
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderChainScript(const ServerConfig& server) {
+  return fmt::format(kChainTemplate, fmt::arg("addr", server.address.ToString()), fmt::arg("port", server.http_port));
+}
+
+std::string IpxeQueryString(const IpxeQuery& q) {
+  return "mac=" + UrlEncode(q.mac) + "&uuid=" + UrlEncode(q.uuid) + "&serial=" + UrlEncode(q.serial) +
+         "&arch=" + UrlEncode(q.arch) + "&platform=" + UrlEncode(q.platform);
+}
+
+std::string RenderInstallScript(const std::string& machine_name, const std::string& role,
+                                const std::string& kernel_url, const std::string& initramfs_url,
+                                const std::vector<std::string>& kernel_args) {
+  std::string args;
+  for (const auto& a : kernel_args) args += (args.empty() ? "" : " ") + a;
+  return fmt::format(kInstallTemplate, fmt::arg("name", machine_name), fmt::arg("role", role),
+                     fmt::arg("kernel", kernel_url), fmt::arg("args", args), fmt::arg("initramfs", initramfs_url),
+                     fmt::arg("initrd_name", "initramfs.xz"));
+}
+
+std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDisk mode) {
+  std::string s = "#!ipxe\n# metalpxe: " + machine_name + " is installed\necho metalpxe: " + machine_name +
+                  " is installed, booting from its disk\n";
+  if (mode == BootFromDisk::kSanboot)
+    s += "sanboot --no-describe --drive 0x80\n";
+  else
+    s += "exit\n";
+  return s;
+}
+
+std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q, int retry_seconds) {
+  return fmt::format(
+      "#!ipxe\n# metalpxe: unknown machine, held until it is accepted\n"
+      "echo metalpxe: this machine ({mac}) is not in the inventory; waiting to be accepted\n"
+      "sleep {secs}\n"
+      "chain --replace --autofree http://{addr}:{port}/ipxe?{query}\n",
+      fmt::arg("mac", q.mac), fmt::arg("secs", retry_seconds), fmt::arg("addr", server.address.ToString()),
+      fmt::arg("port", server.http_port), fmt::arg("query", IpxeQueryString(q)));
+}
+
+std::string RenderIgnoreScript() { return "#!ipxe\n# metalpxe: not ours to boot\nexit\n"; }
+
+}  // namespace metalpxe

@@ -1,0 +1,40 @@
+#include "pxe/talos_kernel_args.h"
+
+namespace metalpxe {
+
+TalosBootUrls BootUrlsFor(const ServerConfig& server, const std::string& profile, const std::string& token) {
+  const std::string base = "http://" + server.address.ToString() + ":" + std::to_string(server.http_port);
+  return {base + "/assets/profiles/" + profile + "/vmlinuz", base + "/assets/profiles/" + profile + "/" + kInitrdName,
+          base + "/config/" + token};
+}
+
+std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const ProfileConfig& profile,
+                                         const MachineConfig* machine, const std::string& config_url, bool wipe) {
+  const std::string addr = server.address.ToString();
+  std::vector<std::string> args = {
+      std::string("initrd=") + kInitrdName,
+      "talos.platform=metal",
+      "talos.config=" + config_url,
+      "console=tty0",
+      "console=ttyS0",
+      "talos.events.sink=" + addr + ":" + std::to_string(server.event_sink_port),
+      "talos.logging.kernel=tcp://" + addr + ":" + std::to_string(server.kmsg_log_port),
+      "init_on_alloc=1",
+      "slab_nomerge",
+      "pti=on",
+      "printk.devkmsg=on",
+  };
+  if (wipe) args.push_back("talos.experimental.wipe=system");
+  for (const auto& a : profile.kernel_args) args.push_back(a);
+  if (machine)
+    for (const auto& a : machine->kernel_args) args.push_back(a);
+  return args;
+}
+
+std::string JoinArgs(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+}  // namespace metalpxe

@@ -1,0 +1,112 @@
+#include "pxe/boot_decision.h"
+
+#include <gtest/gtest.h>
+
+#include "pxe/ipxe_script.h"
+#include "pxe/talos_kernel_args.h"
+
+namespace metalpxe {
+namespace {
+
+struct Fixture {
+  AppConfig cfg;
+  MachineConfig cp;
+  Fixture() {
+    cfg.server.address = *Ipv4Address::Parse("10.66.0.1");
+    cfg.server.http_port = 8080;
+    ProfileConfig p;
+    p.name = "default";
+    p.kernel_args = {"console=ttyS0"};
+    cfg.profiles["default"] = p;
+    cp.name = "cp-1";
+    cp.role = Role::kControlPlane;
+    cp.profile = "default";
+    cp.kernel_args = {"talos.dashboard.disabled=1"};
+  }
+};
+
+TEST(BootDecision, InventoryMachineInstallsUntilInstalled) {
+  Fixture f;
+  for (auto s : {MachineState::kPendingInstall, MachineState::kInstalling, MachineState::kReinstallRequested,
+                 MachineState::kFailed}) {
+    auto d = DecideBoot(f.cfg, &f.cp, s, "52:54:00:00:00:01");
+    EXPECT_EQ(d.action, BootAction::kInstall) << MachineStateName(s);
+    EXPECT_EQ(d.role, Role::kControlPlane);
+    EXPECT_EQ(d.profile, &f.cfg.profiles["default"]);
+  }
+  auto d = DecideBoot(f.cfg, &f.cp, MachineState::kInstalled, "52:54:00:00:00:01");
+  EXPECT_EQ(d.action, BootAction::kBootFromDisk);
+  EXPECT_EQ(d.disk_mode, BootFromDisk::kExit);
+}
+
+TEST(BootDecision, BootFromDiskMachineOverrideWins) {
+  Fixture f;
+  f.cfg.boot.boot_from_disk = BootFromDisk::kHttp404;
+  EXPECT_EQ(DecideBoot(f.cfg, &f.cp, MachineState::kInstalled, "").disk_mode, BootFromDisk::kHttp404);
+  f.cp.boot_from_disk = BootFromDisk::kSanboot;
+  EXPECT_EQ(DecideBoot(f.cfg, &f.cp, MachineState::kInstalled, "").disk_mode, BootFromDisk::kSanboot);
+}
+
+TEST(BootDecision, UnknownMachinesFollowThePolicy) {
+  Fixture f;
+  f.cfg.boot.unknown_machines = UnknownMachinePolicy::kIgnore;
+  EXPECT_EQ(DecideBoot(f.cfg, nullptr, MachineState::kDiscovered, "").action, BootAction::kIgnore);
+  f.cfg.boot.unknown_machines = UnknownMachinePolicy::kDiscover;
+  EXPECT_EQ(DecideBoot(f.cfg, nullptr, MachineState::kDiscovered, "").action, BootAction::kDiscover);
+  f.cfg.boot.unknown_machines = UnknownMachinePolicy::kAutoInstall;
+  f.cfg.boot.default_role = Role::kWorker;
+  auto d = DecideBoot(f.cfg, nullptr, MachineState::kDiscovered, "52:54:00:ab:cd:ef");
+  EXPECT_EQ(d.action, BootAction::kInstall);
+  EXPECT_EQ(d.machine_name, "node-525400abcdef");
+  EXPECT_EQ(d.role, Role::kWorker);
+}
+
+TEST(TalosKernelArgs, CarryTheTalosArgumentsThenProfileThenMachine) {
+  Fixture f;
+  auto urls = BootUrlsFor(f.cfg.server, "default", "tok123");
+  EXPECT_EQ(urls.config, "http://10.66.0.1:8080/config/tok123");
+  EXPECT_EQ(JoinArgs(TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], &f.cp, urls.config, false)),
+            "initrd=initramfs.xz talos.platform=metal talos.config=http://10.66.0.1:8080/config/tok123 "
+            "console=tty0 console=ttyS0 talos.events.sink=10.66.0.1:50101 "
+            "talos.logging.kernel=tcp://10.66.0.1:50102 init_on_alloc=1 slab_nomerge pti=on printk.devkmsg=on "
+            "console=ttyS0 talos.dashboard.disabled=1");
+  auto wipe = TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], nullptr, urls.config, true);
+  EXPECT_NE(std::find(wipe.begin(), wipe.end(), "talos.experimental.wipe=system"), wipe.end());
+}
+
+TEST(IpxeScript, InstallScript) {
+  EXPECT_EQ(RenderInstallScript("cp-1", "controlplane", "http://a/k", "http://a/i", {"initrd=initramfs.xz", "x=1"}),
+            "#!ipxe\n# metalpxe: install cp-1 (controlplane)\n"
+            "echo metalpxe: installing Talos on cp-1 (controlplane)\n"
+            "kernel http://a/k initrd=initramfs.xz x=1\n"
+            "initrd --name initramfs.xz http://a/i\n"
+            "boot\n");
+}
+
+TEST(IpxeScript, BootFromDisk) {
+  EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kExit).find("\nexit\n"), std::string::npos);
+  EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kSanboot).find("\nsanboot --no-describe --drive 0x80\n"),
+            std::string::npos);
+}
+
+TEST(IpxeScript, ChainScriptTriesEveryInterface) {
+  Fixture f;
+  const std::string s = RenderChainScript(f.cfg.server);
+  EXPECT_EQ(s.rfind("#!ipxe\n", 0), 0u);
+  EXPECT_NE(s.find("isset ${net${idx}/ip} || dhcp net${idx} || goto try_next"), std::string::npos);
+  EXPECT_NE(s.find("chain --autofree http://10.66.0.1:8080/ipxe?mac=${net${idx}/mac:hexhyp}&uuid=${uuid:uristring}"),
+            std::string::npos);
+  EXPECT_NE(s.find("inc idx"), std::string::npos);
+}
+
+TEST(IpxeScript, DiscoverChainsAgainWithTheSameIdentity) {
+  Fixture f;
+  const std::string s = RenderDiscoverScript(f.cfg.server, {"52-54-00-00-00-99", "a b", "", "x86_64", "efi"}, 15);
+  EXPECT_NE(s.find("sleep 15\n"), std::string::npos);
+  EXPECT_NE(s.find("chain --replace --autofree http://10.66.0.1:8080/ipxe?mac=52-54-00-00-00-99&uuid=a%20b&serial=&"
+                   "arch=x86_64&platform=efi\n"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace metalpxe
