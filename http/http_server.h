@@ -1,0 +1,105 @@
+#pragma once
+// The appliance's HTTP server: libmicrohttpd with epoll and an internal
+// thread pool. Serves registered handlers (iPXE scripts, machine configs,
+// /metrics) and static files from ordered roots (boot assets) with Range,
+// conditional requests and zero-copy sendfile.
+//
+// Only GET and HEAD are served; any other method gets 405 with
+// `Allow: GET, HEAD`. Routes: an exact path wins over a prefix; among
+// prefixes the longest wins; no route -> 404. Register every route before
+// Start(): the route tables are read without locks by the worker threads.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/net_types.h"
+#include "core/result.h"
+#include "http/http_types.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+namespace metalpxe::http {
+
+struct HttpServerOptions {
+  Ipv4Address bind_address;                 // 0.0.0.0: all addresses
+  std::uint16_t port = 8080;                // 0: the kernel picks one, see Port()
+  unsigned threads = 2;                     // worker threads (MHD thread pool), >= 1
+  unsigned connection_limit = 1024;         // whole server
+  unsigned per_ip_connection_limit = 0;     // 0: no per-client limit
+  std::chrono::seconds connection_timeout{30};  // idle connections are closed after this
+  // Per-connection memory for the request line and headers (and response
+  // headers): MHD_OPTION_CONNECTION_MEMORY_LIMIT. Larger requests get 431.
+  std::size_t max_request_bytes = 16 * 1024;
+};
+
+struct HttpStats {
+  // Responses by status class: [0] 1xx ... [4] 5xx. Counts the responses
+  // this server produced (answers MHD gives on its own, e.g. 431 for
+  // oversized headers, are not seen here).
+  std::array<std::uint64_t, 5> responses_by_class{};
+  std::uint64_t requests_total = 0;
+  std::uint64_t bytes_sent = 0;  // body bytes of responses completed without error
+  std::uint64_t active_connections = 0;
+  std::uint64_t connections_total = 0;
+};
+
+class HttpServer {
+ public:
+  explicit HttpServer(HttpServerOptions options);
+  ~HttpServer();  // Stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // exact_path: "/ipxe". The handler may run on several threads at once.
+  void Handle(std::string exact_path, HttpHandler handler);
+  // prefix: "/config/" matches "/config/abc". A prefix without a trailing
+  // '/' matches itself and paths continuing with '/'.
+  void HandlePrefix(std::string prefix, HttpHandler handler);
+  // Files under url_prefix ("/assets") from the first root that has them.
+  // Roots may be created after Start(); directories are never listed.
+  void ServeFiles(std::string url_prefix, std::vector<std::string> roots);
+
+  Status Start();
+  void Stop();  // idempotent; waits for the worker threads
+  std::uint16_t Port() const;  // the bound port (after Start)
+  HttpStats Stats() const;
+
+ private:
+  struct PrefixRoute {
+    std::string prefix;
+    HttpHandler handler;             // set for HandlePrefix
+    std::vector<std::string> roots;  // set for ServeFiles
+    bool files = false;
+  };
+  struct Counters;
+  struct RequestContext;
+
+  friend struct MhdCallbacks;  // libmicrohttpd's C callbacks, in the .cpp
+
+  // Each returns whether MHD accepted the queued response (MHD_YES).
+  bool Refuse(MHD_Connection* connection, RequestContext* ctx);  // 405
+  bool OnRequest(MHD_Connection* connection, const char* url, const char* method, RequestContext* ctx);
+  bool ServeHandler(MHD_Connection* connection, const HttpHandler& handler, const char* method,
+                    const char* path, RequestContext* ctx);
+  bool ServeFile(MHD_Connection* connection, const char* method, const PrefixRoute& route, std::string_view path,
+                 RequestContext* ctx);
+  bool QueueText(MHD_Connection* connection, int status, std::string_view body, RequestContext* ctx,
+                 const char* extra_header = nullptr, const char* extra_value = nullptr);
+  const PrefixRoute* FindPrefix(std::string_view path) const;
+
+  HttpServerOptions options_;
+  std::unordered_map<std::string, HttpHandler> exact_;
+  std::vector<PrefixRoute> prefixes_;  // longest first after Start()
+  std::unique_ptr<Counters> counters_;
+  MHD_Daemon* daemon_ = nullptr;
+};
+
+}  // namespace metalpxe::http

@@ -1,0 +1,48 @@
+#pragma once
+// What a route handler sees and returns. Handlers run on libmicrohttpd's
+// worker threads, several at once: a handler must be thread-safe.
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/net_types.h"
+
+namespace metalpxe::http {
+
+// Header names compare case-insensitively (RFC 9110 §5.1).
+struct CaseInsensitiveLess {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const;
+};
+
+struct HttpRequest {
+  std::string method;                         // "GET" or "HEAD" (others never reach a handler)
+  std::string path;                           // percent-decoded, without the query
+  std::map<std::string, std::string> query;   // decoded; a key without '=' maps to ""
+  std::map<std::string, std::string, CaseInsensitiveLess> headers;  // repeated headers joined by ", "
+  Ipv4Address peer;
+
+  // The header's value, or "" when absent; name is case-insensitive.
+  std::string_view Header(std::string_view name) const;
+  bool HasHeader(std::string_view name) const { return headers.find(name) != headers.end(); }
+  // The query parameter's value, or "" when absent.
+  std::string_view Query(std::string_view key) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::string body;                                          // not sent for HEAD
+
+  static HttpResponse Text(int status, std::string body, std::string content_type = "text/plain") {
+    return HttpResponse{status, std::move(content_type), {}, std::move(body)};
+  }
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+}  // namespace metalpxe::http
