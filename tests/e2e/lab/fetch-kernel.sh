@@ -31,9 +31,10 @@ if [[ ! -f "$out/.done" ]]; then
   dpkg-deb -x "$deb" "$tmp"
   rm -rf "$out"; mkdir -p "$out/modules"
   cp "$tmp"/boot/vmlinuz-* "$out/vmlinuz"
-  # Only the NIC drivers (LAB-NOTES.md): e1000, and virtio-net with its chain.
+  # Only the NIC drivers (LAB-NOTES.md): e1000, and virtio-net with its chain;
+  # virtio_blk for the disk the marker goes to.
   for m in e1000 virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
-           virtio_pci failover net_failover virtio_net; do
+           virtio_pci failover net_failover virtio_net virtio_blk; do
     f="$(find "$tmp/lib/modules" -name "$m.ko*" | head -n1)"
     [[ -n "$f" ]] || { echo "fetch-kernel: module $m not in $pkg" >&2; exit 1; }
     cp "$f" "$out/modules/"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
+#
+# usage: run-vm.sh uefi|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+#   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
+#         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
+#   bios: pc + SeaBIOS, e1000 with its iPXE ROM: iPXE's first DHCP says iPXE.
+# Must run inside the lab namespace (the tap lives there). The disk is a raw
+# image attached as virtio-blk (the stand-in writes its marker to /dev/vda);
+# the NIC is the first boot device, so every boot goes through the network
+# and the appliance decides "install" or "boot from disk". The VM reboots in
+# place (no -no-reboot); it ends on poweroff or after SECONDS.
+set -euo pipefail
+
+fw="$1" mac="$2" tap="$3" disk="$4" log="$5" secs="$6" work="${7:-$(dirname "$disk")}"
+
+common=(-m 768 -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor none
+        -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
+        -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
+        -device "virtio-blk-pci,drive=d0,bootindex=2")
+case "$fw" in
+  uefi)
+    vars="$work/OVMF_VARS.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    args=(-machine q35
+          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+          -drive "if=pflash,format=raw,file=$vars"
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
+    ;;
+  bios)
+    args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
+    ;;
+  *) echo "run-vm: firmware must be uefi or bios" >&2; exit 2 ;;
+esac
+
+# -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.
+exec timeout --kill-after=5 "$secs" qemu-system-x86_64 "${common[@]}" "${args[@]}" </dev/null >"$log" 2>&1
