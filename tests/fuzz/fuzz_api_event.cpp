@@ -1,0 +1,22 @@
+// libFuzzer target: an EventRequest off the wire through the Talos event
+// decoder and the install-signal interpretation, plus the gRPC peer parser.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "api/proto/events/events.pb.h"
+#include "api/talos_event_decode.h"
+#include "api/talos_install_signal.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  (void)metalpxe::ParseGrpcPeerIpv4(bytes);
+  events::EventRequest req;
+  if (!req.ParseFromString(bytes)) return 0;
+  auto ev = metalpxe::DecodeTalosEvent(req, metalpxe::Ipv4Address::FromOctets(10, 0, 0, 1));
+  if (ev.ok()) {
+    (void)metalpxe::InterpretTalosEvent(*ev, false);
+    (void)metalpxe::InterpretTalosEvent(*ev, true);
+  }
+  return 0;
+}
