@@ -1,6 +1,7 @@
 #include "ipmi/ipmi_driver.h"
 #include "ipmi/manual_driver.h"
 #include "ipmi/power_driver.h"
+#include "ipmi/redfish_driver.h"
 #include "ipmi/wol_driver.h"
 
 namespace metalpxe {
@@ -14,6 +15,14 @@ Result<std::unique_ptr<PowerDriver>> MakePowerDriver(const BmcConfig& bmc, const
         return Status{ErrorCode::kInvalidArgument, "ipmi cipherSuite must be 0..17"};
       IpmiTarget t{bmc.address, bmc.username, bmc.password, bmc.cipher_suite, bmc.workaround_flags};
       return std::unique_ptr<PowerDriver>(new IpmiPowerDriver(std::move(t), context));
+    }
+    case BmcType::kRedfish: {
+      auto target = ParseRedfishAddress(bmc.address);
+      if (!target.ok()) return target.status();
+      target->username = bmc.username;
+      target->password = bmc.password;
+      target->insecure_tls = bmc.insecure_tls;
+      return std::unique_ptr<PowerDriver>(new RedfishPowerDriver(std::move(target).value(), context));
     }
     case BmcType::kWol:
       return std::unique_ptr<PowerDriver>(new WolPowerDriver(mac, context.interface, context.wol_port));
