@@ -1,5 +1,10 @@
 #include "core/store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <system_error>
@@ -43,6 +48,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& state_
                       ? ErrorCode::kPermissionDenied
                       : ErrorCode::kUnavailable,
                   "cannot create state directory " + state_dir + ": " + ec.message());
+  }
+  // SQLite needs to create the file and its -wal/-shm companions here. Ask
+  // first: when it fails itself it retries read-only and reports that
+  // retry's error ("No such file or directory"), which hides the real cause.
+  if (faccessat(AT_FDCWD, state_dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+    const int err = errno;
+    return Status(err == EACCES || err == EPERM || err == EROFS ? ErrorCode::kPermissionDenied
+                                                                : ErrorCode::kUnavailable,
+                  "state directory " + state_dir + " is not writable: " + std::strerror(err));
   }
   const std::string path = (std::filesystem::path(state_dir) / kFileName).string();
 
