@@ -54,7 +54,6 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<DhcpResponder> responder;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<Pending> outbox;
-  InterfaceAddresses interfaces;
   DhcpStats stats;
   bool stopped = false;
 
@@ -103,7 +102,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     in.source = d.peer;
     in.source_port = d.peer_port;
     in.ifindex = d.ifindex;
-    in.local_addresses = interfaces.Of(d.ifindex);
+    if (!d.local.IsUnspecified()) in.local_addresses.push_back(d.local);
     in.boot_server_port = listeners[li]->boot_server_port;
     if (auto t = in.msg.Type()) ++stats.received[static_cast<std::size_t>(*t)];
 

@@ -3,9 +3,7 @@
 #include <arpa/inet.h>
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
@@ -88,6 +86,7 @@ int ReceiveBatch(int fd, std::size_t max, std::vector<Datagram>& out) {
         in_pktinfo info;
         std::memcpy(&info, CMSG_DATA(c), sizeof info);
         d.ifindex = info.ipi_ifindex;
+        d.local = Ipv4Address{ntohl(info.ipi_spec_dst.s_addr)};
       }
     }
   }
@@ -166,34 +165,6 @@ std::size_t SendBatch(int fd, std::span<const OutgoingDatagram> out) {
     done += n;
   }
   return failed;
-}
-
-void InterfaceAddresses::Refresh() {
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-  if (now_ms - last_refresh_ms_ < 1000) return;
-  last_refresh_ms_ = now_ms;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return;
-  by_index_.clear();
-  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
-    const int index = static_cast<int>(if_nametoindex(a->ifa_name));
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
-    by_index_[index].push_back(Ipv4Address{ntohl(sin->sin_addr.s_addr)});
-  }
-  freeifaddrs(list);
-}
-
-const std::vector<Ipv4Address>& InterfaceAddresses::Of(int ifindex) {
-  auto it = by_index_.find(ifindex);
-  if (it == by_index_.end() || it->second.empty()) {
-    Refresh();
-    it = by_index_.find(ifindex);
-    if (it == by_index_.end()) it = by_index_.emplace(ifindex, std::vector<Ipv4Address>{}).first;
-  }
-  return it->second;
 }
 
 }  // namespace metalpxe::dhcp

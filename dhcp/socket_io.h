@@ -3,11 +3,10 @@
 // a DHCP UDP socket (broadcast, IP_PKTINFO, SO_BINDTODEVICE), batched receive
 // and send (recvmmsg/sendmmsg with the interface index of each packet), the
 // ARP entry for a unicast to a client that has no address yet (as dnsmasq
-// does), and the IPv4 addresses of an interface.
+// does).
 #include <cstdint>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/net_types.h"
@@ -23,6 +22,10 @@ struct Datagram {
   Ipv4Address peer;
   std::uint16_t peer_port = 0;
   int ifindex = 0;
+  // The interface's own address the kernel would answer from (IP_PKTINFO
+  // ipi_spec_dst): names the client's subnet for non-relayed requests, in
+  // whatever network namespace the socket was opened.
+  Ipv4Address local;
   bool truncated = false;
 };
 
@@ -42,15 +45,5 @@ struct OutgoingDatagram {
 // Sends all of `out` (sendmmsg); returns how many could not be sent.
 std::size_t SendBatch(int fd, std::span<const OutgoingDatagram> out);
 
-// IPv4 addresses per interface index, refreshed on demand.
-class InterfaceAddresses {
- public:
-  const std::vector<Ipv4Address>& Of(int ifindex);
-
- private:
-  void Refresh();
-  std::unordered_map<int, std::vector<Ipv4Address>> by_index_;
-  std::int64_t last_refresh_ms_ = -1'000'000;
-};
 
 }  // namespace metalpxe::dhcp
