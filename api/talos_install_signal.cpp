@@ -22,8 +22,12 @@ std::optional<InstallSignal> FromSequence(const TalosEvent& ev, bool was_install
     return Failed(ev.name.empty() ? ev.error : ev.name + " sequence: " + ev.error);
   }
   if (ev.name == kInstallName) {
-    if (ev.action == "START") return Installing();
-    if (ev.action == "STOP") return Installed();
+    // Talos runs the install sequence on every boot, with no phases once
+    // installed (machine_status.go: "install sequence is run always, even if
+    // the machine is already installed, so we'll catch it by phase name").
+    // So START says nothing; the "install" phase/task START does. STOP ends
+    // an install only if one was under way.
+    if (ev.action == "STOP" && was_installing) return Installed();
     return std::nullopt;
   }
   if (ev.name == kBootSequence && ev.action == "START" && was_installing) return Installed();

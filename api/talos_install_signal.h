@@ -21,14 +21,27 @@
 //   So a SUCCESSFUL install ends with "install" STOP followed by a NOOP event
 //   whose error contains "unix.Reboot(": that is not a failure.
 //
-// Consequences for consumers:
-// - An already-installed machine reports "install" START/STOP (no phases) on
-//   every boot, i.e. kInstalling then kInstalled; a machine already in state
-//   installed should not be moved back by that (the phase/task "install"
-//   START only occurs when Talos really installs).
-// - Within one install, kInstalled (from the STOP)
-//   can be followed by kFailed (from the error event that follows a failed
-//   sequence's STOP). The later signal wins; apply them in arrival order.
+// - internal/app/machined/pkg/controllers/runtime/machine_status.go derives
+//   stage INSTALLING from PhaseEvent "install" START inside the install
+//   sequence, RUNNING from "boot" STOP without error, and notes the install
+//   sequence "is run always, even if the machine is already installed".
+//
+// Rules (see the table test):
+//   PhaseEvent/TaskEvent "install" START                -> installing
+//   MachineStatusEvent stage INSTALLING                  -> installing
+//   SequenceEvent "install" START                        -> nothing (runs on every boot)
+//   SequenceEvent "install" STOP, no error, installing   -> installed
+//   SequenceEvent "install" error "unix.Reboot(...)"     -> installed
+//   SequenceEvent "boot" START, installing               -> installed
+//   MachineStatusEvent stage RUNNING, installing         -> installed (BOOTING is not:
+//                                                           the PXE-booted installer boots first)
+//   SequenceEvent error (not reboot, not LOCKED)         -> failed, Talos's message
+//   ConfigLoadErrorEvent / ConfigValidationErrorEvent    -> failed, Talos's message
+//
+// Consequence for consumers: within one install, kInstalled (from the STOP,
+// which Talos sends on failure too) can be followed by kFailed (from the
+// error event that follows a failed sequence's STOP). Apply signals in
+// arrival order; the later one wins.
 #include <optional>
 #include <string>
 

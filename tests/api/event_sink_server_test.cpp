@@ -223,6 +223,29 @@ TEST_F(ApiEventSink, FailedInstallStreamMeansFailedWithTalosMessage) {
   EXPECT_NE(s->reason.find("HTTP 403"), std::string::npos);
 }
 
+TEST_F(ApiEventSink, InstalledMachineRebootingSaysNothingAndFinishesAnInstall) {
+  using SE = machine::SequenceEvent;
+  auto& p = *publisher_;
+  // What an installed Talos sends on every boot: the install sequence runs
+  // with no phases, then boot.
+  ASSERT_TRUE(p.Publish(Sequence("initialize", SE::START)).ok());
+  ASSERT_TRUE(p.Publish(Sequence("initialize", SE::STOP)).ok());
+  ASSERT_TRUE(p.Publish(Sequence("install", SE::START)).ok());
+  ASSERT_TRUE(p.Publish(Sequence("install", SE::STOP)).ok());
+  ASSERT_TRUE(p.Publish(Sequence("boot", SE::START)).ok());
+  ASSERT_TRUE(p.Publish(StageEvent(machine::MachineStatusEvent::BOOTING, false)).ok());
+  ASSERT_TRUE(p.Publish(Sequence("boot", SE::STOP)).ok());
+  ASSERT_TRUE(p.Publish(StageEvent(machine::MachineStatusEvent::RUNNING, true)).ok());
+  auto got = collector_.events();
+  ASSERT_EQ(got.size(), 8u);
+  EXPECT_FALSE(Fold(got, /*installing=*/false));  // installed machine: no change
+  auto done = Fold(got, /*installing=*/true);     // first boot from disk after the install
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->kind, InstallSignal::Kind::kInstalled);
+  EXPECT_TRUE(got[7].ready);
+  EXPECT_TRUE(got[7].unmet_conditions.empty());
+}
+
 TEST_F(ApiEventSink, MalformedPayloadIsCountedDroppedAndServerKeepsServing) {
   events::EventRequest bad;
   bad.mutable_data()->set_type_url("type.googleapis.com/machine.SequenceEvent");

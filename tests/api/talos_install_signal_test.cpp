@@ -55,8 +55,9 @@ TEST(ApiInstallSignal, Table) {
   const std::string reboot_err = "sequence failed: error running phase 14 in install sequence: task 1/1: failed, unix.Reboot(1234567)";
   const std::string disk_err = "sequence failed: error running phase 4 in install sequence: task 1/1: failed, disk /dev/sda not found";
   const std::vector<Row> rows = {
-      {"install sequence start", Seq("install", "START"), false, installing},
-      {"install sequence stop", Seq("install", "STOP"), true, installed},
+      {"install sequence start runs on every boot: says nothing", Seq("install", "START"), false, std::nullopt},
+      {"install sequence stop while installing", Seq("install", "STOP"), true, installed},
+      {"empty install sequence of an installed machine", Seq("install", "STOP"), false, std::nullopt},
       {"install sequence ends in Talos's reboot", Seq("install", "NOOP", reboot_err, "FATAL"), true, installed},
       {"install sequence failure", Seq("install", "NOOP", disk_err, "FATAL"), true,
        InstallSignal{Kind::kFailed, "install sequence: " + disk_err}},
