@@ -6,6 +6,8 @@ namespace metalpxe::standin {
 
 namespace {
 
+constexpr const char* kFixtureLabel = "metalpxe-fixture";
+
 // Comments do not survive YAML parsing, so the fixture marker (which tells the
 // controlplane and worker base configs apart) is read from the text.
 std::string FixtureMarker(std::string_view yaml) {
@@ -38,6 +40,11 @@ Result<ConfigIdentity> IdentityFromTalosConfig(std::string_view yaml) {
       const YAML::Node network = machine["network"];
       if (network && network.IsMap() && network["hostname"] && network["hostname"].IsScalar()) {
         id.hostname = network["hostname"].as<std::string>();
+      }
+      // A label survives any re-rendering of the config; the comment does not.
+      const YAML::Node labels = machine["nodeLabels"];
+      if (labels && labels.IsMap() && labels[kFixtureLabel] && labels[kFixtureLabel].IsScalar()) {
+        id.marker = labels[kFixtureLabel].as<std::string>();
       }
     } catch (const YAML::Exception& e) {
       return Status(ErrorCode::kInvalidArgument, std::string("bad machine section: ") + e.what());

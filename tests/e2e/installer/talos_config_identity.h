@@ -12,7 +12,9 @@ namespace metalpxe::standin {
 struct ConfigIdentity {
   std::string hostname;  // empty when the config sets none
   std::string role;      // machine.type: controlplane | worker (| init, legacy)
-  std::string marker;    // the test fixtures' `# metalpxe-fixture: ...` comment, if any
+  // Which test fixture the config was built from: machine.nodeLabels
+  // "metalpxe-fixture", else a `# metalpxe-fixture: ...` comment; "" if none.
+  std::string marker;
 };
 
 // Parses a (possibly multi-document) Talos config; the first document with a

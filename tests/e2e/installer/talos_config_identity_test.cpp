@@ -19,6 +19,13 @@ TEST(TalosConfigIdentity, ReadsHostnameRoleAndFixture) {
             "METALPXE-STANDIN-INSTALLED hostname=cp-1 role=controlplane fixture=controlplane-base\n");
 }
 
+TEST(TalosConfigIdentity, FixtureLabelWinsOverComment) {
+  auto id = IdentityFromTalosConfig(
+      "# metalpxe-fixture: stale\nmachine:\n  type: worker\n  nodeLabels:\n    metalpxe-fixture: worker-base\n");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->marker, "worker-base");
+}
+
 TEST(TalosConfigIdentity, MultiDocumentAndNoHostname) {
   auto id = IdentityFromTalosConfig("apiVersion: v1alpha1\nkind: Other\n---\nmachine:\n  type: worker\n");
   ASSERT_TRUE(id.ok());

@@ -6,7 +6,8 @@
 #
 # usage: reference-run.sh uefi|bios [BUILD_DIR]
 #   needs the metalpxe_standin_installer target built in BUILD_DIR
-#   (default /work/main/build); kernel cached as fetch-kernel.sh does.
+#   (default: the repo's build/); kernel cached as fetch-kernel.sh does.
+# Exit 0 when the stand-in installed (marker on its disk).
 set -euo pipefail
 fw="${1:-uefi}"
 build="${2:-$(cd "$(dirname "$0")/../../.." && pwd)/build}"
@@ -18,11 +19,11 @@ lab_up
 lab_add_tap tap0
 ip="$LAB_SERVER_IP"
 
-kdir="$("$LAB_HERE/fetch-kernel.sh")"
+assets="$("$LAB_HERE/assets.sh" "$build")"
 www="$LAB_DIR/www"
 mkdir -p "$www/config"
-cp "$kdir/vmlinuz" "$www/vmlinuz"
-"$LAB_HERE/build-initramfs.sh" "$build/tests/e2e/installer/metalpxe_standin_installer" "$kdir" "$www/initramfs"
+ln -s "$assets/vmlinuz" "$www/vmlinuz"
+ln -s "$assets/initramfs" "$www/initramfs"
 mac="52:54:00:12:34:56"
 cat >"$www/config/${mac//:/-}" <<YAML
 # metalpxe-fixture: reference-controlplane

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# One end-to-end scenario of metalpxed against QEMU PXE clients in a fresh
+# network-namespace lab (tests/e2e/README.md). Asserts on what metalpxed
+# recorded (its store, what it serves) and on what the VMs printed.
+#
+# usage: run-scenario.sh NAME BUILD_DIR
+#   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token
+# Exit 0 when every check passed. Bounded: every wait has its own limit and
+# the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
+set -uo pipefail
+scenario="$1"
+build="$(cd "$2" && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../lab/lab.sh"
+source "$here/../lab/metalpxed-lab.sh"
+
+CP_MAC=52:54:00:e2:e0:01
+WK_MAC=52:54:00:e2:e0:02
+ND_MAC=52:54:00:e2:e0:99
+CP_MARK="METALPXE-STANDIN-INSTALLED hostname=cp-1 role=controlplane fixture=controlplane-base"
+WK_MARK="METALPXE-STANDIN-INSTALLED hostname=wk-1 role=worker fixture=worker-base"
+ND_MARK="METALPXE-STANDIN-INSTALLED hostname=nd-1 role=worker fixture=worker-base"
+
+# The checks one install makes, for VM NAME expecting HOST/ROLE/FIXTURE.
+check_install() {
+  local name="$1" host="$2" role="$3" fixture="$4" mark="$5" limit="${6:-240}"
+  e2e_check "$name: iPXE got the install script for $host ($role)" \
+    vm_wait "$name" "metalpxe: installing Talos on $host \\($role\\)" "$limit"
+  e2e_check "$name: stand-in fetched its config" vm_wait "$name" "STANDIN: config fetched" 120
+  e2e_check "$name: config says hostname=$host role=$role fixture=$fixture" \
+    vm_printed "$name" "STANDIN: config hostname=$host role=$role fixture=$fixture"
+  e2e_check "$name: stand-in found the config is its own" vm_printed "$name" "STANDIN: config is mine"
+  e2e_check "$name: install done, rebooting" vm_wait "$name" "STANDIN: rebooting" 90
+  e2e_check "$name: every install event reached the sink" \
+    vm_printed "$name" "STANDIN: events published [1-9][0-9]* ok, 0 failed"
+  e2e_check "$name: kernel log lines were streamed" vm_printed "$name" "STANDIN: kernel log lines sent [1-9]"
+  e2e_check "$name: disk marker is there" vm_disk_has "$name" "$mark"
+  e2e_check "$name: metalpxed recorded ${VM_MAC[$name]} as installed" \
+    mpx_wait_state "${VM_MAC[$name]}" installed 30
+  e2e_check "$name: metalpxed stored install events" test "$(mpx_events_for "${VM_MAC[$name]}" "$host")" -gt 0
+}
+
+# After the stand-in's reboot, iPXE is told to boot from disk.
+check_boot_from_disk() {
+  local name="$1" host="$2"
+  e2e_check "$name: next boot gets boot-from-disk" \
+    vm_wait_after "$name" "STANDIN: rebooting" "metalpxe: $host is installed, booting from its disk" 180
+  e2e_check "$name: no second install" \
+    test "$(tr -d '\r' <"${VM_SERIAL[$name]}" | grep -ac 'STANDIN: start')" = 1
+  e2e_check "$name: metalpxe serves boot-from-disk for it now" \
+    bash -c "$(declare -f mpx_http); MPX_PROBE=$MPX_PROBE LAB_SERVER_IP=$LAB_SERVER_IP mpx_http '/ipxe?mac=${VM_MAC[$name]//:/-}' | grep -qE '^(exit|sanboot)'"
+}
+
+scenario_uefi_install() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start cp-1 uefi "$CP_MAC"
+  check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK"
+  check_boot_from_disk cp-1 cp-1
+  e2e_check "cp-1: firmware, iPXE and installer kept one address" vm_one_address cp-1
+}
+
+scenario_bios_worker() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start wk-1 bios "$WK_MAC"
+  check_install wk-1 wk-1 worker worker-base "$WK_MARK"
+  e2e_check "wk-1: did not get the control plane's config" vm_not_printed wk-1 "fixture=controlplane-base"
+  check_boot_from_disk wk-1 wk-1
+  e2e_check "wk-1: iPXE and installer kept one address" vm_one_address wk-1
+}
+
+scenario_two_machines() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start cp-1 uefi "$CP_MAC"
+  vm_start wk-1 bios "$WK_MAC"
+  check_install wk-1 wk-1 worker worker-base "$WK_MARK" 300
+  check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK" 300
+  e2e_check "cp-1 and wk-1 got different addresses" \
+    test "$(vm_addresses cp-1 | tail -n1)" != "$(vm_addresses wk-1 | tail -n1)"
+}
+
+scenario_proxy() {
+  mpx_setup "$build" proxy discover || return 1
+  # The network's own DHCP server: addresses only, no PXE options at all.
+  local router
+  router="$(lab_add_host router "${LAB_SUBNET_PREFIX}.2/24")"
+  cat >"$LAB_DIR/dnsmasq.conf" <<CONF
+port=0
+interface=eth0
+bind-interfaces
+dhcp-range=${LAB_SUBNET_PREFIX}.20,${LAB_SUBNET_PREFIX}.60,255.255.255.0,1h
+dhcp-leasefile=$LAB_DIR/dnsmasq.leases
+log-dhcp
+log-facility=-
+CONF
+  lab_spawn dnsmasq "$router" dnsmasq --keep-in-foreground --conf-file="$LAB_DIR/dnsmasq.conf" \
+    --pid-file="$LAB_DIR/dnsmasq.pid"
+  mpx_start || return 1
+  vm_start cp-1 uefi "$CP_MAC"
+  check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK"
+  e2e_check "cp-1: its address came from the network's dnsmasq" \
+    grep -qi "$CP_MAC" "$LAB_DIR/dnsmasq.leases"
+  e2e_check "cp-1: the installer's lease is in dnsmasq's range" \
+    vm_printed cp-1 "STANDIN-INIT: lease ${LAB_SUBNET_PREFIX//./\\.}\\.([2-5][0-9]|60) from ${LAB_SUBNET_PREFIX//./\\.}\\.2 "
+  e2e_check "metalpxed leased no address in proxy mode" test "$(mpx_sql 'SELECT count(*) FROM leases;')" = 0
+}
+
+scenario_discover_accept() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start nd-1 bios "$ND_MAC"
+  e2e_check "nd-1: held in the discover loop" \
+    vm_wait nd-1 "metalpxe: this machine \\(${ND_MAC//:/.}\\) is not in the inventory" 180
+  e2e_check "nd-1: metalpxed recorded it as discovered" mpx_wait_state "$ND_MAC" discovered 20
+  e2e_check "nd-1: what it is served has no kernel" \
+    bash -c "! $(declare -f mpx_http); MPX_PROBE=$MPX_PROBE LAB_SERVER_IP=$LAB_SERVER_IP mpx_http '/ipxe?mac=${ND_MAC//:/-}' | grep -q '^kernel'"
+  e2e_check "nd-1: no installer booted while unknown" vm_not_printed nd-1 "STANDIN"
+  local pid_before="${VM_PID[nd-1]}"
+  # Accept it through the inventory: the file changes, metalpxed reloads.
+  cat "$E2E_ROOT/fixtures/accept-nd-1.yaml" >>"$MPX_INVENTORY"
+  check_install nd-1 nd-1 worker worker-base "$ND_MARK" 120
+  # One firmware start before the installer ran: the discover loop turned
+  # into the install inside the same boot.
+  e2e_check "nd-1: installed without a power cycle (same VM, one firmware start)" \
+    test "${VM_PID[nd-1]}" = "$pid_before" -a \
+    "$(tr -d '\r' <"${VM_SERIAL[nd-1]}" | awk '/STANDIN: start/ {exit} /SeaBIOS \(version/ {n++} END {print n+0}')" = 1
+}
+
+# Tokens are bound to their machine: a namespace host holding cp-1's MAC and
+# one holding wk-1's take leases like the machines would, each reads its
+# iPXE script, and each tries the other's config URL.
+scenario_foreign_token() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  local cp wk
+  cp="$(lab_add_host cp "0.0.0.0/32")"
+  wk="$(lab_add_host wk "0.0.0.0/32")"
+  ip -n "$cp" addr flush dev eth0
+  ip -n "$wk" addr flush dev eth0
+  ip -n "$cp" link set eth0 address "$CP_MAC"
+  ip -n "$wk" link set eth0 address "$WK_MAC"
+  local h
+  for h in "$cp" "$wk"; do
+    timeout 30 ip netns exec "$h" udhcpc -i eth0 -s "$LAB_HERE/initramfs/udhcpc.script" -q -n -t 5 -T 2 \
+      >>"$LAB_DIR/udhcpc.log" 2>&1
+  done
+  e2e_check "cp host got a lease" test -n "$(ip -n "$cp" -4 -o addr show dev eth0)"
+  e2e_check "wk host got a lease" test -n "$(ip -n "$wk" -4 -o addr show dev eth0)"
+  local cp_url wk_url
+  cp_url="$(ip netns exec "$cp" curl -fsS --max-time 10 "http://$LAB_SERVER_IP:8080/ipxe?mac=${CP_MAC//:/-}" |
+    grep -oE 'talos\.config=[^ ]+' | head -n1 | cut -d= -f2-)"
+  wk_url="$(ip netns exec "$wk" curl -fsS --max-time 10 "http://$LAB_SERVER_IP:8080/ipxe?mac=${WK_MAC//:/-}" |
+    grep -oE 'talos\.config=[^ ]+' | head -n1 | cut -d= -f2-)"
+  e2e_check "cp's install script carries a config URL" test -n "$cp_url"
+  e2e_check "wk's install script carries a config URL" test -n "$wk_url"
+  code() { ip netns exec "$1" curl -s -o "$LAB_DIR/body" -w '%{http_code}' --max-time 10 "$2"; }
+  e2e_check "wk fetching cp's config is refused (403)" test "$(code "$wk" "$cp_url")" = 403
+  e2e_check "the refusal carries no config" bash -c "! grep -q 'type: controlplane' '$LAB_DIR/body'"
+  e2e_check "cp fetching wk's config is refused (403)" test "$(code "$cp" "$wk_url")" = 403
+  e2e_check "a made-up token is refused (403)" \
+    test "$(code "$cp" "http://$LAB_SERVER_IP:8080/config/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")" = 403
+  e2e_check "cp fetching its own config works" test "$(code "$cp" "$cp_url")" = 200
+  e2e_check "... and it is the control plane's" grep -q "hostname: cp-1" "$LAB_DIR/body"
+  e2e_check "wk fetching its own config works" test "$(code "$wk" "$wk_url")" = 200
+  e2e_check "... and it is the worker's" grep -q "type: worker" "$LAB_DIR/body"
+}
+
+lab_init "mpx-$scenario"
+# Bounded no matter what: the whole scenario ends within its budget.
+setsid bash -c "sleep ${E2E_SCENARIO_TIMEOUT:-420}; echo 'e2e: scenario $scenario timed out' >&2; kill -TERM $$" &
+watchdog=$!
+LAB_PIDS+=("$watchdog")
+
+echo "=== e2e scenario: $scenario"
+start=$SECONDS
+case "$scenario" in
+  uefi-install) scenario_uefi_install ;;
+  bios-worker) scenario_bios_worker ;;
+  two-machines) scenario_two_machines ;;
+  proxy) scenario_proxy ;;
+  discover-accept) scenario_discover_accept ;;
+  foreign-token) scenario_foreign_token ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+setup_rc=$?
+[[ $setup_rc != 0 ]] && E2E_FAILED=$((E2E_FAILED + 1)) && echo "  FAIL  setup (lab or metalpxed did not start)"
+lab_stop "$watchdog"
+echo "e2e $scenario: $((SECONDS - start)) s"
+if ((E2E_FAILED > 0)); then
+  e2e_dump
+fi
+echo "$E2E_PASSED passed, $E2E_FAILED failed"
+((E2E_FAILED == 0))
