@@ -2,6 +2,7 @@
 #include "ipmi/manual_driver.h"
 #include "ipmi/power_driver.h"
 #include "ipmi/redfish_driver.h"
+#include "ipmi/robot_driver.h"
 #include "ipmi/wol_driver.h"
 
 namespace metalpxe {
@@ -23,6 +24,12 @@ Result<std::unique_ptr<PowerDriver>> MakePowerDriver(const BmcConfig& bmc, const
       target->password = bmc.password;
       target->insecure_tls = bmc.insecure_tls;
       return std::unique_ptr<PowerDriver>(new RedfishPowerDriver(std::move(target).value(), context));
+    }
+    case BmcType::kHetznerRobot: {
+      const std::string& n = bmc.address;
+      if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+        return Status{ErrorCode::kInvalidArgument, "hetzner-robot bmc.address must be the server number"};
+      return std::unique_ptr<PowerDriver>(new RobotPowerDriver(n, bmc.username, bmc.password, context));
     }
     case BmcType::kWol:
       return std::unique_ptr<PowerDriver>(new WolPowerDriver(mac, context.interface, context.wol_port));

@@ -1,0 +1,50 @@
+#pragma once
+// Hetzner Robot web service documents: JSON errors
+// {"error":{"status":..,"code":"..","message":".."}}, the server, rescue and
+// reset resources. Pure functions over JSON text; malformed input is an
+// error value, never UB.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace metalpxe {
+
+struct RobotError {
+  int status = 0;
+  std::string code;     // "RATE_LIMIT_EXCEEDED", "SERVER_NOT_FOUND", ...
+  std::string message;
+  int max_request = 0;  // RATE_LIMIT_EXCEEDED only
+  int interval = 0;     // seconds
+};
+
+struct RobotServer {
+  std::string server_ip;
+  long server_number = 0;
+  std::string server_name;
+  std::string status;  // "ready" | "in process"
+};
+
+struct RobotRescue {
+  bool active = false;
+  std::string os;
+  std::vector<std::string> host_key_fingerprints;  // when the service lists them
+};
+
+std::optional<RobotError> ParseRobotError(std::string_view json);
+Result<RobotServer> ParseRobotServer(std::string_view json);
+Result<RobotRescue> ParseRobotRescue(std::string_view json);
+// GET /reset/{n}: {"reset":{"type":["sw","hw","man"],...}}
+Result<std::vector<std::string>> ParseRobotResetTypes(std::string_view json);
+
+// The kexec step run over SSH in the rescue system: download kernel and
+// initramfs from metalpxe, `kexec -l` with the command line, print a marker,
+// `kexec -e`. Every value is shell-quoted.
+std::string BuildKexecScript(std::string_view kernel_url, std::string_view initramfs_url,
+                             std::string_view command_line);
+inline constexpr std::string_view kKexecLoadedMarker = "metalpxe: kexec loaded";
+std::string ShellQuote(std::string_view s);
+
+}  // namespace metalpxe
