@@ -101,9 +101,10 @@ std::string DoubleQuoted(std::string_view s) {
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
-      case 0x85: out += "\\N"; break;
-      case 0x2028: out += "\\L"; break;
-      case 0x2029: out += "\\P"; break;
+      // \u rather than \N, \L, \P: yaml-cpp 0.7 decodes \N to a raw byte.
+      case 0x85: out += "\\u0085"; break;
+      case 0x2028: out += "\\u2028"; break;
+      case 0x2029: out += "\\u2029"; break;
       case 0xFEFF: out += "\\uFEFF"; break;
       default:
         if (cp < 0x20 || cp == 0x7F) {
