@@ -25,8 +25,9 @@ Status StartReinstall(PowerDriver& driver, const ReinstallPlan& plan) {
   if (caps.power_on) {
     // wake-on-LAN: can only switch an off machine on; it PXE-boots if its
     // firmware boot order says so. A running machine needs hands.
+    if (!caps.power_state) return driver.PowerOn();
     auto state = driver.GetPowerState();
-    if (!caps.power_state || !state.ok() || *state != PowerState::kOn) return driver.PowerOn();
+    if (!state.ok() || *state != PowerState::kOn) return driver.PowerOn();
   }
   return driver.PowerCycle();  // manual: the classified "power-cycle by hand"
 }
