@@ -105,9 +105,12 @@ void SetArpEntry(int fd, int ifindex, Ipv4Address ip, const MacAddress& mac) {
   req.arp_ha.sa_family = ARPHRD_ETHER;
   std::memcpy(req.arp_ha.sa_data, mac.bytes.data(), 6);
   req.arp_flags = ATF_COM;
-  char name[IF_NAMESIZE] = {};
-  if (if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return;
-  std::memcpy(req.arp_dev, name, std::min(sizeof req.arp_dev - 1, std::strlen(name)));
+  // The name through our own socket (SIOCGIFNAME), not if_indextoname(): the
+  // socket's network namespace is the one that counts, not the thread's.
+  ifreq ifr{};
+  ifr.ifr_ifindex = ifindex;
+  if (ioctl(fd, SIOCGIFNAME, &ifr) != 0) return;
+  std::memcpy(req.arp_dev, ifr.ifr_name, std::min(sizeof req.arp_dev - 1, std::strlen(ifr.ifr_name)));
   ioctl(fd, SIOCSARP, &req);
 }
 
