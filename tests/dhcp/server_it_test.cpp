@@ -320,10 +320,7 @@ TEST(dhcp_it, ProxyModeNextToDnsmasq) {
   std::filesystem::remove_all(dir);
 }
 
-std::string TestServerPath() {
-  const char* bin = std::getenv("METALPXE_BINARY_DIR");
-  return std::string(bin ? bin : ".") + "/dhcp/metalpxe-dhcp-testserver";
-}
+std::string TestServerPath() { return METALPXE_DHCP_TESTSERVER; }
 
 // Relay-style load generator (like perfdhcp): DORA for many MACs from
 // 10.66.0.2:67, recording every ACK it received.
