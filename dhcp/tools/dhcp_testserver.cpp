@@ -5,6 +5,7 @@
 //   metalpxe-dhcp-testserver --state-dir DIR --address A --subnet CIDR --pool FIRST-LAST
 //       [--router A] [--dns A] [--lease-time S] [--interface IF] [--mode full|proxy]
 //       [--known-mac MAC[=IP]]... [--unknown ignore|discover|auto-install]
+//       [--preload N]   (bench: store N active leases from the pool start, then exit)
 //
 // Prints "READY" on stdout once the sockets are open; exits on SIGTERM/SIGINT.
 #include <csignal>
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   std::string state_dir;
   auto inventory = std::make_shared<Inventory>();
   bool have_subnet = false;
+  long preload = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return Usage(("missing value for " + flag).c_str());
@@ -76,6 +78,8 @@ int main(int argc, char** argv) {
       config->boot.unknown_machines = v == "ignore"         ? UnknownMachinePolicy::kIgnore
                                       : v == "auto-install" ? UnknownMachinePolicy::kAutoInstall
                                                             : UnknownMachinePolicy::kDiscover;
+    } else if (flag == "--preload") {
+      preload = std::stol(v);
     } else if (flag == "--known-mac") {
       MachineConfig m;
       const auto eq = v.find('=');
@@ -96,6 +100,25 @@ int main(int argc, char** argv) {
 
   auto store = SqliteStore::Open(state_dir);
   if (!store) return Usage(store.status().ToString().c_str());
+  if (preload > 0) {
+    // Leases as a long-running server would hold them: distinct MACs, one
+    // address each from the start of the pool, valid for a day.
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    for (long n = 0; n < preload; ++n) {
+      LeaseRecord r;
+      r.ip = Ipv4Address{subnet.pool.first.value + static_cast<std::uint32_t>(n)};
+      r.mac.bytes = {0x02, 0x50, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                     static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+      r.client_id = "01" + r.mac.ToString();
+      r.hostname = "host-" + std::to_string(n);
+      r.expires_unix = now + 86400;
+      (*store)->PutLease(r, nullptr);
+    }
+    auto s = (*store)->Flush();
+    std::printf("preloaded %ld leases: %s\n", preload, s.ToString().c_str());
+    return s.ok() ? 0 : 1;
+  }
   SwappableConfigSource source(config);
   boost::asio::io_context io;
   dhcp::DhcpServer server(io, source, **store, nullptr);
