@@ -5,10 +5,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/config_loader.h"
 #include "core/config_source.h"
 #include "core/log.h"
+#include "daemon/appliance_modules.h"
 #include "daemon/config_reloader.h"
 
 namespace metalpxe {
@@ -34,8 +36,14 @@ int RunAppliance(const std::string& config_path) {
 
   SwappableConfigSource source(loaded.config);
   boost::asio::io_context io;
+  ApplianceModules modules(io, source);
+  if (auto st = modules.Start(); !st.ok()) {
+    spdlog::critical("cannot start: {}", st.ToString());
+    modules.Stop();
+    return 1;
+  }
 
-  ConfigReloader reloader(source);
+  ConfigReloader reloader(source, [&](const AppConfig& fresh) { modules.OnConfigReloaded(fresh); });
   ConfigFileWatcher watcher(io, {loaded.config->file, loaded.config->inventory_file},
                             [&] { reloader.Reload("file changed"); });
   if (auto st = watcher.Start(); !st.ok()) spdlog::warn("config file watch disabled: {}", st.ToString());
@@ -55,6 +63,7 @@ int RunAppliance(const std::string& config_path) {
     spdlog::info("signal {}: shutting down", sig);
     watcher.Stop();
     hup.cancel();
+    modules.Stop();  // closes sockets; the store flushes every pending write
     io.stop();
   });
 
@@ -62,6 +71,7 @@ int RunAppliance(const std::string& config_path) {
                loaded.config->inventory->machines.size(), DhcpModeName(loaded.config->dhcp.mode),
                loaded.config->server.address.ToString(), loaded.config->server.http_port);
   io.run();
+  modules.Stop();
   spdlog::info("metalpxed stopped");
   return 0;
 }

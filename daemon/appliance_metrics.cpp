@@ -1,0 +1,86 @@
+#include "daemon/appliance_metrics.h"
+
+#include <map>
+
+#include "daemon/metrics.h"
+
+namespace metalpxe {
+
+std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
+  PrometheusWriter w;
+  if (in.registry) {
+    std::map<MachineState, int> per_state;
+    for (int s = 0; s <= static_cast<int>(MachineState::kFailed); ++s) per_state[static_cast<MachineState>(s)] = 0;
+    for (const auto& m : in.registry->List()) ++per_state[m.state];
+    w.Family("metalpxe_machines", "gauge", "Machines by lifecycle state.");
+    for (const auto& [state, n] : per_state)
+      w.Sample("metalpxe_machines", n, {{"state", std::string(MachineStateName(state))}});
+  }
+  if (in.dhcp) {
+    const auto& d = *in.dhcp;
+    w.Family("metalpxe_dhcp_received_total", "counter", "DHCP messages received, by type.");
+    for (int t = 1; t <= 8; ++t)
+      w.Sample("metalpxe_dhcp_received_total", static_cast<double>(d.received[t]),
+               {{"type", std::string(dhcp::MessageTypeName(static_cast<dhcp::MessageType>(t)))}});
+    w.Family("metalpxe_dhcp_sent_total", "counter", "DHCP messages sent, by type.");
+    for (int t = 1; t <= 8; ++t)
+      w.Sample("metalpxe_dhcp_sent_total", static_cast<double>(d.sent[t]),
+               {{"type", std::string(dhcp::MessageTypeName(static_cast<dhcp::MessageType>(t)))}});
+    w.Family("metalpxe_dhcp_dropped_total", "counter", "DHCP messages dropped, by reason.");
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_malformed), {{"reason", "malformed"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_ignored), {{"reason", "ignored"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_no_pool), {{"reason", "no-pool"}});
+    w.Family("metalpxe_dhcp_store_failures_total", "counter", "Leases that could not be made durable (no ACK).");
+    w.Sample("metalpxe_dhcp_store_failures_total", static_cast<double>(d.store_failures));
+    w.Family("metalpxe_dhcp_leases", "gauge", "Entries in the lease table.");
+    w.Sample("metalpxe_dhcp_leases", static_cast<double>(d.leases));
+  }
+  if (in.tftp) {
+    const auto& t = *in.tftp;
+    w.Family("metalpxe_tftp_transfers_total", "counter", "TFTP transfers, by outcome.");
+    w.Sample("metalpxe_tftp_transfers_total", static_cast<double>(t.transfers_completed), {{"outcome", "completed"}});
+    w.Sample("metalpxe_tftp_transfers_total", static_cast<double>(t.transfers_failed), {{"outcome", "failed"}});
+    w.Sample("metalpxe_tftp_transfers_total", static_cast<double>(t.requests_refused), {{"outcome", "refused"}});
+    w.Family("metalpxe_tftp_bytes_sent_total", "counter", "TFTP DATA payload bytes sent.");
+    w.Sample("metalpxe_tftp_bytes_sent_total", static_cast<double>(t.bytes_sent));
+    w.Family("metalpxe_tftp_active_transfers", "gauge", "TFTP transfers in progress.");
+    w.Sample("metalpxe_tftp_active_transfers", static_cast<double>(t.active_transfers));
+  }
+  if (in.http) {
+    const auto& h = *in.http;
+    w.Family("metalpxe_http_responses_total", "counter", "HTTP responses, by status class.");
+    for (int c = 0; c < 5; ++c)
+      w.Sample("metalpxe_http_responses_total", static_cast<double>(h.responses_by_class[c]),
+               {{"code", std::to_string(c + 1) + "xx"}});
+    w.Family("metalpxe_http_bytes_sent_total", "counter", "HTTP body bytes sent.");
+    w.Sample("metalpxe_http_bytes_sent_total", static_cast<double>(h.bytes_sent));
+    w.Family("metalpxe_http_active_connections", "gauge", "Open HTTP connections.");
+    w.Sample("metalpxe_http_active_connections", static_cast<double>(h.active_connections));
+  }
+  if (in.boot) {
+    const auto& b = *in.boot;
+    w.Family("metalpxe_ipxe_scripts_total", "counter", "Per-machine iPXE scripts served.");
+    w.Sample("metalpxe_ipxe_scripts_total", static_cast<double>(b.scripts.load()));
+    w.Family("metalpxe_configs_total", "counter", "Machine config fetches, by outcome.");
+    w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_served.load()), {{"outcome", "served"}});
+    w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_refused.load()), {{"outcome", "refused"}});
+    w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_failed.load()), {{"outcome", "failed"}});
+  }
+  if (in.events) {
+    const auto& e = *in.events;
+    w.Family("metalpxe_talos_events_total", "counter", "Talos events received on the event sink, by outcome.");
+    w.Sample("metalpxe_talos_events_total", static_cast<double>(e.delivered), {{"outcome", "delivered"}});
+    w.Sample("metalpxe_talos_events_total", static_cast<double>(e.unknown_type), {{"outcome", "unknown-type"}});
+    w.Sample("metalpxe_talos_events_total", static_cast<double>(e.malformed), {{"outcome", "malformed"}});
+  }
+  if (in.kmsg) {
+    const auto& k = *in.kmsg;
+    w.Family("metalpxe_kernel_log_lines_total", "counter", "Talos kernel log lines received, by outcome.");
+    w.Sample("metalpxe_kernel_log_lines_total", static_cast<double>(k.lines), {{"outcome", "stored"}});
+    w.Sample("metalpxe_kernel_log_lines_total", static_cast<double>(k.malformed), {{"outcome", "malformed"}});
+    w.Sample("metalpxe_kernel_log_lines_total", static_cast<double>(k.overlong), {{"outcome", "overlong"}});
+  }
+  return w.text();
+}
+
+}  // namespace metalpxe

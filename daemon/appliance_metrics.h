@@ -1,0 +1,28 @@
+#pragma once
+// The appliance's /metrics: every module's counters in Prometheus text.
+#include <optional>
+#include <string>
+
+#include "api/event_sink_server.h"
+#include "api/kmsg_log_receiver.h"
+#include "core/machine_registry.h"
+#include "dhcp/observation.h"
+#include "http/boot_endpoints.h"
+#include "http/http_server.h"
+#include "pxe/tftp/tftp_options.h"
+
+namespace metalpxe {
+
+struct ApplianceMetricsInput {
+  const MachineRegistry* registry = nullptr;
+  std::optional<dhcp::DhcpStats> dhcp;
+  std::optional<tftp::TftpStats> tftp;
+  std::optional<http::HttpStats> http;
+  const http::BootEndpointCounters* boot = nullptr;
+  std::optional<EventSinkCounters> events;
+  std::optional<KmsgReceiverCounters> kmsg;
+};
+
+std::string RenderApplianceMetrics(const ApplianceMetricsInput& in);
+
+}  // namespace metalpxe

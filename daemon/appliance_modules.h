@@ -1,0 +1,28 @@
+#pragma once
+// Every module of the running appliance, built from one config snapshot and
+// wired together: store → registry and tokens → DHCP, TFTP, HTTP, Talos
+// event sink and kernel logs. Owns them and stops them in reverse order.
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/config_source.h"
+#include "core/result.h"
+
+namespace metalpxe {
+
+class ApplianceModules {
+ public:
+  ApplianceModules(boost::asio::io_context& io, SwappableConfigSource& source);
+  ~ApplianceModules();
+
+  Status Start();
+  void Stop();  // idempotent
+  void OnConfigReloaded(const AppConfig& fresh);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace metalpxe
