@@ -69,9 +69,12 @@ lab_add_tap() {
   ip -n "$LAB_NS" link set "$tap" up
 }
 
-# lab_add_host NAME IP/PREFIX: another machine on the bridge (its own namespace).
+# lab_add_host NAME [IP/PREFIX] [MAC]: another machine on the bridge (its own
+# namespace, interface eth0); without an address it can run a DHCP client.
+# Sets LAB_LAST_HOST to the namespace name (not echoed: a $(...) subshell
+# would lose the bookkeeping the cleanup needs).
 lab_add_host() {
-  local name="$LAB_NS-$1" addr="$2"
+  local name="$LAB_NS-$1" addr="${2:-}" mac="${3:-}"
   local idx=${#LAB_HOSTS[@]}
   ip netns add "$name"
   LAB_HOSTS+=("$name")
@@ -79,9 +82,10 @@ lab_add_host() {
   ip link add "vh$idx-$$" netns "$LAB_NS" type veth peer name eth0 netns "$name"
   ip -n "$LAB_NS" link set "vh$idx-$$" master br0
   ip -n "$LAB_NS" link set "vh$idx-$$" up
-  ip -n "$name" addr add "$addr" dev eth0
+  [[ -n "$mac" ]] && ip -n "$name" link set eth0 address "$mac"
+  [[ -n "$addr" ]] && ip -n "$name" addr add "$addr" dev eth0
   ip -n "$name" link set eth0 up
-  echo "$name"
+  LAB_LAST_HOST="$name"
 }
 
 # lab_spawn NAME NETNS CMD...: start CMD in its own process group inside NETNS,

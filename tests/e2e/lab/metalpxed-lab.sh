@@ -59,7 +59,8 @@ mpx_setup() {
     printf '%s\n' "$line"
   done <"$E2E_ROOT/fixtures/metalpxe.yaml.in" >"$MPX_CONFIG"
   # A lab host to look at metalpxed from the network side, as a machine would.
-  MPX_PROBE="$(lab_add_host probe "${LAB_SUBNET_PREFIX}.250/24")"
+  lab_add_host probe "${LAB_SUBNET_PREFIX}.250/24"
+  MPX_PROBE="$LAB_LAST_HOST"
 }
 
 # mpx_start: metalpxed --config, up when its HTTP port answers.

@@ -82,7 +82,8 @@ scenario_proxy() {
   mpx_setup "$build" proxy discover || return 1
   # The network's own DHCP server: addresses only, no PXE options at all.
   local router
-  router="$(lab_add_host router "${LAB_SUBNET_PREFIX}.2/24")"
+  lab_add_host router "${LAB_SUBNET_PREFIX}.2/24"
+  router="$LAB_LAST_HOST"
   cat >"$LAB_DIR/dnsmasq.conf" <<CONF
 port=0
 interface=eth0
@@ -130,12 +131,10 @@ scenario_discover_accept() {
 scenario_foreign_token() {
   mpx_setup "$build" full discover && mpx_start || return 1
   local cp wk
-  cp="$(lab_add_host cp "0.0.0.0/32")"
-  wk="$(lab_add_host wk "0.0.0.0/32")"
-  ip -n "$cp" addr flush dev eth0
-  ip -n "$wk" addr flush dev eth0
-  ip -n "$cp" link set eth0 address "$CP_MAC"
-  ip -n "$wk" link set eth0 address "$WK_MAC"
+  lab_add_host cp "" "$CP_MAC"
+  cp="$LAB_LAST_HOST"
+  lab_add_host wk "" "$WK_MAC"
+  wk="$LAB_LAST_HOST"
   local h
   for h in "$cp" "$wk"; do
     timeout 30 ip netns exec "$h" udhcpc -i eth0 -s "$LAB_HERE/initramfs/udhcpc.script" -q -n -t 5 -T 2 \
