@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "ipmi/power_driver.h"
+#include "ipmi/robot_client.h"
 #include "ipmi/robot_driver.h"
 #include "tests/ipmi/http_fixture.h"
 #include "tests/ipmi/rescue_sshd.h"
@@ -99,6 +100,16 @@ TEST_F(PowerRobot, ReinstallGoesThroughRescueResetSshAndKexec) {
   EXPECT_EQ(rescue.LoadedKernel(), kernel);
   EXPECT_EQ(rescue.LoadedInitrd(), initrd);
   EXPECT_EQ(assets.Requests(), (std::vector<std::string>{"GET /assets/vmlinuz", "GET /assets/initramfs.xz"}));
+}
+
+TEST_F(PowerRobot, AnActiveRescueIsReplacedSoOurKeyIsInIt) {
+  RobotFixture robot;
+  RobotClient client(robot.url(), "#ws+robotuser", Secret("robot-pass"), HttpClientOptions{}, RetryPolicy{});
+  ASSERT_TRUE(client.ActivateRescue("321", "11:22").ok());
+  auto again = client.ActivateRescue("321", "aa:bb");  // 409 BOOT_ALREADY_ENABLED, then replaced
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->active);
+  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux 11:22", "rescue off", "rescue linux aa:bb"}));
 }
 
 TEST_F(PowerRobot, RescueThatNeverAnswersIsUnreachable) {
