@@ -2,6 +2,8 @@
 // deliberately broken configs in deploy/examples/broken/.
 #include <gtest/gtest.h>
 
+#include "tests/support/paths.h"
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -11,7 +13,7 @@
 namespace metalpxe {
 namespace {
 
-std::string Examples() { return std::string(std::getenv("METALPXE_SOURCE_DIR")) + "/deploy/examples"; }
+std::string Examples() { return testing::SourceDir() + "/deploy/examples"; }
 
 // Problems as "basename:line:column: message", in reported order.
 std::vector<std::string> ProblemsOf(const std::string& file) {

@@ -2,6 +2,8 @@
 // the file watcher), a broken one keeps the running inventory.
 #include <gtest/gtest.h>
 
+#include "tests/support/paths.h"
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -22,7 +24,7 @@ class ReloadTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("mpx-reload-" + std::to_string(getpid()));
     fs::create_directories(dir_);
-    const std::string examples = std::string(std::getenv("METALPXE_SOURCE_DIR")) + "/deploy/examples";
+    const std::string examples = testing::SourceDir() + "/deploy/examples";
     Write("metalpxe.yaml", "server:\n  address: 10.66.0.1\ndhcp:\n  mode: proxy\nprofiles:\n  default:\n"
                            "    talosVersion: v1.9.5\n    schematic: "
                            "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba\n"
