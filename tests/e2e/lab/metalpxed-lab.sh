@@ -74,7 +74,7 @@ mpx_start() {
   MPX_PID=$LAB_LAST_PID
   local i
   for i in $(seq 1 100); do
-    if mpx_http -o /dev/null "/boot.ipxe"; then return 0; fi
+    if mpx_http -o /dev/null "/boot.ipxe" 2>/dev/null; then return 0; fi
     kill -0 "$MPX_PID" 2>/dev/null || break
     sleep 0.2
   done

@@ -27,9 +27,10 @@ check_install() {
   e2e_check "$name: iPXE got the install script for $host ($role)" \
     vm_wait "$name" "metalpxe: installing Talos on $host \\($role\\)" "$limit"
   e2e_check "$name: stand-in fetched its config" vm_wait "$name" "STANDIN: config fetched" 120
+  # Waits, not one look: the next lines may still be on their way to the log.
   e2e_check "$name: config says hostname=$host role=$role fixture=$fixture" \
-    vm_printed "$name" "STANDIN: config hostname=$host role=$role fixture=$fixture"
-  e2e_check "$name: stand-in found the config is its own" vm_printed "$name" "STANDIN: config is mine"
+    vm_wait "$name" "STANDIN: config hostname=$host role=$role fixture=$fixture" 30
+  e2e_check "$name: stand-in found the config is its own" vm_wait "$name" "STANDIN: config is mine" 30
   e2e_check "$name: install done, rebooting" vm_wait "$name" "STANDIN: rebooting" 90
   e2e_check "$name: every install event reached the sink" \
     vm_printed "$name" "STANDIN: events published [1-9][0-9]* ok, 0 failed"
@@ -45,6 +46,14 @@ check_boot_from_disk() {
   local name="$1" host="$2"
   e2e_check "$name: next boot gets boot-from-disk" \
     vm_wait_after "$name" "STANDIN: rebooting" "metalpxe: $host is installed, booting from its disk" 180
+  # iPXE must really leave for the disk: the firmware moves on to its next
+  # boot device (SeaBIOS: "Booting from Hard Disk"; OVMF: the next Boot####
+  # entry), instead of iPXE looping back into metalpxe's chain script.
+  e2e_check "$name: firmware moved on to the disk after iPXE" \
+    vm_wait_after "$name" "is installed, booting from its disk" \
+    'Booting from Hard Disk|BdsDxe: (loading|starting|failed to load) Boot[0-9A-F]+ "UEFI (Misc|QEMU|Non)' 60
+  e2e_check "$name: iPXE did not retry metalpxe after boot-from-disk" \
+    bash -c "tr -d '\r' <'${VM_SERIAL[$name]}' | awk '/is installed, booting from its disk/ {s=1} s && /retrying in [0-9]+ seconds/ {bad=1} END {exit bad}'"
   e2e_check "$name: no second install" \
     test "$(tr -d '\r' <"${VM_SERIAL[$name]}" | grep -ac 'STANDIN: start')" = 1
   e2e_check "$name: metalpxe serves boot-from-disk for it now" \
