@@ -1,7 +1,6 @@
 #include "core/install/yaml_tree.h"
 
 #include <algorithm>
-#include <regex>
 #include <unordered_set>
 
 namespace metalpxe {
@@ -150,6 +149,66 @@ bool EqualsAny(std::string_view text, std::initializer_list<std::string_view> wo
   return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return w == text; });
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Consumes chars of `set` (and '_', as YAML 1.1 allows) from s[i]; returns how many.
+std::size_t Span(std::string_view s, std::size_t i, bool (*in_set)(char)) {
+  std::size_t n = 0;
+  while (i + n < s.size() && (in_set(s[i + n]) || s[i + n] == '_')) ++n;
+  return n;
+}
+
+// Integers of YAML 1.2 core and 1.1 (binary, octal, hex, decimal,
+// sexagesimal): a string of that shape is quoted so no reader takes it as a number.
+bool IsYamlInt(std::string_view s) {
+  std::size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i >= s.size() || !IsDigit(s[i])) return false;
+  const std::string_view rest = s.substr(i);
+  auto all = [&](std::size_t from, bool (*in_set)(char)) {
+    return from < rest.size() && Span(rest, from, in_set) == rest.size() - from;
+  };
+  if (rest.starts_with("0b")) return all(2, [](char c) { return c == '0' || c == '1'; });
+  if (rest.starts_with("0o")) return all(2, [](char c) { return c >= '0' && c <= '7'; });
+  if (rest.starts_with("0x")) {
+    return all(2, [](char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
+  }
+  std::size_t j = Span(rest, 0, IsDigit);
+  if (j == rest.size()) return true;
+  // Sexagesimal: 1:30, 190:20:30.
+  if (rest[0] == '0') return false;
+  while (j < rest.size() && rest[j] == ':') {
+    const std::size_t k = Span(rest, j + 1, IsDigit);
+    if (k == 0 || k > 2) return false;
+    j += 1 + k;
+  }
+  return j == rest.size();
+}
+
+bool IsYamlFloat(std::string_view s) {
+  if (EqualsAny(s, {".nan", ".NaN", ".NAN"})) return true;
+  std::size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  const std::string_view rest = s.substr(i);
+  if (EqualsAny(rest, {".inf", ".Inf", ".INF"})) return true;
+  std::size_t j = Span(rest, 0, IsDigit);
+  const bool int_part = j > 0 && IsDigit(rest[0]);
+  bool frac_part = false;
+  if (j < rest.size() && rest[j] == '.') {
+    const std::size_t k = Span(rest, j + 1, IsDigit);
+    frac_part = k > 0 && IsDigit(rest[j + 1]);
+    j += 1 + k;
+  }
+  if (!int_part && !frac_part) return false;
+  if (j < rest.size() && (rest[j] == 'e' || rest[j] == 'E')) {
+    ++j;
+    if (j < rest.size() && (rest[j] == '-' || rest[j] == '+')) ++j;
+    std::size_t k = 0;
+    while (j + k < rest.size() && IsDigit(rest[j + k])) ++k;
+    if (k == 0) return false;
+    j += k;
+  }
+  return j == rest.size();
+}
+
 }  // namespace
 
 Result<YamlValue> FromYamlCpp(const YAML::Node& node, std::string_view what) {
@@ -182,16 +241,8 @@ YamlScalarType ResolvePlainScalar(std::string_view text) {
                        "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N"})) {
     return YamlScalarType::kBool;
   }
-  // Quick exit: every number starts with a sign, a digit or a dot.
-  const char c = text.front();
-  if (!(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'))) return YamlScalarType::kString;
-  static const std::regex kInt(
-      R"([-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*|[1-9][0-9_]*(:[0-5]?[0-9])+))");
-  static const std::regex kFloat(
-      R"([-+]?(\.[0-9][0-9_]*|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))");
-  const std::string s(text);
-  if (std::regex_match(s, kInt)) return YamlScalarType::kInt;
-  if (std::regex_match(s, kFloat)) return YamlScalarType::kFloat;
+  if (IsYamlInt(text)) return YamlScalarType::kInt;
+  if (IsYamlFloat(text)) return YamlScalarType::kFloat;
   return YamlScalarType::kString;
 }
 

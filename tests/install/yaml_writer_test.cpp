@@ -134,3 +134,25 @@ TEST(install_yaml_tree, ErrorsNameThePlaceNotTheValue) {
 
 }  // namespace
 }  // namespace metalpxe
+
+namespace metalpxe {
+namespace {
+
+TEST(install_yaml_tree, PlainScalarResolution) {
+  for (const char* s : {"0", "42", "-7", "+3", "0755", "0o17", "0x1F", "0b101", "1_000", "1:30", "190:20:30",
+                        "52:54:00:12:34:56" /* YAML 1.1 sexagesimal: MACs of digits get quoted */}) {
+    EXPECT_EQ(ResolvePlainScalar(s), YamlScalarType::kInt) << s;
+  }
+  for (const char* s : {"1.5", "-0.5", ".5", "1.", "1e3", "1.5E-3", ".inf", "-.Inf", ".nan", "10.66"}) {
+    EXPECT_EQ(ResolvePlainScalar(s), YamlScalarType::kFloat) << s;
+  }
+  for (const char* s : {"10.66.0.1", "52:54:00:ab:34:56", "1.2.3", "v1.9.5", "0x", "1e", "-", ".", "1:300", "abc",
+                        "/dev/sda", "1.30-rc1", "0:30"}) {
+    EXPECT_EQ(ResolvePlainScalar(s), YamlScalarType::kString) << s;
+  }
+  EXPECT_EQ(ResolvePlainScalar("true"), YamlScalarType::kBool);
+  EXPECT_EQ(ResolvePlainScalar("~"), YamlScalarType::kNull);
+}
+
+}  // namespace
+}  // namespace metalpxe
