@@ -1,4 +1,5 @@
 // metalpxed: the network-boot provisioning appliance. See README.md.
+#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("metalpxed ") + metalpxe::kVersion);
   CLI11_PARSE(app, argc, argv);
 
+  // A client that goes away mid-sendfile must not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
   if (!check_path.empty()) return metalpxe::RunCheckConfig(check_path, std::cout, std::cerr);
   if (config_path.empty()) {
     std::cerr << "metalpxed: give --config FILE to run, or --check-config FILE to validate\n" << app.help();
