@@ -12,6 +12,9 @@
 // acknowledged is ignored, never answered: answering duplicates is the
 // Sorcerer's Apprentice bug (RFC 1123 4.2.3.1). Only the timer resends, with
 // exponential backoff and a bounded number of retries.
+// File reads (preadv) run on the event loop: TFTP serves boot loaders of a
+// few hundred KiB that sit in the page cache, where a read costs less than
+// handing it to a thread; large images belong on HTTP.
 // Block numbers are 16-bit on the wire and wrap from 65535 to 0 (what
 // tftpd-hpa, atftp, curl, iPXE and EDK2 expect), so files above 32 MiB at
 // blksize 512 transfer; internally blocks are counted in 64 bits.
