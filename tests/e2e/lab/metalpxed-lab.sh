@@ -89,6 +89,15 @@ mpx_http() {
   ip netns exec "$MPX_PROBE" curl -fsS --max-time 10 "${@:1:$#-1}" "http://$LAB_SERVER_IP:8080$path"
 }
 
+# What metalpxed serves a MAC's iPXE right now (asked from the probe host).
+mpx_script_for() { mpx_http "/ipxe?mac=${1//:/-}"; }
+mpx_serves_disk() { mpx_script_for "$1" | grep -qE '^(exit|sanboot)'; }
+mpx_serves_no_kernel() {
+  local script
+  script="$(mpx_script_for "$1")" || return 1
+  ! grep -q '^kernel' <<<"$script"
+}
+
 # mpx_sql QUERY: read metalpxed's store (WAL: safe while it runs).
 mpx_sql() { sqlite3 -readonly -cmd ".timeout 2000" "$MPX_STATE/metalpxe.db" "$1" 2>/dev/null; }
 

@@ -56,8 +56,7 @@ check_boot_from_disk() {
     bash -c "tr -d '\r' <'${VM_SERIAL[$name]}' | awk '/is installed, booting from its disk/ {s=1} s && /retrying in [0-9]+ seconds/ {bad=1} END {exit bad}'"
   e2e_check "$name: no second install" \
     test "$(tr -d '\r' <"${VM_SERIAL[$name]}" | grep -ac 'STANDIN: start')" = 1
-  e2e_check "$name: metalpxe serves boot-from-disk for it now" \
-    bash -c "$(declare -f mpx_http); MPX_PROBE=$MPX_PROBE LAB_SERVER_IP=$LAB_SERVER_IP mpx_http '/ipxe?mac=${VM_MAC[$name]//:/-}' | grep -qE '^(exit|sanboot)'"
+  e2e_check "$name: metalpxe serves boot-from-disk for it now" mpx_serves_disk "${VM_MAC[$name]}"
 }
 
 scenario_uefi_install() {
@@ -120,8 +119,7 @@ scenario_discover_accept() {
   e2e_check "nd-1: held in the discover loop" \
     vm_wait nd-1 "metalpxe: this machine \\(${ND_MAC//:/.}\\) is not in the inventory" 180
   e2e_check "nd-1: metalpxed recorded it as discovered" mpx_wait_state "$ND_MAC" discovered 20
-  e2e_check "nd-1: what it is served has no kernel" \
-    bash -c "! $(declare -f mpx_http); MPX_PROBE=$MPX_PROBE LAB_SERVER_IP=$LAB_SERVER_IP mpx_http '/ipxe?mac=${ND_MAC//:/-}' | grep -q '^kernel'"
+  e2e_check "nd-1: what it is served has no kernel" mpx_serves_no_kernel "$ND_MAC"
   e2e_check "nd-1: no installer booted while unknown" vm_not_printed nd-1 "STANDIN"
   local pid_before="${VM_PID[nd-1]}"
   # Accept it through the inventory: the file changes, metalpxed reloads.
