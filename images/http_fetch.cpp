@@ -1,9 +1,10 @@
 #include "images/http_fetch.h"
 
+#include "images/content_range.h"
+
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -40,13 +41,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::optional<std::uint64_t> ParseU64(std::string_view s) {
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
 // State shared with the curl callbacks for one attempt.
 struct Transfer {
   const FetchRequest* req = nullptr;
@@ -71,15 +65,9 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     t.range_start.reset();
     t.range_total.reset();
   } else if (StartsWithNoCase(line, "content-range:")) {
-    // "bytes START-END/TOTAL"
-    std::string_view v = Trim(line.substr(14));
-    if (StartsWithNoCase(v, "bytes ")) {
-      v.remove_prefix(6);
-      const auto dash = v.find('-'), slash = v.find('/');
-      if (dash != std::string_view::npos && slash != std::string_view::npos && dash < slash) {
-        t.range_start = ParseU64(v.substr(0, dash));
-        t.range_total = ParseU64(v.substr(slash + 1));
-      }
+    if (auto cr = ParseContentRange(line.substr(14))) {
+      t.range_start = cr->first;
+      t.range_total = cr->total;
     }
   }
   return size * n;
