@@ -4,9 +4,17 @@
 #include <cstdint>
 #include <string>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "api/proto/events/events.pb.h"
 #include "api/talos_event_decode.h"
 #include "api/talos_install_signal.h"
+
+// Protobuf logs every invalid UTF-8 string it rejects; keep the fuzzer quiet.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
