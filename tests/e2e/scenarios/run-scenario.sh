@@ -46,12 +46,14 @@ check_boot_from_disk() {
   local name="$1" host="$2"
   e2e_check "$name: next boot gets boot-from-disk" \
     vm_wait_after "$name" "STANDIN: rebooting" "metalpxe: $host is installed, booting from its disk" 180
-  # iPXE must really leave for the disk: the firmware moves on to its next
-  # boot device (SeaBIOS: "Booting from Hard Disk"; OVMF: the next Boot####
-  # entry), instead of iPXE looping back into metalpxe's chain script.
+  # iPXE must really leave for the disk: the firmware moves on past the
+  # network boot option (SeaBIOS: "Booting from Hard Disk"; OVMF: the next
+  # Boot#### entry, which for the lab's blank, ESP-less disk is UiApp: seen
+  # with a reference `exit` script), instead of iPXE looping back into
+  # metalpxe's chain script.
   e2e_check "$name: firmware moved on to the disk after iPXE" \
     vm_wait_after "$name" "is installed, booting from its disk" \
-    'Booting from Hard Disk|BdsDxe: (loading|starting|failed to load) Boot[0-9A-F]+ "UEFI (Misc|QEMU|Non)' 60
+    'Booting from Hard Disk|BdsDxe: (loading|starting|failed to load) Boot[0-9A-F]+ "(UEFI (Misc|QEMU|Non)|UiApp)' 60
   e2e_check "$name: iPXE did not retry metalpxe after boot-from-disk" \
     bash -c "tr -d '\r' <'${VM_SERIAL[$name]}' | awk '/is installed, booting from its disk/ {s=1} s && /retrying in [0-9]+ seconds/ {bad=1} END {exit bad}'"
   e2e_check "$name: no second install" \
