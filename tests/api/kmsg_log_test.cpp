@@ -264,5 +264,23 @@ TEST_F(ApiKmsgReceiver, UnterminatedLastLineAndManyConnections) {
   EXPECT_EQ(receiver_->Tail("node-a", 10).size(), 5u);
 }
 
+TEST_F(ApiKmsgReceiver, BusyboxNcAsPeer) {
+  // A different TCP implementation than ours on the sending side.
+  auto file = dir_.path() / "kmsg.jsonl";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 20; ++i) out << TalosLine(i, "nc line " + std::to_string(i)) << "\n";
+    out << "{broken\n";
+  }
+  auto nc = metalpxe::testing::Subprocess::Start(
+      {"sh", "-c", "exec busybox nc 127.0.0.1 " + std::to_string(receiver_->port()) + " < " + file.string()});
+  ASSERT_TRUE(WaitFor([&] { return receiver_->counters().lines == 20 && receiver_->counters().malformed == 1; },
+                      std::chrono::seconds(20)))
+      << nc.Describe();
+  auto tail = receiver_->Tail("node-a", 5);
+  ASSERT_EQ(tail.size(), 5u);
+  EXPECT_EQ(tail.back().msg, "nc line 19");
+}
+
 }  // namespace
 }  // namespace metalpxe
