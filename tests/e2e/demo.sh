@@ -75,7 +75,7 @@ while ! all_done && ((SECONDS < deadline)); do
 done
 
 echo
-printf '%-6s %-5s %-19s %-13s %-15s %-11s %-34s %s\n' MACHINE FW MAC ROLE ADDRESS STATE "DISK" "TIME"
+printf '%-8s %-5s %-18s %-13s %-12s %-10s %-26s %s\n' MACHINE FW MAC ROLE ADDRESS STATE DISK TIME
 ok=1
 for vm in cp-1 wk-1; do
   mac="${VM_MAC[$vm]}"
@@ -83,11 +83,16 @@ for vm in cp-1 wk-1; do
   state="$(mpx_machine_state "$mac")"
   addr="$(vm_addresses "$vm" | tail -n1)"
   disk="$(vm_disk_marker "$vm")"
-  [[ "$disk" == METALPXE-STANDIN-INSTALLED* ]] && disk="installed (${disk#*hostname=})" || { disk="blank"; ok=0; }
+  if [[ "$disk" =~ ^METALPXE-STANDIN-INSTALLED\ hostname=([^ ]+)\ role=([^ ]+) ]]; then
+    disk="marker ${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
+  else
+    disk="blank"
+    ok=0
+  fi
   [[ "$state" == installed ]] || ok=0
   t="${done_at[$vm]:-?}"
   [[ "$t" == -1 || "$t" == "?" ]] && { t="-"; ok=0; } || t="${t}s"
-  printf '%-6s %-5s %-19s %-13s %-15s %-11s %-34.34s %s\n' "$vm" "${VM_FW[$vm]}" "$mac" "$role" "${addr:--}" \
+  printf '%-8s %-5s %-18s %-13s %-12s %-10s %-26s %s\n' "$vm" "${VM_FW[$vm]}" "$mac" "$role" "${addr:--}" \
     "${state:-?}" "$disk" "$t"
 done
 echo
