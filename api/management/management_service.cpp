@@ -1,0 +1,330 @@
+#include "api/management/management_service.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include "api/management/grpc_status.h"
+#include "api/management/stream_queue.h"
+#include "core/log.h"
+#include "metalpxe/v1/management.grpc.pb.h"
+
+namespace metalpxe {
+namespace {
+
+namespace v1 = metalpxe::v1;
+using namespace std::chrono_literals;
+
+// How long a stream handler sleeps between looks at cancellation/shutdown.
+constexpr auto kSlice = 200ms;
+// Per-stream buffer between the backend's callback and the client. A client
+// that falls this far behind loses the stream rather than our memory.
+constexpr std::size_t kEventQueue = 4096;
+constexpr std::size_t kLogQueue = 8192;
+constexpr std::size_t kProgressQueue = 64;
+constexpr std::uint32_t kDefaultLogTail = 100;
+constexpr std::uint32_t kMaxLogTail = 100000;
+
+// Who made the call, for the audit lines of state-changing rpcs.
+std::string Caller(const grpc::ServerContext* context) {
+  auto auth = context->auth_context();
+  if (auth) {
+    for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+      return std::string(v.data(), v.size()) + "@" + context->peer();
+    }
+  }
+  return context->peer();
+}
+
+}  // namespace
+
+class ManagementServer::Service final : public v1::Management::Service {
+ public:
+  explicit Service(ManagementBackend& backend) : backend_(backend) {}
+
+  void Stop() { stopping_.store(true); }
+
+  grpc::Status ListMachines(grpc::ServerContext*, const v1::ListMachinesRequest*,
+                            v1::ListMachinesResponse* response) override {
+    for (auto& m : backend_.ListMachines()) *response->add_machines() = std::move(m);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetMachine(grpc::ServerContext*, const v1::GetMachineRequest* request, v1::Machine* response) override {
+    if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
+    return Fill(backend_.GetMachine(request->machine()), response);
+  }
+
+  grpc::Status AcceptMachine(grpc::ServerContext* context, const v1::AcceptMachineRequest* request,
+                             v1::Machine* response) override {
+    if (request->mac().empty() || request->name().empty() || request->role().empty()) {
+      return Invalid("mac, name and role are required");
+    }
+    spdlog::info("management API: {} accepts {} as {} ({})", Caller(context), request->mac(), request->name(),
+                 request->role());
+    return Fill(backend_.AcceptMachine(*request), response);
+  }
+
+  grpc::Status ExportMachines(grpc::ServerContext*, const v1::ExportMachinesRequest*,
+                              v1::ExportMachinesResponse* response) override {
+    auto yaml = backend_.ExportMachinesYaml();
+    if (!yaml.ok()) return ToGrpcStatus(yaml.status());
+    response->set_yaml(std::move(yaml).value());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Reinstall(grpc::ServerContext* context, const v1::ReinstallRequest* request,
+                         v1::Machine* response) override {
+    if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
+    spdlog::info("management API: {} requests reinstall of {}{}", Caller(context), request->machine(),
+                 request->wipe() ? " (wipe)" : "");
+    return Fill(backend_.Reinstall(request->machine(), request->wipe()), response);
+  }
+
+  grpc::Status Power(grpc::ServerContext* context, const v1::PowerRequest* request,
+                     v1::PowerResponse* response) override {
+    if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
+    if (!v1::PowerRequest::Action_IsValid(request->action())) return Invalid("unknown power action");
+    if (request->action() != v1::PowerRequest::STATUS) {
+      spdlog::info("management API: {} requests power {} of {}", Caller(context),
+                   v1::PowerRequest::Action_Name(request->action()), request->machine());
+    }
+    // The backend answers on its own thread, possibly after we gave up on a
+    // cancelled client: the shared state outlives this handler.
+    struct Pending {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<Result<std::string>> result;
+    };
+    auto pending = std::make_shared<Pending>();
+    backend_.Power(request->machine(), request->action(), [pending](Result<std::string> r) {
+      {
+        std::lock_guard lock(pending->mu);
+        pending->result.emplace(std::move(r));
+      }
+      pending->cv.notify_all();
+    });
+    std::unique_lock lock(pending->mu);
+    while (!pending->result) {
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      if (stopping_.load()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "metalpxed is shutting down");
+      pending->cv.wait_for(lock, kSlice);
+    }
+    if (!pending->result->ok()) return ToGrpcStatus(pending->result->status());
+    response->set_power_state(pending->result->value());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest* request,
+                           grpc::ServerWriter<v1::Event>* writer) override {
+    const std::string machine = request->machine();
+    // Subscribe before reading history so nothing falls between the two;
+    // the overlap is removed by event id.
+    std::shared_ptr<StreamQueue<v1::Event>> queue;
+    int sub = -1;
+    if (request->follow()) {
+      queue = std::make_shared<StreamQueue<v1::Event>>(kEventQueue);
+      sub = backend_.SubscribeEvents([queue, machine](const v1::Event& e) {
+        if (machine.empty() || e.machine() == machine) queue->Push(e);
+      });
+    }
+    struct Unsub {
+      ManagementBackend& b;
+      int id;
+      ~Unsub() {
+        if (id >= 0) b.UnsubscribeEvents(id);
+      }
+    } unsub{backend_, sub};
+
+    std::int64_t last_id = -1;
+    for (const auto& e : backend_.Events(request->since_unix_ms(), machine)) {
+      if (!writer->Write(e)) return grpc::Status::OK;  // client gone
+      last_id = std::max<std::int64_t>(last_id, e.id());
+    }
+    if (!request->follow()) return grpc::Status::OK;
+    while (!context->IsCancelled() && !stopping_.load()) {
+      if (queue->overflowed()) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "events were dropped because this client reads too slowly; watch again with --since");
+      }
+      auto e = queue->Pop(kSlice);
+      if (!e || e->id() <= last_id) continue;
+      last_id = e->id();
+      if (!writer->Write(*e)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status KernelLogs(grpc::ServerContext* context, const v1::KernelLogsRequest* request,
+                          grpc::ServerWriter<v1::LogLine>* writer) override {
+    if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
+    std::shared_ptr<StreamQueue<v1::LogLine>> queue;
+    std::uint64_t sub = 0;
+    bool subscribed = false;
+    if (request->follow()) {
+      queue = std::make_shared<StreamQueue<v1::LogLine>>(kLogQueue);
+      auto id = backend_.SubscribeKernelLogs(request->machine(), [queue](const v1::LogLine& l) { queue->Push(l); });
+      if (!id.ok()) return ToGrpcStatus(id.status());
+      sub = *id;
+      subscribed = true;
+    }
+    struct Unsub {
+      ManagementBackend& b;
+      bool active;
+      std::uint64_t id;
+      ~Unsub() {
+        if (active) b.UnsubscribeKernelLogs(id);
+      }
+    } unsub{backend_, subscribed, sub};
+
+    std::uint32_t tail = request->tail() == 0 ? kDefaultLogTail : std::min(request->tail(), kMaxLogTail);
+    auto history = backend_.KernelLogTail(request->machine(), tail);
+    if (!history.ok()) return ToGrpcStatus(history.status());
+    for (const auto& line : *history) {
+      if (!writer->Write(line)) return grpc::Status::OK;
+    }
+    if (!request->follow()) return grpc::Status::OK;
+    // Lines have no ids: lines that arrived between subscribing and reading
+    // the tail are in both; skip the queue up to the tail's last line.
+    std::optional<v1::LogLine> skip_through;
+    if (!history->empty()) skip_through = history->back();
+    bool first = true;
+    while (!context->IsCancelled() && !stopping_.load()) {
+      if (queue->overflowed()) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "log lines were dropped because this client reads too slowly");
+      }
+      auto line = queue->Pop(kSlice);
+      if (!line) {
+        first = false;  // the overlap, if any, was already queued
+        continue;
+      }
+      if (first && skip_through && line->time_unix_ms() <= skip_through->time_unix_ms()) {
+        if (line->time_unix_ms() == skip_through->time_unix_ms() && line->message() == skip_through->message()) {
+          skip_through.reset();
+        }
+        continue;
+      }
+      first = false;
+      if (!writer->Write(*line)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListLeases(grpc::ServerContext*, const v1::ListLeasesRequest*, v1::ListLeasesResponse* response) override {
+    for (auto& l : backend_.Leases()) *response->add_leases() = std::move(l);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListImages(grpc::ServerContext*, const v1::ListImagesRequest*, v1::ListImagesResponse* response) override {
+    for (auto& i : backend_.Images()) *response->add_images() = std::move(i);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
+                         grpc::ServerWriter<v1::PullProgress>* writer) override {
+    if (request->profile().empty()) return Invalid("profile is required");
+    spdlog::info("management API: {} pulls boot assets of profile {}", Caller(context), request->profile());
+    struct Shared {
+      StreamQueue<v1::PullProgress> queue{kProgressQueue};
+      std::mutex mu;
+      Status result;
+    };
+    auto shared = std::make_shared<Shared>();
+    backend_.PullImage(
+        request->profile(), [shared](const v1::PullProgress& p) { shared->queue.Push(p, /*replace_last=*/true); },
+        [shared](const Status& s) {
+          {
+            std::lock_guard lock(shared->mu);
+            shared->result = s;
+          }
+          shared->queue.Close();
+        });
+    // The download goes on if the client leaves; only the progress stops.
+    while (!context->IsCancelled() && !stopping_.load()) {
+      auto p = shared->queue.Pop(kSlice);
+      if (p) {
+        if (!writer->Write(*p)) return grpc::Status::OK;
+        continue;
+      }
+      if (shared->queue.drained_and_closed()) {
+        std::lock_guard lock(shared->mu);
+        if (!shared->result.ok()) return ToGrpcStatus(shared->result);
+        v1::PullProgress done;
+        done.set_done(true);
+        writer->Write(done);
+        return grpc::Status::OK;
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse* response) override {
+    response->set_version(backend_.Version());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Health(grpc::ServerContext*, const v1::HealthRequest*, v1::HealthResponse* response) override {
+    *response = backend_.Health();
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status Invalid(const std::string& message) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+  }
+  template <typename T>
+  static grpc::Status Fill(Result<T> result, T* response) {
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    *response = std::move(result).value();
+    return grpc::Status::OK;
+  }
+
+  ManagementBackend& backend_;
+  std::atomic<bool> stopping_{false};
+};
+
+struct ManagementServer::GrpcServer {
+  std::unique_ptr<grpc::Server> server;
+};
+
+ManagementServer::ManagementServer(std::string listen, const ApiPki& pki, ManagementBackend& backend)
+    : listen_(std::move(listen)), pki_(pki), service_(std::make_unique<Service>(backend)) {}
+
+ManagementServer::~ManagementServer() { Shutdown(); }
+
+Status ManagementServer::Start() {
+  if (server_) return Status(ErrorCode::kFailedPrecondition, "management API already started");
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = pki_.ca_cert_pem;
+  ssl.pem_key_cert_pairs.push_back({pki_.server_key_pem.Reveal(), pki_.server_cert_pem});
+  int selected_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen_, grpc::SslServerCredentials(ssl), &selected_port);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(1 << 20);
+  // A second metalpxed on the same apiListen must fail, not share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  auto server = builder.BuildAndStart();
+  if (!server || selected_port == 0) {
+    return Status(ErrorCode::kUnavailable, "management API: cannot listen on " + listen_);
+  }
+  port_ = static_cast<std::uint16_t>(selected_port);
+  server_ = std::make_unique<GrpcServer>();
+  server_->server = std::move(server);
+  spdlog::info("management API listening on {} (port {}, mutual TLS)", listen_, port_);
+  return Status::Ok();
+}
+
+void ManagementServer::Shutdown() {
+  if (!server_) return;
+  service_->Stop();  // streams notice within one slice and return
+  server_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->server->Wait();
+  server_.reset();
+}
+
+}  // namespace metalpxe

@@ -1,0 +1,31 @@
+#pragma once
+// The management API's own small PKI, created on metalpxed's first start and
+// reused after: a CA, the server certificate for apiListen and the admin
+// client certificate, under <stateDir>/pki (keys mode 0600, directory 0700).
+// The admin's client config (endpoint + PEMs) is written next to them as
+// admin.metalpxeconfig for metalpxectl.
+#include <cstdint>
+#include <string>
+
+#include "core/net_types.h"
+#include "core/result.h"
+#include "core/secret.h"
+
+namespace metalpxe {
+
+struct ApiPki {
+  std::string dir;                 // <stateDir>/pki
+  std::string ca_cert_pem;         // trust anchor for client certificates
+  std::string server_cert_pem;
+  Secret server_key_pem;
+  std::string client_config_path;  // <stateDir>/pki/admin.metalpxeconfig
+};
+
+// Creates what is missing, reuses what is there. The server certificate is
+// reissued (same CA) when it no longer names server_address / host_name or
+// expires within 30 days; the client config is rewritten when its endpoint
+// (server_address:api_port) changed. host_name "" = this host's name.
+Result<ApiPki> EnsureApiPki(const std::string& state_dir, Ipv4Address server_address, std::string host_name,
+                            std::uint16_t api_port = 50100);
+
+}  // namespace metalpxe
