@@ -71,6 +71,11 @@ class tftp_server : public ::testing::Test {
   }
 
   void TearDown() override {
+    StopServer();
+    fs::remove_all(base_);
+  }
+
+  void StopServer() {
     if (thread_.joinable()) {
       boost::asio::post(io_, [this] {
         server_->Stop();
@@ -79,17 +84,17 @@ class tftp_server : public ::testing::Test {
       thread_.join();
     }
     server_.reset();
-    fs::remove_all(base_);
   }
 
-  void StartServer(TftpOptions options = {}) {
+  void StartServer(TftpOptions options = {}, std::string netns = "") {
+    if (netns.empty()) netns = ns_.name();
     options.root = root_.string();
     options.port = 0;
     server_ = std::make_unique<TftpServer>(io_, options);
     std::promise<Status> started;
-    thread_ = std::thread([this, &started] {
+    thread_ = std::thread([this, &started, netns] {
       // The loop thread lives in the namespace: transfer sockets are made there.
-      ScopedNetNsEnter enter(ns_.name());
+      ScopedNetNsEnter enter(netns);
       started.set_value(server_->Start());
       io_.run();
     });
@@ -190,6 +195,26 @@ TEST_F(tftp_server, PathsInsideTheRootAreServed) {
   r = Curl("rel-in", out_ / "link");  // symlink that stays inside
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ReadAll(out_ / "link"), ReadAll(root_ / "sub" / "nested.bin"));
+}
+
+TEST_F(tftp_server, ServesOnlyOnItsInterface) {
+  // Server on veth-s (SO_BINDTODEVICE, wildcard address), client across the veth.
+  metalpxe::testing::VethPair pair("tfv", "10.78.0.1/24", "10.78.0.2/24");
+  TftpOptions o;
+  o.interface = "veth-s";
+  StartServer(o, pair.server.name());
+  auto r = RunCommand({"curl", "-sS", "--max-time", "20", "--tftp-blksize", "1468", "-o", (out_ / "veth").string(),
+                       "tftp://10.78.0.1:" + port_ + "/big.bin"},
+                      60s, pair.client.name());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(ReadAll(out_ / "veth") == ReadAll(root_ / "big.bin"));
+  // The same server does not answer on the namespace's loopback.
+  r = RunCommand({"curl", "-sS", "--max-time", "2", "-o", (out_ / "lo").string(),
+                  "tftp://127.0.0.1:" + port_ + "/small.txt"},
+                 30s, pair.server.name());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(server_->Stats().transfers_completed, 1u);
+  StopServer();  // before the namespaces go
 }
 
 // curl exit codes: 68 = TFTP file not found (ERROR 1), 69 = TFTP permission problem (ERROR 2).
