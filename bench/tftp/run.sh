@@ -62,13 +62,14 @@ ip -n "$NS" link set lo up
 ip -n "$NS" addr add 10.77.0.1/32 dev lo
 
 inns() { ip netns exec "$NS" "$@"; }
+# Servers start with exec all the way down (ip netns exec, taskset), so $! is the server.
 PORT_MPX=6901 PORT_HPA=6902 PORT_ATFTPD=6903
-inns taskset -c "$SERVER_CPU" "$TFTPD" --root "$ROOT" --address 127.0.0.1 --port $PORT_MPX \
+ip netns exec "$NS" taskset -c "$SERVER_CPU" "$TFTPD" --root "$ROOT" --address 127.0.0.1 --port $PORT_MPX \
   --log-level warn >"$WORK/mpx.log" 2>&1 &
 PIDS+=($!)
-inns taskset -c "$SERVER_CPU" "$HPA" -L -u nobody -s "$ROOT" -a 127.0.0.1:$PORT_HPA >"$WORK/hpa.log" 2>&1 &
+ip netns exec "$NS" taskset -c "$SERVER_CPU" "$HPA" -L -u nobody -s "$ROOT" -a 127.0.0.1:$PORT_HPA >"$WORK/hpa.log" 2>&1 &
 PIDS+=($!)
-inns taskset -c "$SERVER_CPU" "$ATFTPD" --daemon --no-fork --user nobody.nogroup --port $PORT_ATFTPD \
+ip netns exec "$NS" taskset -c "$SERVER_CPU" "$ATFTPD" --daemon --no-fork --user nobody.nogroup --port $PORT_ATFTPD \
   --bind-address 127.0.0.1 --maxthread 128 --logfile "$WORK/atftpd.log" "$ROOT" >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 1
@@ -121,9 +122,15 @@ concurrent() {
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2) {print a[(NR+1)/2]} else {print (a[NR/2]+a[NR/2+1])/2}}'; }
 
+# Server CPU: user+system of the process, its threads and reaped children
+# (in.tftpd forks per transfer), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
+
 declare -A R
-for name in mpx:$PORT_MPX hpa:$PORT_HPA atftpd:$PORT_ATFTPD; do
-  srv=${name%%:*} port=${name##*:}
+for name in mpx:$PORT_MPX:0 hpa:$PORT_HPA:1 atftpd:$PORT_ATFTPD:2; do
+  IFS=: read -r srv port idx <<<"$name"
+  c0=$(cpu_ticks "${PIDS[$idx]}")
   w=() l=() c=()
   for r in $(seq 1 "$RUNS"); do
     w+=("$(single "$port" "${WINDOWED[@]}")")
@@ -133,6 +140,9 @@ for name in mpx:$PORT_MPX hpa:$PORT_HPA atftpd:$PORT_ATFTPD; do
   R[$srv.win]=$(printf '%s\n' "${w[@]}" | median)
   R[$srv.lock]=$(printf '%s\n' "${l[@]}" | median)
   R[$srv.conc]=$(printf '%s\n' "${c[@]}" | median)
+  c1=$(cpu_ticks "${PIDS[$idx]}")
+  # GiB moved per server: RUNS x (64 + 64 + 50) MiB
+  R[$srv.cpu]=$(echo "($c1 - $c0) / $TCK / ($RUNS * 178 / 1024)" | bc -l)
   echo "# $srv runs: windowed ${w[*]} | lock-step ${l[*]} | 50x1MiB ${c[*]}" | sed 's/\([0-9]*\.[0-9][0-9]\)[0-9]*/\1/g'
 done
 
@@ -145,3 +155,5 @@ for row in "win:64 MiB, blksize 1468, window 16" "lock:64 MiB, blksize 1468, loc
   printf '%-34s %10.1f %10.1f %10.1f %12s %12s\n' "$label" "${R[mpx.$k]}" "${R[hpa.$k]}" "${R[atftpd.$k]}" \
     "$(ratio "${R[mpx.$k]}" "${R[hpa.$k]}")" "$(ratio "${R[mpx.$k]}" "${R[atftpd.$k]}")"
 done
+printf '%-34s %10.2f %10.2f %10.2f\n' "server CPU seconds per GiB" "${R[mpx.cpu]}" "${R[hpa.cpu]}" "${R[atftpd.cpu]}"
+echo "(load average during the run: $(cut -d' ' -f1-3 /proc/loadavg))"
