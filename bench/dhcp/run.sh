@@ -90,25 +90,35 @@ perf_run() {
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# Steps the rate up for server $1 (metalpxe|kea); prints "rate achieved drops" per step.
+# Steps the rate up; at each step the servers take turns (metalpxe, kea,
+# metalpxe, ...) so a change in machine load hits both alike. A server stops
+# after two steps in a row at >= 0.1 % drops. Prints "server rate achieved drops".
 sweep() {
-  local who=$1 fails=0
+  declare -A fails=([metalpxe]=0 [kea]=0)
   for rate in $RATES; do
-    local achieved=() drops=()
+    declare -A achieved=() drops=()
+    local active=0
     for rep in $(seq 1 "$REPS"); do
-      local dir=$WORK/$who-$rate-$rep; mkdir -p "$dir"
-      if [ "$who" = metalpxe ]; then start_metalpxe "$dir"; else start_kea "$dir/leases4.csv"; fi
-      read -r a d < <(perf_run "$rate")
-      stop_server
-      achieved+=("$a"); drops+=("$d")
-      rm -rf "$dir"
+      for who in metalpxe kea; do
+        [ "${fails[$who]}" -ge 2 ] && continue
+        active=1
+        local dir=$WORK/$who-$rate-$rep; mkdir -p "$dir"
+        if [ "$who" = metalpxe ]; then start_metalpxe "$dir"; else start_kea "$dir/leases4.csv"; fi
+        read -r a d < <(perf_run "$rate")
+        stop_server
+        achieved[$who]+="$a "; drops[$who]+="$d "
+        rm -rf "$dir"
+      done
     done
-    local ma md
-    ma=$(printf '%s\n' "${achieved[@]}" | median)
-    md=$(printf '%s\n' "${drops[@]}" | median)
-    echo "$who $rate $ma $md"
-    if awk "BEGIN {exit !($md >= 0.1)}"; then fails=$((fails + 1)); else fails=0; fi
-    if [ $fails -ge 2 ]; then break; fi
+    [ $active = 0 ] && break
+    for who in metalpxe kea; do
+      [ -z "${achieved[$who]:-}" ] && continue
+      local ma md
+      ma=$(printf '%s\n' ${achieved[$who]} | median)
+      md=$(printf '%s\n' ${drops[$who]} | median)
+      echo "$who $rate $ma $md"
+      if awk "BEGIN {exit !($md >= 0.1)}"; then fails[$who]=$((fails[$who] + 1)); else fails[$who]=0; fi
+    done
   done
   return 0
 }
@@ -116,8 +126,7 @@ sweep() {
 echo "# perfdhcp DORA sweep: ${SECS}s per run, median of $REPS runs; drops = worse of DO and RA"
 echo "# server offered_rate achieved_DORA/s drops%"
 RESULTS=$WORK/results
-: >"$RESULTS"
-for who in metalpxe kea; do sweep $who | tee -a "$RESULTS"; done
+sweep | tee "$RESULTS"
 
 best() { awk -v w="$1" '$1 == w && $4 < 0.1 && $3 > b {b = $3} END {printf "%.0f\n", b + 0}' "$RESULTS"; }
 OURS=$(best metalpxe); KEA=$(best kea)
