@@ -1,0 +1,143 @@
+#include "cli/connection.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "api/management/client_config.h"
+
+namespace metalpxe::cli {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Can we open a TCP connection to host:port within `timeout`? Tells "nobody
+// listens there" apart from "something listens but TLS failed", which gRPC
+// reports alike as UNAVAILABLE.
+bool TcpReachable(const std::string& endpoint, int timeout_ms) {
+  auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = endpoint.substr(0, colon), port = endpoint.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return false;
+  bool ok = false;
+  for (addrinfo* a = res; a && !ok; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, timeout_ms) == 1) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ok = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+      }
+    }
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return ok;
+}
+
+bool LooksLikeTlsFailure(const std::string& message) {
+  const std::string m = Lower(message);
+  for (const char* hint : {"handshake", "ssl", "tls", "certificate", "alert"}) {
+    if (m.find(hint) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::unique_ptr<grpc::ClientContext> Session::UnaryContext(std::chrono::seconds timeout) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  return ctx;
+}
+
+std::string DefaultConfigPath() {
+  if (const char* env = std::getenv("METALPXECONFIG"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/metalpxe/config";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.config/metalpxe/config";
+}
+
+std::unique_ptr<Session> OpenSession(const GlobalOptions& options) {
+  auto session = std::make_unique<Session>();
+  session->config_path = options.config_path.empty() ? DefaultConfigPath() : options.config_path;
+  if (options.output == "json") session->format = OutputFormat::kJson;
+  else if (options.output == "yaml") session->format = OutputFormat::kYaml;
+  auto config = LoadClientConfig(session->config_path);
+  if (!config.ok()) {
+    std::cerr << "error: cannot use client config: " << config.status().message() << "\n";
+    if (config.status().code() == ErrorCode::kNotFound) {
+      std::cerr << "hint: copy the config metalpxed wrote to <stateDir>/pki/admin.metalpxeconfig to "
+                << DefaultConfigPath() << " (mode 0600), or pass --config FILE\n";
+    }
+    return nullptr;
+  }
+  session->endpoint = options.endpoint.empty() ? config->endpoint : options.endpoint;
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = config->ca_pem;
+  ssl.pem_cert_chain = config->cert_pem;
+  ssl.pem_private_key = config->key_pem.Reveal();
+  auto channel = grpc::CreateChannel(session->endpoint, grpc::SslCredentials(ssl));
+  session->stub = metalpxe::v1::Management::NewStub(channel);
+  return session;
+}
+
+int ReportRpcError(const Session& session, const grpc::Status& status, const std::string& machine) {
+  const std::string detail = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      // gRPC folds "nothing listens" and "TLS handshake refused" into one code.
+      if (LooksLikeTlsFailure(detail) || TcpReachable(session.endpoint, 2000)) {
+        std::cerr << "error: the server refused this client's certificate (or we refused the server's): use the "
+                     "client config metalpxed wrote to <stateDir>/pki/admin.metalpxeconfig (now using "
+                  << session.config_path << ")\n";
+      } else {
+        std::cerr << "error: cannot reach metalpxed at " << session.endpoint
+                  << ": is it running, and is apiListen reachable from here?\n";
+      }
+      break;
+    case grpc::StatusCode::NOT_FOUND:
+      if (!machine.empty()) {
+        std::cerr << "error: machine " << machine << " not found: `metalpxectl machines` lists them\n";
+      } else {
+        std::cerr << "error: not found: " << detail << "\n";
+      }
+      break;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      std::cerr << "error: " << detail << " (already in the inventory: `metalpxectl get` shows it)\n";
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      std::cerr << "error: invalid request: " << detail << "\n";
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      std::cerr << "error: cannot do that now: " << detail << "\n";
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::cerr << "error: permission denied: " << detail << "\n";
+      break;
+    default:
+      std::cerr << "error: " << detail << " (" << static_cast<int>(status.error_code()) << ")\n";
+      break;
+  }
+  return kExitServerError;
+}
+
+}  // namespace metalpxe::cli

@@ -1,0 +1,269 @@
+#include "tests/management/fake_backend.h"
+
+#include <chrono>
+#include <thread>
+
+namespace metalpxe::testing {
+namespace v1 = metalpxe::v1;
+
+namespace {
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+FakeBackend::FakeBackend() {
+  const std::int64_t now_s = NowMs() / 1000;
+  v1::Machine a;
+  a.set_name("node-a");
+  a.add_macs("52:54:00:00:00:0a");
+  a.set_state("installed");
+  a.set_role("controlplane");
+  a.set_profile("default");
+  a.set_ip("10.66.0.10");
+  a.set_bmc_type("ipmi");
+  a.set_first_seen_unix(now_s - 3600);
+  a.set_last_seen_unix(now_s - 60);
+  a.set_install_disk("/dev/sda");
+  machines_.push_back(a);
+  v1::Machine d;
+  d.add_macs("52:54:00:00:00:0d");
+  d.set_state("discovered");
+  d.set_ip("10.66.0.101");
+  d.set_vendor_class("PXEClient:Arch:00007");
+  d.set_first_seen_unix(now_s - 120);
+  d.set_last_seen_unix(now_s - 5);
+  machines_.push_back(d);
+
+  const std::int64_t t0 = NowMs() - 10 * 60 * 1000;  // ten minutes ago
+  for (auto [machine, kind, msg] : {std::tuple{"node-a", "dhcp", "offered 10.66.0.10"},
+                                    std::tuple{"node-a", "install", "installed to /dev/sda"},
+                                    std::tuple{"", "discovered", "new machine 52:54:00:00:00:0d"}}) {
+    v1::Event e;
+    e.set_id(next_event_id_++);
+    e.set_time_unix_ms(t0 + e.id() * 1000);
+    e.set_machine(machine);
+    e.set_kind(kind);
+    e.set_message(msg);
+    events_.push_back(e);
+  }
+  for (int i = 0; i < 3; ++i) {
+    v1::LogLine l;
+    l.set_time_unix_ms(t0 + i);
+    l.set_facility("kern");
+    l.set_priority("info");
+    l.set_message("boot line " + std::to_string(i));
+    logs_["node-a"].push_back(l);
+  }
+}
+
+const v1::Machine* FakeBackend::Find(const std::string& machine) const {
+  for (const auto& m : machines_) {
+    if (!m.name().empty() && m.name() == machine) return &m;
+    for (const auto& mac : m.macs()) {
+      if (mac == machine) return &m;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<v1::Machine> FakeBackend::ListMachines() {
+  std::lock_guard lock(mu_);
+  return machines_;
+}
+
+Result<v1::Machine> FakeBackend::GetMachine(const std::string& machine) {
+  std::lock_guard lock(mu_);
+  if (const auto* m = Find(machine)) return *m;
+  return Status(ErrorCode::kNotFound, "no machine " + machine);
+}
+
+Result<v1::Machine> FakeBackend::AcceptMachine(const v1::AcceptMachineRequest& request) {
+  std::lock_guard lock(mu_);
+  calls_.push_back("accept " + request.mac() + " " + request.name() + " " + request.role() + " " + request.profile() +
+                   " " + request.install_disk());
+  for (auto& m : machines_) {
+    for (const auto& mac : m.macs()) {
+      if (mac != request.mac()) continue;
+      if (!m.name().empty()) return Status(ErrorCode::kAlreadyExists, request.mac() + " is already " + m.name());
+      m.set_name(request.name());
+      m.set_role(request.role());
+      m.set_profile(request.profile().empty() ? "default" : request.profile());
+      m.set_install_disk(request.install_disk());
+      m.set_state("pending-install");
+      exported_.push_back(request.name());
+      return m;
+    }
+  }
+  return Status(ErrorCode::kNotFound, "no discovered machine " + request.mac());
+}
+
+Result<std::string> FakeBackend::ExportMachinesYaml() {
+  std::lock_guard lock(mu_);
+  std::string yaml = "machines:\n";
+  for (const auto& name : exported_) {
+    const auto* m = Find(name);
+    yaml += "  - name: " + name + "\n    mac: " + m->macs(0) + "\n    role: " + m->role() + "\n";
+  }
+  return yaml;
+}
+
+Result<v1::Machine> FakeBackend::Reinstall(const std::string& machine, bool wipe) {
+  std::lock_guard lock(mu_);
+  for (auto& m : machines_) {
+    if (&m != Find(machine)) continue;
+    calls_.push_back("reinstall " + machine + (wipe ? " wipe" : ""));
+    m.set_state("reinstall-requested");
+    return m;
+  }
+  return Status(ErrorCode::kNotFound, "no machine " + machine);
+}
+
+void FakeBackend::Power(const std::string& machine, v1::PowerRequest::Action action,
+                        std::function<void(Result<std::string>)> done) {
+  bool known;
+  {
+    std::lock_guard lock(mu_);
+    known = Find(machine) != nullptr;
+    if (known) calls_.push_back("power " + machine + " " + v1::PowerRequest::Action_Name(action));
+  }
+  // Like the real one: the answer comes from another thread.
+  std::thread([known, machine, action, done = std::move(done)] {
+    if (!known) return done(Status(ErrorCode::kNotFound, "no machine " + machine));
+    done(std::string(action == v1::PowerRequest::OFF ? "off" : "on"));
+  }).detach();
+}
+
+std::vector<v1::Event> FakeBackend::Events(std::int64_t since_unix_ms, const std::string& machine) {
+  std::lock_guard lock(mu_);
+  std::vector<v1::Event> out;
+  for (const auto& e : events_) {
+    if (e.time_unix_ms() >= since_unix_ms && (machine.empty() || e.machine() == machine)) out.push_back(e);
+  }
+  return out;
+}
+
+int FakeBackend::SubscribeEvents(std::function<void(const v1::Event&)> listener) {
+  std::lock_guard lock(mu_);
+  event_subs_[next_sub_] = std::move(listener);
+  return next_sub_++;
+}
+
+void FakeBackend::UnsubscribeEvents(int id) {
+  std::lock_guard lock(mu_);
+  event_subs_.erase(id);
+}
+
+Result<std::vector<v1::LogLine>> FakeBackend::KernelLogTail(const std::string& machine, std::size_t n) {
+  std::lock_guard lock(mu_);
+  const auto* m = Find(machine);
+  if (!m) return Status(ErrorCode::kNotFound, "no machine " + machine);
+  auto& lines = logs_[m->name()];
+  std::size_t start = lines.size() > n ? lines.size() - n : 0;
+  return std::vector<v1::LogLine>(lines.begin() + static_cast<std::ptrdiff_t>(start), lines.end());
+}
+
+Result<std::uint64_t> FakeBackend::SubscribeKernelLogs(const std::string& machine,
+                                                       std::function<void(const v1::LogLine&)> listener) {
+  std::lock_guard lock(mu_);
+  const auto* m = Find(machine);
+  if (!m) return Status(ErrorCode::kNotFound, "no machine " + machine);
+  log_subs_[static_cast<std::uint64_t>(next_sub_)] = {m->name(), std::move(listener)};
+  return static_cast<std::uint64_t>(next_sub_++);
+}
+
+void FakeBackend::UnsubscribeKernelLogs(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  log_subs_.erase(id);
+}
+
+std::vector<v1::Lease> FakeBackend::Leases() {
+  v1::Lease l;
+  l.set_ip("10.66.0.101");
+  l.set_mac("52:54:00:00:00:0d");
+  l.set_hostname("talos-abc");
+  l.set_expires_unix(NowMs() / 1000 + 3600);
+  l.set_kind("active");
+  return {l};
+}
+
+std::vector<v1::Image> FakeBackend::Images() {
+  v1::Image i;
+  i.set_profile("default");
+  i.set_source("factory 376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba/v1.8.3");
+  i.set_kernel("/var/lib/metalpxe/assets/default/vmlinuz");
+  i.set_initramfs("/var/lib/metalpxe/assets/default/initramfs.xz");
+  i.set_ready(true);
+  v1::Image j;
+  j.set_profile("edge");
+  j.set_source("local");
+  j.set_error("kernel missing");
+  return {i, j};
+}
+
+void FakeBackend::PullImage(const std::string& profile, std::function<void(const v1::PullProgress&)> progress,
+                            std::function<void(const Status&)> done) {
+  std::thread([profile, progress = std::move(progress), done = std::move(done)] {
+    if (profile != "default") return done(Status(ErrorCode::kNotFound, "no profile " + profile));
+    for (const char* file : {"vmlinuz", "initramfs.xz"}) {
+      for (std::uint64_t step = 0; step <= 4; ++step) {
+        v1::PullProgress p;
+        p.set_file(file);
+        p.set_bytes_total(4 << 20);
+        p.set_bytes_done(step << 20);
+        progress(p);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    done(Status::Ok());
+  }).detach();
+}
+
+v1::HealthResponse FakeBackend::Health() {
+  v1::HealthResponse h;
+  h.set_serving(true);
+  return h;
+}
+
+void FakeBackend::EmitEvent(const std::string& machine, const std::string& kind, const std::string& message) {
+  std::lock_guard lock(mu_);
+  v1::Event e;
+  e.set_id(next_event_id_++);
+  e.set_time_unix_ms(NowMs());
+  e.set_machine(machine);
+  e.set_kind(kind);
+  e.set_message(message);
+  events_.push_back(e);
+  for (auto& [id, listener] : event_subs_) listener(e);
+}
+
+void FakeBackend::EmitLogLine(const std::string& machine, const std::string& message) {
+  std::lock_guard lock(mu_);
+  v1::LogLine l;
+  l.set_time_unix_ms(NowMs());
+  l.set_facility("kern");
+  l.set_priority("info");
+  l.set_message(message);
+  logs_[machine].push_back(l);
+  for (auto& [id, sub] : log_subs_) {
+    if (sub.first == machine) sub.second(l);
+  }
+}
+
+int FakeBackend::event_subscribers() {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(event_subs_.size());
+}
+
+int FakeBackend::log_subscribers() {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(log_subs_.size());
+}
+
+std::vector<std::string> FakeBackend::calls() {
+  std::lock_guard lock(mu_);
+  return calls_;
+}
+
+}  // namespace metalpxe::testing

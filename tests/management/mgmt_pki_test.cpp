@@ -1,0 +1,109 @@
+// EnsureApiPki: files and modes, reuse, SANs as openssl sees them, reissue on
+// an address change; the client config round trip.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "api/management/client_config.h"
+#include "api/management/pki.h"
+#include "tests/management/mgmt_fixture.h"
+#include "tests/support/subprocess.h"
+
+namespace metalpxe::testing {
+namespace {
+
+int Mode(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return st.st_mode & 0777;
+}
+
+std::string OpensslText(const std::string& cert_path) {
+  auto r = RunCommand({"openssl", "x509", "-in", cert_path, "-noout", "-text"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
+TEST(MgmtPki, CreatesPrivateFilesAndClientConfig) {
+  TempDir dir;
+  auto pki = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 1), "appliance", 50100);
+  ASSERT_TRUE(pki.ok()) << pki.status().ToString();
+  EXPECT_EQ(Mode(dir.path() + "/pki"), 0700);
+  for (const char* f : {"ca.crt", "ca.key", "server.crt", "server.key", "admin.crt", "admin.key",
+                        "admin.metalpxeconfig"}) {
+    EXPECT_EQ(Mode(dir.path() + "/pki/" + f), 0600) << f;
+  }
+  auto config = LoadClientConfig(pki->client_config_path);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->endpoint, "10.66.0.1:50100");
+  EXPECT_EQ(config->ca_pem, pki->ca_cert_pem);
+  EXPECT_NE(config->cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_NE(config->key_pem.Reveal().find("PRIVATE KEY"), std::string::npos);
+}
+
+TEST(MgmtPki, CertificatesAsOpensslSeesThem) {
+  TempDir dir;
+  ASSERT_TRUE(EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 1), "appliance").ok());
+  const std::string pki = dir.path() + "/pki/";
+  const std::string server = OpensslText(pki + "server.crt");
+  EXPECT_NE(server.find("IP Address:10.66.0.1"), std::string::npos) << server;
+  EXPECT_NE(server.find("IP Address:127.0.0.1"), std::string::npos);
+  EXPECT_NE(server.find("DNS:appliance"), std::string::npos);
+  EXPECT_NE(server.find("DNS:localhost"), std::string::npos);
+  EXPECT_NE(server.find("TLS Web Server Authentication"), std::string::npos);
+  EXPECT_NE(server.find("prime256v1"), std::string::npos);
+  const std::string ca = OpensslText(pki + "ca.crt");
+  EXPECT_NE(ca.find("CA:TRUE"), std::string::npos) << ca;
+  EXPECT_NE(ca.find("Certificate Sign"), std::string::npos);
+  const std::string admin = OpensslText(pki + "admin.crt");
+  EXPECT_NE(admin.find("O = metalpxe:admin, CN = admin"), std::string::npos) << admin;
+  EXPECT_NE(admin.find("TLS Web Client Authentication"), std::string::npos);
+  // Both leaves chain to the CA.
+  for (const char* leaf : {"server.crt", "admin.crt"}) {
+    auto r = RunCommand({"openssl", "verify", "-CAfile", pki + "ca.crt", pki + leaf});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+}
+
+TEST(MgmtPki, SecondCallReusesEverything) {
+  TempDir dir;
+  auto first = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 1), "appliance");
+  ASSERT_TRUE(first.ok());
+  auto config1 = ReadSmallFile(first->client_config_path);
+  auto second = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 1), "appliance");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->ca_cert_pem, second->ca_cert_pem);
+  EXPECT_EQ(first->server_cert_pem, second->server_cert_pem);
+  EXPECT_EQ(first->server_key_pem, second->server_key_pem);
+  EXPECT_EQ(*config1, *ReadSmallFile(second->client_config_path));
+}
+
+TEST(MgmtPki, NewAddressReissuesServerCertFromSameCa) {
+  TempDir dir;
+  auto first = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 1), "appliance");
+  ASSERT_TRUE(first.ok());
+  auto second = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(192, 168, 7, 2), "appliance", 50200);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->ca_cert_pem, second->ca_cert_pem);
+  EXPECT_NE(first->server_cert_pem, second->server_cert_pem);
+  EXPECT_NE(OpensslText(dir.path() + "/pki/server.crt").find("IP Address:192.168.7.2"), std::string::npos);
+  EXPECT_EQ(LoadClientConfig(second->client_config_path)->endpoint, "192.168.7.2:50200");
+}
+
+TEST(MgmtClientConfig, RoundTripAndStrictParse) {
+  ClientConfig c{"10.0.0.1:50100", "CA PEM\nline2\n", "CRT\n", Secret("KEY\n")};
+  auto back = ParseClientConfig(RenderClientConfig(c));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->endpoint, c.endpoint);
+  EXPECT_EQ(back->ca_pem, c.ca_pem);
+  EXPECT_EQ(back->cert_pem, c.cert_pem);
+  EXPECT_EQ(back->key_pem, c.key_pem);
+  EXPECT_FALSE(ParseClientConfig("endpoint: a:1\nca: x\ncrt: y\n").ok());            // no key
+  EXPECT_FALSE(ParseClientConfig("endpoint: a:1\nca: x\ncrt: y\nkey: z\nkye: 1").ok());  // typo
+  EXPECT_FALSE(ParseClientConfig("[1, 2]").ok());
+  EXPECT_FALSE(ParseClientConfig("endpoint: {a: 1}").ok());
+  EXPECT_FALSE(ParseClientConfig("a: [").ok());
+}
+
+}  // namespace
+}  // namespace metalpxe::testing
