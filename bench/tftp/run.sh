@@ -127,23 +127,29 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2
 cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 
-declare -A R
-for name in mpx:$PORT_MPX:0 hpa:$PORT_HPA:1 atftpd:$PORT_ATFTPD:2; do
-  IFS=: read -r srv port idx <<<"$name"
-  c0=$(cpu_ticks "${PIDS[$idx]}")
-  w=() l=() c=()
-  for r in $(seq 1 "$RUNS"); do
-    w+=("$(single "$port" "${WINDOWED[@]}")")
-    l+=("$(single "$port" "${LOCKSTEP[@]}")")
-    c+=("$(concurrent "$port")")
+# Servers take turns within each run, so load that comes and goes on the
+# machine lands on all of them alike.
+declare -A R W L C CPU
+SERVERS=(mpx:$PORT_MPX:0 hpa:$PORT_HPA:1 atftpd:$PORT_ATFTPD:2)
+for r in $(seq 1 "$RUNS"); do
+  for entry in "${SERVERS[@]}"; do
+    IFS=: read -r srv port idx <<<"$entry"
+    c0=$(cpu_ticks "${PIDS[$idx]}")
+    W[$srv]+="$(single "$port" "${WINDOWED[@]}") "
+    L[$srv]+="$(single "$port" "${LOCKSTEP[@]}") "
+    C[$srv]+="$(concurrent "$port") "
+    c1=$(cpu_ticks "${PIDS[$idx]}")
+    CPU[$srv]=$(( ${CPU[$srv]:-0} + c1 - c0 ))
   done
-  R[$srv.win]=$(printf '%s\n' "${w[@]}" | median)
-  R[$srv.lock]=$(printf '%s\n' "${l[@]}" | median)
-  R[$srv.conc]=$(printf '%s\n' "${c[@]}" | median)
-  c1=$(cpu_ticks "${PIDS[$idx]}")
+done
+for entry in "${SERVERS[@]}"; do
+  srv=${entry%%:*}
+  R[$srv.win]=$(tr ' ' '\n' <<<"${W[$srv]}" | grep . | median)
+  R[$srv.lock]=$(tr ' ' '\n' <<<"${L[$srv]}" | grep . | median)
+  R[$srv.conc]=$(tr ' ' '\n' <<<"${C[$srv]}" | grep . | median)
   # GiB moved per server: RUNS x (64 + 64 + 50) MiB
-  R[$srv.cpu]=$(echo "($c1 - $c0) / $TCK / ($RUNS * 178 / 1024)" | bc -l)
-  echo "# $srv runs: windowed ${w[*]} | lock-step ${l[*]} | 50x1MiB ${c[*]}" | sed 's/\([0-9]*\.[0-9][0-9]\)[0-9]*/\1/g'
+  R[$srv.cpu]=$(echo "${CPU[$srv]} / $TCK / ($RUNS * 178 / 1024)" | bc -l)
+  echo "# $srv runs: windowed ${W[$srv]}| lock-step ${L[$srv]}| 50x1MiB ${C[$srv]}" | sed 's/\([0-9]*\.[0-9][0-9]\)[0-9]*/\1/g'
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }

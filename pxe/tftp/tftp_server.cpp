@@ -77,7 +77,7 @@ Status TftpServer::Start() {
 void TftpServer::Stop() {
   boost::system::error_code ec;
   listener_.close(ec);
-  for (auto& [peer, active] : transfers_) active.transfer->Cancel();
+  for (auto& [peer, active] : transfers_) active.transfer->Cancel("server shutting down");
   transfers_.clear();
 }
 
@@ -138,7 +138,9 @@ void TftpServer::HandleRequest(Request request) {
     // The same request again before anything was acknowledged: the client
     // retransmitted its RRQ; the running transfer answers it.
     if (it->second.request == request.bytes && it->second.transfer->AwaitingFirstAck()) return;
-    it->second.transfer->Cancel();  // a new request from the same port replaces the old one
+    // A new request from the same port replaces the old transfer, silently:
+    // an ERROR from the old TID could be taken as the answer to the new RRQ.
+    it->second.transfer->Cancel("");
     transfers_.erase(it);
   }
   if (req->mode != "octet") {

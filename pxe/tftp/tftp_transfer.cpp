@@ -65,9 +65,9 @@ void TftpTransfer::Start() {
   }
 }
 
-void TftpTransfer::Cancel() {
+void TftpTransfer::Cancel(std::string_view reason) {
   done_ = nullptr;
-  Finish(false, TftpError::kNotDefined, "server shutting down");
+  Finish(false, TftpError::kNotDefined, reason);
 }
 
 void TftpTransfer::StartWindow() {

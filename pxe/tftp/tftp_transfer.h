@@ -47,8 +47,10 @@ class TftpTransfer : public std::enable_shared_from_this<TftpTransfer> {
                TftpCounters& counters, DoneCallback done);
 
   void Start();
-  // Stops without a callback (server shutdown); counts as failed.
-  void Cancel();
+  // Stops without a callback (server shutdown, request superseded); counts
+  // as failed; the client gets ERROR 0 with `reason`
+  // unless it is empty.
+  void Cancel(std::string_view reason);
   const udp::endpoint& peer() const { return peer_; }
   // True until the client has acknowledged anything: a repeated identical
   // request is then a retransmission of the one that started this transfer.

@@ -478,7 +478,9 @@ TEST_F(tftp_server, ConcurrentTransfersAreCapped) {
 
   // `a` aborts; its slot frees and the third client gets served.
   a.SendRrq(Port(), "ignored");  // (to the listener: a different request from the same port replaces a's transfer)
-  ASSERT_TRUE(ExpectError(a).has_value());  // not found: the replacement failed, so the slot is free
+  auto replaced = ExpectError(a);  // not found: the replacement failed, so the slot is free
+  ASSERT_TRUE(replaced.has_value());
+  EXPECT_EQ(replaced->code, static_cast<std::uint16_t>(TftpError::kFileNotFound)) << replaced->message;
   ASSERT_TRUE(metalpxe::testing::WaitFor([&] { return server_->Stats().active_transfers == 1; }, 3s));
   auto r = Curl("small.txt", out_ / "after");
   ASSERT_EQ(r.exit_code, 0) << r.output;
