@@ -1,7 +1,14 @@
 #include "core/install/yaml_tree.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
 #include <unordered_set>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 namespace metalpxe {
 
@@ -71,12 +78,34 @@ namespace {
 
 // Aliases let a small document expand to an enormous tree ("billion laughs");
 // conversion stops past this many nodes.
-constexpr std::size_t kMaxNodes = 1'000'000;
+constexpr std::size_t kMaxNodes = 200'000;
 
 std::string Where(std::string_view what, const YAML::Mark& mark) {
   std::string out(what);
   if (!mark.is_null()) out += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   return out;
+}
+
+// YAML text is Unicode: a string that is not UTF-8 could not be written
+// back faithfully (and Talos's reader refuses it).
+bool IsValidUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    std::size_t len = b0 < 0x80 ? 1 : (b0 & 0xE0) == 0xC0 ? 2 : (b0 & 0xF0) == 0xE0 ? 3 : (b0 & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1F) : len == 3 ? (b0 & 0x0F) : (b0 & 0x07);
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
 }
 
 class Converter {
@@ -97,6 +126,9 @@ class Converter {
       case YAML::NodeType::Null:
         return YamlValue::Null();
       case YAML::NodeType::Scalar:
+        if (!IsValidUtf8(node.Scalar())) {
+          return Status(ErrorCode::kInvalidArgument, Where(what_, node.Mark()) + ": text is not valid UTF-8");
+        }
         return ConvertScalar(node);
       case YAML::NodeType::Sequence: {
         YamlValue seq = YamlValue::Seq();
@@ -116,6 +148,9 @@ class Converter {
                           Where(what_, kv.first.Mark()) + ": a map key must be a plain string");
           }
           std::string key = kv.first.Scalar();
+          if (!IsValidUtf8(key)) {
+            return Status(ErrorCode::kInvalidArgument, Where(what_, kv.first.Mark()) + ": key is not valid UTF-8");
+          }
           if (!seen.insert(key).second) {
             return Status(ErrorCode::kInvalidArgument,
                           Where(what_, kv.first.Mark()) + ": duplicate key '" + key + "'");
@@ -216,20 +251,174 @@ Result<YamlValue> FromYamlCpp(const YAML::Node& node, std::string_view what) {
   return converter.Convert(node, 0);
 }
 
+namespace {
+
+// Builds YamlValue documents straight from yaml-cpp's parser events. Not
+// YAML::LoadAll: yaml-cpp 0.7's LoadAll loops forever, allocating, on input
+// such as "," (jbeder/yaml-cpp#1040, fixed upstream by PR #1319); driving the
+// parser ourselves lets us notice a document that makes no progress.
+class TreeBuilder : public YAML::EventHandler {
+ public:
+  explicit TreeBuilder(std::string_view what) : what_(what) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    root_ = YamlValue::Null();
+    stack_.clear();
+    anchors_.clear();
+    nodes_ = 0;
+    start_mark_ = mark;
+  }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (Count(mark, 1)) Add(YamlValue::Null(), mark, anchor, 1);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) return Fail(mark, "alias of an unknown anchor");
+    if (Count(mark, it->second.second)) Add(it->second.first, mark, 0, it->second.second);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (!Count(mark, 1)) return;
+    if (!IsValidUtf8(value)) return Fail(mark, "text is not valid UTF-8");
+    YamlValue v;
+    if (tag == "?") {
+      v = YamlValue::Plain(value);
+    } else {
+      v = YamlValue::String(value);
+      if (tag != "!" && !tag.empty() && tag != "tag:yaml.org,2002:str") v.set_tag(tag);
+    }
+    Add(std::move(v), mark, anchor, 1);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(YamlValue::Seq(), mark, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(YamlValue::Map(), mark, anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+  const Status& error() const { return error_; }
+  YamlValue TakeRoot() { return std::move(root_); }
+  const YAML::Mark& start_mark() const { return start_mark_; }
+
+ private:
+  struct Frame {
+    YamlValue value;
+    YAML::Mark mark;
+    YAML::anchor_t anchor = 0;
+    std::size_t nodes_at_start = 0;
+    bool have_key = false;
+    std::string key;
+    YAML::Mark key_mark;
+    std::unordered_set<std::string> keys;
+  };
+
+  void Fail(const YAML::Mark& mark, const std::string& message) {
+    if (error_.ok()) error_ = Status(ErrorCode::kInvalidArgument, Where(what_, mark) + ": " + message);
+  }
+
+  // Counts `n` more nodes; false (and an error) past the limit.
+  bool Count(const YAML::Mark& mark, std::size_t n) {
+    if (!error_.ok()) return false;
+    nodes_ += n;
+    if (nodes_ > kMaxNodes) {
+      Fail(mark, "more than " + std::to_string(kMaxNodes) + " nodes (alias expansion?)");
+      return false;
+    }
+    return true;
+  }
+
+  void Open(YamlValue value, const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (!Count(mark, 1)) return;
+    if (stack_.size() >= static_cast<std::size_t>(kMaxYamlDepth)) {
+      return Fail(mark, "nested deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+    }
+    Frame f;
+    f.value = std::move(value);
+    f.mark = mark;
+    f.anchor = anchor;
+    f.nodes_at_start = nodes_;
+    stack_.push_back(std::move(f));
+  }
+
+  void Close() {
+    if (!error_.ok() || stack_.empty()) return;
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    const std::size_t subtree = nodes_ - f.nodes_at_start + 1;
+    Add(std::move(f.value), f.mark, f.anchor, subtree);
+  }
+
+  void Add(YamlValue value, const YAML::Mark& mark, YAML::anchor_t anchor, std::size_t subtree_nodes) {
+    if (!error_.ok()) return;
+    if (anchor != 0) anchors_[anchor] = {value, subtree_nodes};
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& top = stack_.back();
+    if (top.value.is_seq()) {
+      top.value.items().push_back(std::move(value));
+      return;
+    }
+    if (!top.have_key) {
+      if (!value.is_scalar()) return Fail(mark, "a map key must be a plain string");
+      if (!top.keys.insert(value.text()).second) return Fail(mark, "duplicate key '" + value.text() + "'");
+      top.have_key = true;
+      top.key = value.text();
+      top.key_mark = mark;
+      return;
+    }
+    top.value.entries().emplace_back(std::move(top.key), std::move(value));
+    top.have_key = false;
+    top.key.clear();
+  }
+
+  std::string_view what_;
+  Status error_;
+  YamlValue root_;
+  std::vector<Frame> stack_;
+  std::unordered_map<YAML::anchor_t, std::pair<YamlValue, std::size_t>> anchors_;
+  std::size_t nodes_ = 0;
+  YAML::Mark start_mark_;
+};
+
+}  // namespace
+
 Result<std::vector<YamlValue>> ParseYamlDocuments(std::string_view text, std::string_view what) {
-  std::vector<YAML::Node> docs;
+  std::vector<YamlValue> out;
+  std::istringstream stream{std::string(text)};
+  TreeBuilder builder(what);
   try {
-    docs = YAML::LoadAll(std::string(text));
+    YAML::Parser parser(stream);
+    std::optional<std::pair<int, int>> last_empty;
+    while (parser.HandleNextDocument(builder)) {
+      if (!builder.error().ok()) return builder.error();
+      YamlValue doc = builder.TakeRoot();
+      if (!doc.is_null()) {
+        out.push_back(std::move(doc));
+        last_empty.reset();
+        continue;
+      }
+      // An empty document at the very place of the previous one: the parser
+      // is stuck (yaml-cpp#1040), which only happens on invalid input.
+      const std::pair<int, int> at{builder.start_mark().pos, builder.start_mark().line};
+      if (last_empty == at) {
+        return Status(ErrorCode::kInvalidArgument, Where(what, builder.start_mark()) + ": not valid YAML");
+      }
+      last_empty = at;
+    }
   } catch (const YAML::Exception& e) {
     // e.msg is the grammar complaint ("end of map not found"), never a value.
     return Status(ErrorCode::kInvalidArgument, Where(what, e.mark) + ": not valid YAML: " + e.msg);
-  }
-  std::vector<YamlValue> out;
-  Converter converter(what);
-  for (const auto& doc : docs) {
-    auto converted = converter.Convert(doc, 0);
-    if (!converted.ok()) return converted.status();
-    if (!converted->is_null()) out.push_back(std::move(converted).value());
   }
   return out;
 }

@@ -113,6 +113,29 @@ TEST(install_yaml_tree, RejectsDuplicateKeysComplexKeysAndDeepNesting) {
   EXPECT_FALSE(r.ok());
 }
 
+TEST(install_yaml_tree, RejectsTextThatIsNotUtf8) {
+  EXPECT_FALSE(ParseYamlDocuments("k: \"name\x91 x\"\n", "t").ok());
+  EXPECT_FALSE(ParseYamlDocuments("\xc3: v\n", "t").ok());
+  EXPECT_TRUE(ParseYamlDocuments("k: caf\xc3\xa9\n", "t").ok());
+}
+
+TEST(install_yaml_tree, InputsThatHangYamlCppLoadAllFailFast) {
+  // yaml-cpp 0.7's LoadAll loops forever on these (jbeder/yaml-cpp#1040).
+  for (const char* text : {",", ",\n", " ,", ",a: b\n", "machine:\n  x: 1\n---\n,\n"}) {
+    EXPECT_FALSE(ParseYamlDocuments(text, "t").ok()) << text;
+  }
+  auto docs = ParseYamlDocuments("a: 1\n---\n---\nb: 2\n", "t");
+  ASSERT_TRUE(docs.ok());
+  EXPECT_EQ(docs->size(), 2u);
+}
+
+TEST(install_yaml_tree, AnchorsAndAliasesExpand) {
+  auto docs = ParseYamlDocuments("base: &b {x: 1, y: [1, 2]}\ncopy: *b\nk: &s text\nv: *s\n", "t");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  EXPECT_TRUE(SemanticallyEqual(*(*docs)[0].Find("base"), *(*docs)[0].Find("copy")));
+  EXPECT_EQ((*docs)[0].Find("v")->text(), "text");
+}
+
 TEST(install_yaml_tree, AliasBombIsRefused) {
   std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 8; ++i) {
