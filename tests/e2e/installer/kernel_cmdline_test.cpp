@@ -5,7 +5,7 @@
 namespace metalpxe::standin {
 namespace {
 
-TEST(KernelCmdline, SplitsFlagsAndValues) {
+TEST(StandinKernelCmdline, SplitsFlagsAndValues) {
   auto p = ParseKernelCmdline("console=ttyS0 quiet  initrd=initramfs.xz\n");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->at("console"), "ttyS0");
@@ -13,7 +13,7 @@ TEST(KernelCmdline, SplitsFlagsAndValues) {
   EXPECT_EQ(p->at("initrd"), "initramfs.xz");
 }
 
-TEST(KernelCmdline, QuotesAndLastWins) {
+TEST(StandinKernelCmdline, QuotesAndLastWins) {
   auto p = ParseKernelCmdline("a=1 msg=\"hello world\" a=2 \"b=x y\"");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->at("a"), "2");
@@ -21,7 +21,7 @@ TEST(KernelCmdline, QuotesAndLastWins) {
   EXPECT_EQ(p->at("b"), "x y");
 }
 
-TEST(KernelCmdline, StopsAtDoubleDashAndRejectsBadInput) {
+TEST(StandinKernelCmdline, StopsAtDoubleDashAndRejectsBadInput) {
   auto p = ParseKernelCmdline("a=1 -- b=2");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->count("b"), 0u);
@@ -30,7 +30,7 @@ TEST(KernelCmdline, StopsAtDoubleDashAndRejectsBadInput) {
   EXPECT_TRUE(ParseKernelCmdline("").ok());
 }
 
-TEST(KernelCmdline, Endpoints) {
+TEST(StandinKernelCmdline, Endpoints) {
   auto a = ParseEndpoint("10.66.0.1:50101");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->host, "10.66.0.1");
@@ -46,7 +46,7 @@ TEST(KernelCmdline, Endpoints) {
   EXPECT_FALSE(ParseEndpoint(":80").ok());
 }
 
-TEST(KernelCmdline, StandinArgsFromTalosLine) {
+TEST(StandinKernelCmdline, StandinArgsFromTalosLine) {
   auto a = StandinArgsFromCmdline(
       "initrd=initramfs console=ttyS0 talos.platform=metal "
       "talos.config=http://10.66.0.1:8080/config/abc talos.events.sink=10.66.0.1:50101 "
@@ -62,7 +62,7 @@ TEST(KernelCmdline, StandinArgsFromTalosLine) {
   EXPECT_EQ(a->disk, "/dev/vda");
 }
 
-TEST(KernelCmdline, StandinArgsNeedsConfig) {
+TEST(StandinKernelCmdline, StandinArgsNeedsConfig) {
   EXPECT_FALSE(StandinArgsFromCmdline("console=ttyS0").ok());
   EXPECT_FALSE(StandinArgsFromCmdline("talos.config=").ok());
   EXPECT_FALSE(StandinArgsFromCmdline("talos.config=x talos.events.sink=nope").ok());

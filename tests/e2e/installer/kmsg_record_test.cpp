@@ -7,7 +7,7 @@
 namespace metalpxe::standin {
 namespace {
 
-TEST(KmsgRecord, ParsesKernelRecord) {
+TEST(StandinKmsgRecord, ParsesKernelRecord) {
   auto r = ParseKmsgRecord("6,339,5140900,-;NET: Registered protocol family 10\n SUBSYSTEM=net\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->facility, 0);
@@ -17,7 +17,7 @@ TEST(KmsgRecord, ParsesKernelRecord) {
   EXPECT_EQ(r->message, "NET: Registered protocol family 10");
 }
 
-TEST(KmsgRecord, UserFacilityExtraFieldsAndEscapes) {
+TEST(StandinKmsgRecord, UserFacilityExtraFieldsAndEscapes) {
   auto r = ParseKmsgRecord("12,7,99,-,caller=T1;tab\\x09here\n");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->facility, 1);
@@ -28,7 +28,7 @@ TEST(KmsgRecord, UserFacilityExtraFieldsAndEscapes) {
   EXPECT_EQ(partial->message, "trailing \\x");
 }
 
-TEST(KmsgRecord, RejectsMalformed) {
+TEST(StandinKmsgRecord, RejectsMalformed) {
   EXPECT_FALSE(ParseKmsgRecord("").ok());
   EXPECT_FALSE(ParseKmsgRecord("no semicolon").ok());
   EXPECT_FALSE(ParseKmsgRecord("6,1;x").ok());
@@ -37,7 +37,7 @@ TEST(KmsgRecord, RejectsMalformed) {
   EXPECT_FALSE(ParseKmsgRecord("6,1,,-;x").ok());
 }
 
-TEST(KmsgRecord, TalosJsonLine) {
+TEST(StandinKmsgRecord, TalosJsonLine) {
   KmsgRecord r{0, 3, 42, 1'500'000, "disk \xff error"};
   const std::string line = TalosKmsgJsonLine(r, 1'700'000'000'000'000ull);
   ASSERT_EQ(line.back(), '\n');
@@ -51,7 +51,7 @@ TEST(KmsgRecord, TalosJsonLine) {
   EXPECT_EQ(j.size(), 7u);
 }
 
-TEST(KmsgRecord, Names) {
+TEST(StandinKmsgRecord, Names) {
   EXPECT_EQ(FacilityName(23), "local7");
   EXPECT_EQ(FacilityName(99), "unknown");
   EXPECT_EQ(PriorityName(0), "emerg");

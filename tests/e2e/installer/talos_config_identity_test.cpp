@@ -7,7 +7,7 @@
 namespace metalpxe::standin {
 namespace {
 
-TEST(TalosConfigIdentity, ReadsHostnameRoleAndFixture) {
+TEST(StandinConfigIdentity, ReadsHostnameRoleAndFixture) {
   auto id = IdentityFromTalosConfig(
       "# metalpxe-fixture: controlplane-base\n"
       "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    hostname: cp-1\n");
@@ -19,14 +19,14 @@ TEST(TalosConfigIdentity, ReadsHostnameRoleAndFixture) {
             "METALPXE-STANDIN-INSTALLED hostname=cp-1 role=controlplane fixture=controlplane-base\n");
 }
 
-TEST(TalosConfigIdentity, FixtureLabelWinsOverComment) {
+TEST(StandinConfigIdentity, FixtureLabelWinsOverComment) {
   auto id = IdentityFromTalosConfig(
       "# metalpxe-fixture: stale\nmachine:\n  type: worker\n  nodeLabels:\n    metalpxe-fixture: worker-base\n");
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->marker, "worker-base");
 }
 
-TEST(TalosConfigIdentity, MultiDocumentAndNoHostname) {
+TEST(StandinConfigIdentity, MultiDocumentAndNoHostname) {
   auto id = IdentityFromTalosConfig("apiVersion: v1alpha1\nkind: Other\n---\nmachine:\n  type: worker\n");
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->role, "worker");
@@ -34,7 +34,7 @@ TEST(TalosConfigIdentity, MultiDocumentAndNoHostname) {
   EXPECT_EQ(MarkerLine(*id), "METALPXE-STANDIN-INSTALLED hostname=- role=worker\n");
 }
 
-TEST(TalosConfigIdentity, RejectsWhatIsNotAMachineConfig) {
+TEST(StandinConfigIdentity, RejectsWhatIsNotAMachineConfig) {
   EXPECT_FALSE(IdentityFromTalosConfig("").ok());
   EXPECT_FALSE(IdentityFromTalosConfig("forbidden").ok());
   EXPECT_FALSE(IdentityFromTalosConfig("machine: [1, 2]\n").ok());
