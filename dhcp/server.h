@@ -21,7 +21,10 @@ namespace metalpxe::dhcp {
 class DhcpServer {
  public:
   // `io`, `config` and `store` must outlive the server; `observer` runs on
-  // the io_context thread for every request heard and every lease granted.
+  // the io_context thread for every request heard and every lease granted
+  // (after its ACK left), inside the packet path: it must not block (post
+  // slow work elsewhere). A config snapshot change (inventory reload) takes
+  // effect with the next packet; subnet changes need a restart.
   DhcpServer(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer);
   ~DhcpServer();
   DhcpServer(const DhcpServer&) = delete;
