@@ -173,8 +173,17 @@ std::string TagPrefix(const YamlValue& v) {
   const std::string& tag = v.tag();
   if (tag.empty() || !SafeTagChars(tag)) return "";
   static constexpr std::string_view kCore = "tag:yaml.org,2002:";
-  if (tag.starts_with(kCore)) return "!!" + tag.substr(kCore.size()) + " ";
-  if (tag.front() == '!' && tag.find_first_of("!<>", 1) == std::string::npos) return tag + " ";
+  // A tag that could not be written back as read (e.g. yaml-cpp turns a lone
+  // `!!` into the bare core prefix) is dropped: the scalar stays a string.
+  if (tag.starts_with(kCore)) {
+    const std::string suffix = tag.substr(kCore.size());
+    if (suffix.empty() || suffix.find_first_of("!,") != std::string::npos) return "";
+    return "!!" + suffix + " ";
+  }
+  if (tag.front() == '!') {
+    if (tag.size() == 1 || tag.find_first_of("!<>,", 1) != std::string::npos) return "";
+    return tag + " ";
+  }
   return "!<" + tag + "> ";
 }
 
