@@ -33,7 +33,8 @@ function(metalpxe_add_test name)
   if(A_SERIAL)
     list(APPEND props RUN_SERIAL TRUE)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+  gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+                       PROPERTIES ${props})
 endfunction()
 
 # metalpxe_add_fuzzer(NAME SOURCE file.cpp DEPS ... [SECONDS n])

@@ -280,6 +280,23 @@ void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
   r.RejectUnknownKeys();
 }
 
+// Machines accepted through the management API live in
+// <stateDir>/accepted-machines.yaml (same form as the inventory) until the
+// user commits them to the Git inventory; a machine already there wins.
+void MergeAcceptedMachines(AppConfig& cfg, ConfigProblems& problems) {
+  const std::string path = AcceptedMachinesFile(cfg.server);
+  if (!cfg.inventory || WhyNotReadableFile(path) == "does not exist") return;
+  auto accepted = LoadInventoryFile(path, cfg, problems);
+  if (!accepted) return;
+  auto merged = std::make_shared<Inventory>(*cfg.inventory);
+  for (const auto& m : accepted->machines) {
+    bool shadowed = merged->FindByName(m.name) != nullptr;
+    for (const auto& mac : m.macs) shadowed |= merged->FindByMac(mac) != nullptr;
+    if (!shadowed) merged->machines.push_back(m);
+  }
+  cfg.inventory = std::move(merged);
+}
+
 // Parses every section; `inventory_ok` false when the inventory had problems.
 std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblems& problems) {
   ProblemSink sink(path, &problems);
@@ -339,10 +356,13 @@ std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblem
     if (inline_machines.IsDefined()) holder["machines"] = inline_machines;
     cfg->inventory = ReadInventory(holder, path, base_dir, *cfg, problems);
   }
+  MergeAcceptedMachines(*cfg, problems);
   return cfg;
 }
 
 }  // namespace
+
+std::string AcceptedMachinesFile(const ServerConfig& server) { return server.state_dir + "/accepted-machines.yaml"; }
 
 LoadedConfig LoadAppConfig(const std::string& path_in) {
   LoadedConfig out;

@@ -32,4 +32,7 @@ struct ReloadedConfig {
 };
 ReloadedConfig ReloadAppConfig(const AppConfig& running);
 
+// Machines accepted through the management API (inventory YAML form).
+std::string AcceptedMachinesFile(const ServerConfig& server);
+
 }  // namespace metalpxe

@@ -32,8 +32,9 @@ std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const Mac
   return m;
 }
 
-BootEndpoints::BootEndpoints(const ConfigSource& config, MachineRegistry& registry, ConfigTokenIssuer& tokens)
-    : config_(config), registry_(registry), tokens_(tokens) {}
+BootEndpoints::BootEndpoints(const ConfigSource& config, MachineRegistry& registry, ConfigTokenIssuer& tokens,
+                             BootHooks hooks)
+    : config_(config), registry_(registry), tokens_(tokens), hooks_(std::move(hooks)) {}
 
 void BootEndpoints::Register(HttpServer& server) {
   server.Handle("/boot.ipxe", [this](const HttpRequest& r) { return ChainScript(r); });
@@ -79,13 +80,14 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
   if (config->dhcp.mode == DhcpMode::kFull && !req.peer.IsUnspecified()) bound = req.peer;
   const IssuedToken token = tokens_.Issue(*mac, bound, TokenClock::now());
   const TalosBootUrls urls = BootUrlsFor(config->server, d.profile->name, token.token);
-  const bool wipe = false;
+  const bool wipe = hooks_.wipe_requested && hooks_.wipe_requested(*mac);
   const auto args = TalosKernelArgs(config->server, *d.profile, d.machine, urls.config, wipe);
   registry_.Apply(*mac, LifecycleEvent::kInstallerServed,
                   "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) + ")");
   registry_.RecordEvent(*mac, "config-token",
                         "config token issued" + (bound ? " for " + bound->ToString() : std::string()));
   ++counters_.install_scripts;
+  if (hooks_.installer_served) hooks_.installer_served(*mac);
   return NoStore(HttpResponse::Text(
       200, RenderInstallScript(d.machine_name, std::string(RoleName(d.role)), urls.kernel, urls.initramfs, args),
       kIpxeType));

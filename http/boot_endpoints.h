@@ -24,12 +24,19 @@ struct BootEndpointCounters {
   std::atomic<std::uint64_t> configs_failed{0};    // rendering failed (500)
 };
 
+// What the reinstall orchestration wants to know of the boot path.
+struct BootHooks {
+  std::function<bool(const MacAddress&)> wipe_requested;      // add talos.experimental.wipe=system
+  std::function<void(const MacAddress&)> installer_served;    // the machine is back in the installer
+};
+
 class BootEndpoints {
  public:
   // Seconds an unknown machine waits before asking again.
   static constexpr int kDiscoverRetrySeconds = 15;
 
-  BootEndpoints(const ConfigSource& config, MachineRegistry& registry, ConfigTokenIssuer& tokens);
+  BootEndpoints(const ConfigSource& config, MachineRegistry& registry, ConfigTokenIssuer& tokens,
+                BootHooks hooks = {});
 
   void Register(HttpServer& server);
 
@@ -43,6 +50,7 @@ class BootEndpoints {
   const ConfigSource& config_;
   MachineRegistry& registry_;
   ConfigTokenIssuer& tokens_;
+  BootHooks hooks_;
   BootEndpointCounters counters_;
 };
 
