@@ -21,6 +21,7 @@ struct TftpOptions {
   unsigned max_retries = 5;             // retransmissions of one window before giving up
   std::uint16_t max_block_size = kMaxBlockSize;  // blksize answers are capped here
   std::uint16_t max_window_size = 64;            // windowsize answers are capped here
+  bool use_gso = true;  // send a window as one UDP GSO datagram train where the path allows
 };
 
 // Counters since Start(), for /metrics. Bytes are DATA payload put on the

@@ -43,6 +43,7 @@ TftpTransfer::TftpTransfer(udp::socket socket, OpenedFile file, NegotiatedOption
       max_timeout_(std::max(initial_timeout_, options.max_retransmit_timeout)),
       timeout_(initial_timeout_),
       max_retries_(options.max_retries) {
+  use_gso_ = options.use_gso;
   boost::system::error_code ec;
   peer_ = socket_.remote_endpoint(ec);
   socket_.non_blocking(true, ec);

@@ -1,7 +1,7 @@
 // metalpxe-tftpd: the metalpxe TFTP server on its own, for benchmarks and
 // for poking at by hand. metalpxed runs the same TftpServer in its loop.
 //   metalpxe-tftpd --root DIR [--address A] [--port P] [--interface IF]
-//                  [--max-transfers N] [--max-window N] [--log-level L]
+//                  [--max-transfers N] [--max-window N] [--no-gso] [--log-level L]
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -19,7 +19,7 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: metalpxe-tftpd --root DIR [--address A] [--port P] [--interface IF]\n"
-               "                      [--max-transfers N] [--max-window N] [--log-level L]\n");
+               "                      [--max-transfers N] [--max-window N] [--no-gso] [--log-level L]\n");
   return 2;
 }
 
@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   std::string level = "info";
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
+    if (flag == "--no-gso") {
+      options.use_gso = false;
+      continue;
+    }
     if (i + 1 >= argc) return Usage();
     const std::string value = argv[++i];
     if (flag == "--root") {
