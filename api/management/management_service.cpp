@@ -46,6 +46,7 @@ class ManagementServer::Service final : public v1::Management::Service {
   explicit Service(ManagementBackend& backend) : backend_(backend) {}
 
   void Stop() { stopping_.store(true); }
+  void Resume() { stopping_.store(false); }
 
   grpc::Status ListMachines(grpc::ServerContext*, const v1::ListMachinesRequest*,
                             v1::ListMachinesResponse* response) override {
@@ -298,6 +299,7 @@ ManagementServer::~ManagementServer() { Shutdown(); }
 
 Status ManagementServer::Start() {
   if (server_) return Status(ErrorCode::kFailedPrecondition, "management API already started");
+  service_->Resume();  // after a Shutdown, streams may run again
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = pki_.ca_cert_pem;
   ssl.pem_key_cert_pairs.push_back({pki_.server_key_pem.Reveal(), pki_.server_cert_pem});
