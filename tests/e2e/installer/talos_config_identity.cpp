@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <vector>
+
 namespace metalpxe::standin {
 
 namespace {
@@ -21,12 +23,33 @@ std::string FixtureMarker(std::string_view yaml) {
   return std::string(yaml.substr(begin, end - begin));
 }
 
+// Splits at "---" lines (YAML document markers at column 0).
+std::vector<std::string_view> SplitDocuments(std::string_view yaml) {
+  std::vector<std::string_view> docs;
+  size_t start = 0, line = 0;
+  while (line < yaml.size()) {
+    size_t end = yaml.find('\n', line);
+    if (end == std::string_view::npos) end = yaml.size();
+    const std::string_view text = yaml.substr(line, end - line);
+    if (text.starts_with("---") && (text.size() == 3 || text[3] == ' ' || text[3] == '\r')) {
+      docs.push_back(yaml.substr(start, line - start));
+      start = end < yaml.size() ? end + 1 : end;
+    }
+    line = end + 1;
+  }
+  docs.push_back(yaml.substr(start));
+  return docs;
+}
+
 }  // namespace
 
 Result<ConfigIdentity> IdentityFromTalosConfig(std::string_view yaml) {
+  // Documents are split here and loaded one by one: yaml-cpp 0.7's LoadAll
+  // loops forever on some malformed input (",$2[", found by
+  // fuzz_standin_parsers), while Load returns or throws.
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    for (std::string_view doc : SplitDocuments(yaml)) docs.push_back(YAML::Load(std::string(doc)));
   } catch (const YAML::Exception& e) {
     return Status(ErrorCode::kInvalidArgument, std::string("config is not YAML: ") + e.what());
   }

@@ -41,6 +41,7 @@ TEST(StandinConfigIdentity, RejectsWhatIsNotAMachineConfig) {
   EXPECT_FALSE(IdentityFromTalosConfig("machine:\n  network: {}\n").ok());
   EXPECT_FALSE(IdentityFromTalosConfig("machine: {type: [a]}\n").ok());
   EXPECT_FALSE(IdentityFromTalosConfig("machine:\n  type: worker\n  bad: [\n").ok());
+  EXPECT_FALSE(IdentityFromTalosConfig(",$2[").ok());  // yaml-cpp's LoadAll never returns here
 }
 
 }  // namespace
