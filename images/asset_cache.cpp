@@ -14,6 +14,8 @@
 #include "images/asset_names.h"
 #include "images/sha256.h"
 
+#include <fstream>
+
 namespace metalpxe {
 namespace {
 
@@ -100,7 +102,8 @@ Result<BootAssetPaths> AssetCache::ResolveDownload(const ProfileConfig& p, const
   }
   for (auto [what, value] : {std::pair{"kernelSha256", &p.kernel_sha256},
                              std::pair{"initramfsSha256", &p.initramfs_sha256}}) {
-    if (!IsSha256Hex(*value)) {
+    // Empty: trust on first use (EnsureDownloaded pins what it gets).
+    if (!value->empty() && !IsSha256Hex(*value)) {
       return ProfileError(p, std::string(what) + " must be the 64-hex-digit sha256 of the file (got '" +
                                  value->substr(0, 80) + "')");
     }
@@ -122,7 +125,39 @@ Status AssetCache::EnsureDownloaded(const ProfileConfig& p, const std::string& f
   auto file_lock = FileLock(path);
   std::lock_guard hold(*file_lock);
 
-  Status existing = VerifyFile(path, sha256);
+  // No digest configured: the first download's digest is pinned beside the
+  // file, and every later download (and every re-hash) must match it.
+  const std::string pin_path = path + ".sha256";
+  std::string pinned = sha256;
+  if (pinned.empty()) {
+    std::ifstream pin(pin_path);
+    std::getline(pin, pinned);
+    if (!pinned.empty() && !IsSha256Hex(pinned)) pinned.clear();
+  }
+  if (pinned.empty()) {
+    std::error_code dir_ec;
+    std::filesystem::create_directories(dir, dir_ec);
+    const std::string url = FactoryAssetUrl(p.image_factory, p.schematic, p.talos_version, file);
+    ByteProgress pin_progress;
+    if (progress) pin_progress = [&](std::uint64_t done, std::uint64_t total) { progress({p.name, file, done, total}); };
+    std::string got;
+    unlink(path.c_str());
+    Status st = DownloadVerified(url, path, "", options_.download, pin_progress, &cancel_, &got);
+    if (!st.ok()) return Status(st.code(), "profile '" + p.name + "': " + st.message());
+    const std::string tmp = pin_path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << got << "\n";
+      out.flush();
+      if (!out) return Status(ErrorCode::kInternal, "cannot write " + tmp);
+    }
+    if (rename(tmp.c_str(), pin_path.c_str()) != 0) return Status(ErrorCode::kInternal, "cannot write " + pin_path);
+    spdlog::warn("images: profile '{}': {} pinned at sha256 {} (trust on first use; set the profile's digest to "
+                 "pin it yourself)", p.name, file, got);
+    return Status::Ok();
+  }
+
+  Status existing = VerifyFile(path, pinned);
   if (existing.ok()) return Status::Ok();
   if (existing.code() != ErrorCode::kNotFound) {
     // A cached file that no longer matches (disk damage, or the profile's
@@ -142,7 +177,7 @@ Status AssetCache::EnsureDownloaded(const ProfileConfig& p, const std::string& f
   if (progress) {
     byte_progress = [&](std::uint64_t done, std::uint64_t total) { progress({p.name, file, done, total}); };
   }
-  Status st = DownloadVerified(url, path, sha256, options_.download, byte_progress, &cancel_);
+  Status st = DownloadVerified(url, path, pinned, options_.download, byte_progress, &cancel_);
   if (!st.ok()) {
     // Leave no empty directories behind either (rmdir only removes empty ones).
     rmdir(dir.c_str());
@@ -155,7 +190,7 @@ Status AssetCache::EnsureDownloaded(const ProfileConfig& p, const std::string& f
     std::lock_guard lock(verified_mu_);
     verified_[path] = {static_cast<std::uint64_t>(sb.st_size),
                        std::int64_t(sb.st_mtim.tv_sec) * 1'000'000'000 + sb.st_mtim.tv_nsec,
-                       static_cast<std::uint64_t>(sb.st_ino), Lower(sha256)};
+                       static_cast<std::uint64_t>(sb.st_ino), Lower(pinned)};
   }
   return Status::Ok();
 }

@@ -4,7 +4,8 @@
 //
 // A profile names either local files (`kernel`, `initramfs`), which are
 // checked (and their digests verified when configured), or an Image Factory
-// build (`talosVersion` + `schematic` with both sha256 digests), which is
+// build (`talosVersion` + `schematic`, with sha256 digests or, without them,
+// the first download's digest pinned beside the file), which is
 // downloaded once into
 //   <state_dir>/cache/images/<schematic>/<version>/kernel-<arch>
 //   <state_dir>/cache/images/<schematic>/<version>/initramfs-<arch>.xz

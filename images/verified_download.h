@@ -21,8 +21,10 @@ struct DownloadOptions {
   int max_attempts = 3;
 };
 
+// An empty expected_sha256 accepts whatever arrives (trust on first use: the
+// caller pins the digest it gets back in *actual_sha256).
 Status DownloadVerified(const std::string& url, const std::string& final_path, const std::string& expected_sha256,
                         const DownloadOptions& options, const ByteProgress& progress,
-                        const std::atomic<bool>* cancel);
+                        const std::atomic<bool>* cancel, std::string* actual_sha256 = nullptr);
 
 }  // namespace metalpxe

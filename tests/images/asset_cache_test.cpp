@@ -174,6 +174,30 @@ TEST_F(AssetCacheTest, images_GoodDigestIsCachedAndNotDownloadedAgain) {
   ASSERT_TRUE(twice.ok()) << twice.status().ToString();
 }
 
+TEST_F(AssetCacheTest, images_WithoutADigestTheFirstDownloadIsPinned) {
+  StartHttpd();
+  auto profile = Profile();
+  profile.kernel_sha256.clear();
+  profile.initramfs_sha256.clear();
+  {
+    AssetCache cache(state_, QuickOptions());
+    auto paths = cache.Resolve(profile);
+    ASSERT_TRUE(paths.ok()) << paths.status().ToString();
+    EXPECT_EQ(ReadFile(paths->kernel), kernel_);
+  }
+  EXPECT_EQ(ReadFile(CachedKernel() + ".sha256"), Sha256Of(kernel_) + "\n");
+  // The server now hands out something else, and the cached copy is lost:
+  // the pin refuses the new bytes.
+  std::ofstream(www_ + "/image/" + kSchematic + "/" + kVersion + "/kernel-amd64", std::ios::trunc) << "tampered";
+  fs::remove(CachedKernel());
+  AssetCache again(state_, QuickOptions());
+  auto paths = again.Resolve(profile);
+  ASSERT_FALSE(paths.ok());
+  EXPECT_EQ(paths.status().code(), ErrorCode::kDataLoss);
+  EXPECT_NE(paths.status().message().find("expected " + Sha256Of(kernel_)), std::string::npos)
+      << paths.status().ToString();
+}
+
 TEST_F(AssetCacheTest, images_BadDigestIsRejectedAndLeavesNothing) {
   StartHttpd();
   auto profile = Profile();

@@ -109,7 +109,7 @@ TEST(images_profile, DownloadProfilesAreCheckedBeforeAnyRequest) {
   EXPECT_NE(r.status().message().find("schematic"), std::string::npos) << r.status().ToString();
 
   p.schematic = "abc";
-  p.kernel_sha256 = "";
+  p.kernel_sha256 = "not-a-digest";  // empty would mean trust on first use
   r = cache.Resolve(p);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("kernelSha256"), std::string::npos) << r.status().ToString();
