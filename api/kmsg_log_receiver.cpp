@@ -1,5 +1,7 @@
 #include "api/kmsg_log_receiver.h"
 
+#include "core/redaction.h"
+
 #include <array>
 #include <map>
 
@@ -69,6 +71,9 @@ class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
   void Accept(std::string_view line, std::vector<KmsgLogStore::Entry>& batch) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return;  // keep-alive blank lines are not errors
+    // The kernel's "Command line:" record carries talos.config=…/config/<token>.
+    const std::string safe = RedactConfigTokens(line);
+    line = safe;
     auto parsed = ParseKmsgLine(line);
     if (!parsed.ok()) {
       shared_->malformed.fetch_add(1, std::memory_order_relaxed);

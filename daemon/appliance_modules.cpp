@@ -9,6 +9,7 @@
 #include "core/store/sqlite_store.h"
 #include "daemon/appliance_metrics.h"
 #include "daemon/profile_assets.h"
+#include "daemon/reinstall_orchestrator.h"
 #include "dhcp/server.h"
 #include "http/boot_endpoints.h"
 #include "http/http_server.h"
@@ -48,6 +49,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<EventSinkServer> events;
   std::unique_ptr<KmsgLogReceiver> kmsg;
   std::unique_ptr<AssetCache> assets;
+  std::unique_ptr<ReinstallOrchestrator> reinstall;
   bool stopped = false;
 
   Impl(boost::asio::io_context& i, SwappableConfigSource& s) : io(i), source(s) {}
@@ -138,7 +140,13 @@ struct ApplianceModules::Impl {
     hopt.port = server.http_port;
     hopt.threads = 4;
     http = std::make_unique<http::HttpServer>(hopt);
-    boot = std::make_unique<http::BootEndpoints>(source, *registry, *tokens);
+    ReinstallOptions ropt;
+    ropt.power.interface = server.interface;  // wake-on-LAN leaves where machines are
+    reinstall = std::make_unique<ReinstallOrchestrator>(io, source, *registry, *tokens, ropt);
+    http::BootHooks hooks;
+    hooks.wipe_requested = [this](const MacAddress& mac) { return reinstall->WipeRequested(mac); };
+    hooks.installer_served = [this](const MacAddress& mac) { reinstall->InstallerServed(mac); };
+    boot = std::make_unique<http::BootEndpoints>(source, *registry, *tokens, hooks);
     boot->Register(*http);
     // iPXE binaries (UEFI HTTP boot fetches snponly.efi here), and each
     // profile's kernel + initramfs once resolved (downloads run off the loop).
@@ -192,6 +200,7 @@ struct ApplianceModules::Impl {
     if (kmsg) kmsg->Stop();
     if (tftp) tftp->Stop();
     if (dhcp) dhcp->Stop();
+    reinstall.reset();  // waits for a power action in flight
     assets.reset();  // cancels a running download
     if (store) {
       if (auto st = store->Flush(); !st.ok()) spdlog::error("store flush at shutdown: {}", st.ToString());

@@ -55,7 +55,11 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
   const IpxeQuery query{std::string(req.Query("mac")), std::string(req.Query("uuid")),
                         std::string(req.Query("serial")), std::string(req.Query("arch")),
                         std::string(req.Query("platform"))};
-  registry_.ObserveBoot({*mac, req.peer, query.uuid, query.arch, "", query.serial});
+  // In full DHCP mode our own DHCP says which address a MAC holds; a request
+  // from elsewhere must not move it (or it could claim the machine's token).
+  const bool full_dhcp = config->dhcp.mode == DhcpMode::kFull;
+  registry_.ObserveBoot({*mac, full_dhcp ? std::nullopt : std::optional<Ipv4Address>(req.peer), query.uuid,
+                         query.arch, "", query.serial});
 
   const MachineConfig* inventory = MachineRegistry::InventoryMachine(*config, *mac);
   const MachineState state = registry_.StateOf(*mac);
@@ -74,10 +78,21 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
       break;
   }
 
-  // In full DHCP mode the machine's address is ours to know: bind the token
-  // to it. In proxy mode another server owns addresses, so bind to the MAC only.
+  // In full DHCP mode the installer goes only to the address leased to that
+  // MAC, and the token is bound to it. In proxy mode another server owns
+  // addresses, so the token is bound to the MAC only.
   std::optional<Ipv4Address> bound;
-  if (config->dhcp.mode == DhcpMode::kFull && !req.peer.IsUnspecified()) bound = req.peer;
+  if (full_dhcp) {
+    const auto leased = registry_.AddressOf(*mac);
+    if (!leased || *leased != req.peer) {
+      ++counters_.configs_refused;
+      registry_.RecordEvent(*mac, "boot",
+                            "installer refused to " + req.peer.ToString() + ": " +
+                                (leased ? "that MAC holds " + leased->ToString() : std::string("no lease for that MAC")));
+      return NoStore(HttpResponse::Text(403, "forbidden\n"));
+    }
+    bound = req.peer;
+  }
   const IssuedToken token = tokens_.Issue(*mac, bound, TokenClock::now());
   const TalosBootUrls urls = BootUrlsFor(config->server, d.profile->name, token.token);
   const bool wipe = hooks_.wipe_requested && hooks_.wipe_requested(*mac);

@@ -13,7 +13,7 @@ set idx:int32 0
 :next_interface
 isset ${{net${{idx}}/mac}} || goto no_interface
 isset ${{net${{idx}}/ip}} || dhcp net${{idx}} || goto try_next
-chain --autofree http://{addr}:{port}/ipxe?mac=${{net${{idx}}/mac:hexhyp}}&uuid=${{uuid:uristring}}&serial=${{serial:uristring}}&arch=${{buildarch}}&platform=${{platform}} || goto try_next
+chain --replace --autofree http://{addr}:{port}/ipxe?mac=${{net${{idx}}/mac:hexhyp}}&uuid=${{uuid:uristring}}&serial=${{serial:uristring}}&arch=${{buildarch}}&platform=${{platform}} || goto try_next
 :try_next
 inc idx
 goto next_interface

@@ -99,10 +99,11 @@ inventory: machines.yaml
   }
 
   // The client namespace becomes a machine with this MAC and a DHCP lease.
+  // Like a UEFI PXE client, it says so in option 60.
   std::string Lease(const std::string& mac) {
     net_->client.Ip({"link", "set", "veth-c", "address", mac});
-    auto r = RunCommand({"busybox", "udhcpc", "-i", "veth-c", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s",
-                         (dir_ / "udhcpc.script").string()},
+    auto r = RunCommand({"busybox", "udhcpc", "-i", "veth-c", "-n", "-q", "-f", "-t", "5", "-T", "1", "-V",
+                         "PXEClient:Arch:00007:UNDI:003016", "-s", (dir_ / "udhcpc.script").string()},
                         std::chrono::seconds(30), net_->client.name());
     EXPECT_EQ(r.exit_code, 0) << r.output;
     std::smatch m;
@@ -213,6 +214,8 @@ TEST_F(ApplianceIt, ConfigTokenFromAnotherAddressOrMachineIsRefused) {
   EXPECT_EQ(Curl(net_->client, "http://10.66.0.1:8080/config/AAAAAAAAAAAAAAAAAAAAAA", "%{http_code}").output, "403");
   EXPECT_EQ(Curl(net_->client, url, "%{http_code}").output, "200");
   EXPECT_EQ(Metric("metalpxe_configs_total{outcome=\"refused\"}"), "2");
+  // The installer itself is refused to an address that does not hold the MAC's lease.
+  EXPECT_EQ(Curl(net_->server, "http://10.66.0.1:8080/ipxe?mac=52-54-00-12-34-56", "%{http_code}").output, "403");
   // Nothing secret reached the log: neither the token nor the cluster secrets.
   const std::string token = url.substr(url.rfind('/') + 1);
   EXPECT_EQ(daemon_->Stderr().find(token), std::string::npos);

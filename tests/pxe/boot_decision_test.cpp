@@ -94,7 +94,9 @@ TEST(IpxeScript, ChainScriptTriesEveryInterface) {
   const std::string s = RenderChainScript(f.cfg.server);
   EXPECT_EQ(s.rfind("#!ipxe\n", 0), 0u);
   EXPECT_NE(s.find("isset ${net${idx}/ip} || dhcp net${idx} || goto try_next"), std::string::npos);
-  EXPECT_NE(s.find("chain --autofree http://10.66.0.1:8080/ipxe?mac=${net${idx}/mac:hexhyp}&uuid=${uuid:uristring}"),
+  // --replace: when the machine script runs `exit` (boot from disk), iPXE must
+  // leave, not come back here and count it as a failure.
+  EXPECT_NE(s.find("chain --replace --autofree http://10.66.0.1:8080/ipxe?mac=${net${idx}/mac:hexhyp}&uuid=${uuid:uristring}"),
             std::string::npos);
   EXPECT_NE(s.find("inc idx"), std::string::npos);
 }
