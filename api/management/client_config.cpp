@@ -27,6 +27,17 @@ class Fd {
   int fd_;
 };
 
+// PEM reads best as a literal block; anything else (a hand-edited value with
+// odd spacing) goes in yaml-cpp's default style, which round-trips exactly.
+void EmitPem(YAML::Emitter& out, const std::string& value) {
+  const bool plain_pem = value.rfind("-----", 0) == 0 && !value.empty() && value.back() == '\n' &&
+                         value.find("\n\n") == std::string::npos &&
+                         value.find('\t') == std::string::npos && value.find('\r') == std::string::npos;
+  if (plain_pem) out << YAML::Literal;
+  else out << YAML::DoubleQuoted;
+  out << value;
+}
+
 Status Errno(const std::string& what) { return Status(ErrorCode::kUnavailable, what + ": " + std::strerror(errno)); }
 
 }  // namespace
@@ -36,9 +47,12 @@ std::string RenderClientConfig(const ClientConfig& config) {
   out << YAML::Comment("metalpxectl client configuration (mutual TLS). Keep it private: it holds a key.");
   out << YAML::BeginMap;
   out << YAML::Key << "endpoint" << YAML::Value << config.endpoint;
-  out << YAML::Key << "ca" << YAML::Value << YAML::Literal << config.ca_pem;
-  out << YAML::Key << "crt" << YAML::Value << YAML::Literal << config.cert_pem;
-  out << YAML::Key << "key" << YAML::Value << YAML::Literal << config.key_pem.Reveal();
+  out << YAML::Key << "ca" << YAML::Value;
+  EmitPem(out, config.ca_pem);
+  out << YAML::Key << "crt" << YAML::Value;
+  EmitPem(out, config.cert_pem);
+  out << YAML::Key << "key" << YAML::Value;
+  EmitPem(out, config.key_pem.Reveal());
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -39,6 +39,8 @@ TEST(MgmtPki, CreatesPrivateFilesAndClientConfig) {
   EXPECT_EQ(config->ca_pem, pki->ca_cert_pem);
   EXPECT_NE(config->cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
   EXPECT_NE(config->key_pem.Reveal().find("PRIVATE KEY"), std::string::npos);
+  // PEMs as literal blocks, readable and copy-pasteable.
+  EXPECT_NE(ReadSmallFile(pki->client_config_path)->find("ca: |"), std::string::npos);
 }
 
 TEST(MgmtPki, CertificatesAsOpensslSeesThem) {
