@@ -37,13 +37,14 @@ int RunAppliance(const std::string& config_path) {
   SwappableConfigSource source(loaded.config);
   boost::asio::io_context io;
   ApplianceModules modules(io, source);
+  ConfigReloader reloader(source, [&](const AppConfig& fresh) { modules.OnConfigReloaded(fresh); });
+  modules.SetReload([&] { return reloader.Reload("machine accepted"); });
   if (auto st = modules.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.ToString());
     modules.Stop();
     return 1;
   }
 
-  ConfigReloader reloader(source, [&](const AppConfig& fresh) { modules.OnConfigReloaded(fresh); });
   ConfigFileWatcher watcher(io, {loaded.config->file, loaded.config->inventory_file},
                             [&] { reloader.Reload("file changed"); });
   if (auto st = watcher.Start(); !st.ok()) spdlog::warn("config file watch disabled: {}", st.ToString());

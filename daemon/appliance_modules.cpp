@@ -10,6 +10,11 @@
 #include "daemon/appliance_metrics.h"
 #include "daemon/profile_assets.h"
 #include "daemon/reinstall_orchestrator.h"
+#include "daemon/management_backend_impl.h"
+#include "api/management/management_service.h"
+#include "api/management/pki.h"
+
+#include <unistd.h>
 #include "dhcp/server.h"
 #include "http/boot_endpoints.h"
 #include "http/http_server.h"
@@ -50,6 +55,9 @@ struct ApplianceModules::Impl {
   std::unique_ptr<KmsgLogReceiver> kmsg;
   std::unique_ptr<AssetCache> assets;
   std::unique_ptr<ReinstallOrchestrator> reinstall;
+  std::unique_ptr<ApplianceManagementBackend> mgmt_backend;
+  std::unique_ptr<ManagementServer> mgmt;
+  std::function<bool()> reload;
   bool stopped = false;
 
   Impl(boost::asio::io_context& i, SwappableConfigSource& s) : io(i), source(s) {}
@@ -168,6 +176,29 @@ struct ApplianceModules::Impl {
     kopt.store.log_dir = std::filesystem::path(server.state_dir) / "logs";
     kmsg = std::make_unique<KmsgLogReceiver>(io, kopt, [this](Ipv4Address peer) { return LogKey(peer); });
     if (auto st = kmsg->Start(); !st.ok()) return {st.code(), "kernel logs: " + st.message()};
+    if (auto st = StartManagementApi(server); !st.ok()) return {st.code(), "management API: " + st.message()};
+    return Status::Ok();
+  }
+
+  Status StartManagementApi(const ServerConfig& server) {
+    const auto colon = server.api_listen.rfind(':');
+    const auto port = static_cast<std::uint16_t>(std::stoi(server.api_listen.substr(colon + 1)));
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    auto pki = EnsureApiPki(server.state_dir, server.address, host, port);
+    if (!pki.ok()) return pki.status();
+    ManagementParts parts;
+    parts.config = &source;
+    parts.registry = registry.get();
+    parts.reinstall = reinstall.get();
+    parts.dhcp = dhcp.get();
+    parts.kmsg = kmsg.get();
+    parts.assets = assets.get();
+    parts.reload = [this] { return reload && reload(); };
+    mgmt_backend = std::make_unique<ApplianceManagementBackend>(std::move(parts));
+    mgmt = std::make_unique<ManagementServer>(server.api_listen, *pki, *mgmt_backend);
+    if (auto st = mgmt->Start(); !st.ok()) return st;
+    spdlog::info("management API on {} (client config: {})", server.api_listen, pki->client_config_path);
     return Status::Ok();
   }
 
@@ -195,6 +226,7 @@ struct ApplianceModules::Impl {
   void Stop() {
     if (stopped) return;
     stopped = true;
+    if (mgmt) mgmt->Shutdown();
     if (events) events->Shutdown();
     if (http) http->Stop();
     if (kmsg) kmsg->Stop();
@@ -213,6 +245,7 @@ ApplianceModules::ApplianceModules(boost::asio::io_context& io, SwappableConfigS
 ApplianceModules::~ApplianceModules() { Stop(); }
 Status ApplianceModules::Start() { return impl_->Start(); }
 void ApplianceModules::Stop() { impl_->Stop(); }
+void ApplianceModules::SetReload(std::function<bool()> reload) { impl_->reload = std::move(reload); }
 void ApplianceModules::OnConfigReloaded(const AppConfig& fresh) {
   impl_->registry->OnInventoryChanged(fresh);
   impl_->PublishProfiles(fresh);  // profiles may have changed kernels or versions

@@ -2,6 +2,7 @@
 // Every module of the running appliance, built from one config snapshot and
 // wired together: store → registry and tokens → DHCP, TFTP, HTTP, Talos
 // event sink and kernel logs. Owns them and stops them in reverse order.
+#include <functional>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -16,6 +17,8 @@ class ApplianceModules {
   ApplianceModules(boost::asio::io_context& io, SwappableConfigSource& source);
   ~ApplianceModules();
 
+  // `reload` re-reads config + inventory (the API's accept uses it).
+  void SetReload(std::function<bool()> reload);
   Status Start();
   void Stop();  // idempotent
   void OnConfigReloaded(const AppConfig& fresh);

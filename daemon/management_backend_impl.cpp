@@ -1,0 +1,275 @@
+#include "daemon/management_backend_impl.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/config_loader.h"
+#include "daemon/appliance.h"
+#include "daemon/profile_assets.h"
+#include "pxe/talos_kernel_args.h"
+
+namespace metalpxe {
+namespace {
+
+v1::LogLine ToProto(const KmsgLine& l) {
+  v1::LogLine out;
+  out.set_facility(l.facility);
+  out.set_priority(l.priority);
+  out.set_message(l.msg);
+  if (l.clock_us) out.set_time_unix_ms(*l.clock_us / 1000);
+  return out;
+}
+
+v1::Event ToProto(const EventRecord& e) {
+  v1::Event out;
+  out.set_id(e.id);
+  out.set_time_unix_ms(e.time_unix_ms);
+  out.set_machine(e.machine);
+  out.set_kind(e.kind);
+  out.set_message(e.message);
+  return out;
+}
+
+bool IsHostname(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+}  // namespace
+
+Result<MachineRecord> ApplianceManagementBackend::Find(const std::string& machine) const {
+  if (auto r = p_.registry->GetByName(machine)) return *r;
+  return Status{ErrorCode::kNotFound, "machine " + machine + " not found"};
+}
+
+v1::Machine ApplianceManagementBackend::ToProto(const AppConfig& config, const MachineRecord& r) const {
+  v1::Machine m;
+  m.set_name(r.name);
+  m.set_state(std::string(MachineStateName(r.state)));
+  m.set_reason(r.reason);
+  if (!r.last_ip.IsUnspecified()) m.set_ip(r.last_ip.ToString());
+  m.set_uuid(r.uuid);
+  m.set_arch(r.arch);
+  m.set_vendor_class(r.vendor_class);
+  m.set_serial(r.serial);
+  m.set_first_seen_unix(r.first_seen_unix);
+  m.set_last_seen_unix(r.last_seen_unix);
+  m.set_state_changed_unix(r.state_changed_unix);
+  if (const MachineConfig* c = MachineRegistry::InventoryMachine(config, r.mac)) {
+    m.set_name(c->name);
+    for (const auto& mac : c->macs) m.add_macs(mac.ToString());
+    m.set_role(std::string(RoleName(c->role)));
+    m.set_profile(c->profile);
+    m.set_install_disk(c->install_disk);
+    if (c->bmc) m.set_bmc_type(std::string(BmcTypeName(c->bmc->type)));
+  } else {
+    m.add_macs(r.mac.ToString());
+  }
+  return m;
+}
+
+std::vector<v1::Machine> ApplianceManagementBackend::ListMachines() {
+  const auto config = p_.config->Current();
+  std::vector<v1::Machine> out;
+  for (const auto& r : p_.registry->List()) out.push_back(ToProto(*config, r));
+  return out;
+}
+
+Result<v1::Machine> ApplianceManagementBackend::GetMachine(const std::string& machine) {
+  auto r = Find(machine);
+  if (!r.ok()) return r.status();
+  return ToProto(*p_.config->Current(), *r);
+}
+
+Result<v1::Machine> ApplianceManagementBackend::AcceptMachine(const v1::AcceptMachineRequest& req) {
+  const auto mac = MacAddress::Parse(req.mac());
+  if (!mac) return Status{ErrorCode::kInvalidArgument, "'" + req.mac() + "' is not a MAC address"};
+  if (!IsHostname(req.name()))
+    return Status{ErrorCode::kInvalidArgument, "name '" + req.name() + "' is not a host name (a-z, 0-9, '-')"};
+  if (req.role() != "controlplane" && req.role() != "worker")
+    return Status{ErrorCode::kInvalidArgument, "role must be controlplane or worker"};
+  if (!req.install_disk().empty() && req.install_disk()[0] != '/')
+    return Status{ErrorCode::kInvalidArgument, "install disk must be a device path like /dev/sda"};
+  std::lock_guard lock(accept_mu_);
+  const auto config = p_.config->Current();
+  if (!req.profile().empty() && !config->profiles.count(req.profile()))
+    return Status{ErrorCode::kInvalidArgument, "profile '" + req.profile() + "' is not defined"};
+  if (MachineRegistry::InventoryMachine(*config, *mac))
+    return Status{ErrorCode::kAlreadyExists, "machine " + mac->ToString() + " is already in the inventory"};
+  if (config->inventory && config->inventory->FindByName(req.name()))
+    return Status{ErrorCode::kAlreadyExists, "a machine named " + req.name() + " is already in the inventory"};
+  auto seen = p_.registry->Get(*mac);
+  if (!seen || seen->state != MachineState::kDiscovered)
+    return Status{ErrorCode::kNotFound, "no discovered machine with MAC " + mac->ToString()};
+
+  // Append to the accepted-machines file (inventory form), atomically.
+  const std::string path = AcceptedMachinesFile(config->server);
+  YAML::Node root;
+  if (std::filesystem::exists(path)) {
+    try {
+      root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+      return Status{ErrorCode::kInternal, path + " is damaged: " + e.msg};
+    }
+  }
+  YAML::Node m;
+  m["name"] = req.name();
+  m["macs"].push_back(mac->ToString());
+  m["role"] = req.role();
+  if (!req.profile().empty()) m["profile"] = req.profile();
+  if (!req.install_disk().empty()) m["installDisk"] = req.install_disk();
+  root["machines"].push_back(m);
+  YAML::Emitter out;
+  out << root;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << "# Machines accepted with metalpxectl; `metalpxectl machines export` prints them\n"
+         "# for your Git inventory.\n"
+      << out.c_str() << "\n";
+    if (!f) return Status{ErrorCode::kInternal, "cannot write " + tmp};
+  }
+  std::filesystem::rename(tmp, path);
+  if (!p_.reload || !p_.reload())
+    return Status{ErrorCode::kInternal, "accepted, but the inventory reload failed; see the metalpxed log"};
+  return GetMachine(req.name());
+}
+
+Result<std::string> ApplianceManagementBackend::ExportMachinesYaml() {
+  const auto config = p_.config->Current();
+  const std::string path = AcceptedMachinesFile(config->server);
+  if (!std::filesystem::exists(path)) return std::string("machines: []\n");
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+Result<v1::Machine> ApplianceManagementBackend::Reinstall(const std::string& machine, bool wipe) {
+  auto r = Find(machine);
+  if (!r.ok()) return r.status();
+  if (auto st = p_.reinstall->Request(r->mac, wipe); !st.ok()) return st;
+  return GetMachine(machine);
+}
+
+void ApplianceManagementBackend::Power(const std::string& machine, v1::PowerRequest::Action action,
+                                       std::function<void(Result<std::string>)> done) {
+  auto r = Find(machine);
+  if (!r.ok()) return done(r.status());
+  p_.reinstall->Power(r->mac, static_cast<int>(action), std::move(done));
+}
+
+std::vector<v1::Event> ApplianceManagementBackend::Events(std::int64_t since_unix_ms, const std::string& machine) {
+  std::string name = machine;
+  if (!machine.empty())
+    if (auto r = Find(machine); r.ok()) name = r->name.empty() ? r->mac.ToString() : r->name;
+  std::vector<v1::Event> out;
+  for (const auto& e : p_.registry->RecentEvents(0, 1'000'000)) {
+    if (e.time_unix_ms < since_unix_ms) continue;
+    if (!name.empty() && e.machine != name) continue;
+    out.push_back(metalpxe::ToProto(e));
+  }
+  return out;
+}
+
+int ApplianceManagementBackend::SubscribeEvents(std::function<void(const v1::Event&)> listener) {
+  return p_.registry->Subscribe([listener = std::move(listener)](const EventRecord& e) { listener(metalpxe::ToProto(e)); });
+}
+
+void ApplianceManagementBackend::UnsubscribeEvents(int id) { p_.registry->Unsubscribe(id); }
+
+Result<std::vector<v1::LogLine>> ApplianceManagementBackend::KernelLogTail(const std::string& machine, std::size_t n) {
+  auto r = Find(machine);
+  if (!r.ok()) return r.status();
+  const std::string key = r->name.empty() ? r->mac.ToString() : r->name;
+  std::vector<v1::LogLine> out;
+  if (p_.kmsg)
+    for (const auto& l : p_.kmsg->Tail(key, n)) out.push_back(metalpxe::ToProto(l));
+  return out;
+}
+
+Result<std::uint64_t> ApplianceManagementBackend::SubscribeKernelLogs(const std::string& machine,
+                                                                      std::function<void(const v1::LogLine&)> listener) {
+  auto r = Find(machine);
+  if (!r.ok()) return r.status();
+  if (!p_.kmsg) return Status{ErrorCode::kUnavailable, "kernel log receiver not running"};
+  const std::string key = r->name.empty() ? r->mac.ToString() : r->name;
+  return p_.kmsg->Subscribe(key, [listener = std::move(listener)](const KmsgLine& l) { listener(metalpxe::ToProto(l)); });
+}
+
+void ApplianceManagementBackend::UnsubscribeKernelLogs(std::uint64_t id) {
+  if (p_.kmsg) p_.kmsg->Unsubscribe(id);
+}
+
+std::vector<v1::Lease> ApplianceManagementBackend::Leases() {
+  std::vector<v1::Lease> out;
+  if (!p_.dhcp) return out;
+  for (const auto& l : p_.dhcp->Leases()) {
+    v1::Lease o;
+    o.set_ip(l.ip.ToString());
+    o.set_mac(l.mac.ToString());
+    o.set_hostname(l.hostname);
+    o.set_expires_unix(l.expires_unix);
+    o.set_kind(l.kind == LeaseRecord::Kind::kActive ? "active"
+               : l.kind == LeaseRecord::Kind::kDeclined ? "declined" : "released");
+    out.push_back(o);
+  }
+  return out;
+}
+
+std::vector<v1::Image> ApplianceManagementBackend::Images() {
+  const auto config = p_.config->Current();
+  const std::string served = ProfileAssetsDir(config->server);
+  std::vector<v1::Image> out;
+  for (const auto& [name, profile] : config->profiles) {
+    v1::Image img;
+    img.set_profile(name);
+    img.set_source(profile.kernel.empty() ? "factory " + profile.schematic + "/" + profile.talos_version : "local");
+    const std::string kernel = served + "/" + name + "/vmlinuz";
+    const std::string initramfs = served + "/" + name + "/" + kInitrdName;
+    img.set_ready(std::filesystem::exists(kernel) && std::filesystem::exists(initramfs));
+    if (img.ready()) {
+      img.set_kernel(kernel);
+      img.set_initramfs(initramfs);
+    }
+    out.push_back(img);
+  }
+  return out;
+}
+
+void ApplianceManagementBackend::PullImage(const std::string& profile,
+                                           std::function<void(const v1::PullProgress&)> progress,
+                                           std::function<void(const Status&)> done) {
+  const auto config = p_.config->Current();
+  auto it = config->profiles.find(profile);
+  if (it == config->profiles.end()) return done(Status{ErrorCode::kNotFound, "profile " + profile + " not found"});
+  const std::string served = ProfileAssetsDir(config->server);
+  p_.assets->ResolveAsync(
+      it->second,
+      [progress](const AssetProgress& p) {
+        v1::PullProgress out;
+        out.set_file(p.file);
+        out.set_bytes_done(p.bytes_done);
+        out.set_bytes_total(p.bytes_total);
+        progress(out);
+      },
+      [served, profile, done](Result<BootAssetPaths> paths) {
+        done(paths.ok() ? PublishProfileAssets(served, profile, *paths) : paths.status());
+      });
+}
+
+std::string ApplianceManagementBackend::Version() { return kVersion; }
+
+v1::HealthResponse ApplianceManagementBackend::Health() {
+  v1::HealthResponse h;
+  h.set_serving(true);
+  for (const auto& img : Images())
+    if (!img.ready()) h.add_problems("profile " + img.profile() + ": boot assets not ready");
+  for (const auto& m : ListMachines())
+    if (m.state() == "failed") h.add_problems("machine " + (m.name().empty() ? m.macs(0) : m.name()) + " failed: " + m.reason());
+  return h;
+}
+
+}  // namespace metalpxe

@@ -1,0 +1,61 @@
+#pragma once
+// The management API's view of the running appliance: machines from the
+// registry and inventory, events, kernel logs, leases, boot assets, and
+// reinstall/power through the orchestrator.
+#include <functional>
+#include <string>
+
+#include "api/kmsg_log_receiver.h"
+#include "api/management/management_backend.h"
+#include "core/config_source.h"
+#include "core/machine_registry.h"
+#include "daemon/reinstall_orchestrator.h"
+#include "dhcp/server.h"
+#include "images/asset_cache.h"
+
+namespace metalpxe {
+
+struct ManagementParts {
+  const ConfigSource* config = nullptr;
+  MachineRegistry* registry = nullptr;
+  ReinstallOrchestrator* reinstall = nullptr;
+  dhcp::DhcpServer* dhcp = nullptr;  // null when dhcp.mode is off
+  KmsgLogReceiver* kmsg = nullptr;
+  AssetCache* assets = nullptr;
+  // Re-reads config + inventory (after an accept wrote the accepted file).
+  std::function<bool()> reload;
+};
+
+class ApplianceManagementBackend final : public ManagementBackend {
+ public:
+  explicit ApplianceManagementBackend(ManagementParts parts) : p_(std::move(parts)) {}
+
+  std::vector<v1::Machine> ListMachines() override;
+  Result<v1::Machine> GetMachine(const std::string& machine) override;
+  Result<v1::Machine> AcceptMachine(const v1::AcceptMachineRequest& request) override;
+  Result<std::string> ExportMachinesYaml() override;
+  Result<v1::Machine> Reinstall(const std::string& machine, bool wipe) override;
+  void Power(const std::string& machine, v1::PowerRequest::Action action,
+             std::function<void(Result<std::string>)> done) override;
+  std::vector<v1::Event> Events(std::int64_t since_unix_ms, const std::string& machine) override;
+  int SubscribeEvents(std::function<void(const v1::Event&)> listener) override;
+  void UnsubscribeEvents(int id) override;
+  Result<std::vector<v1::LogLine>> KernelLogTail(const std::string& machine, std::size_t n) override;
+  Result<std::uint64_t> SubscribeKernelLogs(const std::string& machine,
+                                            std::function<void(const v1::LogLine&)> listener) override;
+  void UnsubscribeKernelLogs(std::uint64_t id) override;
+  std::vector<v1::Lease> Leases() override;
+  std::vector<v1::Image> Images() override;
+  void PullImage(const std::string& profile, std::function<void(const v1::PullProgress&)> progress,
+                 std::function<void(const Status&)> done) override;
+  std::string Version() override;
+  v1::HealthResponse Health() override;
+
+ private:
+  Result<MachineRecord> Find(const std::string& machine) const;
+  v1::Machine ToProto(const AppConfig& config, const MachineRecord& r) const;
+  ManagementParts p_;
+  std::mutex accept_mu_;
+};
+
+}  // namespace metalpxe
