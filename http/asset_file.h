@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "http/unique_fd.h"
+#include "core/unique_fd.h"
 
 namespace metalpxe::http {
 

@@ -313,7 +313,7 @@ bool HttpServer::ServeFile(MHD_Connection* connection, const char* method, const
     // Zero-copy: MHD sendfile()s [offset, offset+length) and closes the fd
     // when the response is destroyed. 64-bit offsets: multi-GB safe.
     response = MHD_create_response_from_fd_at_offset64(plan.length, asset->fd.get(), plan.offset);
-    if (response != nullptr) asset->fd.release();
+    if (response != nullptr) asset->fd.Release();
   } else {
     response = MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
   }

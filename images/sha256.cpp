@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "images/unique_fd.h"
+#include "core/unique_fd.h"
 
 namespace metalpxe {
 
@@ -61,7 +61,7 @@ Status HashFdPrefix(int fd, std::uint64_t length, Sha256& hasher) {
 }
 
 Result<std::string> Sha256File(const std::string& path) {
-  images::UniqueFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file.valid()) return Status(ErrorCode::kNotFound, "cannot open " + path + ": " + std::strerror(errno));
   Sha256 hasher;
   std::vector<std::byte> buf(1 << 20);

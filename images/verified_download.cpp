@@ -11,12 +11,12 @@
 #include <spdlog/spdlog.h>
 
 #include "images/sha256.h"
-#include "images/unique_fd.h"
+#include "core/unique_fd.h"
 
 namespace metalpxe {
 namespace {
 
-using images::UniqueFd;
+using metalpxe::UniqueFd;
 
 std::string Lower(std::string s) {
   for (auto& c : s) {

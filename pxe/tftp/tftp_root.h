@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "core/result.h"
-#include "pxe/tftp/unique_fd.h"
+#include "core/unique_fd.h"
 
 namespace metalpxe::tftp {
 

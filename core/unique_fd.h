@@ -1,10 +1,11 @@
 #pragma once
-// Owns a file descriptor; closes it on destruction.
+// Owns one file descriptor and closes it once. Release() hands it on (e.g.
+// to libmicrohttpd, which closes the fds of file responses itself).
 #include <unistd.h>
 
 #include <utility>
 
-namespace metalpxe::images {
+namespace metalpxe {
 
 class UniqueFd {
  public:
@@ -12,10 +13,7 @@ class UniqueFd {
   explicit UniqueFd(int fd) : fd_(fd) {}
   UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
   UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
+    if (this != &o) Reset(std::exchange(o.fd_, -1));
     return *this;
   }
   UniqueFd(const UniqueFd&) = delete;
@@ -24,13 +22,14 @@ class UniqueFd {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  void Reset() {
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_ = fd;
   }
 
  private:
   int fd_ = -1;
 };
 
-}  // namespace metalpxe::images
+}  // namespace metalpxe
