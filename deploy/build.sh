@@ -10,10 +10,12 @@ kind="${1:-release}"
 jobs="$(nproc)"
 case "$kind" in
   release) dir=build; args=(); target=all ;;
-  asan)    dir=build-asan; args=(-DMETALPXE_SANITIZE=ON); target=all ;;
+  # -O1 is what sanitizers are usually run at: most of -O2's speed, far less compile time.
+  asan)    dir=build-asan; args=(-DMETALPXE_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DCMAKE_C_FLAGS_RELEASE=-O1); target=all ;;
   fuzz)    dir=build-fuzz; target=fuzzers
            args=(-DMETALPXE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
 esac
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" >/dev/null
+# Release without -g: debug info costs a third of the compile time on 2 cores.
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${args[@]}" >/dev/null
 cmake --build "$dir" -j "$jobs" --target "$target"
