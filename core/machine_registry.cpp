@@ -98,7 +98,12 @@ std::optional<MachineRecord> MachineRegistry::Get(const MacAddress& mac) const {
   const auto config = config_.Current();
   const MacAddress primary = PrimaryMac(*config, mac);
   std::lock_guard lock(mu_);
-  if (auto it = records_.find(primary); it != records_.end()) return it->second;
+  if (auto it = records_.find(primary); it != records_.end()) {
+    MachineRecord r = it->second;
+    // The inventory names a machine; a record made while it was unknown has no name yet.
+    if (const MachineConfig* m = InventoryMachine(*config, mac)) r.name = m->name;
+    return r;
+  }
   if (const MachineConfig* m = InventoryMachine(*config, mac)) {
     MachineRecord r;
     r.mac = primary;

@@ -36,6 +36,11 @@ int RunAppliance(const std::string& config_path) {
 
   SwappableConfigSource source(loaded.config);
   boost::asio::io_context io;
+  // Signals first: a SIGTERM that arrives while modules start is queued and
+  // handled as a clean shutdown once the loop runs, not the default kill.
+  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  boost::asio::signal_set hup(io, SIGHUP);
+
   ApplianceModules modules(io, source);
   ConfigReloader reloader(source, [&](const AppConfig& fresh) { modules.OnConfigReloaded(fresh); });
   modules.SetReload([&] { return reloader.Reload("machine accepted"); });
@@ -49,8 +54,6 @@ int RunAppliance(const std::string& config_path) {
                             [&] { reloader.Reload("file changed"); });
   if (auto st = watcher.Start(); !st.ok()) spdlog::warn("config file watch disabled: {}", st.ToString());
 
-  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-  boost::asio::signal_set hup(io, SIGHUP);
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](boost::system::error_code e, int) {
       if (e) return;

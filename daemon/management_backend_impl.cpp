@@ -162,13 +162,17 @@ void ApplianceManagementBackend::Power(const std::string& machine, v1::PowerRequ
 }
 
 std::vector<v1::Event> ApplianceManagementBackend::Events(std::int64_t since_unix_ms, const std::string& machine) {
-  std::string name = machine;
+  // Events name a machine by its inventory name, or by MAC while it was unknown.
+  std::string name = machine, mac_text = machine;
   if (!machine.empty())
-    if (auto r = Find(machine); r.ok()) name = r->name.empty() ? r->mac.ToString() : r->name;
+    if (auto r = Find(machine); r.ok()) {
+      name = r->name;
+      mac_text = r->mac.ToString();
+    }
   std::vector<v1::Event> out;
   for (const auto& e : p_.registry->RecentEvents(0, 1'000'000)) {
     if (e.time_unix_ms < since_unix_ms) continue;
-    if (!name.empty() && e.machine != name) continue;
+    if (!machine.empty() && e.machine != name && e.machine != mac_text) continue;
     out.push_back(metalpxe::ToProto(e));
   }
   return out;

@@ -79,6 +79,10 @@ inventory: machines.yaml
     ASSERT_TRUE(WaitFor([&] { return Curl(net_->server, "http://10.66.0.1:8080/boot.ipxe").exit_code == 0; },
                         std::chrono::seconds(20)))
         << daemon_->Describe();
+    // The management API starts last: once its client config exists, every module is up.
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ / "state" / "pki" / "admin.metalpxeconfig"); },
+                        std::chrono::seconds(20)))
+        << daemon_->Describe();
   }
 
   void TearDown() override {
@@ -234,6 +238,40 @@ TEST_F(ApplianceIt, UnknownMachineIsDiscoveredThenAcceptedWithoutAPowerCycle) {
   ASSERT_TRUE(WaitFor([&] { return Script(mac).find("# metalpxe: install new-1 (worker)") != std::string::npos; },
                       std::chrono::seconds(10)));
   EXPECT_EQ(Metric("metalpxe_machines{state=\"discovered\"}"), "0");
+}
+
+TEST_F(ApplianceIt, MetalpxectlManagesTheLiveDaemonOverMutualTls) {
+  // metalpxed wrote its CA, certificates and the admin client config on start.
+  const std::string client_config = (dir_ / "state" / "pki" / "admin.metalpxeconfig").string();
+  // The API starts last, after the boot path: wait for its client config.
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(client_config); }, std::chrono::seconds(20))) << daemon_->Describe();
+  EXPECT_EQ(fs::status(client_config).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {Bin("cli/metalpxectl"), "--config", client_config});
+    return RunCommand(args, std::chrono::seconds(20), net_->server.name());
+  };
+  auto list = ctl({"machines", "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("\"name\": \"cp-1\""), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("\"state\": \"pending-install\""), std::string::npos) << list.output;
+
+  // An unknown machine shows up, is accepted through the API, and installs.
+  const std::string mac = "52:54:00:99:00:02";
+  Lease(mac);
+  EXPECT_NE(Script(mac).find("waiting to be accepted"), std::string::npos);
+  auto accept = ctl({"accept", mac, "--name", "api-1", "--role", "worker"});
+  ASSERT_EQ(accept.exit_code, 0) << accept.output;
+  EXPECT_NE(Script(mac).find("# metalpxe: install api-1 (worker)"), std::string::npos);
+  auto exported = ctl({"machines", "export"});
+  EXPECT_NE(exported.output.find("name: api-1"), std::string::npos) << exported.output;
+  auto events = ctl({"events", "--machine", "api-1"});
+  EXPECT_NE(events.output.find("discovered -> pending-install"), std::string::npos) << events.output;
+
+  // Without the client certificate the API refuses.
+  std::ofstream(dir_ / "foreign.yaml") << "endpoint: 10.66.0.1:50100\n";
+  auto refused = RunCommand({Bin("cli/metalpxectl"), "--config", (dir_ / "foreign.yaml").string(), "machines"},
+                            std::chrono::seconds(20), net_->server.name());
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
 }
 
 }  // namespace
