@@ -80,6 +80,11 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_kernel_log_lines_total", static_cast<double>(k.malformed), {{"outcome", "malformed"}});
     w.Sample("metalpxe_kernel_log_lines_total", static_cast<double>(k.overlong), {{"outcome", "overlong"}});
   }
+  if (in.power_actions) {
+    w.Family("metalpxe_power_actions_total", "counter", "BMC power actions (reinstall sequences and single actions).");
+    w.Sample("metalpxe_power_actions_total", static_cast<double>(in.power_actions->first), {{"outcome", "ok"}});
+    w.Sample("metalpxe_power_actions_total", static_cast<double>(in.power_actions->second), {{"outcome", "failed"}});
+  }
   return w.text();
 }
 

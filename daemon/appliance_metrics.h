@@ -21,6 +21,7 @@ struct ApplianceMetricsInput {
   const http::BootEndpointCounters* boot = nullptr;
   std::optional<EventSinkCounters> events;
   std::optional<KmsgReceiverCounters> kmsg;
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> power_actions;  // ok, failed
 };
 
 std::string RenderApplianceMetrics(const ApplianceMetricsInput& in);

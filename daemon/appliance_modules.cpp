@@ -220,6 +220,7 @@ struct ApplianceModules::Impl {
     if (boot) in.boot = &boot->counters();
     if (events) in.events = events->counters();
     if (kmsg) in.kmsg = kmsg->counters();
+    if (reinstall) in.power_actions = std::make_pair(reinstall->power_actions_ok(), reinstall->power_actions_failed());
     return RenderApplianceMetrics(in);
   }
 

@@ -107,6 +107,7 @@ void ReinstallOrchestrator::Attempt(const MacAddress& primary) {
       *driver, [plan](PowerDriver& d) { return StartReinstall(d, plan); },
       [this, primary, attempt, alive = alive_](Status st) {
         if (!*alive) return;
+        ++(st.ok() ? power_ok_ : power_failed_);
         if (!st.ok()) return Fail(primary, PowerFailureReason(st));
         std::lock_guard lock(mu_);
         auto it = jobs_.find(primary);
@@ -179,6 +180,7 @@ void ReinstallOrchestrator::Power(const MacAddress& mac, int action, std::functi
         return std::string(PowerStateName(*state));
       },
       [this, primary, action, done = std::move(done), alive = alive_](Result<std::string> r) {
+        if (*alive) ++(r.ok() ? power_ok_ : power_failed_);
         if (*alive && action != 0)
           registry_.RecordEvent(primary, "power",
                                 std::string("power ") + kNames[action] + ": " +

@@ -9,6 +9,7 @@
 // machine registry (core) with the power drivers (ipmi/), and core stays free
 // of driver dependencies. All state is touched on the io_context thread;
 // public calls may come from any thread.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -52,6 +53,10 @@ class ReinstallOrchestrator {
   void Power(const MacAddress& mac, int action /*0 status 1 on 2 off 3 cycle*/,
              std::function<void(Result<std::string>)> done);
 
+  // Power actions run (reinstall sequences and single actions), for /metrics.
+  std::uint64_t power_actions_ok() const { return power_ok_.load(); }
+  std::uint64_t power_actions_failed() const { return power_failed_.load(); }
+
   // Boot-path hooks (any thread).
   bool WipeRequested(const MacAddress& mac) const;
   void InstallerServed(const MacAddress& mac);
@@ -79,6 +84,7 @@ class ReinstallOrchestrator {
   std::map<MacAddress, Job> jobs_;  // by primary MAC
   std::set<MacAddress> wipe_;
   std::map<MacAddress, std::chrono::steady_clock::time_point> last_power_;
+  std::atomic<std::uint64_t> power_ok_{0}, power_failed_{0};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -183,6 +183,7 @@ TEST_F(ApplianceIt, InstallLoopEndsInBootFromDisk) {
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(text.find("installed cp-1 as controlplane"), std::string::npos) << text;
   EXPECT_EQ(Metric("metalpxe_configs_total{outcome=\"served\"}"), "1");
+  EXPECT_EQ(Metric("metalpxe_power_actions_total{outcome=\"ok\"}"), "0");
 }
 
 TEST_F(ApplianceIt, TalosConfigErrorFailsTheMachineWithTalosReason) {

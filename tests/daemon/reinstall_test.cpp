@@ -91,6 +91,7 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
 
   orch->InstallerServed(mac_);
   EXPECT_FALSE(orch->WipeRequested(mac_));
+  EXPECT_EQ(orch->power_actions_ok(), 1u);
   // A second request right away is refused by the power-action interval.
   const Status again = orch->Request(mac_, false);
   EXPECT_EQ(again.code(), ErrorCode::kFailedPrecondition);
