@@ -12,7 +12,7 @@ set -euo pipefail
 
 BUILD=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build-dhcp}
 SERVER_BIN=$BUILD/dhcp/metalpxe-dhcp-testserver
-RATES=${RATES:-"500 1000 1500 2000 3000 4000 6000 8000 10000 12000 16000"}
+RATES=${RATES:-"500 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000"}
 REPS=${REPS:-3}
 SECS=${SECONDS_PER_RUN:-5}
 LEASES=${LEASES:-100000}
