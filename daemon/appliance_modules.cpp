@@ -183,9 +183,14 @@ struct ApplianceModules::Impl {
   Status StartManagementApi(const ServerConfig& server) {
     const auto colon = server.api_listen.rfind(':');
     const auto port = static_cast<std::uint16_t>(std::stoi(server.api_listen.substr(colon + 1)));
+    // The address metalpxectl dials (and the server certificate names): the
+    // one apiListen binds, or the appliance's own address when it binds all.
+    Ipv4Address api_address = server.address;
+    if (auto listen = Ipv4Address::Parse(server.api_listen.substr(0, colon)); listen && !listen->IsUnspecified())
+      api_address = *listen;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    auto pki = EnsureApiPki(server.state_dir, server.address, host, port);
+    auto pki = EnsureApiPki(server.state_dir, api_address, host, port);
     if (!pki.ok()) return pki.status();
     ManagementParts parts;
     parts.config = &source;

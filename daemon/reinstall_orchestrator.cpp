@@ -1,5 +1,7 @@
 #include "daemon/reinstall_orchestrator.h"
 
+#include "core/boot_firmware.h"
+
 #include <boost/asio/post.hpp>
 
 #include "core/log.h"
@@ -90,7 +92,11 @@ void ReinstallOrchestrator::Attempt(const MacAddress& primary) {
   if (!driver.ok()) return Fail(primary, PowerFailureReason(driver.status()));
 
   ReinstallPlan plan;
-  plan.efi = true;
+  // Next boot from the network in the firmware mode the machine last
+  // PXE-booted with; UEFI when metalpxe never saw it boot (the common case
+  // for servers, and what Talos recommends).
+  const auto record = registry_.Get(primary);
+  plan.efi = !record || FirmwareFromArch(record->arch) != BootFirmware::kBios;
   if ((*driver)->Capabilities().kexec_reinstall) {
     // No PXE there (Hetzner): the same installer, arguments and token over kexec.
     const ProfileConfig& profile = config->profiles.at(m->profile);

@@ -1,5 +1,7 @@
 #include "http/boot_endpoints.h"
 
+#include "core/boot_firmware.h"
+
 #include "core/install/machine_config_renderer.h"
 #include "core/log.h"
 #include "pxe/boot_decision.h"
@@ -59,7 +61,7 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
   // from elsewhere must not move it (or it could claim the machine's token).
   const bool full_dhcp = config->dhcp.mode == DhcpMode::kFull;
   registry_.ObserveBoot({*mac, full_dhcp ? std::nullopt : std::optional<Ipv4Address>(req.peer), query.uuid,
-                         query.arch, "", query.serial});
+                         IpxeArchName(query.arch, query.platform), "", query.serial});
 
   const MachineConfig* inventory = MachineRegistry::InventoryMachine(*config, *mac);
   const MachineState state = registry_.StateOf(*mac);

@@ -19,6 +19,7 @@ lab_init() {
   LAB_NS="${1:-mpxlab}-$$"
   LAB_HOSTS=()
   LAB_PIDS=()
+  LAB_PIDFILES=()  # processes started by others (a BMC's VM): pid files to end too
   LAB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/metalpxe-lab.XXXXXX")"
   trap lab_cleanup EXIT
   trap 'exit 130' INT
@@ -40,6 +41,10 @@ lab_cleanup() {
     sleep 0.1
   done
   for pid in "${LAB_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  local f
+  for f in "${LAB_PIDFILES[@]}"; do
+    [[ -f "$f" ]] && kill -KILL "$(cat "$f")" 2>/dev/null
+  done
   local h
   for h in "${LAB_HOSTS[@]}"; do ip netns del "$h" 2>/dev/null; done
   [[ -n "${LAB_NS:-}" ]] && ip netns del "$LAB_NS" 2>/dev/null
@@ -124,4 +129,15 @@ lab_wait_log() {
     sleep 0.5
   done
   return 1
+}
+
+# lab_wait_for SECONDS CMD...: until CMD succeeds (checked every 0.5 s).
+lab_wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while ((SECONDS < deadline)); do
+    "$@" && return 0
+    sleep 0.5
+  done
+  "$@"
 }

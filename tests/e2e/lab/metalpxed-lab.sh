@@ -27,6 +27,7 @@ e2e_check() {  # e2e_check "what" command args...
 mpx_setup() {
   local build="$1" mode="$2" policy="$3"
   METALPXED="${METALPXED:-$build/daemon/metalpxed}"
+  METALPXECTL="${METALPXECTL:-$build/cli/metalpxectl}"
   [[ -x "$METALPXED" ]] || { echo "e2e: no metalpxed at $METALPXED (build target metalpxed)" >&2; return 1; }
   MPX_ASSETS="$("$LAB_HERE/assets.sh" "$build")"
   lab_up
@@ -81,6 +82,18 @@ mpx_start() {
   echo "e2e: metalpxed did not answer HTTP on $LAB_SERVER_IP:8080; its log:" >&2
   tail -n 30 "$LAB_DIR/metalpxed.log" >&2
   return 1
+}
+
+# mpx_ctl ARGS...: metalpxectl as the operator runs it, with the admin client
+# config metalpxed wrote on its first start (mutual TLS to the API).
+mpx_ctl() {
+  local config="$MPX_STATE/pki/admin.metalpxeconfig" i
+  # The API starts after the boot path: its client config appears then.
+  for i in $(seq 1 50); do
+    [[ -f "$config" ]] && break
+    sleep 0.2
+  done
+  timeout 150 ip netns exec "$LAB_NS" "$METALPXECTL" --config "$config" "$@" >>"$LAB_DIR/metalpxectl.log" 2>&1
 }
 
 # mpx_http [curl args] PATH: GET from the probe host (a machine on the bridge).

@@ -10,6 +10,8 @@
 # the NIC is the first boot device, so every boot goes through the network
 # and the appliance decides "install" or "boot from disk". The VM reboots in
 # place (no -no-reboot); it ends on poweroff or after SECONDS.
+# RUN_VM_APPEND=1 appends to SERIAL.log instead of starting it afresh: a VM the
+# lab's simulated BMC powers off and on again keeps one log across power-ons.
 set -euo pipefail
 
 fw="$1" mac="$2" tap="$3" disk="$4" log="$5" secs="$6" work="${7:-$(dirname "$disk")}"
@@ -34,4 +36,7 @@ case "$fw" in
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.
-exec timeout --kill-after=5 "$secs" qemu-system-x86_64 "${common[@]}" "${args[@]}" </dev/null >"$log" 2>&1
+# --foreground: timeout stays in its parent's process group, so the lab's
+# cleanup (which signals whole groups) reaches QEMU wherever it was started.
+if [[ -n "${RUN_VM_APPEND:-}" ]]; then exec >>"$log"; else exec >"$log"; fi
+exec timeout --foreground --kill-after=5 "$secs" qemu-system-x86_64 "${common[@]}" "${args[@]}" </dev/null 2>&1

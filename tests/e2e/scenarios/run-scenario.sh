@@ -4,7 +4,8 @@
 # recorded (its store, what it serves) and on what the VMs printed.
 #
 # usage: run-scenario.sh NAME BUILD_DIR
-#   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token
+#   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
+#         ipmi-reinstall
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -13,6 +14,7 @@ build="$(cd "$2" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../lab/lab.sh"
 source "$here/../lab/metalpxed-lab.sh"
+source "$here/../lab/bmc-lab.sh"
 
 CP_MAC=52:54:00:e2:e0:01
 WK_MAC=52:54:00:e2:e0:02
@@ -170,6 +172,60 @@ scenario_foreign_token() {
   e2e_check "... and it is the worker's" grep -q "type: worker" "$LAB_DIR/body"
 }
 
+# Remote reinstall through a BMC: wk-1 sits behind an ipmi_sim whose chassis
+# control starts and stops its QEMU. The operator powers it on and reinstalls
+# it with metalpxectl only; metalpxed sets next boot PXE and power-cycles it
+# over IPMI, and the machine installs again.
+scenario_ipmi_reinstall() {
+  mpx_setup "$build" full discover || return 1
+  bmc_vm_setup wk-1 bios "$WK_MAC" 9623 || return 1
+  mpx_add_ipmi_bmc wk-1 || return 1
+  mpx_start || return 1
+  e2e_check "wk-1 is off before anyone powers it" bmc_power_is wk-1 off
+  e2e_check "metalpxectl power on wk-1 (through its BMC)" mpx_ctl power on wk-1
+  e2e_check "ipmitool reads wk-1's BMC: power is on" bmc_power_is wk-1 on
+  check_install wk-1 wk-1 worker worker-base "$WK_MARK"
+  e2e_check "wk-1: next boot gets boot-from-disk" \
+    vm_wait_after wk-1 "STANDIN: rebooting" "metalpxe: wk-1 is installed, booting from its disk" 180
+  # DHCP option 93 says "bios", iPXE's query "i386-pcbios": whichever came last.
+  e2e_check "wk-1: metalpxed saw it boot legacy BIOS" \
+    grep -qxE 'bios|[a-z0-9_]+-pcbios' <<<"$(mpx_sql "SELECT arch FROM machines WHERE name = 'wk-1';")"
+
+  # The reinstall. Everything the BMC is told from here on is the reinstall's.
+  local sets_before
+  sets_before="$(bmc_set_log wk-1 | wc -l)"
+  e2e_check "metalpxectl reinstall wk-1 is accepted" mpx_ctl reinstall wk-1
+  e2e_check "wk-1 is reinstall-requested" mpx_wait_state "$WK_MAC" reinstall-requested 10
+  e2e_check "the BMC was powered once more by metalpxed (QEMU restarted)" \
+    lab_wait_for 60 bmc_powered_on_at_least wk-1 2
+  local sets
+  sets="$(bmc_set_log wk-1 | tail -n +"$((sets_before + 1))" | tr '\n' ';')"
+  echo "        BMC sets for the reinstall: $sets"
+  # ipmi_sim turns a chassis "power cycle" into power 0 ... power 1.
+  e2e_check "the BMC was told: next boot PXE, then a power cycle" \
+    grep -qE '^boot pxe;((power 0;)+power 1;|reset 1;)$' <<<"$sets"
+  e2e_check "metalpxed cycled a machine that was on (not just 'power on')" \
+    grep -qE "ipmi 127\\.0\\.0\\.1:[0-9]+: power cycle$" "$LAB_DIR/metalpxed.log"
+  e2e_check "metalpxed asked for a legacy network boot (the machine's firmware)" \
+    grep -q "next boot from network (legacy)" "$LAB_DIR/metalpxed.log"
+  e2e_check "wk-1: the installer booted again after the power cycle" \
+    vm_wait_after wk-1 "^BMC: power on" "metalpxe: installing Talos on wk-1 .worker." 240
+  e2e_check "wk-1: the second install finished" vm_wait_after wk-1 "^BMC: power on" "STANDIN: rebooting" 150
+  e2e_check "wk-1: installed twice in all" \
+    test "$(tr -d '\r' <"${VM_SERIAL[wk-1]}" | grep -ac 'STANDIN: rebooting')" = 2
+  e2e_check "wk-1: every install event of the second install reached the sink" \
+    vm_wait_after wk-1 "^BMC: power on" "STANDIN: events published [1-9][0-9]* ok, 0 failed" 10
+  e2e_check "wk-1: disk marker is there" vm_disk_has wk-1 "$WK_MARK"
+  e2e_check "metalpxed recorded wk-1 as installed again" mpx_wait_state "$WK_MAC" installed 30
+  e2e_check "metalpxed recorded the reinstall's power action" \
+    test "$(mpx_sql "SELECT count(*) FROM events WHERE kind = 'power' AND message LIKE 'reinstall attempt 1 of %ipmi%';")" = 1
+  e2e_check "wk-1: after the reinstall it boots from its disk" \
+    vm_wait_after wk-1 "STANDIN: rebooting" "metalpxe: wk-1 is installed, booting from its disk" 180
+  e2e_check "ipmitool: wk-1 is powered on at the end" bmc_power_is wk-1 on
+  e2e_check "the BMC password is not in metalpxed's log" \
+    bash -c "! grep -qF -- \"\$(cat '${BMC_DIR[wk-1]}/password')\" '$LAB_DIR/metalpxed.log'"
+}
+
 lab_init "mpx-$scenario"
 # Bounded no matter what: the whole scenario ends within its budget.
 setsid bash -c "sleep ${E2E_SCENARIO_TIMEOUT:-420}; echo 'e2e: scenario $scenario timed out' >&2; kill -TERM $$" &
@@ -185,6 +241,7 @@ case "$scenario" in
   proxy) scenario_proxy ;;
   discover-accept) scenario_discover_accept ;;
   foreign-token) scenario_foreign_token ;;
+  ipmi-reinstall) scenario_ipmi_reinstall ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 setup_rc=$?
