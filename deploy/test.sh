@@ -21,6 +21,7 @@ failures=0
 run_suite() {
   local name="$1" dir="$2"; shift 2
   echo "=== $name: ctest $*"
+  local t0=$SECONDS
   local log="$dir/ctest-$name.log"
   ctest --test-dir "$dir" --output-on-failure --timeout 1500 "$@" 2>&1 | tee "$log"
   local rc="${PIPESTATUS[0]}"
@@ -33,7 +34,7 @@ run_suite() {
     total="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")"
     passed=$((passed + total - nfail))
     failed=$((failed + nfail))
-    summary+=("$name: $((total - nfail)) passed, $nfail failed")
+    summary+=("$name: $((total - nfail)) passed, $nfail failed ($((SECONDS - t0)) s)")
   elif [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))
     summary+=("$name: ctest failed to run (exit $rc)")
@@ -42,6 +43,7 @@ run_suite() {
 }
 
 build_or_fail() {
+  local t0=$SECONDS
   if ! deploy/build.sh "$1"; then
     echo "build $1 failed" >&2
     failed=$((failed + 1))
@@ -49,14 +51,17 @@ build_or_fail() {
     summary+=("build $1: failed")
     return 1
   fi
+  summary+=("build $1: $((SECONDS - t0)) s")
 }
 
 build_or_fail release && run_suite release build
 build_or_fail asan && run_suite asan build-asan -LE 'e2e|bench'
-build_or_fail fuzz && run_suite fuzz build-fuzz -L fuzz
+# Each fuzzer is one single-threaded process with a fixed time: two at once.
+build_or_fail fuzz && run_suite fuzz build-fuzz -L fuzz -j 2
 
 echo
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
+echo "wall time: $SECONDS s"
 echo "total: $passed passed, $failed failed"
 [ "$failures" -eq 0 ] && [ "$failed" -eq 0 ]
