@@ -117,11 +117,20 @@ struct Inventory {
   const MachineConfig* FindByName(std::string_view name) const;
 };
 
+// Remote reinstalls through a BMC (config section `power`): pacing of power
+// actions, and how long a power-cycled machine has to reach the installer.
+struct PowerConfig {
+  std::chrono::seconds min_interval{30};  // at most one power action per machine per interval
+  std::chrono::seconds pxe_timeout{600};  // power action → installer script served
+  int attempts = 3;                       // power cycles before the reinstall fails
+};
+
 struct AppConfig {
   std::string file;  // absolute path of the appliance config
   ServerConfig server;
   DhcpConfig dhcp;
   BootConfig boot;
+  PowerConfig power;
   std::map<std::string, ProfileConfig> profiles;
   std::string inventory_file;  // absolute; empty when machines are inline
   std::shared_ptr<const Inventory> inventory;

@@ -170,6 +170,18 @@ void ReadDhcp(MapReader r, const YAML::Mark& fallback, DhcpConfig& d) {
   r.RejectUnknownKeys();
 }
 
+// A duration key of at least `min`; problems name the key and the bound.
+void ReadDurationAtLeast(MapReader& r, const char* key, std::chrono::seconds min, std::chrono::seconds& out) {
+  auto v = r.String(key);
+  if (!v) return;
+  auto d = ParseDuration(*v);
+  if (!d || *d < min)
+    r.sink().Add(r.Raw(key), r.Field(key) + ": '" + *v + "' is not a duration of at least " +
+                                 std::to_string(min.count()) + "s");
+  else
+    out = *d;
+}
+
 void ReadBoot(MapReader r, BootConfig& b) {
   if (auto v = r.Enum<UnknownMachinePolicy>("unknownMachines", {{"ignore", UnknownMachinePolicy::kIgnore},
                                                                 {"discover", UnknownMachinePolicy::kDiscover},
@@ -182,14 +194,16 @@ void ReadBoot(MapReader r, BootConfig& b) {
           "bootFromDisk",
           {{"exit", BootFromDisk::kExit}, {"sanboot", BootFromDisk::kSanboot}, {"http-404", BootFromDisk::kHttp404}}))
     b.boot_from_disk = *v;
-  if (auto v = r.String("configTokenTtl")) {
-    auto d = ParseDuration(*v);
-    if (!d || d->count() < 10)
-      r.sink().Add(r.Raw("configTokenTtl"), "boot.configTokenTtl: '" + *v + "' is not a duration of at least 10s");
-    else
-      b.config_token_ttl = *d;
-  }
+  ReadDurationAtLeast(r, "configTokenTtl", std::chrono::seconds(10), b.config_token_ttl);
   if (auto v = r.Int("configTokenMaxFetches", 1, 1000)) b.config_token_max_fetches = static_cast<int>(*v);
+  r.RejectUnknownKeys();
+}
+
+void ReadPower(MapReader r, PowerConfig& p) {
+  ReadDurationAtLeast(r, "minInterval", std::chrono::seconds(1), p.min_interval);
+  // Below half a minute no firmware gets from power-on to iPXE.
+  ReadDurationAtLeast(r, "pxeTimeout", std::chrono::seconds(30), p.pxe_timeout);
+  if (auto v = r.Int("attempts", 1, 10)) p.attempts = static_cast<int>(*v);
   r.RejectUnknownKeys();
 }
 
@@ -314,6 +328,7 @@ std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblem
   ReadServer(MapReader(sink, top.Raw("server"), "server"), base_dir, cfg->server);
   ReadDhcp(MapReader(sink, top.Raw("dhcp"), "dhcp"), root->Mark(), cfg->dhcp);
   ReadBoot(MapReader(sink, top.Raw("boot"), "boot"), cfg->boot);
+  ReadPower(MapReader(sink, top.Raw("power"), "power"), cfg->power);
 
   YAML::Node profiles = top.Raw("profiles");
   if (profiles.IsMap()) {

@@ -36,10 +36,11 @@ Result<std::shared_ptr<PowerDriver>> ReinstallOrchestrator::DriverFor(const AppC
 
 Status ReinstallOrchestrator::CheckRateLocked(const MacAddress& primary) {
   const auto now = std::chrono::steady_clock::now();
-  if (auto it = last_power_.find(primary); it != last_power_.end() && now - it->second < options_.min_power_interval) {
-    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(options_.min_power_interval - (now - it->second));
+  const auto interval = config_.Current()->power.min_interval;
+  if (auto it = last_power_.find(primary); it != last_power_.end() && now - it->second < interval) {
+    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(interval - (now - it->second));
     return {ErrorCode::kFailedPrecondition,
-            "a power action ran less than " + std::to_string(options_.min_power_interval.count()) +
+            "a power action ran less than " + std::to_string(interval.count()) +
                 "s ago; try again in " + std::to_string(wait.count() + 1) + "s"};
   }
   last_power_[primary] = now;
@@ -106,28 +107,29 @@ void ReinstallOrchestrator::Attempt(const MacAddress& primary) {
     args.erase(args.begin());  // initrd=… names an iPXE initrd; kexec takes the file directly
     plan.kexec = {urls.kernel, urls.initramfs, JoinArgs(args)};
   }
+  const PowerConfig limits = config->power;
   registry_.RecordEvent(primary, "power", "reinstall attempt " + std::to_string(attempt) + " of " +
-                                              std::to_string(options_.max_attempts) + " through " +
+                                              std::to_string(limits.attempts) + " through " +
                                               std::string((*driver)->Kind()));
   executor_.Run(
       *driver, [plan](PowerDriver& d) { return StartReinstall(d, plan); },
-      [this, primary, attempt, alive = alive_](Status st) {
+      [this, primary, attempt, limits, alive = alive_](Status st) {
         if (!*alive) return;
         ++(st.ok() ? power_ok_ : power_failed_);
         if (!st.ok()) return Fail(primary, PowerFailureReason(st));
         std::lock_guard lock(mu_);
         auto it = jobs_.find(primary);
         if (it == jobs_.end()) return;
-        it->second.timer = std::make_unique<boost::asio::steady_timer>(io_, options_.pxe_timeout);
-        it->second.timer->async_wait([this, primary, attempt, alive](boost::system::error_code ec) {
+        it->second.timer = std::make_unique<boost::asio::steady_timer>(io_, limits.pxe_timeout);
+        it->second.timer->async_wait([this, primary, attempt, limits, alive](boost::system::error_code ec) {
           if (ec || !*alive) return;
-          if (attempt >= options_.max_attempts) {
-            Fail(primary, "no PXE boot within " + std::to_string(options_.pxe_timeout.count()) + "s after " +
+          if (attempt >= limits.attempts) {
+            Fail(primary, "no PXE boot within " + std::to_string(limits.pxe_timeout.count()) + "s after " +
                               std::to_string(attempt) + " power cycles");
             return;
           }
           registry_.RecordEvent(primary, "power", "no PXE boot within " +
-                                                      std::to_string(options_.pxe_timeout.count()) + "s; retrying");
+                                                      std::to_string(limits.pxe_timeout.count()) + "s; retrying");
           Attempt(primary);
         });
       });

@@ -28,11 +28,10 @@
 
 namespace metalpxe {
 
+// Pacing, PXE timeout and attempts come from the config's `power` section
+// (PowerConfig), read at each use so a reload applies to the next action.
 struct ReinstallOptions {
-  std::chrono::seconds pxe_timeout{600};        // power action → installer served
-  int max_attempts = 3;                         // power cycles before giving up
-  std::chrono::seconds min_power_interval{30};  // between two power actions on one machine
-  PowerContext power;                           // driver settings (timeouts, retries, wol interface)
+  PowerContext power;  // driver settings (timeouts, retries, wol interface)
 };
 
 class ReinstallOrchestrator {

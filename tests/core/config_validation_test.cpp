@@ -46,6 +46,10 @@ TEST(ConfigValidation, ExampleIsValid) {
   EXPECT_EQ(bmc.password.Reveal(), "lab-only-ipmi-sim-password");
   EXPECT_EQ(fmt::format("{}", bmc.password), "<redacted>");
   EXPECT_EQ(bmc.password_source, "file " + Examples() + "/bmc/lab-bmc.password");
+  // Power pacing for remote reinstalls.
+  EXPECT_EQ(c.power.min_interval, std::chrono::minutes(1));
+  EXPECT_EQ(c.power.pxe_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c.power.attempts, 3);
 }
 
 TEST(ConfigValidation, TypesAndRanges) {
@@ -59,7 +63,10 @@ TEST(ConfigValidation, TypesAndRanges) {
                 "types.yaml:11:20: boot.unknownMachines: 'install-everything' is not one of ignore | discover | "
                 "auto-install",
                 "types.yaml:12:26: boot.configTokenMaxFetches must be between 1 and 1000, not 0",
-                "types.yaml:17:17: profiles.default.kernelArgs must be a list of strings, not a scalar",
+                "types.yaml:14:16: power.minInterval: '0s' is not a duration of at least 1s",
+                "types.yaml:15:15: power.pxeTimeout: '5s' is not a duration of at least 30s",
+                "types.yaml:16:13: power.attempts must be between 1 and 10, not 20",
+                "types.yaml:21:17: profiles.default.kernelArgs must be a list of strings, not a scalar",
             }));
 }
 

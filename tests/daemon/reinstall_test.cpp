@@ -45,6 +45,15 @@ class ReinstallTest : public ::testing::Test {
     tokens_ = std::make_unique<ConfigTokenIssuer>(ConfigTokenOptions{});
   }
 
+  // The config's power section, as a reload would bring it.
+  void SetPower(std::chrono::seconds pxe_timeout, int attempts, std::chrono::seconds min_interval) {
+    auto cfg = std::make_shared<AppConfig>(*source_->Current());
+    cfg->power.pxe_timeout = pxe_timeout;
+    cfg->power.attempts = attempts;
+    cfg->power.min_interval = min_interval;
+    source_->Swap(cfg);
+  }
+
   // The orchestrator's worker threads are born inside the lab namespace, so
   // the BMC at 127.0.0.1 there is the one they reach.
   std::unique_ptr<ReinstallOrchestrator> Make(ReinstallOptions opt) {
@@ -74,9 +83,8 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
   registry_->Apply(mac_, LifecycleEvent::kConfigFetched, "test");
   registry_->Apply(mac_, LifecycleEvent::kInstallFinished, "test");
   sim_->SetPower(false);
-  ReinstallOptions opt;
-  opt.pxe_timeout = std::chrono::seconds(30);
-  auto orch = Make(opt);
+  SetPower(std::chrono::seconds(30), 3, std::chrono::seconds(30));
+  auto orch = Make({});
   ASSERT_TRUE(orch->Request(mac_, /*wipe=*/true).ok());
   EXPECT_EQ(registry_->StateOf(mac_), MachineState::kReinstallRequested);
   EXPECT_TRUE(orch->WipeRequested(mac_));
@@ -99,11 +107,9 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
 }
 
 TEST_F(ReinstallTest, GivesUpWithAReasonWhenThePxeBootNeverComes) {
-  ReinstallOptions opt;
-  opt.pxe_timeout = std::chrono::seconds(1);
-  opt.max_attempts = 2;
-  opt.min_power_interval = std::chrono::seconds(0);
-  auto orch = Make(opt);
+  // (Below the config's own bounds: the loader keeps users from such values.)
+  SetPower(std::chrono::seconds(1), 2, std::chrono::seconds(0));
+  auto orch = Make({});
   ASSERT_TRUE(orch->Request(mac_, false).ok());
   RunUntil([&] { return registry_->StateOf(mac_) == MachineState::kFailed; }, std::chrono::seconds(60));
   ASSERT_EQ(registry_->StateOf(mac_), MachineState::kFailed);
