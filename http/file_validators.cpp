@@ -3,16 +3,11 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "http/header_tokens.h"
 #include "http/http_date.h"
 
 namespace metalpxe::http {
 namespace {
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string_view StripWeak(std::string_view tag) {
   if (tag.size() >= 2 && tag[0] == 'W' && tag[1] == '/') tag.remove_prefix(2);

@@ -19,13 +19,6 @@
 namespace metalpxe {
 namespace {
 
-std::string Lower(std::string s) {
-  for (auto& c : s) {
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 Status ProfileError(const ProfileConfig& p, const std::string& what) {
   return Status(ErrorCode::kInvalidArgument, "profile '" + p.name + "': " + what);
 }
@@ -190,13 +183,13 @@ Status AssetCache::EnsureDownloaded(const ProfileConfig& p, const std::string& f
     std::lock_guard lock(verified_mu_);
     verified_[path] = {static_cast<std::uint64_t>(sb.st_size),
                        std::int64_t(sb.st_mtim.tv_sec) * 1'000'000'000 + sb.st_mtim.tv_nsec,
-                       static_cast<std::uint64_t>(sb.st_ino), Lower(pinned)};
+                       static_cast<std::uint64_t>(sb.st_ino), LowerHex(pinned)};
   }
   return Status::Ok();
 }
 
 Status AssetCache::VerifyFile(const std::string& path, const std::string& sha256) {
-  const std::string expected = Lower(sha256);
+  const std::string expected = LowerHex(sha256);
   struct stat sb {};
   if (stat(path.c_str(), &sb) != 0) {
     return Status(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,

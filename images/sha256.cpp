@@ -80,4 +80,11 @@ Result<std::string> Sha256File(const std::string& path) {
   return hasher.FinalHex();
 }
 
+std::string LowerHex(std::string hex) {
+  for (auto& c : hex) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return hex;
+}
+
 }  // namespace metalpxe

@@ -30,6 +30,10 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
+// A configured or pinned digest in the form Sha256 prints (A-F lowered), so
+// users may paste digests in either case.
+std::string LowerHex(std::string hex);
+
 // Lower-case hex SHA-256 of the file's contents.
 Result<std::string> Sha256File(const std::string& path);
 

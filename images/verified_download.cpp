@@ -18,13 +18,6 @@ namespace {
 
 using metalpxe::UniqueFd;
 
-std::string Lower(std::string s) {
-  for (auto& c : s) {
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 Status Errno(const std::string& what) {
   const int err = errno;
   return Status(err == ENOSPC ? ErrorCode::kResourceExhausted
@@ -46,7 +39,7 @@ Status FsyncDir(const std::string& dir) {
 Status DownloadVerified(const std::string& url, const std::string& final_path, const std::string& expected_sha256,
                         const DownloadOptions& options, const ByteProgress& progress,
                         const std::atomic<bool>* cancel, std::string* actual_sha256) {
-  const std::string expected = Lower(expected_sha256);
+  const std::string expected = LowerHex(expected_sha256);
   const std::string partial = final_path + ".partial";
   const std::string dir = std::filesystem::path(final_path).parent_path().string();
 

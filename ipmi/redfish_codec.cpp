@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipmi/json_fields.h"
+
 namespace metalpxe {
 namespace {
 
@@ -17,16 +19,8 @@ Result<json> Parse(std::string_view text, const char* what) {
   return doc;
 }
 
-const json* Member(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-std::string String(const json& obj, const char* key) {
-  const json* v = Member(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
+using json_fields::Member;
+using json_fields::String;
 
 std::string OdataId(const json& obj, const char* key) {
   const json* v = Member(obj, key);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipmi/json_fields.h"
+
 namespace metalpxe {
 namespace {
 
@@ -13,10 +15,7 @@ const json* Object(const json& doc, const char* key) {
   return it != doc.end() && it->is_object() ? &*it : nullptr;
 }
 
-std::string String(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using json_fields::String;
 
 long Integer(const json& obj, const char* key) {
   auto it = obj.find(key);

@@ -103,6 +103,11 @@ single() {
   echo "64 / ($t1 - $t0)" | bc -l
 }
 
+# busy% of one CPU between two /proc/stat samples ("user nice system idle iowait irq softirq steal").
+cpu_sample() { awk -v c="cpu$1" '$1 == c {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6}' /proc/stat; }
+busy_pct() { awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " "); dt = y[1] - x[1];
+  printf "%.0f", dt > 0 ? 100 * (1 - (y[2] - x[2]) / dt) : 0}'; }
+
 # concurrent PORT -> aggregate MiB/s of 50 parallel 1 MiB downloads (all must succeed).
 # The 50 clients are started first and held at a shared flock, so the clock
 # measures the transfers, not the cost of spawning 50 `ip netns exec` chains on
@@ -123,11 +128,14 @@ concurrent() {
     sleep 0.1
   done
   sleep 0.2
+  local s0 k0
+  s0=$(cpu_sample "$SERVER_CPU") k0=$(cpu_sample "$CLIENT_CPU")
   t0=$(now)
   flock -u "$gate"
   exec {gate}>&-
   for p in "${pids[@]}"; do wait "$p" || fail=1; done
   t1=$(now)
+  echo "$(busy_pct "$s0" "$(cpu_sample "$SERVER_CPU")") $(busy_pct "$k0" "$(cpu_sample "$CLIENT_CPU")")" >"$WORK/busy"
   for i in $(seq 1 50); do cmp -s "$OUT/m1.$port.$i" "$ROOT/m1.bin" || fail=1; done
   rm -f "$OUT"/m1.$port.*
   if [[ $fail -ne 0 ]]; then echo "nan"; return; fi
@@ -143,7 +151,7 @@ TCK=$(getconf CLK_TCK)
 
 # Servers take turns within each run, so load that comes and goes on the
 # machine lands on all of them alike.
-declare -A R W L C CPU
+declare -A R W L C CPU SB CB
 SERVERS=(mpx:$PORT_MPX:0 hpa:$PORT_HPA:1 atftpd:$PORT_ATFTPD:2)
 for r in $(seq 1 "$RUNS"); do
   for entry in "${SERVERS[@]}"; do
@@ -152,6 +160,8 @@ for r in $(seq 1 "$RUNS"); do
     W[$srv]+="$(single "$port" "${WINDOWED[@]}") "
     L[$srv]+="$(single "$port" "${LOCKSTEP[@]}") "
     C[$srv]+="$(concurrent "$port") "
+    read -r sb cb <"$WORK/busy"
+    SB[$srv]+="$sb " CB[$srv]+="$cb "
     c1=$(cpu_ticks "${PIDS[$idx]}")
     CPU[$srv]=$(( ${CPU[$srv]:-0} + c1 - c0 ))
   done
@@ -161,6 +171,8 @@ for entry in "${SERVERS[@]}"; do
   R[$srv.win]=$(tr ' ' '\n' <<<"${W[$srv]}" | grep . | median)
   R[$srv.lock]=$(tr ' ' '\n' <<<"${L[$srv]}" | grep . | median)
   R[$srv.conc]=$(tr ' ' '\n' <<<"${C[$srv]}" | grep . | median)
+  R[$srv.sbusy]=$(tr ' ' '\n' <<<"${SB[$srv]}" | grep . | median)
+  R[$srv.cbusy]=$(tr ' ' '\n' <<<"${CB[$srv]}" | grep . | median)
   # GiB moved per server: RUNS x (64 + 64 + 50) MiB
   R[$srv.cpu]=$(echo "${CPU[$srv]} / $TCK / ($RUNS * 178 / 1024)" | bc -l)
   echo "# $srv runs: windowed ${W[$srv]}| lock-step ${L[$srv]}| 50x1MiB ${C[$srv]}" | sed 's/\([0-9]*\.[0-9][0-9]\)[0-9]*/\1/g'
@@ -178,4 +190,7 @@ done
 # in.tftpd's per-transfer children are never waited for by a parent we can
 # read, so their CPU is invisible here: no figure rather than a wrong one.
 printf '%-34s %10.2f %10s %10.2f\n' "server CPU seconds per GiB" "${R[mpx.cpu]}" "n/a" "${R[atftpd.cpu]}"
+# Which side limits the 50-client test: the busier CPU is the bottleneck.
+printf '%-34s %10s %10s %10s\n' "50 x 1 MiB: server CPU busy %" "${R[mpx.sbusy]}" "${R[hpa.sbusy]}" "${R[atftpd.sbusy]}"
+printf '%-34s %10s %10s %10s\n' "50 x 1 MiB: client CPU busy %" "${R[mpx.cbusy]}" "${R[hpa.cbusy]}" "${R[atftpd.cbusy]}"
 echo "(load average during the run: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -11,14 +11,14 @@ using nlohmann::json;
 constexpr const char* kSystem = "/redfish/v1/Systems/1";
 constexpr const char* kSessions = "/redfish/v1/SessionService/Sessions";
 
-FixtureResponse Json(int status, const json& body, std::map<std::string, std::string> headers = {}) {
+FixtureResponse RedfishJson(int status, const json& body, std::map<std::string, std::string> headers = {}) {
   headers["OData-Version"] = "4.0";
   return {status, body.dump(), std::move(headers)};
 }
 
 // DMTF error shape with a Base registry message.
-FixtureResponse Error(int status, const std::string& id, const std::string& message) {
-  return Json(status, {{"error",
+FixtureResponse RedfishError(int status, const std::string& id, const std::string& message) {
+  return RedfishJson(status, {{"error",
                         {{"code", "Base.1.8." + id},
                          {"message", message},
                          {"@Message.ExtendedInfo",
@@ -83,7 +83,7 @@ FixtureResponse RedfishFixture::Handle(const FixtureRequest& req) {
   const std::string& m = req.method;
 
   // Unauthenticated by the spec: /redfish and the service root.
-  if (m == "GET" && path == "/redfish") return Json(200, {{"v1", "/redfish/v1/"}});
+  if (m == "GET" && path == "/redfish") return RedfishJson(200, {{"v1", "/redfish/v1/"}});
   if (m == "GET" && path == "/redfish/v1") {
     json root{{"@odata.type", "#ServiceRoot.v1_5_0.ServiceRoot"},
               {"@odata.id", "/redfish/v1"},
@@ -96,30 +96,30 @@ FixtureResponse RedfishFixture::Handle(const FixtureRequest& req) {
       root["SessionService"] = {{"@odata.id", "/redfish/v1/SessionService"}};
       root["Links"] = {{"Sessions", {{"@odata.id", kSessions}}}};
     }
-    return Json(200, root);
+    return RedfishJson(200, root);
   }
   if (options_.sessions && m == "POST" && path == kSessions) {
     json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) return Error(400, "MalformedJSON", "The request body is malformed.");
+    if (body.is_discarded() || !body.is_object()) return RedfishError(400, "MalformedJSON", "The request body is malformed.");
     if (body.value("UserName", "") != options_.username || body.value("Password", "") != options_.password)
-      return Error(401, "NoValidSession", "Invalid user name or password.");
+      return RedfishError(401, "NoValidSession", "Invalid user name or password.");
     const std::string id = std::to_string(next_session_++);
     const std::string token = "tok-" + id + "-" + std::to_string(version_ * 7919);
     tokens_.insert(token);
     const std::string uri = std::string(kSessions) + "/" + id;
-    return Json(201,
+    return RedfishJson(201,
                 {{"@odata.type", "#Session.v1_3_0.Session"}, {"@odata.id", uri}, {"Id", id}, {"Name", "Session"},
                  {"UserName", options_.username}},
                 {{"X-Auth-Token", token}, {"Location", uri}});
   }
-  if (!Authorized(req)) return Error(401, "NoValidSession", "There is no valid session established.");
+  if (!Authorized(req)) return RedfishError(401, "NoValidSession", "There is no valid session established.");
 
   if (m == "DELETE" && path.rfind(std::string(kSessions) + "/", 0) == 0) {
     tokens_.erase(req.headers.at("x-auth-token"));
     return {204, "", {}};
   }
   if (m == "GET" && path == "/redfish/v1/SessionService")
-    return Json(200, {{"@odata.type", "#SessionService.v1_1_8.SessionService"},
+    return RedfishJson(200, {{"@odata.type", "#SessionService.v1_1_8.SessionService"},
                       {"@odata.id", "/redfish/v1/SessionService"},
                       {"Id", "SessionService"},
                       {"Name", "Session Service"},
@@ -127,7 +127,7 @@ FixtureResponse RedfishFixture::Handle(const FixtureRequest& req) {
                       {"SessionTimeout", 600},
                       {"Sessions", {{"@odata.id", kSessions}}}});
   if (m == "GET" && path == "/redfish/v1/Systems")
-    return Json(200, {{"@odata.type", "#ComputerSystemCollection.ComputerSystemCollection"},
+    return RedfishJson(200, {{"@odata.type", "#ComputerSystemCollection.ComputerSystemCollection"},
                       {"@odata.id", "/redfish/v1/Systems"},
                       {"Name", "Computer System Collection"},
                       {"Members@odata.count", 1},
@@ -140,18 +140,18 @@ FixtureResponse RedfishFixture::Handle(const FixtureRequest& req) {
     if (options_.fail_patches_with_412 > 0) {
       --options_.fail_patches_with_412;
       ++version_;  // "someone else" changed it
-      return Error(412, "PreconditionFailed", "The ETag supplied did not match the ETag required to change this resource.");
+      return RedfishError(412, "PreconditionFailed", "The ETag supplied did not match the ETag required to change this resource.");
     }
     if (im == req.headers.end() && options_.require_if_match)
-      return Error(428, "PreconditionRequired", "A precondition header or annotation is required to change this resource.");
+      return RedfishError(428, "PreconditionRequired", "A precondition header or annotation is required to change this resource.");
     if (im != req.headers.end() && im->second != Etag() && im->second != "*")
-      return Error(412, "PreconditionFailed", "The ETag supplied did not match the ETag required to change this resource.");
+      return RedfishError(412, "PreconditionFailed", "The ETag supplied did not match the ETag required to change this resource.");
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("Boot") || !body["Boot"].is_object())
-      return Error(400, "MalformedJSON", "The request body is malformed.");
+      return RedfishError(400, "MalformedJSON", "The request body is malformed.");
     const json& b = body["Boot"];
     if (b.contains("BootSourceOverrideMode") && !options_.boot_mode_supported)
-      return Error(400, "PropertyUnknown", "The property BootSourceOverrideMode is not in the list of valid properties.");
+      return RedfishError(400, "PropertyUnknown", "The property BootSourceOverrideMode is not in the list of valid properties.");
     if (b.contains("BootSourceOverrideTarget")) boot_target_ = b.value("BootSourceOverrideTarget", "");
     if (b.contains("BootSourceOverrideEnabled")) boot_enabled_ = b.value("BootSourceOverrideEnabled", "");
     if (b.contains("BootSourceOverrideMode")) boot_mode_ = b.value("BootSourceOverrideMode", "");
@@ -162,7 +162,7 @@ FixtureResponse RedfishFixture::Handle(const FixtureRequest& req) {
     json body = json::parse(req.body, nullptr, false);
     const std::string type = body.is_object() ? body.value("ResetType", "") : "";
     if (std::find(options_.reset_types.begin(), options_.reset_types.end(), type) == options_.reset_types.end())
-      return Error(400, "ActionParameterValueNotInList",
+      return RedfishError(400, "ActionParameterValueNotInList",
                    "The value '" + type + "' for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values.");
     resets_.push_back(type);
     if (type == "On" || type == "ForceOn") power_ = "On";
@@ -171,7 +171,7 @@ FixtureResponse RedfishFixture::Handle(const FixtureRequest& req) {
     ++version_;
     return {204, "", {}};
   }
-  return Error(404, "ResourceNotFound", "The requested resource of type Resource named '" + path + "' was not found.");
+  return RedfishError(404, "ResourceNotFound", "The requested resource of type Resource named '" + path + "' was not found.");
 }
 
 }  // namespace metalpxe::testing

@@ -9,10 +9,10 @@ namespace {
 
 using nlohmann::json;
 
-FixtureResponse Json(int status, const json& body) { return {status, body.dump(), {}}; }
+FixtureResponse RobotJson(int status, const json& body) { return {status, body.dump(), {}}; }
 
-FixtureResponse Error(int status, const std::string& code, const std::string& message) {
-  return Json(status, {{"error", {{"status", status}, {"code", code}, {"message", message}}}});
+FixtureResponse RobotError(int status, const std::string& code, const std::string& message) {
+  return RobotJson(status, {{"error", {{"status", status}, {"code", code}, {"message", message}}}});
 }
 
 }  // namespace
@@ -31,10 +31,10 @@ FixtureResponse RobotFixture::Handle(const FixtureRequest& req) {
   FixtureResponse out = [&]() -> FixtureResponse {
     std::lock_guard lock(mu_);
     if (req.basic_user != options_.user || req.basic_password != options_.password)
-      return Error(401, "UNAUTHORIZED", "Unauthorized");
+      return RobotError(401, "UNAUTHORIZED", "Unauthorized");
     if (options_.rate_limited_requests > 0) {
       --options_.rate_limited_requests;
-      auto r = Json(403, {{"error",
+      auto r = RobotJson(403, {{"error",
                            {{"status", 403},
                             {"code", "RATE_LIMIT_EXCEEDED"},
                             {"max_request", 200},
@@ -47,10 +47,10 @@ FixtureResponse RobotFixture::Handle(const FixtureRequest& req) {
     auto for_server = [&](const std::string& prefix) { return p == prefix + n; };
     const bool known = p.size() > n.size() && (p.compare(p.size() - n.size(), n.size(), n) == 0 ||
                                                p.find("/" + n + "/") != std::string::npos);
-    if (!known) return Error(404, "SERVER_NOT_FOUND", "Server not found");
+    if (!known) return RobotError(404, "SERVER_NOT_FOUND", "Server not found");
 
     if (req.method == "GET" && for_server("/server/"))
-      return Json(200, {{"server",
+      return RobotJson(200, {{"server",
                          {{"server_ip", options_.server_ip},
                           {"server_ipv6_net", "2a01:4f8:111:4221::"},
                           {"server_number", std::stol(n)},
@@ -64,7 +64,7 @@ FixtureResponse RobotFixture::Handle(const FixtureRequest& req) {
                           {"ip", json::array({options_.server_ip})},
                           {"subnet", nullptr}}}});
     if (req.method == "GET" && for_server("/reset/"))
-      return Json(200, {{"reset",
+      return RobotJson(200, {{"reset",
                          {{"server_ip", options_.server_ip},
                           {"server_ipv6_net", "2a01:4f8:111:4221::"},
                           {"server_number", std::stol(n)},
@@ -74,7 +74,7 @@ FixtureResponse RobotFixture::Handle(const FixtureRequest& req) {
       auto t = req.args.find("type");
       if (t == req.args.end() ||
           std::find(options_.reset_types.begin(), options_.reset_types.end(), t->second) == options_.reset_types.end())
-        return Error(400, "INVALID_INPUT", "invalid input");
+        return RobotError(400, "INVALID_INPUT", "invalid input");
       actions_.push_back("reset " + t->second);
       if (t->second == "hw" && options_.on_hw_reset) {
         const bool active = rescue_active_;
@@ -82,7 +82,7 @@ FixtureResponse RobotFixture::Handle(const FixtureRequest& req) {
         after = [this, active, key] { options_.on_hw_reset(active, key); };
         rescue_active_ = false;  // booting consumes the rescue activation
       }
-      return Json(200, {{"reset", {{"server_ip", options_.server_ip}, {"server_number", std::stol(n)}, {"type", t->second}}}});
+      return RobotJson(200, {{"reset", {{"server_ip", options_.server_ip}, {"server_number", std::stol(n)}, {"type", t->second}}}});
     }
     if (p == "/boot/" + n + "/rescue") {
       auto rescue = [&] {
@@ -101,29 +101,29 @@ FixtureResponse RobotFixture::Handle(const FixtureRequest& req) {
                       {"host_key", json::array()},
                       {"boot_time", nullptr}}}};
       };
-      if (req.method == "GET") return Json(200, rescue());
+      if (req.method == "GET") return RobotJson(200, rescue());
       if (req.method == "DELETE") {
         rescue_active_ = false;
         rescue_key_.clear();
         actions_.push_back("rescue off");
-        return Json(200, rescue());
+        return RobotJson(200, rescue());
       }
       if (req.method == "POST") {
-        if (rescue_active_) return Error(409, "BOOT_ALREADY_ENABLED", "A boot option is already active");
+        if (rescue_active_) return RobotError(409, "BOOT_ALREADY_ENABLED", "A boot option is already active");
         auto os = req.args.find("os");
-        if (os == req.args.end() || os->second != "linux") return Error(400, "INVALID_INPUT", "invalid input");
+        if (os == req.args.end() || os->second != "linux") return RobotError(400, "INVALID_INPUT", "invalid input");
         auto key = req.args.find("authorized_key");
         rescue_key_ = key == req.args.end() ? "" : key->second;
         rescue_active_ = true;
         actions_.push_back("rescue linux " + rescue_key_);
-        return Json(200, rescue());
+        return RobotJson(200, rescue());
       }
     }
     if (req.method == "POST" && for_server("/wol/")) {
       actions_.push_back("wol");
-      return Json(200, {{"wol", {{"server_ip", options_.server_ip}, {"server_number", std::stol(n)}}}});
+      return RobotJson(200, {{"wol", {{"server_ip", options_.server_ip}, {"server_number", std::stol(n)}}}});
     }
-    return Error(404, "NOT_FOUND", "Not found");
+    return RobotError(404, "NOT_FOUND", "Not found");
   }();
   if (after) after();
   return out;
