@@ -15,9 +15,6 @@ endfunction()
 # fighting over the same names and the two cores.
 function(metalpxe_add_test name)
   cmake_parse_arguments(A "SERIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
-  if(METALPXE_FUZZ)
-    return()  # the fuzz build builds fuzzers only
-  endif()
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})

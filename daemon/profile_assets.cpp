@@ -50,7 +50,8 @@ void PublishAllProfiles(AssetCache& cache, const AppConfig& config,
           if (p.bytes_total && p.bytes_done == p.bytes_total)
             spdlog::info("profile {}: downloaded {} ({} bytes)", p.profile, p.file, p.bytes_total);
         },
-        [served, name, done](Result<BootAssetPaths> paths) {
+        // A copy, not the structured binding: clang 14 cannot capture those.
+        [served, name = std::string(name), done](Result<BootAssetPaths> paths) {
           Status st = paths.ok() ? PublishProfileAssets(served, name, *paths) : paths.status();
           done(name, st);
         });
