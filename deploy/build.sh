@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds one metalpxe build tree.
-#   deploy/build.sh [release|asan]   (default release)
+#   deploy/build.sh [release|asan] [TARGET...]   (default: release, every target)
 # release: build/       GCC, -O2, every test and tool
 # asan:    build-asan/  clang, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                       every test and tool again plus the libFuzzer targets
@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-release}"
+shift || true
+targets=("$@")
 jobs="$(nproc)"
 opt=-O2
 case "$kind" in
@@ -33,4 +35,4 @@ flags="$opt -g1 -DNDEBUG"
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" \
   -DCMAKE_UNITY_BUILD="${METALPXE_UNITY:-ON}" -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 "${args[@]}" >/dev/null
-cmake --build "$dir" -j "$jobs"
+cmake --build "$dir" -j "$jobs" ${targets[@]+--target "${targets[@]}"}

@@ -10,6 +10,5 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@"
 
 deploy/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target metalpxed metalpxectl metalpxe_standin_installer
+deploy/build.sh release metalpxed metalpxectl metalpxe_standin_installer
 exec tests/e2e/demo.sh build
