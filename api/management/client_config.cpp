@@ -88,10 +88,11 @@ Result<ClientConfig> ParseClientConfig(std::string_view yaml_text) {
   for (const auto& [name, value] : {std::pair{"endpoint", &config.endpoint}, std::pair{"ca", &config.ca_pem},
                                     std::pair{"crt", &config.cert_pem}, std::pair{"key", &key_pem}}) {
     if (value->empty()) return Status(ErrorCode::kInvalidArgument, std::string("client config: missing '") + name + "'");
-    // Endpoints and PEM blocks are printable ASCII (plus line breaks); anything
-    // else is a damaged file, not something to hand to TLS.
+    // Endpoints and PEM blocks are printable ASCII plus line feeds (YAML
+    // turns a file's CRLF breaks into LF); anything else, a stray CR included,
+    // is a damaged file, not something to hand to TLS.
     for (const unsigned char c : *value)
-      if (c >= 0x7f || (c < 0x20 && c != '\n' && c != '\r'))
+      if (c >= 0x7f || (c < 0x20 && c != '\n'))
         return Status(ErrorCode::kInvalidArgument, std::string("client config: '") + name + "' is not ASCII text");
   }
   config.key_pem = Secret(std::move(key_pem));

@@ -105,6 +105,12 @@ TEST(MgmtClientConfig, RoundTripAndStrictParse) {
   EXPECT_FALSE(ParseClientConfig("[1, 2]").ok());
   EXPECT_FALSE(ParseClientConfig("endpoint: {a: 1}").ok());
   EXPECT_FALSE(ParseClientConfig("a: [").ok());
+  // A stray CR inside a value (found by fuzz_mgmt_client_config) is refused…
+  EXPECT_FALSE(ParseClientConfig("endpoint: \"a:1\"\nca: \"x\\ry\"\ncrt: y\nkey: z\n").ok());
+  // …while a file saved with CRLF line breaks is fine.
+  auto crlf = ParseClientConfig("endpoint: a:1\r\nca: |\r\n  x\r\n  y\r\ncrt: y\r\nkey: z\r\n");
+  ASSERT_TRUE(crlf.ok()) << crlf.status().ToString();
+  EXPECT_EQ(crlf->ca_pem, "x\ny\n");
 }
 
 }  // namespace
