@@ -106,7 +106,7 @@ single() {
 # busy% of one CPU between two /proc/stat samples ("user nice system idle iowait irq softirq steal").
 cpu_sample() { awk -v c="cpu$1" '$1 == c {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6}' /proc/stat; }
 busy_pct() { awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " "); dt = y[1] - x[1];
-  printf "%.0f", dt > 0 ? 100 * (1 - (y[2] - x[2]) / dt) : 0}'; }
+  printf "%.0f", (dt > 0 ? 100 * (1 - (y[2] - x[2]) / dt) : 0)}'; }
 
 # concurrent PORT -> aggregate MiB/s of 50 parallel 1 MiB downloads (all must succeed).
 # The 50 clients are started first and held at a shared flock, so the clock
