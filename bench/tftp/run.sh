@@ -142,6 +142,15 @@ concurrent() {
   echo "50 / ($t1 - $t0)" | bc -l
 }
 
+# swarm PORT -> aggregate MiB/s of the same 50 downloads from one epoll
+# process (tftp-swarm): 50 atftp processes fill the client CPU first.
+SWARM=${TFTP_SWARM:-$(dirname "$TFTPD")/tftp-swarm}
+swarm() {
+  local secs
+  secs=$(inns taskset -c "$CLIENT_CPU" "$SWARM" 127.0.0.1 "$1" m1.bin 50 1468 16 $((1024 * 1024))) || { echo nan; return; }
+  echo "50 / $secs" | bc -l
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2) {print a[(NR+1)/2]} else {print (a[NR/2]+a[NR/2+1])/2}}'; }
 
 # Server CPU: user+system of the process, its threads and reaped children
@@ -151,7 +160,7 @@ TCK=$(getconf CLK_TCK)
 
 # Servers take turns within each run, so load that comes and goes on the
 # machine lands on all of them alike.
-declare -A R W L C CPU SB CB
+declare -A R W L C S CPU SB CB
 SERVERS=(mpx:$PORT_MPX:0 hpa:$PORT_HPA:1 atftpd:$PORT_ATFTPD:2)
 for r in $(seq 1 "$RUNS"); do
   for entry in "${SERVERS[@]}"; do
@@ -161,6 +170,7 @@ for r in $(seq 1 "$RUNS"); do
     L[$srv]+="$(single "$port" "${LOCKSTEP[@]}") "
     C[$srv]+="$(concurrent "$port") "
     read -r sb cb <"$WORK/busy"
+    S[$srv]+="$(swarm "$port") "
     SB[$srv]+="$sb " CB[$srv]+="$cb "
     c1=$(cpu_ticks "${PIDS[$idx]}")
     CPU[$srv]=$(( ${CPU[$srv]:-0} + c1 - c0 ))
@@ -171,18 +181,19 @@ for entry in "${SERVERS[@]}"; do
   R[$srv.win]=$(tr ' ' '\n' <<<"${W[$srv]}" | grep . | median)
   R[$srv.lock]=$(tr ' ' '\n' <<<"${L[$srv]}" | grep . | median)
   R[$srv.conc]=$(tr ' ' '\n' <<<"${C[$srv]}" | grep . | median)
+  R[$srv.swarm]=$(tr ' ' '\n' <<<"${S[$srv]}" | grep . | median)
   R[$srv.sbusy]=$(tr ' ' '\n' <<<"${SB[$srv]}" | grep . | median)
   R[$srv.cbusy]=$(tr ' ' '\n' <<<"${CB[$srv]}" | grep . | median)
-  # GiB moved per server: RUNS x (64 + 64 + 50) MiB
-  R[$srv.cpu]=$(echo "${CPU[$srv]} / $TCK / ($RUNS * 178 / 1024)" | bc -l)
-  echo "# $srv runs: windowed ${W[$srv]}| lock-step ${L[$srv]}| 50x1MiB ${C[$srv]}" | sed 's/\([0-9]*\.[0-9][0-9]\)[0-9]*/\1/g'
+  # GiB moved per server: RUNS x (64 + 64 + 50 + 50) MiB
+  R[$srv.cpu]=$(echo "${CPU[$srv]} / $TCK / ($RUNS * 228 / 1024)" | bc -l)
+  echo "# $srv runs: windowed ${W[$srv]}| lock-step ${L[$srv]}| 50x1MiB ${C[$srv]}| swarm ${S[$srv]}" | sed 's/\([0-9]*\.[0-9][0-9]\)[0-9]*/\1/g'
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 echo
 echo "TFTP, atftp client, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU, medians of $RUNS runs (MiB/s)"
 printf '%-34s %10s %10s %10s %12s %12s\n' "test" "metalpxe" "tftpd-hpa" "atftpd" "vs tftpd-hpa" "vs atftpd"
-for row in "win:64 MiB, blksize 1468, window 16" "lock:64 MiB, blksize 1468, lock-step" "conc:50 x 1 MiB concurrent, window 16"; do
+for row in "win:64 MiB, blksize 1468, window 16" "lock:64 MiB, blksize 1468, lock-step" "conc:50 x 1 MiB concurrent, window 16" "swarm:50 x 1 MiB, one-process client"; do
   k=${row%%:*} label=${row#*:}
   printf '%-34s %10.1f %10.1f %10.1f %12s %12s\n' "$label" "${R[mpx.$k]}" "${R[hpa.$k]}" "${R[atftpd.$k]}" \
     "$(ratio "${R[mpx.$k]}" "${R[hpa.$k]}")" "$(ratio "${R[mpx.$k]}" "${R[atftpd.$k]}")"
