@@ -88,7 +88,11 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
   ASSERT_TRUE(orch->Request(mac_, /*wipe=*/true).ok());
   EXPECT_EQ(registry_->StateOf(mac_), MachineState::kReinstallRequested);
   EXPECT_TRUE(orch->WipeRequested(mac_));
-  RunUntil([&] { return sim_->PowerFile() == "1"; }, std::chrono::seconds(30));
+  // The BMC's power flips while the IPMI call is still returning; the
+  // orchestrator counts the action once the call's completion reaches its
+  // loop. Wait for both.
+  RunUntil([&] { return sim_->PowerFile() == "1" && orch->power_actions_ok() == 1; }, std::chrono::seconds(30));
+  ASSERT_EQ(sim_->PowerFile(), "1");
   // What the BMC saw: next boot from the network, then power on (it was off).
   const std::string log = sim_->SetLog();
   EXPECT_NE(log.find("boot pxe"), std::string::npos) << log;

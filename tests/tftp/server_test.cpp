@@ -436,6 +436,8 @@ TEST_F(tftp_server, GivesUpAfterBoundedRetriesWithBackoff) {
   ASSERT_EQ(at.size(), 4u);
   EXPECT_GE(at[2] - at[1], 90ms);
   EXPECT_GE(at[3] - at[2], 190ms);
+  // The server counts the failure after it sends the ERROR: wait for it.
+  EXPECT_TRUE(metalpxe::testing::WaitFor([&] { return server_->Stats().transfers_failed == 1; }, 3s));
   const auto s = server_->Stats();
   EXPECT_EQ(s.transfers_failed, 1u);
   EXPECT_EQ(s.retransmits, 3u);
