@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "api/talos_event.h"
+#include "core/talos_event.h"
 #include "core/result.h"
 
 namespace metalpxe {

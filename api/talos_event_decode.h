@@ -4,7 +4,7 @@
 #include <optional>
 #include <string_view>
 
-#include "api/talos_event.h"
+#include "core/talos_event.h"
 #include "core/net_types.h"
 #include "core/result.h"
 

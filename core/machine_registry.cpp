@@ -13,8 +13,8 @@ void IgnoreDurable(const Status& st) {
 }
 }  // namespace
 
-MachineRegistry::MachineRegistry(const ConfigSource& config, Store* store, Clock clock)
-    : config_(config), store_(store), clock_(std::move(clock)) {}
+MachineRegistry::MachineRegistry(const ConfigSource& config, Store* store, Clock clock, Options options)
+    : config_(config), store_(store), clock_(std::move(clock)), options_(options) {}
 
 std::int64_t MachineRegistry::NowMs() const {
   if (clock_) return clock_();
@@ -35,9 +35,11 @@ Status MachineRegistry::Load() {
   }
   for (auto& e : *events) {
     next_event_id_ = std::max(next_event_id_, e.id + 1);
+    last_event_[e.machine] = {e.kind, e.message};
     recent_.push_back(std::move(e));
     if (recent_.size() > kRecentEvents) recent_.pop_front();
   }
+  CountUnknownLocked(*config_.Current());
   return Status::Ok();
 }
 
@@ -61,6 +63,7 @@ MachineRecord& MachineRegistry::RecordLocked(const AppConfig& config, const MacA
     MachineRecord& r = it->second;
     r.mac = primary;
     const MachineConfig* m = InventoryMachine(config, primary);
+    if (!m) ++unknown_records_;
     r.name = m ? m->name : "";
     r.state = m ? MachineState::kPendingInstall : MachineState::kDiscovered;
     r.first_seen_unix = NowMs() / 1000;
@@ -70,10 +73,34 @@ MachineRecord& MachineRegistry::RecordLocked(const AppConfig& config, const MacA
 }
 
 void MachineRegistry::PersistLocked(const MachineRecord& r) {
+  persisted_seen_[r.mac] = r.last_seen_unix;
   if (store_) store_->PutMachine(r, IgnoreDurable);
 }
 
+bool MachineRegistry::AdmitLocked(const AppConfig& config, const MacAddress& primary) {
+  if (records_.count(primary) || InventoryMachine(config, primary)) return true;
+  if (unknown_records_ < options_.max_unknown_machines) return true;
+  if (unknown_dropped_++ % 1000 == 0)
+    spdlog::warn("{} unknown machines recorded already; not recording {} (and others like it)",
+                 options_.max_unknown_machines, primary.ToString());
+  return false;
+}
+
+void MachineRegistry::CountUnknownLocked(const AppConfig& config) {
+  unknown_records_ = 0;
+  for (const auto& [mac, r] : records_)
+    if (!InventoryMachine(config, mac)) ++unknown_records_;
+}
+
+std::uint64_t MachineRegistry::unknown_machines_dropped() const {
+  std::lock_guard lock(mu_);
+  return unknown_dropped_;
+}
+
 void MachineRegistry::EmitLocked(const std::string& machine, const std::string& kind, const std::string& message) {
+  auto [last, fresh] = last_event_.try_emplace(machine);
+  if (!fresh && last->second.first == kind && last->second.second == message) return;
+  last->second = {kind, message};
   EventRecord e;
   e.id = next_event_id_++;
   e.time_unix_ms = NowMs();
@@ -152,22 +179,34 @@ void MachineRegistry::ObserveBoot(const BootObservation& seen) {
   const MacAddress primary = PrimaryMac(*config, seen.mac);
   std::lock_guard lock(mu_);
   const bool fresh = !records_.count(primary);
+  if (!AdmitLocked(*config, primary)) return;
   MachineRecord& r = RecordLocked(*config, primary);
+  bool changed = fresh;
+  auto update = [&changed](std::string& field, const std::string& value) {
+    if (value.empty() || field == value) return;
+    field = value;
+    changed = true;
+  };
   r.last_seen_unix = NowMs() / 1000;
-  if (!seen.uuid.empty()) r.uuid = seen.uuid;
-  if (!seen.arch.empty()) r.arch = seen.arch;
-  if (!seen.vendor_class.empty()) r.vendor_class = seen.vendor_class;
-  if (!seen.serial.empty()) r.serial = seen.serial;
-  if (seen.ip && !seen.ip->IsUnspecified()) {
-    if (!r.last_ip.IsUnspecified() && r.last_ip != *seen.ip) by_ip_.erase(r.last_ip);
+  update(r.uuid, seen.uuid);
+  update(r.arch, seen.arch);
+  update(r.vendor_class, seen.vendor_class);
+  update(r.serial, seen.serial);
+  if (seen.ip && !seen.ip->IsUnspecified() && r.last_ip != *seen.ip) {
+    if (!r.last_ip.IsUnspecified()) by_ip_.erase(r.last_ip);
     r.last_ip = *seen.ip;
     by_ip_[*seen.ip] = primary;
+    changed = true;
   }
   if (fresh && !known)
     EmitLocked(primary.ToString(), "state",
-               "discovered: unknown machine (arch " + (r.arch.empty() ? std::string("?") : r.arch) +
+               "discovered: unknown machine (" + (r.arch.empty() ? std::string("firmware unknown") : r.arch) +
                    (r.vendor_class.empty() ? "" : ", " + r.vendor_class) + ")");
-  PersistLocked(r);
+  // Nothing new but the time: written now and then, not per request.
+  auto seen_written = persisted_seen_.find(primary);
+  if (changed || seen_written == persisted_seen_.end() ||
+      r.last_seen_unix - seen_written->second >= options_.last_seen_write_seconds)
+    PersistLocked(r);
 }
 
 std::optional<MacAddress> MachineRegistry::MacForAddress(Ipv4Address ip) const {
@@ -190,13 +229,13 @@ std::optional<MachineState> MachineRegistry::Apply(const MacAddress& mac, Lifecy
   const auto config = config_.Current();
   const MacAddress primary = PrimaryMac(*config, mac);
   std::lock_guard lock(mu_);
+  if (!AdmitLocked(*config, primary)) return std::nullopt;
   MachineRecord& r = RecordLocked(*config, primary);
   const auto next = NextState(r.state, event);
   const std::string name = KeyName(*config, primary);
-  if (!next || (*next == r.state && (*next != MachineState::kFailed || reason == r.reason))) {
-    EmitLocked(name, std::string(LifecycleEventName(event)), cause);
-    return std::nullopt;
-  }
+  // Nothing changes: nothing to record (the happening itself, a Talos event
+  // or a request, is recorded by whoever saw it when it means something).
+  if (!next || (*next == r.state && (*next != MachineState::kFailed || reason == r.reason))) return std::nullopt;
   const MachineState before = r.state;
   r.state = *next;
   r.reason = *next == MachineState::kFailed ? reason : "";
@@ -232,12 +271,15 @@ void MachineRegistry::OnInventoryChanged(const AppConfig& fresh) {
     }
     Apply(primary, LifecycleEvent::kAccepted, "added to the inventory");
   }
+  std::lock_guard lock(mu_);
+  CountUnknownLocked(fresh);
 }
 
 void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind, const std::string& message) {
   const auto config = config_.Current();
   const MacAddress primary = PrimaryMac(*config, mac);
   std::lock_guard lock(mu_);
+  if (!records_.count(primary) && !InventoryMachine(*config, primary)) return;  // unrecorded unknown MAC
   EmitLocked(KeyName(*config, primary), kind, message);
 }
 

@@ -30,12 +30,24 @@ struct BootObservation {
   std::string serial;
 };
 
+struct MachineRegistryOptions {
+  // Machines not in the inventory that are kept at once. Anyone on the
+  // boot network can make up MACs: past this bound new ones are counted
+  // and not recorded, so a flood cannot push out real machines' history.
+  std::size_t max_unknown_machines = 4096;
+  // A machine seen again with nothing new is written at most this often
+  // (its last-seen time is the only change).
+  std::int64_t last_seen_write_seconds = 60;
+};
+
 class MachineRegistry {
  public:
   using Clock = std::function<std::int64_t()>;  // unix milliseconds
   using EventListener = std::function<void(const EventRecord&)>;
 
-  MachineRegistry(const ConfigSource& config, Store* store, Clock clock = {});
+  using Options = MachineRegistryOptions;
+
+  MachineRegistry(const ConfigSource& config, Store* store, Clock clock = {}, Options options = {});
 
   // Restores machine records and the event sequence from the store.
   Status Load();
@@ -68,23 +80,32 @@ class MachineRegistry {
   // the inventory become pending-install without a power cycle.
   void OnInventoryChanged(const AppConfig& fresh);
 
-  // Event history and live listeners (API watch).
+  // Event history and live listeners (API watch). An event that says again
+  // what the machine's previous event said (same kind and message) is not
+  // recorded: history holds changes of meaning, not repeated requests.
   void RecordEvent(const MacAddress& mac, const std::string& kind, const std::string& message);
   std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
   int Subscribe(EventListener listener);
   void Unsubscribe(int id);
+
+  // Unknown MACs not recorded because max_unknown_machines was reached.
+  std::uint64_t unknown_machines_dropped() const;
 
  private:
   MacAddress PrimaryMac(const AppConfig& config, const MacAddress& mac) const;
   std::string KeyName(const AppConfig& config, const MacAddress& primary) const;
   MachineRecord& RecordLocked(const AppConfig& config, const MacAddress& primary);
   void PersistLocked(const MachineRecord& r);
+  void CountUnknownLocked(const AppConfig& config);
+  // May a record exist for `primary`? (Past the bound, unknown MACs may not.)
+  bool AdmitLocked(const AppConfig& config, const MacAddress& primary);
   void EmitLocked(const std::string& machine, const std::string& kind, const std::string& message);
   std::int64_t NowMs() const;
 
   const ConfigSource& config_;
   Store* store_;
   Clock clock_;
+  Options options_;
   mutable std::mutex mu_;
   std::map<MacAddress, MachineRecord> records_;  // by primary MAC
   std::unordered_map<Ipv4Address, MacAddress> by_ip_;
@@ -92,6 +113,11 @@ class MachineRegistry {
   std::int64_t next_event_id_ = 1;
   std::map<int, EventListener> listeners_;
   int next_listener_ = 1;
+  // The last event of each machine (kind, message), for "no repeats".
+  std::unordered_map<std::string, std::pair<std::string, std::string>> last_event_;
+  std::unordered_map<MacAddress, std::int64_t> persisted_seen_;  // last_seen_unix as last written
+  std::uint64_t unknown_dropped_ = 0;
+  std::size_t unknown_records_ = 0;  // records of MACs not in the inventory
 };
 
 }  // namespace metalpxe

@@ -61,10 +61,18 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     const auto& b = *in.boot;
     w.Family("metalpxe_ipxe_scripts_total", "counter", "Per-machine iPXE scripts served.");
     w.Sample("metalpxe_ipxe_scripts_total", static_cast<double>(b.scripts.load()));
+    w.Family("metalpxe_config_tokens_issued_total", "counter",
+             "Config tokens issued (a machine asking again gets its outstanding token).");
+    w.Sample("metalpxe_config_tokens_issued_total", static_cast<double>(b.tokens_issued.load()));
     w.Family("metalpxe_configs_total", "counter", "Machine config fetches, by outcome.");
     w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_served.load()), {{"outcome", "served"}});
     w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_refused.load()), {{"outcome", "refused"}});
     w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_failed.load()), {{"outcome", "failed"}});
+  }
+  if (in.registry) {
+    w.Family("metalpxe_unknown_machines_dropped_total", "counter",
+             "Boot requests from unknown MACs not recorded because the bound of unknown machines was reached.");
+    w.Sample("metalpxe_unknown_machines_dropped_total", static_cast<double>(in.registry->unknown_machines_dropped()));
   }
   if (in.events) {
     const auto& e = *in.events;

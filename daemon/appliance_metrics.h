@@ -7,7 +7,7 @@
 #include "api/kmsg_log_receiver.h"
 #include "core/machine_registry.h"
 #include "dhcp/observation.h"
-#include "http/boot_endpoints.h"
+#include "core/provisioning/provisioning_service.h"
 #include "http/http_server.h"
 #include "pxe/tftp/tftp_options.h"
 
@@ -18,7 +18,7 @@ struct ApplianceMetricsInput {
   std::optional<dhcp::DhcpStats> dhcp;
   std::optional<tftp::TftpStats> tftp;
   std::optional<http::HttpStats> http;
-  const http::BootEndpointCounters* boot = nullptr;
+  const ProvisioningCounters* boot = nullptr;
   std::optional<EventSinkCounters> events;
   std::optional<KmsgReceiverCounters> kmsg;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> power_actions;  // ok, failed

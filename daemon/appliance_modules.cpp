@@ -1,52 +1,38 @@
 #include "daemon/appliance_modules.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "api/event_sink_server.h"
 #include "api/kmsg_log_receiver.h"
-#include "api/talos_install_signal.h"
-#include "core/install/config_tokens.h"
-#include "core/log.h"
-#include "core/machine_registry.h"
-#include "core/store/sqlite_store.h"
-#include "daemon/appliance_metrics.h"
-#include "daemon/profile_assets.h"
-#include "daemon/reinstall_orchestrator.h"
-#include "daemon/management_backend_impl.h"
 #include "api/management/management_service.h"
 #include "api/management/pki.h"
-
-#include <unistd.h>
+#include "core/install/token_key.h"
+#include "core/log.h"
+#include "core/provisioning/provisioning_service.h"
+#include "core/store/sqlite_store.h"
+#include "daemon/appliance_metrics.h"
+#include "daemon/asio_scheduler.h"
+#include "daemon/loader_presence.h"
+#include "daemon/management_backend_impl.h"
+#include "daemon/profile_assets.h"
 #include "dhcp/server.h"
 #include "http/boot_endpoints.h"
 #include "http/http_server.h"
+#include "ipmi/driver_power_control.h"
 #include "pxe/tftp/tftp_server.h"
 
 namespace metalpxe {
-namespace {
-
-// DHCP option 93 (RFC 4578 / IANA processor architecture types) in words.
-std::string ArchName(std::optional<std::uint16_t> arch) {
-  if (!arch) return "";
-  switch (*arch) {
-    case 0: return "bios";
-    case 6: return "efi-ia32";
-    case 7:
-    case 9: return "efi-x64";
-    case 10: return "efi-arm32";
-    case 11: return "efi-arm64";
-    case 16: return "efi-x64-http";
-    case 19: return "efi-arm64-http";
-    default: return "arch-" + std::to_string(*arch);
-  }
-}
-
-}  // namespace
 
 struct ApplianceModules::Impl {
   boost::asio::io_context& io;
   SwappableConfigSource& source;
   std::unique_ptr<SqliteStore> store;
-  std::unique_ptr<MachineRegistry> registry;
-  std::unique_ptr<ConfigTokenIssuer> tokens;
+  std::unique_ptr<AsioScheduler> scheduler;
+  std::unique_ptr<DriverPowerControl> power;
+  std::unique_ptr<LoaderPresence> loaders;
+  std::unique_ptr<ProvisioningService> service;
   std::unique_ptr<dhcp::DhcpServer> dhcp;
   std::unique_ptr<tftp::TftpServer> tftp;
   std::unique_ptr<http::HttpServer> http;
@@ -54,7 +40,6 @@ struct ApplianceModules::Impl {
   std::unique_ptr<EventSinkServer> events;
   std::unique_ptr<KmsgLogReceiver> kmsg;
   std::unique_ptr<AssetCache> assets;
-  std::unique_ptr<ReinstallOrchestrator> reinstall;
   std::unique_ptr<ApplianceManagementBackend> mgmt_backend;
   std::unique_ptr<ManagementServer> mgmt;
   std::function<bool()> reload;
@@ -62,57 +47,14 @@ struct ApplianceModules::Impl {
 
   Impl(boost::asio::io_context& i, SwappableConfigSource& s) : io(i), source(s) {}
 
-  void OnDhcp(const dhcp::DhcpObservation& o) {
-    const auto config = source.Current();
-    const bool pxe = o.is_ipxe || o.vendor_class.rfind("PXEClient", 0) == 0 ||
-                     o.vendor_class.rfind("HTTPClient", 0) == 0;
-    // Only boot clients are machines to discover; for everyone else we only
-    // keep track of addresses of machines we already know (the installer's
-    // own DHCP is not a PXE client).
-    const bool known = MachineRegistry::InventoryMachine(*config, o.mac) || registry->Get(o.mac).has_value();
-    if (!pxe && !known) return;
-    BootObservation seen;
+  static DhcpSighting SightingOf(const dhcp::DhcpObservation& o) {
+    DhcpSighting seen;
     seen.mac = o.mac;
-    if (!o.leased_ip.IsUnspecified()) seen.ip = o.leased_ip;
-    seen.uuid = o.uuid;
-    seen.arch = ArchName(o.client_arch);
+    if (!o.leased_ip.IsUnspecified()) seen.leased = o.leased_ip;
+    seen.client = o.client;
     seen.vendor_class = o.vendor_class;
-    registry->ObserveBoot(seen);
-  }
-
-  void OnTalosEvent(const TalosEvent& ev) {
-    const auto mac = registry->MacForAddress(ev.peer);
-    if (!mac) {
-      spdlog::info("talos event {} from {}: no machine has that address", ev.type, ev.peer.ToString());
-      return;
-    }
-    std::string summary = ev.type;
-    if (!ev.name.empty()) summary += " " + ev.name;
-    if (!ev.action.empty()) summary += " " + ev.action;
-    if (!ev.stage.empty()) summary += " stage " + ev.stage;
-    if (!ev.error.empty()) summary += ": " + ev.error;
-    registry->RecordEvent(*mac, "talos", summary);
-    const bool installing = registry->StateOf(*mac) == MachineState::kInstalling;
-    const auto signal = InterpretTalosEvent(ev, installing);
-    if (!signal) return;
-    switch (signal->kind) {
-      case InstallSignal::Kind::kInstalling:
-        registry->Apply(*mac, LifecycleEvent::kInstallStarted, "talos: " + summary);
-        break;
-      case InstallSignal::Kind::kInstalled:
-        registry->Apply(*mac, LifecycleEvent::kInstallFinished, "talos: " + summary);
-        break;
-      case InstallSignal::Kind::kFailed:
-        registry->Apply(*mac, LifecycleEvent::kInstallFailed, "talos: " + ev.type, signal->reason);
-        break;
-    }
-  }
-
-  std::string LogKey(Ipv4Address peer) const {
-    const auto mac = registry->MacForAddress(peer);
-    if (!mac) return "";
-    const auto rec = registry->Get(*mac);
-    return rec && !rec->name.empty() ? rec->name : mac->ToString();
+    seen.uuid = o.uuid;
+    return seen;
   }
 
   Status Start() {
@@ -122,18 +64,24 @@ struct ApplianceModules::Impl {
     auto opened = SqliteStore::Open(server.state_dir);
     if (!opened.ok()) return opened.status();
     store = std::move(*opened);
+    auto key = LoadOrCreateTokenKey(server.state_dir);
+    if (!key.ok()) return key.status();
 
-    registry = std::make_unique<MachineRegistry>(source, store.get());
-    if (auto st = registry->Load(); !st.ok()) return st;
-
-    tokens = std::make_unique<ConfigTokenIssuer>(
-        ConfigTokenOptions::FromBootConfig(config->boot), store.get(),
-        [this](const MacAddress& mac, Ipv4Address peer) { return registry->AddressOf(mac) == peer; });
-    if (auto n = tokens->LoadFrom(*store); n.ok() && *n > 0) spdlog::info("{} config tokens still valid", *n);
+    scheduler = std::make_unique<AsioScheduler>(io);
+    PowerContext power_context;
+    power_context.interface = server.interface;  // wake-on-LAN leaves where machines are
+    power = std::make_unique<DriverPowerControl>(io, power_context);
+    loaders = std::make_unique<LoaderPresence>(server.tftp_root);
+    ProvisioningOptions options;
+    options.token_key = *key;
+    options.loader_exists = [this](std::string_view file) { return loaders->Exists(file); };
+    service = std::make_unique<ProvisioningService>(source, store.get(), options, power.get(), scheduler.get());
+    if (auto st = service->Load(); !st.ok()) return st;
 
     if (config->dhcp.mode != DhcpMode::kOff) {
-      dhcp = std::make_unique<dhcp::DhcpServer>(io, source, *store,
-                                                [this](const dhcp::DhcpObservation& o) { OnDhcp(o); });
+      dhcp = std::make_unique<dhcp::DhcpServer>(
+          io, source, *store, [this](const dhcp::DhcpObservation& o) { service->OnDhcp(SightingOf(o)); },
+          [this](const BootClient& client, const MacAddress& mac) { return service->LoaderFor(client, mac); });
       if (auto st = dhcp->Start(); !st.ok()) return {st.code(), "dhcp: " + st.message()};
     }
 
@@ -148,33 +96,27 @@ struct ApplianceModules::Impl {
     hopt.port = server.http_port;
     hopt.threads = 4;
     http = std::make_unique<http::HttpServer>(hopt);
-    ReinstallOptions ropt;
-    ropt.power.interface = server.interface;  // wake-on-LAN leaves where machines are
-    reinstall = std::make_unique<ReinstallOrchestrator>(io, source, *registry, *tokens, ropt);
-    http::BootHooks hooks;
-    hooks.wipe_requested = [this](const MacAddress& mac) { return reinstall->WipeRequested(mac); };
-    hooks.installer_served = [this](const MacAddress& mac) { reinstall->InstallerServed(mac); };
-    boot = std::make_unique<http::BootEndpoints>(source, *registry, *tokens, hooks);
+    boot = std::make_unique<http::BootEndpoints>(source, *service);
     boot->Register(*http);
     // iPXE binaries (UEFI HTTP boot fetches snponly.efi here), and each
     // profile's kernel + initramfs once resolved (downloads run off the loop).
-    http->ServeFiles("/assets", {server.tftp_root});
-    http->ServeFiles("/assets/profiles", {ProfileAssetsDir(server)});
+    http->ServeFiles(std::string(kAssetsPrefix), {server.tftp_root});
+    http->ServeFiles(std::string(kProfileAssetsPrefix), {ProfileAssetsDir(server)});
     assets = std::make_unique<AssetCache>(server.state_dir);
     PublishProfiles(*config);
-    http->Handle("/metrics", [this](const http::HttpRequest&) {
+    http->Handle(std::string(kMetricsPath), [this](const http::HttpRequest&) {
       return http::HttpResponse::Text(200, CollectMetrics(), "text/plain; version=0.0.4");
     });
     if (auto st = http->Start(); !st.ok()) return {st.code(), "http: " + st.message()};
 
     events = std::make_unique<EventSinkServer>("0.0.0.0", server.event_sink_port,
-                                               [this](const TalosEvent& ev) { OnTalosEvent(ev); });
+                                               [this](const TalosEvent& ev) { service->OnTalosEvent(ev); });
     if (auto st = events->Start(); !st.ok()) return {st.code(), "event sink: " + st.message()};
 
     KmsgLogReceiverOptions kopt;
     kopt.port = server.kmsg_log_port;
     kopt.store.log_dir = std::filesystem::path(server.state_dir) / "logs";
-    kmsg = std::make_unique<KmsgLogReceiver>(io, kopt, [this](Ipv4Address peer) { return LogKey(peer); });
+    kmsg = std::make_unique<KmsgLogReceiver>(io, kopt, [this](Ipv4Address peer) { return service->LogKeyFor(peer); });
     if (auto st = kmsg->Start(); !st.ok()) return {st.code(), "kernel logs: " + st.message()};
     if (auto st = StartManagementApi(server); !st.ok()) return {st.code(), "management API: " + st.message()};
     return Status::Ok();
@@ -194,8 +136,7 @@ struct ApplianceModules::Impl {
     if (!pki.ok()) return pki.status();
     ManagementParts parts;
     parts.config = &source;
-    parts.registry = registry.get();
-    parts.reinstall = reinstall.get();
+    parts.service = service.get();
     parts.dhcp = dhcp.get();
     parts.kmsg = kmsg.get();
     parts.assets = assets.get();
@@ -218,14 +159,14 @@ struct ApplianceModules::Impl {
 
   std::string CollectMetrics() const {
     ApplianceMetricsInput in;
-    in.registry = registry.get();
+    in.registry = &service->registry();
     if (dhcp) in.dhcp = dhcp->Stats();
     if (tftp) in.tftp = tftp->Stats();
     if (http) in.http = http->Stats();
-    if (boot) in.boot = &boot->counters();
+    in.boot = &service->counters();
     if (events) in.events = events->counters();
     if (kmsg) in.kmsg = kmsg->counters();
-    if (reinstall) in.power_actions = std::make_pair(reinstall->power_actions_ok(), reinstall->power_actions_failed());
+    in.power_actions = std::make_pair(service->power_actions_ok(), service->power_actions_failed());
     return RenderApplianceMetrics(in);
   }
 
@@ -238,8 +179,9 @@ struct ApplianceModules::Impl {
     if (kmsg) kmsg->Stop();
     if (tftp) tftp->Stop();
     if (dhcp) dhcp->Stop();
-    reinstall.reset();  // waits for a power action in flight
-    assets.reset();  // cancels a running download
+    service.reset();  // its reinstall jobs, before the power control they call
+    power.reset();    // waits for a power action in flight
+    assets.reset();   // cancels a running download
     if (store) {
       if (auto st = store->Flush(); !st.ok()) spdlog::error("store flush at shutdown: {}", st.ToString());
     }
@@ -253,7 +195,7 @@ Status ApplianceModules::Start() { return impl_->Start(); }
 void ApplianceModules::Stop() { impl_->Stop(); }
 void ApplianceModules::SetReload(std::function<bool()> reload) { impl_->reload = std::move(reload); }
 void ApplianceModules::OnConfigReloaded(const AppConfig& fresh) {
-  impl_->registry->OnInventoryChanged(fresh);
+  impl_->service->OnInventoryChanged(fresh);
   impl_->PublishProfiles(fresh);  // profiles may have changed kernels or versions
 }
 

@@ -3,12 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include <yaml-cpp/yaml.h>
-
 #include "core/config_loader.h"
 #include "daemon/appliance.h"
 #include "daemon/profile_assets.h"
-#include "pxe/talos_kernel_args.h"
+#include "core/provisioning/boot_urls.h"
 
 namespace metalpxe {
 namespace {
@@ -32,17 +30,10 @@ v1::Event ToProto(const EventRecord& e) {
   return out;
 }
 
-bool IsHostname(const std::string& s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  return true;
-}
-
 }  // namespace
 
 Result<MachineRecord> ApplianceManagementBackend::Find(const std::string& machine) const {
-  if (auto r = p_.registry->GetByName(machine)) return *r;
+  if (auto r = registry().GetByName(machine)) return *r;
   return Status{ErrorCode::kNotFound, "machine " + machine + " not found"};
 }
 
@@ -75,7 +66,7 @@ v1::Machine ApplianceManagementBackend::ToProto(const AppConfig& config, const M
 std::vector<v1::Machine> ApplianceManagementBackend::ListMachines() {
   const auto config = p_.config->Current();
   std::vector<v1::Machine> out;
-  for (const auto& r : p_.registry->List()) out.push_back(ToProto(*config, r));
+  for (const auto& r : registry().List()) out.push_back(ToProto(*config, r));
   return out;
 }
 
@@ -86,54 +77,8 @@ Result<v1::Machine> ApplianceManagementBackend::GetMachine(const std::string& ma
 }
 
 Result<v1::Machine> ApplianceManagementBackend::AcceptMachine(const v1::AcceptMachineRequest& req) {
-  const auto mac = MacAddress::Parse(req.mac());
-  if (!mac) return Status{ErrorCode::kInvalidArgument, "'" + req.mac() + "' is not a MAC address"};
-  if (!IsHostname(req.name()))
-    return Status{ErrorCode::kInvalidArgument, "name '" + req.name() + "' is not a host name (a-z, 0-9, '-')"};
-  if (req.role() != "controlplane" && req.role() != "worker")
-    return Status{ErrorCode::kInvalidArgument, "role must be controlplane or worker"};
-  if (!req.install_disk().empty() && req.install_disk()[0] != '/')
-    return Status{ErrorCode::kInvalidArgument, "install disk must be a device path like /dev/sda"};
-  std::lock_guard lock(accept_mu_);
-  const auto config = p_.config->Current();
-  if (!req.profile().empty() && !config->profiles.count(req.profile()))
-    return Status{ErrorCode::kInvalidArgument, "profile '" + req.profile() + "' is not defined"};
-  if (MachineRegistry::InventoryMachine(*config, *mac))
-    return Status{ErrorCode::kAlreadyExists, "machine " + mac->ToString() + " is already in the inventory"};
-  if (config->inventory && config->inventory->FindByName(req.name()))
-    return Status{ErrorCode::kAlreadyExists, "a machine named " + req.name() + " is already in the inventory"};
-  auto seen = p_.registry->Get(*mac);
-  if (!seen || seen->state != MachineState::kDiscovered)
-    return Status{ErrorCode::kNotFound, "no discovered machine with MAC " + mac->ToString()};
-
-  // Append to the accepted-machines file (inventory form), atomically.
-  const std::string path = AcceptedMachinesFile(config->server);
-  YAML::Node root;
-  if (std::filesystem::exists(path)) {
-    try {
-      root = YAML::LoadFile(path);
-    } catch (const YAML::Exception& e) {
-      return Status{ErrorCode::kInternal, path + " is damaged: " + e.msg};
-    }
-  }
-  YAML::Node m;
-  m["name"] = req.name();
-  m["macs"].push_back(mac->ToString());
-  m["role"] = req.role();
-  if (!req.profile().empty()) m["profile"] = req.profile();
-  if (!req.install_disk().empty()) m["installDisk"] = req.install_disk();
-  root["machines"].push_back(m);
-  YAML::Emitter out;
-  out << root;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << "# Machines accepted with metalpxectl; `metalpxectl machines export` prints them\n"
-         "# for your Git inventory.\n"
-      << out.c_str() << "\n";
-    if (!f) return Status{ErrorCode::kInternal, "cannot write " + tmp};
-  }
-  std::filesystem::rename(tmp, path);
+  auto accepted = p_.service->Accept({req.mac(), req.name(), req.role(), req.profile(), req.install_disk()});
+  if (!accepted.ok()) return accepted.status();
   if (!p_.reload || !p_.reload())
     return Status{ErrorCode::kInternal, "accepted, but the inventory reload failed; see the metalpxed log"};
   return GetMachine(req.name());
@@ -150,7 +95,7 @@ Result<std::string> ApplianceManagementBackend::ExportMachinesYaml() {
 Result<v1::Machine> ApplianceManagementBackend::Reinstall(const std::string& machine, bool wipe) {
   auto r = Find(machine);
   if (!r.ok()) return r.status();
-  if (auto st = p_.reinstall->Request(r->mac, wipe); !st.ok()) return st;
+  if (auto st = p_.service->RequestReinstall(r->mac, wipe); !st.ok()) return st;
   return GetMachine(machine);
 }
 
@@ -158,7 +103,14 @@ void ApplianceManagementBackend::Power(const std::string& machine, v1::PowerRequ
                                        std::function<void(Result<std::string>)> done) {
   auto r = Find(machine);
   if (!r.ok()) return done(r.status());
-  p_.reinstall->Power(r->mac, static_cast<int>(action), std::move(done));
+  PowerAction a = PowerAction::kStatus;
+  switch (action) {
+    case v1::PowerRequest::ON: a = PowerAction::kOn; break;
+    case v1::PowerRequest::OFF: a = PowerAction::kOff; break;
+    case v1::PowerRequest::CYCLE: a = PowerAction::kCycle; break;
+    default: break;
+  }
+  p_.service->Power(r->mac, a, std::move(done));
 }
 
 std::vector<v1::Event> ApplianceManagementBackend::Events(std::int64_t since_unix_ms, const std::string& machine) {
@@ -170,7 +122,7 @@ std::vector<v1::Event> ApplianceManagementBackend::Events(std::int64_t since_uni
       mac_text = r->mac.ToString();
     }
   std::vector<v1::Event> out;
-  for (const auto& e : p_.registry->RecentEvents(0, 1'000'000)) {
+  for (const auto& e : registry().RecentEvents(0, 1'000'000)) {
     if (e.time_unix_ms < since_unix_ms) continue;
     if (!machine.empty() && e.machine != name && e.machine != mac_text) continue;
     out.push_back(metalpxe::ToProto(e));
@@ -179,10 +131,10 @@ std::vector<v1::Event> ApplianceManagementBackend::Events(std::int64_t since_uni
 }
 
 int ApplianceManagementBackend::SubscribeEvents(std::function<void(const v1::Event&)> listener) {
-  return p_.registry->Subscribe([listener = std::move(listener)](const EventRecord& e) { listener(metalpxe::ToProto(e)); });
+  return registry().Subscribe([listener = std::move(listener)](const EventRecord& e) { listener(metalpxe::ToProto(e)); });
 }
 
-void ApplianceManagementBackend::UnsubscribeEvents(int id) { p_.registry->Unsubscribe(id); }
+void ApplianceManagementBackend::UnsubscribeEvents(int id) { registry().Unsubscribe(id); }
 
 Result<std::vector<v1::LogLine>> ApplianceManagementBackend::KernelLogTail(const std::string& machine, std::size_t n) {
   auto r = Find(machine);
@@ -231,8 +183,8 @@ std::vector<v1::Image> ApplianceManagementBackend::Images() {
     v1::Image img;
     img.set_profile(name);
     img.set_source(profile.kernel.empty() ? "factory " + profile.schematic + "/" + profile.talos_version : "local");
-    const std::string kernel = served + "/" + name + "/vmlinuz";
-    const std::string initramfs = served + "/" + name + "/" + kInitrdName;
+    const std::string kernel = served + "/" + name + "/" + std::string(kKernelFileName);
+    const std::string initramfs = served + "/" + name + "/" + std::string(kInitramfsFileName);
     img.set_ready(std::filesystem::exists(kernel) && std::filesystem::exists(initramfs));
     if (img.ready()) {
       img.set_kernel(kernel);

@@ -1,15 +1,15 @@
 #pragma once
-// The management API's view of the running appliance: machines from the
-// registry and inventory, events, kernel logs, leases, boot assets, and
-// reinstall/power through the orchestrator.
+// The management API's view of the running appliance, as an adapter: it
+// turns the provisioning service's machines, events, reinstall and power
+// answers (and the kernel logs, leases and boot assets of the modules that
+// keep them) into the API's messages. Rules live in the service.
 #include <functional>
 #include <string>
 
 #include "api/kmsg_log_receiver.h"
 #include "api/management/management_backend.h"
 #include "core/config_source.h"
-#include "core/machine_registry.h"
-#include "daemon/reinstall_orchestrator.h"
+#include "core/provisioning/provisioning_service.h"
 #include "dhcp/server.h"
 #include "images/asset_cache.h"
 
@@ -17,8 +17,7 @@ namespace metalpxe {
 
 struct ManagementParts {
   const ConfigSource* config = nullptr;
-  MachineRegistry* registry = nullptr;
-  ReinstallOrchestrator* reinstall = nullptr;
+  ProvisioningService* service = nullptr;
   dhcp::DhcpServer* dhcp = nullptr;  // null when dhcp.mode is off
   KmsgLogReceiver* kmsg = nullptr;
   AssetCache* assets = nullptr;
@@ -54,8 +53,8 @@ class ApplianceManagementBackend final : public ManagementBackend {
  private:
   Result<MachineRecord> Find(const std::string& machine) const;
   v1::Machine ToProto(const AppConfig& config, const MachineRecord& r) const;
+  MachineRegistry& registry() const { return p_.service->registry(); }
   ManagementParts p_;
-  std::mutex accept_mu_;
 };
 
 }  // namespace metalpxe

@@ -3,14 +3,10 @@
 #include <filesystem>
 
 #include "core/log.h"
-#include "pxe/talos_kernel_args.h"
+#include "core/provisioning/boot_urls.h"
 
 namespace metalpxe {
 namespace fs = std::filesystem;
-
-std::string ProfileAssetsDir(const ServerConfig& server) {
-  return (fs::path(server.state_dir) / "assets" / "profiles").string();
-}
 
 namespace {
 
@@ -36,8 +32,8 @@ Status PublishProfileAssets(const std::string& served_dir, const std::string& pr
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return {ErrorCode::kInternal, "cannot create " + dir.string() + ": " + ec.message()};
-  if (auto st = PlaceFile(paths.kernel, dir / "vmlinuz"); !st.ok()) return st;
-  return PlaceFile(paths.initramfs, dir / kInitrdName);
+  if (auto st = PlaceFile(paths.kernel, dir / kKernelFileName); !st.ok()) return st;
+  return PlaceFile(paths.initramfs, dir / kInitramfsFileName);
 }
 
 void PublishAllProfiles(AssetCache& cache, const AppConfig& config,

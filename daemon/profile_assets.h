@@ -9,11 +9,10 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/provisioning/boot_urls.h"  // ProfileAssetsDir
 #include "images/asset_cache.h"
 
 namespace metalpxe {
-
-std::string ProfileAssetsDir(const ServerConfig& server);
 
 // Publishes one resolved profile (blocking file work: call off the loop).
 Status PublishProfileAssets(const std::string& served_dir, const std::string& profile,

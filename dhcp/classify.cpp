@@ -5,8 +5,6 @@
 namespace metalpxe::dhcp {
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
 // iPXE sends 77 as the bare string "iPXE"; RFC 3004 clients send
 // length-prefixed entries. Accept either form.
 bool UserClassSaysIpxe(const DhcpMessage& msg) {
@@ -36,72 +34,15 @@ std::string UuidText(const DhcpMessage& msg) {
 
 }  // namespace
 
-std::string_view ClientKindName(ClientKind k) {
-  switch (k) {
-    case ClientKind::kNotPxe: return "dhcp";
-    case ClientKind::kBiosPxe: return "bios";
-    case ClientKind::kUefiX64: return "uefi-x64";
-    case ClientKind::kUefiArm64: return "uefi-arm64";
-    case ClientKind::kUefiHttp: return "uefi-http";
-    case ClientKind::kIpxe: return "ipxe";
-  }
-  return "?";
-}
-
 ClientInfo ClassifyClient(const DhcpMessage& msg) {
   ClientInfo info;
   if (auto vc = msg.GetString(opt::kVendorClass)) info.vendor_class = std::string(*vc);
   auto arches = msg.GetU16Array(opt::kClientArch);
   if (!arches.empty()) info.arch = arches.front();
   info.uuid = UuidText(msg);
-  info.is_ipxe = UserClassSaysIpxe(msg) || msg.Has(opt::kIpxeEncap);
-  info.arm64 = info.arch && (*info.arch == 11 || *info.arch == 19);
-
-  const bool pxe_vendor = StartsWith(info.vendor_class, "PXEClient");
-  const bool http_vendor = StartsWith(info.vendor_class, "HTTPClient");
-  if (info.is_ipxe) {
-    info.kind = ClientKind::kIpxe;
-  } else if (info.arch && (*info.arch == 16 || *info.arch == 19) && (http_vendor || !pxe_vendor)) {
-    info.kind = ClientKind::kUefiHttp;
-  } else if (info.arch && (pxe_vendor || http_vendor)) {
-    switch (*info.arch) {
-      case 0: info.kind = ClientKind::kBiosPxe; break;
-      case 6:  // IA32 UEFI: served like x64 (snponly.efi), the closest file we ship
-      case 7:
-      case 9: info.kind = ClientKind::kUefiX64; break;
-      case 11: info.kind = ClientKind::kUefiArm64; break;
-      default: info.kind = ClientKind::kNotPxe; break;
-    }
-  } else if (pxe_vendor) {
-    info.kind = ClientKind::kBiosPxe;  // PXEClient without 93: old BIOS ROMs
-  } else if (http_vendor) {
-    info.kind = ClientKind::kUefiHttp;
-  }
+  const bool ipxe = UserClassSaysIpxe(msg) || msg.Has(opt::kIpxeEncap);
+  info.client = BootClientFromDhcp(info.arch, info.vendor_class, ipxe);
   return info;
-}
-
-std::optional<BootAnswer> ChooseBootFile(const ClientInfo& info, const AppConfig& config, bool known_machine,
-                                         const std::function<bool(std::string_view)>& file_exists) {
-  if (info.kind == ClientKind::kNotPxe) return std::nullopt;
-  if (!known_machine && config.boot.unknown_machines == UnknownMachinePolicy::kIgnore) return std::nullopt;
-  const std::string base =
-      "http://" + config.server.address.ToString() + ":" + std::to_string(config.server.http_port);
-  BootAnswer a;
-  switch (info.kind) {
-    case ClientKind::kIpxe: a.boot_file = base + "/boot.ipxe"; break;
-    case ClientKind::kBiosPxe: a.boot_file = "undionly.kpxe"; break;
-    case ClientKind::kUefiX64: a.boot_file = "snponly.efi"; break;
-    case ClientKind::kUefiArm64:
-      a.boot_file = file_exists(kArm64BootFile) ? std::string(kArm64BootFile) : "snponly.efi";
-      break;
-    case ClientKind::kUefiHttp:
-      a.http_client = true;
-      a.boot_file = base + "/assets/" +
-                    std::string(info.arm64 && file_exists(kArm64BootFile) ? kArm64BootFile : "snponly.efi");
-      break;
-    case ClientKind::kNotPxe: return std::nullopt;
-  }
-  return a;
 }
 
 }  // namespace metalpxe::dhcp

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/boot_client.h"
 #include "core/net_types.h"
 #include "dhcp/message.h"
 
@@ -16,8 +17,9 @@ struct DhcpObservation {
   MacAddress mac;
   Ipv4Address leased_ip;               // unspecified when the MAC holds no lease
   std::string vendor_class;            // option 60
-  std::optional<std::uint16_t> client_arch;  // option 93
-  bool is_ipxe = false;
+  BootClient client;                   // who asked (core's vocabulary)
+  std::string boot_file;               // what the answer named, "" for none
+  std::string boot_why;                // why that boot file, or why none
   std::string uuid;                    // option 97 as text, "" when absent
   MessageType message_type = MessageType::kDiscover;  // received, or kAck when a lease was granted
 };

@@ -1,7 +1,7 @@
 #include "dhcp/responder.h"
 
 #include <algorithm>
-#include <filesystem>
+
 
 namespace metalpxe::dhcp {
 namespace {
@@ -21,8 +21,9 @@ std::vector<LeasePool> PoolsFromConfig(const AppConfig& config) {
   return pools;
 }
 
-DhcpResponder::DhcpResponder(std::shared_ptr<const AppConfig> config, const std::vector<LeaseRecord>& leases)
-    : table_(PoolsFromConfig(*config)) {
+DhcpResponder::DhcpResponder(std::shared_ptr<const AppConfig> config, const std::vector<LeaseRecord>& leases,
+                             BootPolicy policy)
+    : table_(PoolsFromConfig(*config)), policy_(std::move(policy)) {
   UpdateConfig(std::move(config));
   table_.Load(leases);
 }
@@ -30,25 +31,19 @@ DhcpResponder::DhcpResponder(std::shared_ptr<const AppConfig> config, const std:
 void DhcpResponder::UpdateConfig(std::shared_ptr<const AppConfig> config) {
   if (config == config_) return;
   config_ = std::move(config);
-  known_macs_.clear();
   std::unordered_map<MacAddress, Ipv4Address> reservations;
   if (config_->inventory) {
     for (const auto& m : config_->inventory->machines)
-      for (const auto& mac : m.macs) {
-        known_macs_.insert(mac);
+      for (const auto& mac : m.macs)
         if (m.ip) reservations[mac] = *m.ip;
-      }
   }
   table_.SetReservations(std::move(reservations));
-  std::error_code ec;
-  arm64_file_present_ =
-      std::filesystem::exists(std::filesystem::path(config_->server.tftp_root) / kArm64BootFile, ec);
 }
 
-std::optional<BootAnswer> DhcpResponder::BootFor(const DhcpMessage& req, const ClientInfo& info) const {
-  const bool known = known_macs_.count(req.Mac()) != 0;
-  return ChooseBootFile(info, *config_, known,
-                        [this](std::string_view name) { return name == kArm64BootFile && arm64_file_present_; });
+std::optional<LoaderAnswer> DhcpResponder::BootFor(const DhcpMessage& req, const ClientInfo& info) {
+  if (info.client.stage == BootStage::kOs || !policy_) return std::nullopt;
+  last_boot_ = policy_(info.client, req.Mac());
+  return last_boot_.answer;
 }
 
 Decision DhcpResponder::Handle(const Inbound& in, std::int64_t now) {
@@ -58,14 +53,14 @@ Decision DhcpResponder::Handle(const Inbound& in, std::int64_t now) {
   if (req.op != 1 || !type || req.hlen != 6) return d;  // replies, BOOTP and non-Ethernet are not ours
   if (*type == MessageType::kOffer || *type == MessageType::kAck || *type == MessageType::kNak) return d;
   const ClientInfo info = ClassifyClient(req);
+  last_boot_ = {};
 
   DhcpObservation obs;
   obs.mac = req.Mac();
   if (const auto* e = table_.FindByMac(obs.mac); e != nullptr && e->state == LeaseEntry::State::kActive)
     obs.leased_ip = e->ip;
   obs.vendor_class = info.vendor_class;
-  obs.client_arch = info.arch;
-  obs.is_ipxe = info.is_ipxe;
+  obs.client = info.client;
   obs.uuid = info.uuid;
   obs.message_type = *type;
 
@@ -76,6 +71,8 @@ Decision DhcpResponder::Handle(const Inbound& in, std::int64_t now) {
   } else if (config_->dhcp.mode == DhcpMode::kProxy) {
     d = HandleProxy(in, info, *type);
   }
+  if (last_boot_.answer) obs.boot_file = last_boot_.answer->boot_file;
+  obs.boot_why = std::move(last_boot_.why);
   d.observation = std::move(obs);
   return d;
 }
@@ -122,7 +119,7 @@ void DhcpResponder::AddSubnetOptions(DhcpMessage& r, const SubnetConfig& s, bool
   r.SetIpv4(opt::kBroadcast, s.subnet.Broadcast());
 }
 
-void DhcpResponder::AddBootOptions(DhcpMessage& r, const ClientInfo& info, const BootAnswer& boot) const {
+void DhcpResponder::AddBootOptions(DhcpMessage& r, const ClientInfo& info, const LoaderAnswer& boot) const {
   r.siaddr = config_->server.address;
   if (boot.boot_file.size() < 128) r.file = boot.boot_file;
   r.SetString(opt::kBootfileName, boot.boot_file);

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <unordered_set>
+#include <functional>
 #include <vector>
 
 #include "core/config.h"
+#include "core/provisioning/boot_files.h"
 #include "core/store.h"
+#include "dhcp/boot_policy.h"
 #include "dhcp/classify.h"
 #include "dhcp/lease_table.h"
 #include "dhcp/message.h"
@@ -44,6 +46,7 @@ struct Outbound {
 
 enum class Verdict { kReply, kNoReply, kIgnored, kNoPool };
 
+
 struct Decision {
   Verdict verdict = Verdict::kIgnored;
   std::optional<Outbound> reply;
@@ -57,7 +60,7 @@ class DhcpResponder {
   static constexpr std::int64_t kDeclineQuarantineSeconds = 600;
 
   // Pools come from config.dhcp.subnets; `leases` are what the store holds.
-  DhcpResponder(std::shared_ptr<const AppConfig> config, const std::vector<LeaseRecord>& leases);
+  DhcpResponder(std::shared_ptr<const AppConfig> config, const std::vector<LeaseRecord>& leases, BootPolicy policy);
 
   // Picks up a new config snapshot (inventory reload: reservations, known
   // MACs). Subnet changes need a restart.
@@ -72,18 +75,18 @@ class DhcpResponder {
   Decision HandleProxy(const Inbound& in, const ClientInfo& info, MessageType type);
   Decision HandleBootServer(const Inbound& in, const ClientInfo& info, MessageType type);
   std::optional<std::size_t> ChoosePool(const Inbound& in) const;
-  std::optional<BootAnswer> BootFor(const DhcpMessage& req, const ClientInfo& info) const;
+  std::optional<LoaderAnswer> BootFor(const DhcpMessage& req, const ClientInfo& info);
   DhcpMessage BaseReply(const DhcpMessage& req, MessageType type) const;
   void AddSubnetOptions(DhcpMessage& reply, const SubnetConfig& subnet, bool with_lease) const;
-  void AddBootOptions(DhcpMessage& reply, const ClientInfo& info, const BootAnswer& boot) const;
+  void AddBootOptions(DhcpMessage& reply, const ClientInfo& info, const LoaderAnswer& boot) const;
   void Finish(DhcpMessage& reply, const DhcpMessage& req) const;
   Outbound Address(const Inbound& in, DhcpMessage reply, bool nak) const;
   Decision Nak(const Inbound& in, const char* why);
 
   std::shared_ptr<const AppConfig> config_;
   LeaseTable table_;
-  std::unordered_set<MacAddress> known_macs_;
-  bool arm64_file_present_ = false;
+  BootPolicy policy_;
+  LoaderChoice last_boot_;  // of the request being handled, for its observation
 };
 
 std::vector<LeasePool> PoolsFromConfig(const AppConfig& config);

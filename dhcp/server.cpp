@@ -42,13 +42,15 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     MessageType type = MessageType::kOffer;
   };
 
-  Impl(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer)
-      : io(io), config(config), store(store), observer(std::move(observer)) {}
+  Impl(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
+       BootPolicy policy)
+      : io(io), config(config), store(store), observer(std::move(observer)), policy(std::move(policy)) {}
 
   boost::asio::io_context& io;
   const ConfigSource& config;
   Store& store;
   DhcpObserver observer;
+  BootPolicy policy;
 
   mutable std::mutex mu;  // everything below, except the durable queue
   std::unique_ptr<DhcpResponder> responder;
@@ -216,8 +218,11 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-DhcpServer::DhcpServer(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer)
-    : impl_(std::make_shared<Impl>(io, config, store, std::move(observer))) {}
+DhcpServer::DhcpServer(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
+                       BootPolicy policy)
+    : impl_(std::make_shared<Impl>(io, config, store, std::move(observer), std::move(policy))) {
+  if (!impl_->policy) impl_->policy = StandaloneBootPolicy([&config] { return config.Current(); });
+}
 
 DhcpServer::~DhcpServer() { Stop(); }
 
@@ -240,7 +245,7 @@ Status DhcpServer::Start() {
 
   std::lock_guard lock(impl_->mu);
   impl_->stopped = false;
-  impl_->responder = std::make_unique<DhcpResponder>(cfg, leases);
+  impl_->responder = std::make_unique<DhcpResponder>(cfg, leases, impl_->policy);
   impl_->stats.leases = impl_->responder->leases().size();
   std::vector<std::pair<std::uint16_t, bool>> ports;
   if (mode == DhcpMode::kFull || cfg->dhcp.proxy_port67) ports.emplace_back(kServerPort, false);

@@ -14,6 +14,7 @@
 #include "core/config_source.h"
 #include "core/result.h"
 #include "core/store.h"
+#include "dhcp/boot_policy.h"
 #include "dhcp/observation.h"
 
 namespace metalpxe::dhcp {
@@ -25,7 +26,10 @@ class DhcpServer {
   // (after its ACK left), inside the packet path: it must not block (post
   // slow work elsewhere). A config snapshot change (inventory reload) takes
   // effect with the next packet; subnet changes need a restart.
-  DhcpServer(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer);
+  // `policy` names each boot client's boot file (the daemon passes the
+  // provisioning service's); empty: StandaloneBootPolicy over `config`.
+  DhcpServer(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
+             BootPolicy policy = {});
   ~DhcpServer();
   DhcpServer(const DhcpServer&) = delete;
   DhcpServer& operator=(const DhcpServer&) = delete;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/provisioning/boot_urls.h"
+
 namespace metalpxe {
 namespace {
 
@@ -13,12 +15,12 @@ set idx:int32 0
 :next_interface
 isset ${{net${{idx}}/mac}} || goto no_interface
 isset ${{net${{idx}}/ip}} || dhcp net${{idx}} || goto try_next
-chain --replace --autofree http://{addr}:{port}/ipxe?mac=${{net${{idx}}/mac:hexhyp}}&uuid=${{uuid:uristring}}&serial=${{serial:uristring}}&arch=${{buildarch}}&platform=${{platform}} || goto try_next
+chain --replace --autofree {script_url}?mac=${{net${{idx}}/mac:hexhyp}}&uuid=${{uuid:uristring}}&serial=${{serial:uristring}}&arch=${{buildarch}}&platform=${{platform}} || goto try_next
 :try_next
 inc idx
 goto next_interface
 :no_interface
-echo metalpxe: no interface could reach http://{addr}:{port}; retrying in 10 seconds
+echo metalpxe: no interface could reach {base}; retrying in 10 seconds
 sleep 10
 set idx:int32 0
 goto next_interface
@@ -46,7 +48,8 @@ std::string UrlEncode(const std::string& s) {
 }  // namespace
 
 std::string RenderChainScript(const ServerConfig& server) {
-  return fmt::format(kChainTemplate, fmt::arg("addr", server.address.ToString()), fmt::arg("port", server.http_port));
+  return fmt::format(kChainTemplate, fmt::arg("addr", server.address.ToString()),
+                     fmt::arg("script_url", MachineScriptUrl(server)), fmt::arg("base", HttpBaseUrl(server)));
 }
 
 std::string IpxeQueryString(const IpxeQuery& q) {
@@ -61,7 +64,7 @@ std::string RenderInstallScript(const std::string& machine_name, const std::stri
   for (const auto& a : kernel_args) args += (args.empty() ? "" : " ") + a;
   return fmt::format(kInstallTemplate, fmt::arg("name", machine_name), fmt::arg("role", role),
                      fmt::arg("kernel", kernel_url), fmt::arg("args", args), fmt::arg("initramfs", initramfs_url),
-                     fmt::arg("initrd_name", "initramfs.xz"));
+                     fmt::arg("initrd_name", kInitramfsFileName));
 }
 
 std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDisk mode) {
@@ -79,9 +82,9 @@ std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q,
       "#!ipxe\n# metalpxe: unknown machine, held until it is accepted\n"
       "echo metalpxe: this machine ({mac}) is not in the inventory; waiting to be accepted\n"
       "sleep {secs}\n"
-      "chain --replace --autofree http://{addr}:{port}/ipxe?{query}\n",
-      fmt::arg("mac", q.mac), fmt::arg("secs", retry_seconds), fmt::arg("addr", server.address.ToString()),
-      fmt::arg("port", server.http_port), fmt::arg("query", IpxeQueryString(q)));
+      "chain --replace --autofree {script_url}?{query}\n",
+      fmt::arg("mac", q.mac), fmt::arg("secs", retry_seconds), fmt::arg("script_url", MachineScriptUrl(server)),
+      fmt::arg("query", IpxeQueryString(q)));
 }
 
 std::string RenderIgnoreScript() { return "#!ipxe\n# metalpxe: not ours to boot\nexit\n"; }

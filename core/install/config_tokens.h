@@ -1,23 +1,22 @@
 #pragma once
-// Short-lived tokens that let one machine fetch its Talos config once its own
+// Config tokens: what lets one machine fetch its Talos config once its own
 // iPXE script carried the token (`talos.config=http://…/config/<token>`).
 //
-// A token is 128 random bits (OpenSSL RAND_bytes) as 22 base64url characters,
-// bound to the MAC it was issued for and, in full-DHCP mode, to the address
-// leased to it. It is valid for a time (BootConfig.config_token_ttl) and a
-// number of fetches (BootConfig.config_token_max_fetches).
-//
-// Only the sha256 of a token is kept, in memory on the hot path, compared in
-// constant time; use counts live in memory. Every issue and fetch is also
-// handed to Store::PutToken, which returns at once and writes in the
-// background (TokenRecord holds the hash, never the token), so tokens survive
-// a daemon restart through LoadFrom(). Thread-safe.
+// A token is signed, not stored (config_token_codec.h): it names its MAC,
+// the address it is bound to (full-DHCP mode) and its expiry, under an HMAC
+// keyed by a secret in stateDir. Checking one needs no lookup and no disk, so
+// the /ipxe path writes nothing: a machine that asks again while its token
+// has more than half its life left gets the same token back, and a flood of
+// /ipxe requests issues nothing new. The only per-token state is the number
+// of fetches (`configTokenMaxFetches`), kept in memory for tokens that were
+// fetched at least once (a forged token never gets that far) and handed to
+// the Store's group-committed writer, which persists them in batches, so a
+// restart does not reset them. Thread-safe.
 //
 // One boot is three DHCP clients (firmware, iPXE, the Talos installer): when
 // the fetching address differs from the bound one, the optional
 // `LeaseCheck(mac, peer)` hook may still accept it when that address is
-// leased to the same MAC (DESIGN.md).
-#include <array>
+// leased to the same MAC.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +27,7 @@
 #include <unordered_map>
 
 #include "core/config.h"
+#include "core/install/token_key.h"
 #include "core/net_types.h"
 #include "core/result.h"
 #include "core/store.h"
@@ -39,8 +39,6 @@ using TokenClock = std::chrono::system_clock;
 struct ConfigTokenOptions {
   std::chrono::seconds ttl{1800};
   int max_fetches = 5;
-  // Bound on tokens held at once; past it the ones closest to expiry go first.
-  std::size_t max_tokens = 65536;
 
   static ConfigTokenOptions FromBootConfig(const BootConfig& boot);
 };
@@ -48,12 +46,13 @@ struct ConfigTokenOptions {
 struct IssuedToken {
   std::string token;  // secret: goes into the machine's iPXE script only, never a log
   TokenClock::time_point expires;
+  bool fresh = false;  // false: the machine's outstanding token, handed out again
 };
 
 // Why Redeem refused. The HTTP layer answers all of them with a bare 403; the
 // kinds are for metrics and the event log. Each maps to its own ErrorCode.
 enum class TokenRejection {
-  kUnknown,   // ErrorCode::kNotFound: never issued, malformed, or swept
+  kUnknown,   // ErrorCode::kNotFound: malformed, or a signature that does not verify
   kExpired,   // ErrorCode::kDeadlineExceeded
   kWrongIp,   // ErrorCode::kPermissionDenied: peer is neither the bound address nor leased to the MAC
   kUsedUp,    // ErrorCode::kResourceExhausted: max fetches reached
@@ -68,51 +67,56 @@ class ConfigTokenIssuer {
   using LeaseCheck = std::function<bool(const MacAddress& mac, Ipv4Address peer)>;
 
   // `store` may be null (memory only); it must outlive the issuer.
-  explicit ConfigTokenIssuer(ConfigTokenOptions options, Store* store = nullptr, LeaseCheck lease_check = {});
+  ConfigTokenIssuer(ConfigTokenOptions options, const TokenKey& key, Store* store = nullptr,
+                    LeaseCheck lease_check = {});
 
   ConfigTokenIssuer(const ConfigTokenIssuer&) = delete;
   ConfigTokenIssuer& operator=(const ConfigTokenIssuer&) = delete;
 
+  // The machine's outstanding token when it is bound the same way, has more
+  // than half its life left and fetches left; otherwise a new one.
   IssuedToken Issue(const MacAddress& mac, std::optional<Ipv4Address> bound_ip, TokenClock::time_point now);
 
   // The MAC the token was issued for, counting one fetch; or a status whose
   // code TokenRejectionOf() turns into the reason.
   Result<MacAddress> Redeem(std::string_view token, Ipv4Address peer, TokenClock::time_point now);
 
-  // Takes in the unexpired tokens a previous run persisted. Returns how many.
+  // Takes in the fetch counts of unexpired tokens a previous run persisted.
   Result<std::size_t> LoadFrom(Store& store, TokenClock::time_point now = TokenClock::now());
 
-  // Drops expired tokens (also done now and then by Issue). Returns how many.
+  // Drops expired state (also done now and then by Issue). Returns how many.
   std::size_t SweepExpired(TokenClock::time_point now);
 
-  std::size_t size() const;
+  // Tokens with a fetch count held in memory.
+  std::size_t fetched_tokens() const;
 
  private:
-  using Digest = std::array<std::uint8_t, 32>;
-  struct DigestHash {
-    std::size_t operator()(const Digest& d) const noexcept;
-  };
-  struct Entry {
-    Digest digest;
-    MacAddress mac;
+  struct Outstanding {
+    std::string token;
     std::optional<Ipv4Address> bound_ip;
     std::int64_t issued_unix = 0;
     std::int64_t expires_unix = 0;
-    int max_fetches = 0;
-    int fetches = 0;
+    std::string id;
+  };
+  struct Fetches {
+    MacAddress mac;
+    std::optional<Ipv4Address> bound_ip;
+    std::int64_t expires_unix = 0;
+    int count = 0;
   };
 
-  static std::optional<Digest> DigestOf(std::string_view token);
-  void Persist(const Entry& entry);
+  void Persist(const std::string& id, const Fetches& f);
   void SweepLocked(std::int64_t now_unix);
-  void EvictLocked();
+  int FetchesLocked(const std::string& id) const;
 
   const ConfigTokenOptions options_;
+  const TokenKey key_;
   Store* const store_;
   const LeaseCheck lease_check_;
 
   mutable std::mutex mu_;
-  std::unordered_map<Digest, Entry, DigestHash> tokens_;
+  std::unordered_map<MacAddress, Outstanding> outstanding_;  // by MAC: one live token each
+  std::unordered_map<std::string, Fetches> fetches_;         // by token id
   std::int64_t last_sweep_unix_ = 0;
 };
 

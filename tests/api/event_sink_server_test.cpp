@@ -11,7 +11,7 @@
 #include "api/proto/events/events.grpc.pb.h"
 #include "api/proto/machine/machine_events.pb.h"
 #include "api/talos_event_decode.h"
-#include "api/talos_install_signal.h"
+#include "core/provisioning/talos_install_signal.h"
 
 namespace metalpxe {
 namespace {

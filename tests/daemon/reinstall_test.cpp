@@ -1,12 +1,16 @@
 // Remote reinstall through a real IPMI BMC (OpenIPMI ipmi_sim): the
-// orchestrator sets next boot to PXE and powers the machine, waits for the
-// installer to be served, retries a bounded number of times, and fails with
-// a readable reason when the machine never comes back.
+// provisioning service's reinstall jobs, over the power drivers
+// (DriverPowerControl) and the daemon's event loop (AsioScheduler), set next
+// boot to PXE and power the machine, wait for the installer to be served,
+// retry a bounded number of times, and fail with a readable reason when the
+// machine never comes back.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 
-#include "daemon/reinstall_orchestrator.h"
+#include "core/provisioning/provisioning_service.h"
+#include "daemon/asio_scheduler.h"
+#include "ipmi/driver_power_control.h"
 #include "tests/ipmi/ipmi_sim_fixture.h"
 #include "tests/support/netns.h"
 
@@ -40,9 +44,12 @@ class ReinstallTest : public ::testing::Test {
     m.bmc = bmc;
     inv->machines.push_back(m);
     cfg->inventory = inv;
+    cfg->dhcp.mode = DhcpMode::kProxy;
     source_ = std::make_unique<SwappableConfigSource>(cfg);
-    registry_ = std::make_unique<MachineRegistry>(*source_, nullptr);
-    tokens_ = std::make_unique<ConfigTokenIssuer>(ConfigTokenOptions{});
+  }
+  void TearDown() override {
+    service_.reset();  // before the power control its jobs call
+    power_.reset();
   }
 
   // The config's power section, as a reload would bring it.
@@ -54,13 +61,24 @@ class ReinstallTest : public ::testing::Test {
     source_->Swap(cfg);
   }
 
-  // The orchestrator's worker threads are born inside the lab namespace, so
-  // the BMC at 127.0.0.1 there is the one they reach.
-  std::unique_ptr<ReinstallOrchestrator> Make(ReinstallOptions opt) {
+  // The power control's worker threads are born inside the lab namespace,
+  // so the BMC at 127.0.0.1 there is the one they reach.
+  ProvisioningService& Make(PowerContext context = {}) {
     ScopedNetNsEnter enter(ns_->name());
-    opt.power.request_timeout = std::chrono::seconds(5);
-    return std::make_unique<ReinstallOrchestrator>(io_, *source_, *registry_, *tokens_, opt);
+    context.request_timeout = std::chrono::seconds(5);
+    power_ = std::make_unique<DriverPowerControl>(io_, context);
+    ProvisioningOptions o;
+    o.token_key.fill(1);
+    o.loader_exists = [](std::string_view) { return true; };
+    service_ = std::make_unique<ProvisioningService>(*source_, nullptr, o, power_.get(), &scheduler_);
+    return *service_;
   }
+  MachineRegistry& registry() { return service_->registry(); }
+  bool Wipes(const IpxeAnswer& a) {
+    return std::find(a.kernel_args.begin(), a.kernel_args.end(), "talos.experimental.wipe=system") !=
+           a.kernel_args.end();
+  }
+  IpxeAnswer InstallerFetch() { return service_->OnIpxe({mac_, *Ipv4Address::Parse("10.66.0.50"), "", "", "", ""}); }
 
   void RunUntil(const std::function<bool()>& done, std::chrono::seconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -75,23 +93,22 @@ class ReinstallTest : public ::testing::Test {
   std::unique_ptr<NetNs> ns_;
   std::unique_ptr<testing::IpmiSim> sim_;
   std::unique_ptr<SwappableConfigSource> source_;
-  std::unique_ptr<MachineRegistry> registry_;
-  std::unique_ptr<ConfigTokenIssuer> tokens_;
+  AsioScheduler scheduler_{io_};
+  std::unique_ptr<DriverPowerControl> power_;
+  std::unique_ptr<ProvisioningService> service_;
 };
 
 TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
-  registry_->Apply(mac_, LifecycleEvent::kConfigFetched, "test");
-  registry_->Apply(mac_, LifecycleEvent::kInstallFinished, "test");
-  sim_->SetPower(false);
   SetPower(std::chrono::seconds(30), 3, std::chrono::seconds(30));
-  auto orch = Make({});
-  ASSERT_TRUE(orch->Request(mac_, /*wipe=*/true).ok());
-  EXPECT_EQ(registry_->StateOf(mac_), MachineState::kReinstallRequested);
-  EXPECT_TRUE(orch->WipeRequested(mac_));
-  // The BMC's power flips while the IPMI call is still returning; the
-  // orchestrator counts the action once the call's completion reaches its
-  // loop. Wait for both.
-  RunUntil([&] { return sim_->PowerFile() == "1" && orch->power_actions_ok() == 1; }, std::chrono::seconds(30));
+  auto& service = Make();
+  registry().Apply(mac_, LifecycleEvent::kConfigFetched, "test");
+  registry().Apply(mac_, LifecycleEvent::kInstallFinished, "test");
+  sim_->SetPower(false);
+  ASSERT_TRUE(service.RequestReinstall(mac_, /*wipe=*/true).ok());
+  EXPECT_EQ(registry().StateOf(mac_), MachineState::kReinstallRequested);
+  // The BMC's power flips while the IPMI call is still returning; the job
+  // counts the action once the call's completion reaches the loop. Wait for both.
+  RunUntil([&] { return sim_->PowerFile() == "1" && service.power_actions_ok() == 1; }, std::chrono::seconds(30));
   ASSERT_EQ(sim_->PowerFile(), "1");
   // What the BMC saw: next boot from the network, then power on (it was off).
   const std::string log = sim_->SetLog();
@@ -101,11 +118,13 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
   // Cross-check with a second IPMI client.
   EXPECT_NE(sim_->Ipmitool("chassis power status").output.find("Chassis Power is on"), std::string::npos);
 
-  orch->InstallerServed(mac_);
-  EXPECT_FALSE(orch->WipeRequested(mac_));
-  EXPECT_EQ(orch->power_actions_ok(), 1u);
+  // The machine PXE-boots: its installer carries the wipe, once.
+  EXPECT_TRUE(Wipes(InstallerFetch()));
+  EXPECT_FALSE(Wipes(InstallerFetch()));
+  EXPECT_EQ(registry().StateOf(mac_), MachineState::kInstalling);
+  EXPECT_EQ(service.power_actions_ok(), 1u);
   // A second request right away is refused by the power-action interval.
-  const Status again = orch->Request(mac_, false);
+  const Status again = service.RequestReinstall(mac_, false);
   EXPECT_EQ(again.code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(again.message().find("try again in"), std::string::npos);
 }
@@ -113,11 +132,11 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
 TEST_F(ReinstallTest, GivesUpWithAReasonWhenThePxeBootNeverComes) {
   // (Below the config's own bounds: the loader keeps users from such values.)
   SetPower(std::chrono::seconds(1), 2, std::chrono::seconds(0));
-  auto orch = Make({});
-  ASSERT_TRUE(orch->Request(mac_, false).ok());
-  RunUntil([&] { return registry_->StateOf(mac_) == MachineState::kFailed; }, std::chrono::seconds(60));
-  ASSERT_EQ(registry_->StateOf(mac_), MachineState::kFailed);
-  EXPECT_EQ(registry_->Get(mac_)->reason, "no PXE boot within 1s after 2 power cycles");
+  auto& service = Make();
+  ASSERT_TRUE(service.RequestReinstall(mac_, false).ok());
+  RunUntil([&] { return registry().StateOf(mac_) == MachineState::kFailed; }, std::chrono::seconds(60));
+  ASSERT_EQ(registry().StateOf(mac_), MachineState::kFailed);
+  EXPECT_EQ(registry().Get(mac_)->reason, "no PXE boot within 1s after 2 power cycles");
   // Two attempts reached the BMC.
   const std::string log = sim_->SetLog();
   std::size_t n = 0;
@@ -131,13 +150,13 @@ TEST_F(ReinstallTest, WrongBmcPasswordFailsWithAuthenticationReason) {
   inv->machines[0].bmc->password = Secret("wrong");
   cfg->inventory = inv;
   source_->Swap(cfg);
-  ReinstallOptions opt;
-  opt.power.retry.max_attempts = 1;
-  auto orch = Make(opt);
-  ASSERT_TRUE(orch->Request(mac_, false).ok());
-  RunUntil([&] { return registry_->StateOf(mac_) == MachineState::kFailed; }, std::chrono::seconds(60));
-  ASSERT_EQ(registry_->StateOf(mac_), MachineState::kFailed);
-  EXPECT_EQ(registry_->Get(mac_)->reason.rfind("authentication failed", 0), 0u) << registry_->Get(mac_)->reason;
+  PowerContext context;
+  context.retry.max_attempts = 1;
+  auto& service = Make(context);
+  ASSERT_TRUE(service.RequestReinstall(mac_, false).ok());
+  RunUntil([&] { return registry().StateOf(mac_) == MachineState::kFailed; }, std::chrono::seconds(60));
+  ASSERT_EQ(registry().StateOf(mac_), MachineState::kFailed);
+  EXPECT_EQ(registry().Get(mac_)->reason.rfind("authentication failed", 0), 0u) << registry().Get(mac_)->reason;
 }
 
 TEST_F(ReinstallTest, MachineWithoutABmcIsRefusedUpFront) {
@@ -146,9 +165,9 @@ TEST_F(ReinstallTest, MachineWithoutABmcIsRefusedUpFront) {
   inv->machines[0].bmc.reset();
   cfg->inventory = inv;
   source_->Swap(cfg);
-  auto orch = Make({});
-  EXPECT_EQ(orch->Request(mac_, false).code(), ErrorCode::kFailedPrecondition);
-  EXPECT_EQ(orch->Request(*MacAddress::Parse("52:54:00:00:00:99"), false).code(), ErrorCode::kNotFound);
+  auto& service = Make();
+  EXPECT_EQ(service.RequestReinstall(mac_, false).code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(service.RequestReinstall(*MacAddress::Parse("52:54:00:00:00:99"), false).code(), ErrorCode::kNotFound);
 }
 
 }  // namespace

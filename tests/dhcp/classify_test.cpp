@@ -1,3 +1,5 @@
+// DHCP requests read into core's BootClient vocabulary. Which boot file each
+// client gets is core's table: tests/provisioning/boot_files_test.cpp.
 #include <gtest/gtest.h>
 
 #include "dhcp/classify.h"
@@ -8,85 +10,54 @@ namespace {
 
 using namespace testing;
 
-bool NoFiles(std::string_view) { return false; }
-bool AllFiles(std::string_view) { return true; }
+std::string Name(const DhcpMessage& m) { return BootClientName(ClassifyClient(m).client); }
 
-std::optional<BootAnswer> Boot(const DhcpMessage& m, bool known = true, bool files = false,
-                               UnknownMachinePolicy policy = UnknownMachinePolicy::kDiscover) {
-  auto c = MakeConfig();
-  c->boot.unknown_machines = policy;
-  return ChooseBootFile(ClassifyClient(m), *c, known, files ? AllFiles : NoFiles);
-}
-
-TEST(dhcp_classify, BiosGetsUndionly) {
-  auto m = Request(MessageType::kDiscover);
-  MakePxe(m, 0);
-  EXPECT_EQ(ClassifyClient(m).kind, ClientKind::kBiosPxe);
-  EXPECT_EQ(Boot(m)->boot_file, "undionly.kpxe");
-  EXPECT_FALSE(Boot(m)->http_client);
-}
-
-TEST(dhcp_classify, UefiX64GetsSnponly) {
-  for (std::uint16_t arch : {7, 9}) {
+TEST(dhcp_classify, PxeFirmwareByArchType) {
+  for (auto [arch, name] : {std::pair{0, "bios-i386"}, {7, "uefi-x86_64"}, {9, "uefi-x86_64"}, {11, "uefi-arm64"}}) {
     auto m = Request(MessageType::kDiscover);
-    MakePxe(m, arch);
-    EXPECT_EQ(ClassifyClient(m).kind, ClientKind::kUefiX64);
-    EXPECT_EQ(Boot(m)->boot_file, "snponly.efi");
+    MakePxe(m, static_cast<std::uint16_t>(arch));
+    EXPECT_EQ(Name(m), name) << arch;
+    EXPECT_EQ(ClassifyClient(m).client.stage, BootStage::kFirmware);
+    EXPECT_EQ(ClassifyClient(m).arch, arch);
   }
 }
 
-TEST(dhcp_classify, UefiArm64GetsArm64FileWhenPresent) {
-  auto m = Request(MessageType::kDiscover);
-  MakePxe(m, 11);
-  EXPECT_EQ(ClassifyClient(m).kind, ClientKind::kUefiArm64);
-  EXPECT_EQ(Boot(m, true, true)->boot_file, "arm64/snponly.efi");
-  EXPECT_EQ(Boot(m, true, false)->boot_file, "snponly.efi");
-}
-
-TEST(dhcp_classify, HttpBootGetsFullUrlAndHttpClient) {
-  for (std::uint16_t arch : {16, 19}) {
+TEST(dhcp_classify, HttpBootByVendorClassAndArchType) {
+  for (auto [arch, name] : {std::pair{16, "uefi-x86_64-http"}, {19, "uefi-arm64-http"}}) {
     auto m = Request(MessageType::kDiscover);
-    m.SetString(opt::kVendorClass, "HTTPClient:Arch:00016:UNDI:003001");
-    m.SetU16(opt::kClientArch, arch);
-    EXPECT_EQ(ClassifyClient(m).kind, ClientKind::kUefiHttp);
-    auto b = Boot(m);
-    EXPECT_TRUE(b->http_client);
-    EXPECT_EQ(b->boot_file, "http://10.66.0.1:8080/assets/snponly.efi");
+    m.SetString(opt::kVendorClass, "HTTPClient:Arch:000" + std::to_string(arch) + ":UNDI:003001");
+    m.SetU16(opt::kClientArch, static_cast<std::uint16_t>(arch));
+    EXPECT_EQ(Name(m), name);
+    EXPECT_EQ(ClassifyClient(m).client.transport, LoaderTransport::kHttp);
   }
 }
 
-TEST(dhcp_classify, IpxeByUserClassOr175GetsChainUrl) {
+TEST(dhcp_classify, IpxeByUserClassOr175) {
   auto a = Request(MessageType::kDiscover);
   MakePxe(a, 7);
   a.SetString(opt::kUserClass, "iPXE");
-  EXPECT_EQ(ClassifyClient(a).kind, ClientKind::kIpxe);
-  EXPECT_EQ(Boot(a)->boot_file, "http://10.66.0.1:8080/boot.ipxe");
+  EXPECT_EQ(ClassifyClient(a).client.stage, BootStage::kIpxe);
+  EXPECT_EQ(Name(a), "uefi-x86_64");
 
   auto b = Request(MessageType::kDiscover);
   MakePxe(b, 0);
   b.Set(opt::kIpxeEncap, {177, 5, 1, 0, 0, 0, 0});
-  EXPECT_TRUE(ClassifyClient(b).is_ipxe);
-  EXPECT_EQ(Boot(b)->boot_file, "http://10.66.0.1:8080/boot.ipxe");
+  EXPECT_EQ(ClassifyClient(b).client.stage, BootStage::kIpxe);
 
   auto c = Request(MessageType::kDiscover);  // RFC 3004 form
   c.Set(opt::kUserClass, {4, 'i', 'P', 'X', 'E'});
-  EXPECT_TRUE(ClassifyClient(c).is_ipxe);
+  EXPECT_EQ(ClassifyClient(c).client.stage, BootStage::kIpxe);
+
+  auto d = Request(MessageType::kDiscover);  // a truncated RFC 3004 entry is not iPXE
+  d.Set(opt::kUserClass, {9, 'i', 'P', 'X', 'E'});
+  EXPECT_NE(ClassifyClient(d).client.stage, BootStage::kIpxe);
 }
 
-TEST(dhcp_classify, PlainClientsGetNoBootFile) {
+TEST(dhcp_classify, PlainClientsAreNotBootClients) {
   auto m = Request(MessageType::kDiscover);
   m.SetString(opt::kVendorClass, "udhcp 1.36.1");
-  EXPECT_EQ(ClassifyClient(m).kind, ClientKind::kNotPxe);
-  EXPECT_FALSE(Boot(m).has_value());
-}
-
-TEST(dhcp_classify, UnknownMachinesFollowPolicy) {
-  auto m = Request(MessageType::kDiscover);
-  MakePxe(m, 7);
-  EXPECT_FALSE(Boot(m, false, false, UnknownMachinePolicy::kIgnore).has_value());
-  EXPECT_TRUE(Boot(m, true, false, UnknownMachinePolicy::kIgnore).has_value());
-  EXPECT_TRUE(Boot(m, false, false, UnknownMachinePolicy::kDiscover).has_value());
-  EXPECT_TRUE(Boot(m, false, false, UnknownMachinePolicy::kAutoInstall).has_value());
+  EXPECT_EQ(ClassifyClient(m).client.stage, BootStage::kOs);
+  EXPECT_EQ(ClassifyClient(m).vendor_class, "udhcp 1.36.1");
 }
 
 TEST(dhcp_classify, UuidAsText) {

@@ -19,7 +19,8 @@ Inbound Local(DhcpMessage m) {
 }
 
 struct Fixture {
-  explicit Fixture(DhcpMode mode = DhcpMode::kFull) : config(MakeConfig(mode)), r(config, {}) {}
+  explicit Fixture(DhcpMode mode = DhcpMode::kFull)
+      : config(MakeConfig(mode)), r(config, {}, StandaloneBootPolicy([this] { return config; })) {}
   std::shared_ptr<AppConfig> config;
   DhcpResponder r;
 

@@ -16,7 +16,7 @@ inline std::shared_ptr<AppConfig> MakeConfig(DhcpMode mode = DhcpMode::kFull) {
   auto c = std::make_shared<AppConfig>();
   c->server.address = Ip("10.66.0.1");
   c->server.http_port = 8080;
-  c->server.tftp_root = "/nonexistent-tftp-root";
+  c->server.tftp_root = "/usr/lib/ipxe";  // Debian's ipxe: undionly.kpxe, snponly.efi (no arm64 build)
   c->dhcp.mode = mode;
   SubnetConfig s;
   s.subnet = *Ipv4Cidr::Parse("10.66.0.0/24");
@@ -31,14 +31,17 @@ inline std::shared_ptr<AppConfig> MakeConfig(DhcpMode mode = DhcpMode::kFull) {
   r.router = Ip("10.77.0.1");
   r.lease_time = std::chrono::seconds(600);
   c->dhcp.subnets.push_back(r);
+  c->profiles["default"].name = "default";
   auto inv = std::make_shared<Inventory>();
   MachineConfig m;
   m.name = "cp-1";
+  m.profile = "default";
   m.macs = {Mac("52:54:00:00:00:11")};
   m.ip = Ip("10.66.0.11");
   inv->machines.push_back(m);
   MachineConfig k;
   k.name = "w-1";
+  k.profile = "default";
   k.macs = {Mac("52:54:00:00:00:22")};
   inv->machines.push_back(k);
   c->inventory = inv;

@@ -8,7 +8,7 @@
 
 #include "api/proto/events/events.pb.h"
 #include "api/talos_event_decode.h"
-#include "api/talos_install_signal.h"
+#include "core/provisioning/talos_install_signal.h"
 
 // Protobuf logs every invalid UTF-8 string it rejects; keep the fuzzer quiet.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

@@ -35,8 +35,10 @@ std::shared_ptr<AppConfig> Config(DhcpMode mode) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  static DhcpResponder full(Config(DhcpMode::kFull), {});
-  static DhcpResponder proxy(Config(DhcpMode::kProxy), {});
+  static const auto full_config = Config(DhcpMode::kFull);
+  static const auto proxy_config = Config(DhcpMode::kProxy);
+  static DhcpResponder full(full_config, {}, StandaloneBootPolicy([] { return full_config; }));
+  static DhcpResponder proxy(proxy_config, {}, StandaloneBootPolicy([] { return proxy_config; }));
   static std::int64_t now = 1'700'000'000;
   const std::uint8_t knobs = data[0];
   auto parsed = ParseDhcpMessage(std::as_bytes(std::span(data + 1, size - 1)));

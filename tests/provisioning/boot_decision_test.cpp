@@ -1,9 +1,11 @@
-#include "pxe/boot_decision.h"
+#include "core/provisioning/boot_decision.h"
+
+#include <algorithm>
 
 #include <gtest/gtest.h>
 
-#include "pxe/ipxe_script.h"
-#include "pxe/talos_kernel_args.h"
+#include "core/provisioning/boot_urls.h"
+#include "core/provisioning/talos_kernel_args.h"
 
 namespace metalpxe {
 namespace {
@@ -63,51 +65,15 @@ TEST(BootDecision, UnknownMachinesFollowThePolicy) {
 
 TEST(TalosKernelArgs, CarryTheTalosArgumentsThenProfileThenMachine) {
   Fixture f;
-  auto urls = BootUrlsFor(f.cfg.server, "default", "tok123");
-  EXPECT_EQ(urls.config, "http://10.66.0.1:8080/config/tok123");
-  EXPECT_EQ(JoinArgs(TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], &f.cp, urls.config, false)),
+  const std::string config_url = ConfigUrl(f.cfg.server, "tok123");
+  EXPECT_EQ(config_url, "http://10.66.0.1:8080/config/tok123");
+  EXPECT_EQ(JoinArgs(TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], &f.cp, config_url, false)),
             "initrd=initramfs.xz talos.platform=metal talos.config=http://10.66.0.1:8080/config/tok123 "
             "console=tty0 console=ttyS0 talos.events.sink=10.66.0.1:50101 "
             "talos.logging.kernel=tcp://10.66.0.1:50102 init_on_alloc=1 slab_nomerge pti=on printk.devkmsg=on "
             "console=ttyS0 talos.dashboard.disabled=1");
-  auto wipe = TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], nullptr, urls.config, true);
+  auto wipe = TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], nullptr, config_url, true);
   EXPECT_NE(std::find(wipe.begin(), wipe.end(), "talos.experimental.wipe=system"), wipe.end());
-}
-
-TEST(IpxeScript, InstallScript) {
-  EXPECT_EQ(RenderInstallScript("cp-1", "controlplane", "http://a/k", "http://a/i", {"initrd=initramfs.xz", "x=1"}),
-            "#!ipxe\n# metalpxe: install cp-1 (controlplane)\n"
-            "echo metalpxe: installing Talos on cp-1 (controlplane)\n"
-            "kernel http://a/k initrd=initramfs.xz x=1\n"
-            "initrd --name initramfs.xz http://a/i\n"
-            "boot\n");
-}
-
-TEST(IpxeScript, BootFromDisk) {
-  EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kExit).find("\nexit\n"), std::string::npos);
-  EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kSanboot).find("\nsanboot --no-describe --drive 0x80\n"),
-            std::string::npos);
-}
-
-TEST(IpxeScript, ChainScriptTriesEveryInterface) {
-  Fixture f;
-  const std::string s = RenderChainScript(f.cfg.server);
-  EXPECT_EQ(s.rfind("#!ipxe\n", 0), 0u);
-  EXPECT_NE(s.find("isset ${net${idx}/ip} || dhcp net${idx} || goto try_next"), std::string::npos);
-  // --replace: when the machine script runs `exit` (boot from disk), iPXE must
-  // leave, not come back here and count it as a failure.
-  EXPECT_NE(s.find("chain --replace --autofree http://10.66.0.1:8080/ipxe?mac=${net${idx}/mac:hexhyp}&uuid=${uuid:uristring}"),
-            std::string::npos);
-  EXPECT_NE(s.find("inc idx"), std::string::npos);
-}
-
-TEST(IpxeScript, DiscoverChainsAgainWithTheSameIdentity) {
-  Fixture f;
-  const std::string s = RenderDiscoverScript(f.cfg.server, {"52-54-00-00-00-99", "a b", "", "x86_64", "efi"}, 15);
-  EXPECT_NE(s.find("sleep 15\n"), std::string::npos);
-  EXPECT_NE(s.find("chain --replace --autofree http://10.66.0.1:8080/ipxe?mac=52-54-00-00-00-99&uuid=a%20b&serial=&"
-                   "arch=x86_64&platform=efi\n"),
-            std::string::npos);
 }
 
 }  // namespace

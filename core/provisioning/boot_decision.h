@@ -1,11 +1,14 @@
 #pragma once
-// What a machine gets when its iPXE asks "what now?": the Talos installer,
-// its own disk, a wait-and-retry loop (discovered), or nothing. A pure
-// function of the config snapshot and the machine's state, so the same
-// decision serves /ipxe, the DHCP boot-file choice and the API.
+// What a machine gets when it network-boots: the Talos installer, its own
+// disk, a wait-and-retry loop (discovered), or nothing; and which machine an
+// installer is. Pure functions of the config snapshot and the machine's
+// state. The provisioning service calls them for the DHCP answer, /ipxe and
+// the config fetch alike, so all three agree.
+#include <optional>
 #include <string>
 
 #include "core/config.h"
+#include "core/provisioning/boot_files.h"
 #include "core/machine_state.h"
 
 namespace metalpxe {
@@ -32,6 +35,16 @@ struct BootDecision {
 // `machine` is the inventory entry for the MAC (nullptr when unknown).
 BootDecision DecideBoot(const AppConfig& config, const MachineConfig* machine, MachineState state,
                         const std::string& mac_text);
+
+// The boot file a DHCP answer names: none for a machine the policy ignores,
+// else the loader table's answer for that client (boot_files.h).
+LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, const MacAddress& mac,
+                          MachineState state, const std::function<bool(std::string_view)>& loader_exists);
+
+// The machine a MAC installs as, whatever its state: its inventory entry, or
+// under policy auto-install one made from boot.defaultRole/defaultProfile;
+// nullopt for an unknown machine under any other policy.
+std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const MacAddress& mac);
 
 // Name an auto-installed machine gets: "node-" + MAC without separators.
 std::string AutoInstallName(const std::string& mac_text);

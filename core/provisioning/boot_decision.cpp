@@ -1,4 +1,4 @@
-#include "pxe/boot_decision.h"
+#include "core/provisioning/boot_decision.h"
 
 namespace metalpxe {
 
@@ -7,6 +7,27 @@ std::string AutoInstallName(const std::string& mac_text) {
   for (char c : mac_text)
     if (c != ':' && c != '-') name += c;
   return name;
+}
+
+LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, const MacAddress& mac,
+                          MachineState state, const std::function<bool(std::string_view)>& loader_exists) {
+  if (client.stage == BootStage::kOs) return {std::nullopt, "not a network-boot client"};
+  const MachineConfig* inventory = config.inventory ? config.inventory->FindByMac(mac) : nullptr;
+  const BootDecision d = DecideBoot(config, inventory, state, mac.ToString());
+  if (d.action == BootAction::kIgnore) return {std::nullopt, d.why};
+  return ChooseLoader(client, config.server, loader_exists);
+}
+
+std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const MacAddress& mac) {
+  if (config.inventory)
+    if (const MachineConfig* m = config.inventory->FindByMac(mac)) return *m;
+  if (config.boot.unknown_machines != UnknownMachinePolicy::kAutoInstall) return std::nullopt;
+  MachineConfig m;
+  m.name = AutoInstallName(mac.ToString());
+  m.macs = {mac};
+  m.role = config.boot.default_role;
+  m.profile = config.boot.default_profile;
+  return m;
 }
 
 BootDecision DecideBoot(const AppConfig& config, const MachineConfig* machine, MachineState state,

@@ -1,6 +1,6 @@
 #pragma once
-// The kernel command line a Talos installer boots with (DESIGN.md "Talos
-// kernel arguments"). One function, shared by the iPXE script and the
+// The kernel command line a Talos installer boots with (docs/design.md,
+// "Talos kernel arguments"). One function, shared by the iPXE script and the
 // Hetzner rescue kexec path, so both installs are identical.
 #include <string>
 #include <vector>
@@ -9,19 +9,10 @@
 
 namespace metalpxe {
 
-struct TalosBootUrls {
-  std::string kernel;     // http://A:P/assets/profiles/<profile>/vmlinuz
-  std::string initramfs;  // http://A:P/assets/profiles/<profile>/initramfs.xz
-  std::string config;     // http://A:P/config/<token>
-};
-
-inline constexpr const char* kInitrdName = "initramfs.xz";
-
-TalosBootUrls BootUrlsFor(const ServerConfig& server, const std::string& profile, const std::string& token);
-
 // Arguments in order: initrd=<name> (UEFI iPXE needs it), the Talos
 // platform/config/event/log arguments, hardening defaults, then the
 // profile's and the machine's own. `wipe` adds talos.experimental.wipe=system.
+// `config_url` carries a secret token: the result must never be logged.
 std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const ProfileConfig& profile,
                                          const MachineConfig* machine, const std::string& config_url, bool wipe);
 

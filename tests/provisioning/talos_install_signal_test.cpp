@@ -1,6 +1,6 @@
 // InterpretTalosEvent over the events Talos really sends (sequence/phase/task
 // names from siderolabs/talos v1alpha1_sequencer.go and v1alpha1_controller.go).
-#include "api/talos_install_signal.h"
+#include "core/provisioning/talos_install_signal.h"
 
 #include <gtest/gtest.h>
 

@@ -1,18 +1,14 @@
-#include "pxe/talos_kernel_args.h"
+#include "core/provisioning/talos_kernel_args.h"
+
+#include "core/provisioning/boot_urls.h"
 
 namespace metalpxe {
-
-TalosBootUrls BootUrlsFor(const ServerConfig& server, const std::string& profile, const std::string& token) {
-  const std::string base = "http://" + server.address.ToString() + ":" + std::to_string(server.http_port);
-  return {base + "/assets/profiles/" + profile + "/vmlinuz", base + "/assets/profiles/" + profile + "/" + kInitrdName,
-          base + "/config/" + token};
-}
 
 std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const ProfileConfig& profile,
                                          const MachineConfig* machine, const std::string& config_url, bool wipe) {
   const std::string addr = server.address.ToString();
   std::vector<std::string> args = {
-      std::string("initrd=") + kInitrdName,
+      "initrd=" + std::string(kInitramfsFileName),
       "talos.platform=metal",
       "talos.config=" + config_url,
       "console=tty0",

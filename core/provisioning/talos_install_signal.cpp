@@ -1,4 +1,4 @@
-#include "api/talos_install_signal.h"
+#include "core/provisioning/talos_install_signal.h"
 
 namespace metalpxe {
 namespace {

@@ -45,7 +45,7 @@
 #include <optional>
 #include <string>
 
-#include "api/talos_event.h"
+#include "core/talos_event.h"
 
 namespace metalpxe {
 

@@ -1,0 +1,44 @@
+#pragma once
+// Which first-stage loader a network-booting client is offered: one table
+// over (CPU architecture, firmware, transport), with the stage that asks
+// (firmware, iPXE) deciding between the loader and the chain script. A
+// client is never offered a binary of another architecture or firmware: a
+// row whose file is missing from tftpRoot answers "no boot file" with the
+// reason, which the DHCP server logs and the machine's history records.
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/boot_client.h"
+#include "core/config.h"
+
+namespace metalpxe {
+
+struct LoaderRow {
+  CpuArch arch;
+  Firmware firmware;
+  LoaderTransport transport;
+  std::string_view file;  // relative to tftpRoot (served over TFTP, and over HTTP under /assets)
+};
+
+// The table itself, for documentation and tests.
+std::span<const LoaderRow> LoaderTable();
+
+struct LoaderAnswer {
+  std::string boot_file;     // a TFTP file name, or a full URL (HTTP boot, iPXE)
+  bool http_client = false;  // answer with option 60 "HTTPClient" (UEFI HTTP boot)
+};
+
+struct LoaderChoice {
+  std::optional<LoaderAnswer> answer;  // nullopt: no boot file for this client
+  std::string why;                     // for logs and the machine's history
+};
+
+// `loader_exists(file)` asks whether tftpRoot holds `file` (I/O kept out).
+// Only boot clients (firmware, iPXE) are asked about; an OS client gets nullopt.
+LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
+                          const std::function<bool(std::string_view)>& loader_exists);
+
+}  // namespace metalpxe

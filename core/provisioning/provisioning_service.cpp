@@ -1,0 +1,242 @@
+#include "core/provisioning/provisioning_service.h"
+
+#include "core/config_loader.h"
+#include "core/log.h"
+#include "core/install/machine_config_renderer.h"
+#include "core/provisioning/boot_decision.h"
+#include "core/provisioning/talos_install_signal.h"
+#include "core/provisioning/talos_kernel_args.h"
+
+namespace metalpxe {
+namespace {
+
+// uuid and serial come from a query anyone can send: keep what such an
+// identifier can hold, bounded, so listings and events show no control bytes.
+std::string CleanIdentifier(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == ':';
+    if (ok) out += c;
+    if (out.size() == 64) break;
+  }
+  return out;
+}
+
+std::string TalosEventSummary(const TalosEvent& ev) {
+  std::string summary = ev.type;
+  if (!ev.name.empty()) summary += " " + ev.name;
+  if (!ev.action.empty()) summary += " " + ev.action;
+  if (!ev.stage.empty()) summary += " stage " + ev.stage;
+  if (!ev.error.empty()) summary += ": " + ev.error;
+  return summary;
+}
+
+}  // namespace
+
+ProvisioningService::ProvisioningService(const ConfigSource& config, Store* store, ProvisioningOptions options,
+                                         PowerControl* power, Scheduler* scheduler)
+    : config_(config),
+      store_(store),
+      options_(std::move(options)),
+      registry_(config, store, {}, options_.registry),
+      tokens_(ConfigTokenOptions::FromBootConfig(config.Current()->boot), options_.token_key, store,
+              // One boot is three DHCP clients: a token bound to the address
+              // the script was served to also opens from the address the
+              // installer's own DHCP got for the same MAC.
+              [this](const MacAddress& mac, Ipv4Address peer) { return registry_.AddressOf(mac) == peer; }) {
+  if (power && scheduler) jobs_ = std::make_unique<ReinstallJobs>(config, registry_, tokens_, *power, *scheduler);
+}
+
+Status ProvisioningService::Load() {
+  if (auto st = registry_.Load(); !st.ok()) return st;
+  if (store_) {
+    auto n = tokens_.LoadFrom(*store_);
+    if (!n.ok()) return n.status();
+    if (*n > 0) spdlog::info("{} config tokens with fetches still valid", *n);
+  }
+  return Status::Ok();
+}
+
+LoaderChoice ProvisioningService::LoaderFor(const BootClient& client, const MacAddress& mac) const {
+  if (client.stage == BootStage::kOs) return {std::nullopt, "not a network-boot client"};
+  return DecideLoader(*config_.Current(), client, mac, registry_.StateOf(mac), options_.loader_exists);
+}
+
+void ProvisioningService::OnDhcp(const DhcpSighting& seen) {
+  const auto config = config_.Current();
+  // Only boot clients are machines to discover; for everyone else we only
+  // keep track of addresses of machines we already know (the installer's
+  // own DHCP is not a boot client).
+  const bool boot_client = seen.client.stage != BootStage::kOs;
+  if (!boot_client && !MachineRegistry::InventoryMachine(*config, seen.mac) && !registry_.Get(seen.mac)) return;
+  BootObservation o;
+  o.mac = seen.mac;
+  o.ip = seen.leased;
+  o.uuid = seen.uuid;
+  if (boot_client) o.arch = BootClientName(seen.client);
+  o.vendor_class = seen.vendor_class;
+  registry_.ObserveBoot(o);
+}
+
+IpxeAnswer ProvisioningService::OnIpxe(const IpxeRequest& req) {
+  ++counters_.scripts;
+  const auto config = config_.Current();
+  // In full DHCP mode our own DHCP says which address a MAC holds; a request
+  // from elsewhere must not move it (or it could claim the machine's token).
+  const bool full_dhcp = config->dhcp.mode == DhcpMode::kFull;
+  registry_.ObserveBoot({req.mac, full_dhcp ? std::nullopt : std::optional<Ipv4Address>(req.peer),
+                         CleanIdentifier(req.uuid), BootClientName(BootClientFromIpxe(req.buildarch, req.platform)),
+                         "", CleanIdentifier(req.serial)});
+
+  const MachineConfig* inventory = MachineRegistry::InventoryMachine(*config, req.mac);
+  const BootDecision d = DecideBoot(*config, inventory, registry_.StateOf(req.mac), req.mac.ToString());
+  IpxeAnswer a;
+  a.machine_name = d.machine_name;
+  a.role = d.role;
+  a.why = d.why;
+  switch (d.action) {
+    case BootAction::kIgnore: a.kind = IpxeAnswer::Kind::kIgnore; return a;
+    case BootAction::kDiscover:
+      a.kind = IpxeAnswer::Kind::kDiscover;
+      a.retry_seconds = options_.discover_retry_seconds;
+      return a;
+    case BootAction::kBootFromDisk:
+      a.kind = IpxeAnswer::Kind::kBootFromDisk;
+      a.disk_mode = d.disk_mode;
+      registry_.RecordEvent(req.mac, "boot", "boot from disk (" + std::string(BootFromDiskName(d.disk_mode)) + ")");
+      return a;
+    case BootAction::kInstall: break;
+  }
+  return InstallAnswer(*config, req, d);
+}
+
+IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const IpxeRequest& req, const BootDecision& d) {
+  IpxeAnswer a;
+  a.machine_name = d.machine_name;
+  a.role = d.role;
+  // In full DHCP mode the installer goes only to the address leased to that
+  // MAC, and the token is bound to it. In proxy mode another server owns
+  // addresses, so the token is bound to the MAC only.
+  std::optional<Ipv4Address> bound;
+  if (config.dhcp.mode == DhcpMode::kFull) {
+    const auto leased = registry_.AddressOf(req.mac);
+    if (!leased || *leased != req.peer) {
+      ++counters_.configs_refused;
+      a.kind = IpxeAnswer::Kind::kRefused;
+      a.why = "installer refused to " + req.peer.ToString() + ": " +
+              (leased ? "that MAC holds " + leased->ToString() : std::string("no lease for that MAC"));
+      registry_.RecordEvent(req.mac, "boot", a.why);
+      return a;
+    }
+    bound = req.peer;
+  }
+  const IssuedToken token = tokens_.Issue(req.mac, bound, TokenClock::now());
+  const bool wipe = jobs_ && jobs_->WipeRequested(req.mac);
+  a.kind = IpxeAnswer::Kind::kInstall;
+  a.assets = ProfileAssetUrlsFor(config.server, d.profile->name);
+  a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, ConfigUrl(config.server, token.token), wipe);
+  a.why = d.why;
+  registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
+                  "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) + ")");
+  if (token.fresh) {
+    ++counters_.tokens_issued;
+    registry_.RecordEvent(req.mac, "config-token",
+                          "config token issued" + (bound ? " for " + bound->ToString() : std::string()));
+  }
+  ++counters_.install_scripts;
+  if (jobs_) jobs_->InstallerServed(req.mac);
+  return a;
+}
+
+ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, Ipv4Address peer) {
+  ConfigAnswer a;
+  auto mac = tokens_.Redeem(token, peer, TokenClock::now());
+  if (!mac.ok()) {
+    ++counters_.configs_refused;
+    const auto why = TokenRejectionOf(mac.status());
+    a.why = "config fetch from " + peer.ToString() + " refused: " +
+            std::string(why ? TokenRejectionName(*why) : std::string_view("invalid"));
+    return a;
+  }
+  const auto config = config_.Current();
+  const auto machine = MachineToInstall(*config, *mac);
+  if (!machine) {
+    // Removed from the inventory since its script was served.
+    ++counters_.configs_refused;
+    a.why = "config fetch refused: " + mac->ToString() + " is no longer in the inventory";
+    registry_.RecordEvent(*mac, "config-fetch", "refused: no longer in the inventory");
+    return a;
+  }
+  auto rendered = RenderMachineConfig(*config, *machine);
+  if (!rendered.ok()) {
+    ++counters_.configs_failed;
+    a.kind = ConfigAnswer::Kind::kFailed;
+    a.why = "config rendering failed for " + machine->name + ": " + rendered.status().message();
+    registry_.Apply(*mac, LifecycleEvent::kInstallFailed, "config rendering failed", rendered.status().message());
+    return a;
+  }
+  ++counters_.configs_served;
+  registry_.Apply(*mac, LifecycleEvent::kConfigFetched, "config fetched by " + peer.ToString());
+  a.kind = ConfigAnswer::Kind::kServed;
+  a.yaml = std::move(*rendered);
+  return a;
+}
+
+void ProvisioningService::OnTalosEvent(const TalosEvent& ev) {
+  const auto mac = registry_.MacForAddress(ev.peer);
+  if (!mac) {
+    spdlog::debug("talos event {} from {}: no machine has that address", ev.type, ev.peer.ToString());
+    return;
+  }
+  const std::string summary = TalosEventSummary(ev);
+  registry_.RecordEvent(*mac, "talos", summary);
+  const bool installing = registry_.StateOf(*mac) == MachineState::kInstalling;
+  const auto signal = InterpretTalosEvent(ev, installing);
+  if (!signal) return;
+  switch (signal->kind) {
+    case InstallSignal::Kind::kInstalling:
+      registry_.Apply(*mac, LifecycleEvent::kInstallStarted, "talos: " + summary);
+      break;
+    case InstallSignal::Kind::kInstalled:
+      registry_.Apply(*mac, LifecycleEvent::kInstallFinished, "talos: " + summary);
+      break;
+    case InstallSignal::Kind::kFailed:
+      registry_.Apply(*mac, LifecycleEvent::kInstallFailed, "talos: " + ev.type, signal->reason);
+      break;
+  }
+}
+
+std::string ProvisioningService::LogKeyFor(Ipv4Address peer) const {
+  const auto mac = registry_.MacForAddress(peer);
+  if (!mac) return "";
+  const auto rec = registry_.Get(*mac);
+  return rec && !rec->name.empty() ? rec->name : mac->ToString();
+}
+
+Status ProvisioningService::RequestReinstall(const MacAddress& mac, bool wipe) {
+  if (!jobs_) return {ErrorCode::kFailedPrecondition, "this appliance has no power control"};
+  return jobs_->Request(mac, wipe);
+}
+
+void ProvisioningService::Power(const MacAddress& mac, PowerAction action,
+                                std::function<void(Result<std::string>)> done) {
+  if (!jobs_) return done(Status{ErrorCode::kFailedPrecondition, "this appliance has no power control"});
+  jobs_->Power(mac, action, std::move(done));
+}
+
+Result<MacAddress> ProvisioningService::Accept(const AcceptRequest& request) {
+  std::lock_guard lock(accept_mu_);
+  const auto config = config_.Current();
+  auto mac = ValidateAccept(*config, request);
+  if (!mac.ok()) return mac.status();
+  const auto seen = registry_.Get(*mac);
+  if (!seen || seen->state != MachineState::kDiscovered)
+    return Status{ErrorCode::kNotFound, "no discovered machine with MAC " + mac->ToString()};
+  if (auto st = AppendAcceptedMachine(AcceptedMachinesFile(config->server), *mac, request); !st.ok()) return st;
+  return *mac;
+}
+
+void ProvisioningService::OnInventoryChanged(const AppConfig& fresh) { registry_.OnInventoryChanged(fresh); }
+
+}  // namespace metalpxe

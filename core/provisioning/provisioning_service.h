@@ -1,0 +1,152 @@
+#pragma once
+// The one place that decides what happens to a machine (the shape of
+// Matchbox's server.Server): which boot file its DHCP answer names, which
+// iPXE script it gets, which machine and profile an installer is, which
+// config a token opens, what a Talos event means for its state, and the
+// reinstall jobs. The DHCP server, the HTTP endpoints, the Talos event sink,
+// the kernel-log receiver and the management API are adapters: they turn
+// wire formats into these calls and the answers back into wire formats.
+//
+// Nothing here writes to disk on the boot path: config tokens are signed,
+// not stored; the machine registry writes only when a machine's meaning
+// changes, through the store's asynchronous group-committed writer.
+// Thread-safe: DHCP, HTTP workers, gRPC handlers and timers all call in.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/accepted_machines.h"
+#include "core/boot_client.h"
+#include "core/config_source.h"
+#include "core/install/config_tokens.h"
+#include "core/machine_registry.h"
+#include "core/provisioning/boot_decision.h"
+#include "core/provisioning/boot_files.h"
+#include "core/provisioning/boot_urls.h"
+#include "core/provisioning/reinstall_jobs.h"
+#include "core/talos_event.h"
+
+namespace metalpxe {
+
+// What the DHCP server saw of one client.
+struct DhcpSighting {
+  MacAddress mac;
+  std::optional<Ipv4Address> leased;  // the address it holds after this exchange (full mode)
+  BootClient client;
+  std::string vendor_class;  // option 60 as sent
+  std::string uuid;          // option 97 as text
+};
+
+// GET /ipxe?mac=…&uuid=…&serial=…&arch=…&platform=…
+struct IpxeRequest {
+  MacAddress mac;
+  Ipv4Address peer;       // where the request came from
+  std::string uuid;       // as sent: anyone's to send, cleaned before it is kept
+  std::string serial;
+  std::string buildarch;  // iPXE's ${buildarch}
+  std::string platform;   // iPXE's ${platform}
+};
+
+struct IpxeAnswer {
+  enum class Kind {
+    kInstall,       // kernel + initramfs + args
+    kBootFromDisk,  // disk_mode
+    kDiscover,      // held in a retry loop until accepted
+    kIgnore,        // not ours to boot
+    kRefused,       // the installer is not for this address (403)
+  };
+  Kind kind = Kind::kIgnore;
+  std::string machine_name;
+  Role role = Role::kWorker;
+  BootFromDisk disk_mode = BootFromDisk::kExit;
+  ProfileAssetUrls assets;
+  std::vector<std::string> kernel_args;  // a secret: carries the config token
+  int retry_seconds = 0;
+  std::string why;  // safe to log
+};
+
+struct ConfigAnswer {
+  enum class Kind { kServed, kRefused, kFailed };
+  Kind kind = Kind::kRefused;
+  std::string yaml;  // kServed: the machine's config, a secret
+  std::string why;   // safe to log
+};
+
+// For /metrics.
+struct ProvisioningCounters {
+  std::atomic<std::uint64_t> scripts{0};
+  std::atomic<std::uint64_t> install_scripts{0};
+  std::atomic<std::uint64_t> tokens_issued{0};
+  std::atomic<std::uint64_t> configs_served{0};
+  std::atomic<std::uint64_t> configs_refused{0};
+  std::atomic<std::uint64_t> configs_failed{0};
+};
+
+struct ProvisioningOptions {
+  TokenKey token_key{};
+  // Does tftpRoot hold this loader? (Asked for each boot client; the daemon
+  // gives a cached answer.)
+  std::function<bool(std::string_view)> loader_exists;
+  // Seconds an unknown machine waits before asking again.
+  int discover_retry_seconds = 15;
+  MachineRegistry::Options registry;
+};
+
+class ProvisioningService {
+ public:
+  // `store` may be null (memory only). `power` and `scheduler` may be null
+  // when nothing can be powered (then reinstall requests are refused).
+  ProvisioningService(const ConfigSource& config, Store* store, ProvisioningOptions options,
+                      PowerControl* power = nullptr, Scheduler* scheduler = nullptr);
+
+  // Restores machines, events and token fetch counts from the store.
+  Status Load();
+
+  // --- DHCP ---------------------------------------------------------------
+  // The boot file a DHCP answer names for this client; nullopt for none.
+  LoaderChoice LoaderFor(const BootClient& client, const MacAddress& mac) const;
+  void OnDhcp(const DhcpSighting& seen);
+
+  // --- HTTP boot path -----------------------------------------------------
+  IpxeAnswer OnIpxe(const IpxeRequest& request);
+  ConfigAnswer OnConfigFetch(std::string_view token, Ipv4Address peer);
+
+  // --- Talos --------------------------------------------------------------
+  void OnTalosEvent(const TalosEvent& event);
+  // The name kernel logs from this address are kept under ("" = unknown).
+  std::string LogKeyFor(Ipv4Address peer) const;
+
+  // --- Operations (management API) ------------------------------------------
+  Status RequestReinstall(const MacAddress& mac, bool wipe);
+  void Power(const MacAddress& mac, PowerAction action, std::function<void(Result<std::string>)> done);
+  void OnInventoryChanged(const AppConfig& fresh);
+  // Accepts a discovered machine into <stateDir>/accepted-machines.yaml; the
+  // caller reloads the inventory. kNotFound when the MAC was not discovered.
+  Result<MacAddress> Accept(const AcceptRequest& request);
+
+  MachineRegistry& registry() { return registry_; }
+  const MachineRegistry& registry() const { return registry_; }
+  const ProvisioningCounters& counters() const { return counters_; }
+  std::uint64_t power_actions_ok() const { return jobs_ ? jobs_->power_actions_ok() : 0; }
+  std::uint64_t power_actions_failed() const { return jobs_ ? jobs_->power_actions_failed() : 0; }
+
+ private:
+  IpxeAnswer InstallAnswer(const AppConfig& config, const IpxeRequest& request, const BootDecision& d);
+
+  const ConfigSource& config_;
+  Store* store_;
+  ProvisioningOptions options_;
+  MachineRegistry registry_;
+  ConfigTokenIssuer tokens_;
+  std::unique_ptr<ReinstallJobs> jobs_;
+  ProvisioningCounters counters_;
+  std::mutex accept_mu_;  // one accept at a time writes the file
+};
+
+}  // namespace metalpxe

@@ -1,0 +1,42 @@
+#pragma once
+// Does tftpRoot hold a loader? Asked for every boot client's DHCP request,
+// so the answer is kept for a few seconds instead of a stat() per packet;
+// a loader copied in (an arm64 iPXE, say) is offered within that time.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace metalpxe {
+
+class LoaderPresence {
+ public:
+  explicit LoaderPresence(std::string root, std::chrono::seconds keep = std::chrono::seconds(5))
+      : root_(std::move(root)), keep_(keep) {}
+
+  bool Exists(std::string_view file) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    auto [it, fresh] = seen_.try_emplace(std::string(file));
+    if (fresh || now - it->second.checked >= keep_) {
+      std::error_code ec;
+      it->second.exists = std::filesystem::is_regular_file(std::filesystem::path(root_) / file, ec);
+      it->second.checked = now;
+    }
+    return it->second.exists;
+  }
+
+ private:
+  struct Seen {
+    bool exists = false;
+    std::chrono::steady_clock::time_point checked;
+  };
+  const std::string root_;
+  const std::chrono::seconds keep_;
+  std::mutex mu_;
+  std::map<std::string, Seen, std::less<>> seen_;  // only the loader table's few names are asked
+};
+
+}  // namespace metalpxe

@@ -1,0 +1,58 @@
+#include "ipmi/driver_power_control.h"
+
+namespace metalpxe {
+
+DriverPowerControl::DriverPowerControl(boost::asio::io_context& io, PowerContext context, DriverFactory factory)
+    : context_(std::move(context)), factory_(std::move(factory)), executor_(io) {}
+
+Result<std::shared_ptr<PowerDriver>> DriverPowerControl::DriverFor(const MachineConfig& m) {
+  if (!m.bmc) return Status{ErrorCode::kFailedPrecondition, "machine " + m.name + " has no bmc in the inventory"};
+  auto driver = factory_(*m.bmc, m.macs.front(), context_);
+  if (!driver.ok()) return Status{driver.status().code(), PowerFailureReason(driver.status())};
+  return std::shared_ptr<PowerDriver>(std::move(*driver));
+}
+
+Result<PowerControl::Ability> DriverPowerControl::AbilityOf(const MachineConfig& m) {
+  auto driver = DriverFor(m);
+  if (!driver.ok()) return driver.status();
+  const PowerCapabilities caps = (*driver)->Capabilities();
+  return Ability{caps.kexec_reinstall || caps.power_on || caps.power_cycle, caps.kexec_reinstall,
+                 std::string((*driver)->Kind())};
+}
+
+void DriverPowerControl::Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan,
+                                   std::function<void(Status)> done) {
+  auto driver = DriverFor(m);
+  if (!driver.ok()) return done(driver.status());
+  ReinstallPlan p;
+  p.efi = plan.efi;
+  if (plan.kexec) p.kexec = {plan.kexec->kernel_url, plan.kexec->initramfs_url, plan.kexec->command_line};
+  executor_.Run(
+      *driver, [p](PowerDriver& d) { return StartReinstall(d, p); },
+      [done = std::move(done)](Status st) {
+        done(st.ok() ? st : Status{st.code(), PowerFailureReason(st)});
+      });
+}
+
+void DriverPowerControl::Act(const MachineConfig& m, PowerAction action,
+                             std::function<void(Result<std::string>)> done) {
+  auto driver = DriverFor(m);
+  if (!driver.ok()) return done(driver.status());
+  executor_.Submit(
+      [driver = *driver, action]() -> Result<std::string> {
+        Status st;
+        if (action == PowerAction::kOn) st = driver->PowerOn();
+        if (action == PowerAction::kOff) st = driver->PowerOff();
+        if (action == PowerAction::kCycle) st = driver->PowerCycle();
+        if (!st.ok()) return Status{st.code(), PowerFailureReason(st)};
+        auto state = driver->GetPowerState();
+        if (!state.ok())
+          return action == PowerAction::kStatus
+                     ? Result<std::string>(Status{state.status().code(), PowerFailureReason(state.status())})
+                     : Result<std::string>("unknown");
+        return std::string(PowerStateName(*state));
+      },
+      std::move(done));
+}
+
+}  // namespace metalpxe

@@ -1,0 +1,388 @@
+// The provisioning service without sockets: every boot-path decision through
+// its calls, over the real SqliteStore in a temporary stateDir, so what the
+// hot path writes (or must not write) is counted in the real database.
+#include "core/provisioning/provisioning_service.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/store/sqlite_store.h"
+
+namespace metalpxe {
+namespace {
+
+namespace fs = std::filesystem;
+
+const MacAddress kCp = *MacAddress::Parse("52:54:00:12:34:56");
+const Ipv4Address kCpIp = *Ipv4Address::Parse("10.66.0.50");
+const Ipv4Address kOther = *Ipv4Address::Parse("10.66.0.77");
+
+constexpr const char* kControlPlane = R"(version: v1alpha1
+machine:
+  type: controlplane
+  token: abcdef.0123456789abcdef
+  install:
+    disk: /dev/sda
+cluster:
+  clusterName: lab
+)";
+
+TokenKey KeyOf(std::uint8_t fill) {
+  TokenKey k;
+  k.fill(fill);
+  return k;
+}
+
+std::string TokenOf(const IpxeAnswer& a) {
+  for (const auto& arg : a.kernel_args) {
+    const std::string prefix = "talos.config=http://10.66.0.1:8080/config/";
+    if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
+  }
+  return "";
+}
+
+class ProvisioningServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("metalpxe-service-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "state");
+    std::ofstream(dir_ / "controlplane.yaml") << kControlPlane;
+    auto cfg = std::make_shared<AppConfig>();
+    cfg->server.address = *Ipv4Address::Parse("10.66.0.1");
+    cfg->server.http_port = 8080;
+    cfg->server.state_dir = (dir_ / "state").string();
+    cfg->dhcp.mode = DhcpMode::kProxy;
+    cfg->boot.config_token_max_fetches = 3;
+    ProfileConfig p;
+    p.name = "default";
+    p.configs[Role::kControlPlane] = (dir_ / "controlplane.yaml").string();
+    p.configs[Role::kWorker] = (dir_ / "controlplane.yaml").string();
+    cfg->profiles["default"] = p;
+    auto inv = std::make_shared<Inventory>();
+    MachineConfig cp;
+    cp.name = "cp-1";
+    cp.macs = {kCp};
+    cp.role = Role::kControlPlane;
+    cp.profile = "default";
+    inv->machines.push_back(cp);
+    cfg->inventory = inv;
+    source_ = std::make_unique<SwappableConfigSource>(cfg);
+    OpenService();
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void OpenService(ProvisioningOptions options = {}) {
+    service_.reset();
+    store_.reset();
+    auto opened = SqliteStore::Open((dir_ / "state").string());
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+    if (options.token_key == TokenKey{}) options.token_key = KeyOf(7);
+    options.loader_exists = [](std::string_view f) { return f == "snponly.efi" || f == "undionly.kpxe"; };
+    service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), options);
+    ASSERT_TRUE(service_->Load().ok());
+  }
+
+  void Reconfigure(const std::function<void(AppConfig&)>& change) {
+    auto cfg = std::make_shared<AppConfig>(*source_->Current());
+    change(*cfg);
+    source_->Swap(cfg);
+  }
+
+  IpxeAnswer Ipxe(const MacAddress& mac, Ipv4Address peer) {
+    return service_->OnIpxe({mac, peer, "4c4c4544-0031", "SN1", "x86_64", "efi"});
+  }
+
+  std::size_t StoredEvents() {
+    EXPECT_TRUE(store_->Flush().ok());
+    return store_->LoadEvents(0, 1'000'000)->size();
+  }
+
+  fs::path dir_;
+  std::unique_ptr<SwappableConfigSource> source_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<ProvisioningService> service_;
+};
+
+TEST_F(ProvisioningServiceTest, InstallerScriptThenItsOwnConfigThroughOneToken) {
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  EXPECT_EQ(a.machine_name, "cp-1");
+  EXPECT_EQ(a.role, Role::kControlPlane);
+  EXPECT_EQ(a.assets.kernel, "http://10.66.0.1:8080/assets/profiles/default/vmlinuz");
+  const std::string token = TokenOf(a);
+  ASSERT_EQ(token.size(), kTokenChars);
+
+  const ConfigAnswer c = service_->OnConfigFetch(token, kCpIp);
+  ASSERT_EQ(c.kind, ConfigAnswer::Kind::kServed) << c.why;
+  EXPECT_NE(c.yaml.find("hostname: cp-1"), std::string::npos) << c.yaml;
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  // The machine's record keeps what its iPXE said, in the one vocabulary.
+  EXPECT_EQ(service_->registry().Get(kCp)->arch, "uefi-x86_64");
+}
+
+TEST_F(ProvisioningServiceTest, RepeatedRequestsWriteNothingAndGetTheSameToken) {
+  const std::string first = TokenOf(Ipxe(kCp, kCpIp));
+  const std::size_t events = StoredEvents();
+  ASSERT_GT(events, 0u);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(TokenOf(Ipxe(kCp, kCpIp)), first);
+  EXPECT_EQ(StoredEvents(), events) << "a repeated /ipxe is not a change of meaning";
+  EXPECT_EQ(store_->LoadTokens()->size(), 0u) << "issuing a token stores nothing";
+  EXPECT_EQ(service_->counters().tokens_issued.load(), 1u);
+  EXPECT_EQ(service_->counters().scripts.load(), 2001u);
+}
+
+TEST_F(ProvisioningServiceTest, ForgedAlteredAndForeignKeyTokensAreRefused) {
+  std::string token = TokenOf(Ipxe(kCp, kCpIp));
+  std::string altered = token;
+  altered[10] = altered[10] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(service_->OnConfigFetch(altered, kCpIp).kind, ConfigAnswer::Kind::kRefused);
+  EXPECT_EQ(service_->OnConfigFetch("not-a-token", kCpIp).kind, ConfigAnswer::Kind::kRefused);
+  EXPECT_EQ(service_->OnConfigFetch(token + "A", kCpIp).kind, ConfigAnswer::Kind::kRefused);
+  TokenClaims claims{kCp, std::nullopt, 4'000'000'000, {1, 2, 3, 4, 5, 6, 7, 8}};
+  const TokenKey other = KeyOf(9);
+  EXPECT_EQ(service_->OnConfigFetch(SignToken(claims, other), kCpIp).kind, ConfigAnswer::Kind::kRefused);
+  EXPECT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kServed);
+  EXPECT_EQ(service_->counters().configs_refused.load(), 4u);
+}
+
+TEST_F(ProvisioningServiceTest, FetchesAreCountedAcrossARestart) {
+  const std::string token = TokenOf(Ipxe(kCp, kCpIp));
+  EXPECT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kServed);
+  EXPECT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kServed);
+  ASSERT_TRUE(store_->Flush().ok());
+  OpenService();  // same key, same store: the token still opens, with one fetch left
+  EXPECT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kServed);
+  EXPECT_EQ(service_->OnConfigFetch(token, kCpIp).why, "config fetch from 10.66.0.50 refused: used-up");
+  // Used up: the next /ipxe issues a new token.
+  EXPECT_NE(TokenOf(Ipxe(kCp, kCpIp)), token);
+}
+
+TEST_F(ProvisioningServiceTest, ANewKeyInvalidatesOutstandingTokens) {
+  const std::string token = TokenOf(Ipxe(kCp, kCpIp));
+  ProvisioningOptions o;
+  o.token_key = KeyOf(8);
+  OpenService(o);
+  EXPECT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kRefused);
+}
+
+TEST_F(ProvisioningServiceTest, FullDhcpModeServesTheInstallerOnlyToTheLeasedAddress) {
+  Reconfigure([](AppConfig& c) { c.dhcp.mode = DhcpMode::kFull; });
+  EXPECT_EQ(Ipxe(kCp, kCpIp).kind, IpxeAnswer::Kind::kRefused) << "no lease yet";
+  service_->OnDhcp({kCp, kCpIp, BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false),
+                    "PXEClient:Arch:00007:UNDI:003016", ""});
+  const IpxeAnswer wrong = Ipxe(kCp, kOther);
+  EXPECT_EQ(wrong.kind, IpxeAnswer::Kind::kRefused);
+  EXPECT_EQ(wrong.why, "installer refused to 10.66.0.77: that MAC holds 10.66.0.50");
+  const std::string token = TokenOf(Ipxe(kCp, kCpIp));
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(service_->OnConfigFetch(token, kOther).why, "config fetch from 10.66.0.77 refused: wrong-ip");
+  // The installer's own DHCP moved the machine to another address in the same boot.
+  service_->OnDhcp({kCp, kOther, BootClient{}, "udhcp 1.35.0", ""});
+  EXPECT_EQ(service_->OnConfigFetch(token, kOther).kind, ConfigAnswer::Kind::kServed);
+}
+
+TEST_F(ProvisioningServiceTest, DhcpAndIpxeAgreeOnUnknownMachines) {
+  const MacAddress stranger = *MacAddress::Parse("52:54:00:00:00:99");
+  const BootClient uefi = BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false);
+  Reconfigure([](AppConfig& c) { c.boot.unknown_machines = UnknownMachinePolicy::kIgnore; });
+  EXPECT_FALSE(service_->LoaderFor(uefi, stranger).answer);
+  EXPECT_EQ(Ipxe(stranger, kOther).kind, IpxeAnswer::Kind::kIgnore);
+  EXPECT_FALSE(service_->registry().Get(stranger));
+
+  Reconfigure([](AppConfig& c) { c.boot.unknown_machines = UnknownMachinePolicy::kDiscover; });
+  EXPECT_EQ(service_->LoaderFor(uefi, stranger).answer->boot_file, "snponly.efi");
+  EXPECT_EQ(Ipxe(stranger, kOther).kind, IpxeAnswer::Kind::kDiscover);
+  EXPECT_EQ(service_->registry().StateOf(stranger), MachineState::kDiscovered);
+
+  Reconfigure([](AppConfig& c) { c.boot.unknown_machines = UnknownMachinePolicy::kAutoInstall; });
+  const IpxeAnswer auto_install = Ipxe(stranger, kOther);
+  ASSERT_EQ(auto_install.kind, IpxeAnswer::Kind::kInstall);
+  EXPECT_EQ(auto_install.machine_name, "node-525400000099");
+  EXPECT_EQ(service_->OnConfigFetch(TokenOf(auto_install), kOther).kind, ConfigAnswer::Kind::kServed);
+}
+
+TEST_F(ProvisioningServiceTest, Arm64GetsNoBinaryOfAnotherArchitecture) {
+  const auto choice = service_->LoaderFor(BootClientFromDhcp(11, "PXEClient:Arch:00011:UNDI:003016", false), kCp);
+  EXPECT_FALSE(choice.answer);
+  EXPECT_EQ(choice.why, "no arm64/snponly.efi in tftpRoot for uefi arm64");
+}
+
+TEST_F(ProvisioningServiceTest, AFloodOfMadeUpMacsCannotPushOutRealHistory) {
+  ProvisioningOptions o;
+  o.registry.max_unknown_machines = 50;
+  OpenService(o);
+  Ipxe(kCp, kCpIp);  // the real machine's history
+  const std::size_t real = StoredEvents();
+  for (std::uint32_t i = 0; i < 2000; ++i) {
+    MacAddress m = *MacAddress::Parse("02:00:00:00:00:00");
+    m.bytes[3] = static_cast<std::uint8_t>(i >> 16);
+    m.bytes[4] = static_cast<std::uint8_t>(i >> 8);
+    m.bytes[5] = static_cast<std::uint8_t>(i);
+    Ipxe(m, kOther);
+    service_->OnDhcp({m, std::nullopt, BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false), "", ""});
+  }
+  EXPECT_EQ(service_->registry().List().size(), 1u + 50u);
+  EXPECT_EQ(service_->registry().unknown_machines_dropped(), 2 * (2000u - 50u));
+  EXPECT_EQ(StoredEvents(), real + 50u);  // one "discovered" each, nothing more
+  const auto events = service_->registry().RecentEvents(0, 100000);
+  EXPECT_EQ(std::count_if(events.begin(), events.end(), [](const EventRecord& e) { return e.machine == "cp-1"; }),
+            static_cast<long>(real));
+}
+
+TalosEvent Seq(const char* name, const char* action, Ipv4Address peer) {
+  TalosEvent e;
+  e.peer = peer;
+  e.type = kTalosSequenceEvent;
+  e.known_type = true;
+  e.name = name;
+  e.action = action;
+  return e;
+}
+
+TEST_F(ProvisioningServiceTest, TalosEventsMoveTheMachineAndTheNextBootIsFromDisk) {
+  Reconfigure([](AppConfig& c) { c.dhcp.mode = DhcpMode::kFull; });
+  service_->OnDhcp({kCp, kCpIp, BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false), "", ""});
+  const std::string token = TokenOf(Ipxe(kCp, kCpIp));
+  ASSERT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kServed);
+  service_->OnTalosEvent(Seq("install", "START", kCpIp));
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  service_->OnTalosEvent(Seq("install", "STOP", kCpIp));
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalled);
+  const IpxeAnswer next = Ipxe(kCp, kCpIp);
+  EXPECT_EQ(next.kind, IpxeAnswer::Kind::kBootFromDisk);
+  EXPECT_EQ(service_->LogKeyFor(kCpIp), "cp-1");
+  EXPECT_EQ(service_->LogKeyFor(kOther), "");
+  // An event from an address no machine holds changes nothing.
+  service_->OnTalosEvent(Seq("install", "START", kOther));
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalled);
+}
+
+// --- reinstall jobs, with a power control that records what it is asked and
+// a scheduler the test advances by hand --------------------------------------
+
+class RecordingPower final : public PowerControl {
+ public:
+  Result<Ability> AbilityOf(const MachineConfig& m) override {
+    if (!m.bmc) return Status{ErrorCode::kFailedPrecondition, "machine " + m.name + " has no bmc in the inventory"};
+    return Ability{true, false, "ipmi"};
+  }
+  void Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan, std::function<void(Status)> done) override {
+    calls.push_back(m.name + (plan.efi ? " efi" : " legacy"));
+    pending.push_back(std::move(done));
+  }
+  void Act(const MachineConfig&, PowerAction action, std::function<void(Result<std::string>)> done) override {
+    calls.push_back(std::string(PowerActionName(action)));
+    done(std::string("on"));
+  }
+  std::vector<std::string> calls;
+  std::vector<std::function<void(Status)>> pending;
+};
+
+class ManualScheduler final : public Scheduler {
+ public:
+  struct H : Handle {
+    explicit H(std::shared_ptr<bool> live) : live(std::move(live)) {}
+    ~H() override { *live = false; }
+    std::shared_ptr<bool> live;
+  };
+  std::unique_ptr<Handle> After(std::chrono::milliseconds, std::function<void()> fn) override {
+    auto live = std::make_shared<bool>(true);
+    timers.emplace_back(live, std::move(fn));
+    return std::make_unique<H>(live);
+  }
+  // Fires every live timer set so far.
+  void Fire() {
+    auto due = std::move(timers);
+    timers.clear();
+    for (auto& [live, fn] : due)
+      if (*live) fn();
+  }
+  std::vector<std::pair<std::shared_ptr<bool>, std::function<void()>>> timers;
+};
+
+class ReinstallServiceTest : public ProvisioningServiceTest {
+ protected:
+  void SetUp() override {
+    ProvisioningServiceTest::SetUp();
+    Reconfigure([](AppConfig& c) {
+      auto inv = std::make_shared<Inventory>(*c.inventory);
+      inv->machines[0].bmc = BmcConfig{};
+      c.inventory = inv;
+      c.power.attempts = 2;
+      c.power.min_interval = std::chrono::seconds(0);
+    });
+    service_.reset();
+    service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+    ASSERT_TRUE(service_->Load().ok());
+  }
+  ProvisioningOptions Options() {
+    ProvisioningOptions o;
+    o.token_key = KeyOf(7);
+    o.loader_exists = [](std::string_view) { return true; };
+    return o;
+  }
+  RecordingPower power_;
+  ManualScheduler scheduler_;
+};
+
+TEST_F(ReinstallServiceTest, ServedInstallerEndsTheJobAndCarriesTheWipe) {
+  ASSERT_TRUE(service_->RequestReinstall(kCp, /*wipe=*/true).ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+  ASSERT_EQ(power_.calls, std::vector<std::string>{"cp-1 efi"});  // never seen booting: UEFI
+  power_.pending.front()(Status::Ok());
+  ASSERT_EQ(scheduler_.timers.size(), 1u);
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  EXPECT_NE(std::find(a.kernel_args.begin(), a.kernel_args.end(), "talos.experimental.wipe=system"),
+            a.kernel_args.end());
+  scheduler_.Fire();  // the deadline was cancelled by the served installer
+  EXPECT_EQ(power_.calls.size(), 1u);
+  EXPECT_EQ(service_->power_actions_ok(), 1u);
+  // The wipe went into that script only.
+  const IpxeAnswer again = Ipxe(kCp, kCpIp);
+  EXPECT_EQ(std::find(again.kernel_args.begin(), again.kernel_args.end(), "talos.experimental.wipe=system"),
+            again.kernel_args.end());
+}
+
+TEST_F(ReinstallServiceTest, NoPxeBootWithinTheTimeoutRetriesThenFailsWithAReason) {
+  service_->OnDhcp({kCp, kCpIp, BootClientFromDhcp(0, "PXEClient:Arch:00000:UNDI:002001", false), "", ""});
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  power_.pending.at(0)(Status::Ok());
+  scheduler_.Fire();
+  ASSERT_EQ(power_.calls, (std::vector<std::string>{"cp-1 legacy", "cp-1 legacy"}));  // seen booting BIOS
+  power_.pending.at(1)(Status::Ok());
+  scheduler_.Fire();
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
+  EXPECT_EQ(service_->registry().Get(kCp)->reason, "no PXE boot within 600s after 2 power cycles");
+}
+
+TEST_F(ReinstallServiceTest, APowerFailureIsTheMachinesReason) {
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  power_.pending.at(0)(Status{ErrorCode::kPermissionDenied, "authentication failed: bad password"});
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
+  EXPECT_EQ(service_->registry().Get(kCp)->reason, "authentication failed: bad password");
+  EXPECT_EQ(service_->power_actions_failed(), 1u);
+}
+
+TEST_F(ReinstallServiceTest, RefusedWithoutABmcOrTooSoon) {
+  Reconfigure([](AppConfig& c) { c.power.min_interval = std::chrono::seconds(30); });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  const Status again = service_->RequestReinstall(kCp, false);
+  EXPECT_EQ(again.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(again.message().find("try again in"), std::string::npos) << again.message();
+  EXPECT_EQ(service_->RequestReinstall(*MacAddress::Parse("52:54:00:00:00:99"), false).code(),
+            ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace metalpxe
