@@ -121,7 +121,7 @@ TEST_F(ReinstallTest, PowersTheMachineIntoPxeAndStopsWhenTheInstallerIsServed) {
   // The machine PXE-boots: its installer carries the wipe, once.
   EXPECT_TRUE(Wipes(InstallerFetch()));
   EXPECT_FALSE(Wipes(InstallerFetch()));
-  EXPECT_EQ(registry().StateOf(mac_), MachineState::kInstalling);
+  EXPECT_EQ(registry().StateOf(mac_), MachineState::kPendingInstall);  // until it fetches its config
   EXPECT_EQ(service.power_actions_ok(), 1u);
   // A second request right away is refused by the power-action interval.
   const Status again = service.RequestReinstall(mac_, false);

@@ -236,7 +236,9 @@ TEST(dhcp_it, PxeClientsGetBootFilePerArchitectureAndGarbageIsDropped) {
     EXPECT_EQ(o.Type(), MessageType::kOffer);
     EXPECT_EQ(o.GetString(opt::kBootfileName).value_or(""), c.file) << "arch " << c.arch;
     EXPECT_EQ(o.GetString(opt::kVendorClass).value_or(""), c.vendor) << "arch " << c.arch;
-    EXPECT_EQ(o.siaddr, Ip("10.66.0.1"));
+    if (!c.file.empty()) {
+      EXPECT_EQ(o.siaddr, Ip("10.66.0.1"));
+    }
     EXPECT_EQ(o.GetIpv4(opt::kServerId), Ip("10.66.0.1"));
     EXPECT_EQ(o.yiaddr, Ip("10.66.1.1")) << "one MAC, one address";
   }
