@@ -163,9 +163,12 @@ TEST(dhcp_it, PerfdhcpRelayCompletesDoraWithoutDrops) {
   VethPair net("dp", "10.66.0.1/16", "10.66.0.2/16");
   InProcessServer srv(net.server.name(), WideConfig());
   ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
-  auto r = RunCommand({"perfdhcp", "-4", "-r", "200", "-R", "100000", "-p", "4", "-W", "2000000", "-l", "10.66.0.2",
-                       "10.66.0.1"},
-                      seconds(60), net.client.name());
+  // A drop here must mean a lost answer, not a late one: on a loaded machine
+  // (CI's two cores, other tests beside) an answer can take over perfdhcp's
+  // default 1 s drop time. -d 20 per exchange, and 20 s to collect the last.
+  auto r = RunCommand({"perfdhcp", "-4", "-r", "200", "-R", "100000", "-p", "4", "-d", "20", "-d", "20", "-W",
+                       "20000000", "-l", "10.66.0.2", "10.66.0.1"},
+                      seconds(90), net.client.name());
   // perfdhcp exits 3 when there were drops.
   // (sent, drops) for DISCOVER-OFFER then REQUEST-ACK. No std::regex: g++ 12
   // warns inside it under -fsanitize, and -Werror makes that fatal.
