@@ -130,8 +130,8 @@ bool ReportConnectionFailure(const Session& session, const grpc::Status& status,
         std::cerr << "error: something at " << ep << " accepted the connection but did not complete the TLS "
                   << "handshake in time: is that metalpxed's apiListen?\n";
       } else {
-        std::cerr << "error: no answer from " << ep << " before the deadline: the host is down, or packets to it "
-                  << "are dropped (a firewall?)\n";
+        std::cerr << "error: no answer from " << ep << ": the host is down, or packets to it are dropped (a "
+                  << "firewall?)\n";
       }
       return true;
     case RpcFailure::kServerCertificateRejected:

@@ -30,12 +30,18 @@ RpcFailure ClassifyRpcFailure(grpc::StatusCode code, std::string_view message, b
     return RpcFailure::kNoRoute;
   if (ContainsAny(m, {"dns resolution failed", "name or service not known", "could not resolve"}))
     return RpcFailure::kNameResolution;
+  // The TCP connect itself never completed (gRPC gives up connecting after
+  // 20 s): the host is down or its packets are dropped. "handshaker" here is
+  // gRPC's TCP connect step, not TLS.
+  if (ContainsAny(m, {"tcp handshaker shutdown", "connection timed out", "timeout occurred", "connect timeout"}))
+    return RpcFailure::kNoAnswer;
   // OpenSSL's verdict on the server's chain or name, seen on our side.
   if (ContainsAny(m, {"certificate verify failed", "certificate_verify_failed", "peer name", "hostname mismatch"}))
     return RpcFailure::kServerCertificateRejected;
   // The server ended the handshake: an alert (TLS 1.2) or, in TLS 1.3, a
   // reset or close right after our certificate went out.
-  if (ContainsAny(m, {"alert", "handshake", "ssl", "reset by peer", "socket closed", "connection closed", "eof"}))
+  if (ContainsAny(m, {"alert", "ssl", "tls", "handshake failed", "handshake read failed", "reset by peer",
+                      "socket closed", "connection closed", "end of file"}))
     return RpcFailure::kClientCertificateRejected;
   if (code == grpc::StatusCode::DEADLINE_EXCEEDED) return RpcFailure::kNoAnswer;
   return RpcFailure::kOtherConnectionFailure;

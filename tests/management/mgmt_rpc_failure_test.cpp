@@ -28,6 +28,12 @@ TEST(RpcFailure, ConnectionFailuresByCause) {
                                false),
             RpcFailure::kNoRoute);
   EXPECT_EQ(ClassifyRpcFailure(StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded", false), RpcFailure::kNoAnswer);
+  // A black-holed address once gRPC's 20 s connect timeout passes: not TLS.
+  EXPECT_EQ(ClassifyRpcFailure(StatusCode::UNAVAILABLE,
+                               "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.88.0.9:50100: tcp "
+                               "handshaker shutdown",
+                               false),
+            RpcFailure::kNoAnswer);
   EXPECT_EQ(ClassifyRpcFailure(StatusCode::UNAVAILABLE,
                                "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:6666: Ssl "
                                "handshake failed: SSL_ERROR_SSL: error:0A000086:SSL routines::certificate verify failed",
