@@ -189,6 +189,10 @@ void ReinstallOrchestrator::Power(const MacAddress& mac, int action, std::functi
       },
       [this, primary, action, done = std::move(done), alive = alive_](Result<std::string> r) {
         if (*alive) ++(r.ok() ? power_ok_ : power_failed_);
+        // Status checks too: the operator sees why in the log, not only in metalpxectl.
+        if (!r.ok())
+          spdlog::warn("power {} for {} failed: {}", kNames[action], primary.ToString(),
+                       PowerFailureReason(r.status()));
         if (*alive && action != 0)
           registry_.RecordEvent(primary, "power",
                                 std::string("power ") + kNames[action] + ": " +

@@ -136,7 +136,8 @@ TEST_F(HttpFlood, AStormOfDistinctAddressesIsNotLimited) {
   }
   // Every one of them gets its script on its (by now long-open) connection.
   const std::string request = "GET /ipxe HTTP/1.1\r\nHost: metalpxe\r\n\r\n";
-  for (auto& fd : socks) ASSERT_EQ(::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL), ssize_t(request.size()));
+  for (auto& fd : socks)
+    ASSERT_EQ(::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL), ssize_t(request.size()));
   std::size_t answered = 0;
   for (auto& fd : socks) {
     std::string got;

@@ -36,7 +36,8 @@ TEST(RpcFailure, ConnectionFailuresByCause) {
             RpcFailure::kNoAnswer);
   EXPECT_EQ(ClassifyRpcFailure(StatusCode::UNAVAILABLE,
                                "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:6666: Ssl "
-                               "handshake failed: SSL_ERROR_SSL: error:0A000086:SSL routines::certificate verify failed",
+                               "handshake failed: SSL_ERROR_SSL: error:0A000086:SSL routines::certificate verify "
+                               "failed",
                                false),
             RpcFailure::kServerCertificateRejected);
   EXPECT_EQ(ClassifyRpcFailure(StatusCode::UNAVAILABLE,
