@@ -2,8 +2,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <grpcpp/resource_quota.h>
+
+#include "api/admission_listener.h"
 #include "api/proto/events/events.grpc.pb.h"
 #include "api/talos_event_decode.h"
+#include "core/fd_limit.h"
 #include "core/log.h"
 
 namespace metalpxe {
@@ -56,47 +60,94 @@ class EventSinkServer::Service final : public events::EventSinkService::Service 
 };
 
 struct EventSinkServer::GrpcServer {
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<AdmissionListener> listener;  // stopped before the server, see Shutdown()
 };
 
-EventSinkServer::EventSinkServer(std::string listen_address, std::uint16_t port, Callback callback)
+namespace {
+
+int Ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
+
+// The channel arguments that bound what one connection may hold (see
+// EventSinkOptions).
+void ApplyLimits(grpc::ServerBuilder& builder, const EventSinkOptions& o) {
+  builder.SetMaxReceiveMessageSize(o.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Ms(o.handshake_timeout));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Ms(o.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Ms(o.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, Ms(o.max_connection_age_grace));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Ms(o.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Ms(o.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_concurrent_streams);
+  grpc::ResourceQuota quota("metalpxe-event-sink");
+  quota.Resize(o.memory_bytes);
+  quota.SetMaxThreads(o.max_threads);
+  builder.SetResourceQuota(quota);
+}
+
+}  // namespace
+
+EventSinkServer::EventSinkServer(std::string listen_address, std::uint16_t port, Callback callback,
+                                 EventSinkOptions options)
     : listen_address_(std::move(listen_address)),
       requested_port_(port),
+      options_(options),
       service_(std::make_unique<Service>(std::move(callback))) {}
 
 EventSinkServer::~EventSinkServer() { Shutdown(); }
 
 Status EventSinkServer::Start() {
   if (server_) return Status(ErrorCode::kFailedPrecondition, "event sink already started");
-  int selected_port = 0;
+  if (RaiseOpenFileLimit() < options_.max_connections + 256)
+    spdlog::warn("event sink: the open-file limit is below {} connections", options_.max_connections);
+  auto parts = std::make_unique<GrpcServer>();
   grpc::ServerBuilder builder;
-  const std::string target = listen_address_ + ":" + std::to_string(requested_port_);
-  // Plaintext: Talos dials the sink with insecure credentials.
-  builder.AddListeningPort(target, grpc::InsecureServerCredentials(), &selected_port);
+  // Plaintext: Talos dials the sink with insecure credentials. We accept the
+  // connections ourselves (the admission limits) and hand them to gRPC.
+  parts->acceptor = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, grpc::InsecureServerCredentials());
   builder.RegisterService(service_.get());
-  // Events are tiny; refuse anything large rather than buffer it.
-  builder.SetMaxReceiveMessageSize(1 << 20);
-  // gRPC sets SO_REUSEPORT by default, which would let a second daemon bind
-  // the same port silently and steal half the events.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  auto server = builder.BuildAndStart();
-  if (!server || selected_port == 0) {
-    return Status(ErrorCode::kUnavailable, "event sink: cannot listen on " + target);
+  ApplyLimits(builder, options_);
+  parts->server = builder.BuildAndStart();
+  if (!parts->server) return Status(ErrorCode::kUnavailable, "event sink: cannot start the gRPC server");
+  auto* acceptor = parts->acceptor.get();
+  parts->listener = std::make_unique<AdmissionListener>(
+      ConnectionLimits{options_.max_connections, options_.per_client_connections}, [acceptor](int fd, int listener) {
+        grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+        p.listener_fd = listener;
+        p.fd = fd;
+        acceptor->HandleNewConnection(&p);  // gRPC owns fd from here
+      });
+  if (auto st = parts->listener->Start(listen_address_, requested_port_); !st.ok()) {
+    parts->server->Shutdown();
+    parts->server->Wait();
+    return Status(st.code(), "event sink: " + st.message());
   }
-  bound_port_ = static_cast<std::uint16_t>(selected_port);
-  server_ = std::make_unique<GrpcServer>();
-  server_->server = std::move(server);
-  spdlog::info("event sink listening on {}:{}", listen_address_, bound_port_);
+  bound_port_ = parts->listener->port();
+  server_ = std::move(parts);
+  spdlog::info("event sink listening on {}:{} ({} connections, {} per address)", listen_address_, bound_port_,
+               options_.max_connections, options_.per_client_connections);
   return Status::Ok();
 }
 
 void EventSinkServer::Shutdown() {
   if (!server_) return;
+  server_->listener->Stop();  // no new connections reach gRPC while it shuts down
   server_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->server->Wait();
   server_.reset();
 }
 
-EventSinkCounters EventSinkServer::counters() const { return service_->counters(); }
+EventSinkCounters EventSinkServer::counters() const {
+  EventSinkCounters c = service_->counters();
+  if (server_) {
+    const auto a = server_->listener->counters();
+    c.connections = a.admitted;
+    c.refused_connections = a.refused_client_full + a.refused_server_full;
+  }
+  return c;
+}
 
 }  // namespace metalpxe

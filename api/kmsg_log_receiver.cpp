@@ -1,25 +1,35 @@
 #include "api/kmsg_log_receiver.h"
 
-#include "core/redaction.h"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <array>
 #include <map>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include "core/connection_limiter.h"
+#include "core/fd_limit.h"
 #include "core/log.h"
+#include "core/redaction.h"
 
 namespace metalpxe {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 class KmsgSession;
 
 struct KmsgLogReceiver::Shared {
   Shared(asio::io_context& io, KmsgLogReceiverOptions opts, KeyResolver res)
-      : options(std::move(opts)), store(options.store), resolver(std::move(res)), acceptor(io) {}
+      : options(std::move(opts)),
+        store(options.store),
+        resolver(std::move(res)),
+        acceptor(io),
+        limiter(ConnectionLimits{options.max_connections, options.per_client_connections}) {}
 
   KmsgLogReceiverOptions options;
   KmsgLogStore store;
@@ -29,39 +39,78 @@ struct KmsgLogReceiver::Shared {
   bool stopped = false;
   std::uint64_t next_session = 1;
   std::map<std::uint64_t, std::weak_ptr<KmsgSession>> sessions;
+  ConnectionLimiter limiter;
+  Clock::time_point last_refusal_warning{};
 
-  std::atomic<std::uint64_t> connections{0}, rejected{0}, lines{0}, malformed{0}, overlong{0};
+  std::atomic<std::uint64_t> connections{0}, rejected{0}, evicted{0}, silent{0}, lines{0}, malformed{0}, overlong{0};
 };
 
 class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
  public:
-  KmsgSession(tcp::socket socket, std::shared_ptr<KmsgLogReceiver::Shared> shared, std::string key, std::uint64_t id)
+  KmsgSession(tcp::socket socket, std::shared_ptr<KmsgLogReceiver::Shared> shared, Ipv4Address peer, std::string key,
+              KmsgKeyKind kind, std::uint64_t id)
       : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
         shared_(std::move(shared)),
+        peer_(peer),
         key_(std::move(key)),
+        kind_(kind),
         id_(id),
         framer_(shared_->options.max_line_bytes) {}
+
+  void Start() {
+    timer_.expires_after(shared_->options.silent_timeout);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->spoke_) return;
+      self->shared_->silent.fetch_add(1, std::memory_order_relaxed);
+      self->Close();
+    });
+    Read();
+  }
+  void Close() {
+    boost::system::error_code ignored;
+    timer_.cancel();
+    socket_.close(ignored);
+  }
+  // Closed for a newer connection from the same address: its slot is given
+  // back now, so the newcomer is admitted before this one's handler runs.
+  void Evict() {
+    ReleaseSlot();
+    shared_->evicted.fetch_add(1, std::memory_order_relaxed);
+    Close();
+  }
+  Ipv4Address peer() const { return peer_; }
+  Clock::time_point last_activity() const { return last_activity_; }
+
+ private:
+  void ReleaseSlot() {
+    if (released_) return;
+    released_ = true;
+    shared_->limiter.Release(peer_);
+  }
 
   void Read() {
     socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec,
                                                                            std::size_t n) { self->OnRead(ec, n); });
   }
-  void Close() {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-  }
 
- private:
   void OnRead(const boost::system::error_code& ec, std::size_t n) {
     std::vector<KmsgLogStore::Entry> batch;
     auto on_line = [&](std::string_view line) { Accept(line, batch); };
     if (n > 0) {
+      last_activity_ = Clock::now();
       framer_.Feed(std::string_view(buf_.data(), n), on_line,
                    [&] { shared_->overlong.fetch_add(1, std::memory_order_relaxed); });
     }
     if (ec) framer_.Finish(on_line);
-    if (!batch.empty()) shared_->store.Append(key_, std::move(batch));
+    if (!batch.empty()) {
+      if (!spoke_) timer_.cancel();
+      spoke_ = true;
+      shared_->store.Append(key_, std::move(batch), kind_);
+    }
     if (ec) {
+      timer_.cancel();
+      ReleaseSlot();
       shared_->sessions.erase(id_);
       return;  // EOF, reset or closed by Stop(): the last reference goes away
     }
@@ -84,10 +133,16 @@ class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
   }
 
   tcp::socket socket_;
+  asio::steady_timer timer_;  // silent_timeout, until the first line
   std::shared_ptr<KmsgLogReceiver::Shared> shared_;
+  Ipv4Address peer_;
   std::string key_;
+  KmsgKeyKind kind_;
   std::uint64_t id_;
   LineFramer framer_;
+  bool spoke_ = false;
+  bool released_ = false;
+  Clock::time_point last_activity_ = Clock::now();
   std::array<char, 16 * 1024> buf_{};
 };
 
@@ -102,6 +157,66 @@ std::optional<Ipv4Address> PeerIpv4(const tcp::endpoint& ep) {
   return std::nullopt;
 }
 
+// Closes the connection of `peer` that has been quiet longest; false when it has none open.
+bool EvictStalest(KmsgLogReceiver::Shared& shared, Ipv4Address peer) {
+  std::shared_ptr<KmsgSession> stalest;
+  for (auto& [id, weak] : shared.sessions) {
+    auto s = weak.lock();
+    if (!s || s->peer() != peer) continue;
+    if (!stalest || s->last_activity() < stalest->last_activity()) stalest = s;
+  }
+  if (!stalest) return false;
+  stalest->Evict();
+  return true;
+}
+
+void SetKeepalive(tcp::socket& socket, std::chrono::seconds idle) {
+  boost::system::error_code ignored;
+  socket.set_option(asio::socket_base::keep_alive(true), ignored);
+  const int fd = socket.native_handle();
+  const int idle_s = static_cast<int>(idle.count()), interval_s = 10, probes = 3;
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+}
+
+// The server is full: say so at most every 10 s, not once per connection.
+void NoteRefused(KmsgLogReceiver::Shared& shared, const std::string& why) {
+  const auto n = shared.rejected.fetch_add(1, std::memory_order_relaxed) + 1;
+  const auto now = Clock::now();
+  if (now - shared.last_refusal_warning < std::chrono::seconds(10)) return;
+  shared.last_refusal_warning = now;
+  spdlog::warn("kmsg logs: closing new connections: {} ({} refused so far)", why, n);
+}
+
+// Admits a connection from `peer` (making room among its own connections if
+// it is at its limit); false when the server is full.
+bool Admit(KmsgLogReceiver::Shared& shared, Ipv4Address peer) {
+  auto verdict = shared.limiter.Admit(peer);
+  if (verdict == ConnectionLimiter::Verdict::kClientFull && EvictStalest(shared, peer))
+    verdict = shared.limiter.Admit(peer);
+  if (verdict == ConnectionLimiter::Verdict::kAdmit) return true;
+  NoteRefused(shared, VerdictName(verdict));
+  return false;
+}
+
+void StartSession(const std::shared_ptr<KmsgLogReceiver::Shared>& shared, tcp::socket socket, Ipv4Address peer) {
+  std::string key;
+  try {
+    if (shared->resolver) key = shared->resolver(peer);
+  } catch (const std::exception& e) {
+    spdlog::warn("kmsg logs: key resolver failed for {}: {}", peer.ToString(), e.what());
+  }
+  const KmsgKeyKind kind = key.empty() ? KmsgKeyKind::kUnknownSender : KmsgKeyKind::kKnownMachine;
+  if (key.empty()) key = peer.ToString();
+  SetKeepalive(socket, shared->options.keepalive_idle);
+  shared->connections.fetch_add(1, std::memory_order_relaxed);
+  const auto id = shared->next_session++;
+  auto session = std::make_shared<KmsgSession>(std::move(socket), shared, peer, std::move(key), kind, id);
+  shared->sessions.emplace(id, session);
+  session->Start();
+}
+
 void AcceptLoop(std::shared_ptr<KmsgLogReceiver::Shared> shared) {
   shared->acceptor.async_accept([shared](const boost::system::error_code& ec, tcp::socket socket) {
     if (shared->stopped || !shared->acceptor.is_open()) return;
@@ -113,24 +228,12 @@ void AcceptLoop(std::shared_ptr<KmsgLogReceiver::Shared> shared) {
     boost::system::error_code ep_ec;
     auto remote = socket.remote_endpoint(ep_ec);
     auto peer = ep_ec ? std::nullopt : PeerIpv4(remote);
-    if (!peer || shared->sessions.size() >= shared->options.max_connections) {
+    if (!peer) {
       shared->rejected.fetch_add(1, std::memory_order_relaxed);
-      AcceptLoop(shared);
-      return;  // socket closes here
+    } else if (Admit(*shared, *peer)) {
+      StartSession(shared, std::move(socket), *peer);
     }
-    std::string key;
-    try {
-      if (shared->resolver) key = shared->resolver(*peer);
-    } catch (const std::exception& e) {
-      spdlog::warn("kmsg logs: key resolver failed for {}: {}", peer->ToString(), e.what());
-    }
-    if (key.empty()) key = peer->ToString();
-    shared->connections.fetch_add(1, std::memory_order_relaxed);
-    const auto id = shared->next_session++;
-    auto session = std::make_shared<KmsgSession>(std::move(socket), shared, std::move(key), id);
-    shared->sessions.emplace(id, session);
-    session->Read();
-    AcceptLoop(shared);
+    AcceptLoop(shared);  // a socket not handed on closes here
   });
 }
 
@@ -142,6 +245,8 @@ KmsgLogReceiver::KmsgLogReceiver(asio::io_context& io, KmsgLogReceiverOptions op
 KmsgLogReceiver::~KmsgLogReceiver() { Stop(); }
 
 Status KmsgLogReceiver::Start() {
+  if (RaiseOpenFileLimit() < shared_->options.max_connections + 256)
+    spdlog::warn("kmsg logs: the open-file limit is below {} connections", shared_->options.max_connections);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address_v4(shared_->options.listen_address, ec);
   if (ec) return Status(ErrorCode::kInvalidArgument, "kmsg logs: bad listen address " + shared_->options.listen_address);
@@ -192,6 +297,8 @@ KmsgReceiverCounters KmsgLogReceiver::counters() const {
   KmsgReceiverCounters c;
   c.connections = shared_->connections.load(std::memory_order_relaxed);
   c.rejected_connections = shared_->rejected.load(std::memory_order_relaxed);
+  c.evicted_connections = shared_->evicted.load(std::memory_order_relaxed);
+  c.silent_closed = shared_->silent.load(std::memory_order_relaxed);
   c.lines = shared_->lines.load(std::memory_order_relaxed);
   c.malformed = shared_->malformed.load(std::memory_order_relaxed);
   c.overlong = shared_->overlong.load(std::memory_order_relaxed);

@@ -6,9 +6,20 @@
 // KmsgLogStore. The key comes from the resolver (machine name for the peer
 // IP); an empty answer falls back to the IP.
 //
+// Bad neighbours: one client address holds at most per_client_connections;
+// a further connection from it closes that client's stalest one (the newest
+// wins: a machine that rebooted reconnects while its old connection, whose
+// FIN never came, still looks open). The whole server holds at most
+// max_connections, beyond which new ones are closed at once. A connection
+// that has not delivered a complete line within silent_timeout is closed.
+// Once a sender has spoken it is never closed for being quiet: a booted
+// kernel may log nothing for days, and closing it would lose the next line
+// Talos writes into a dead socket. TCP keepalive finds senders that are gone.
+//
 // Runs on the caller's io_context. Start/Stop/destruction may happen on any
 // thread; the io_context must outlive this object.
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,13 +39,18 @@ struct KmsgLogReceiverOptions {
   std::string listen_address = "0.0.0.0";
   std::uint16_t port = 50102;  // 0: pick a free port (tests)
   std::size_t max_line_bytes = 16 * 1024;
-  std::size_t max_connections = 512;
+  std::size_t max_connections = 2048;      // a boot storm of 1,000 machines, one connection each, twice over
+  std::size_t per_client_connections = 4;  // one address
+  std::chrono::seconds silent_timeout{15}; // until the first complete line (Talos sends its ring buffer at once)
+  std::chrono::seconds keepalive_idle{60}; // TCP keepalive: probes after this much silence, 3 x 10 s
   KmsgLogStoreOptions store;
 };
 
 struct KmsgReceiverCounters {
   std::uint64_t connections = 0;           // accepted
-  std::uint64_t rejected_connections = 0;  // over max_connections
+  std::uint64_t rejected_connections = 0;  // closed at once: over max_connections, or not IPv4
+  std::uint64_t evicted_connections = 0;   // closed for a newer one from the same client address
+  std::uint64_t silent_closed = 0;         // closed: no complete line within silent_timeout
   std::uint64_t lines = 0;                 // parsed and stored
   std::uint64_t malformed = 0;             // not a valid kmsg JSON line
   std::uint64_t overlong = 0;              // longer than max_line_bytes, dropped

@@ -19,9 +19,19 @@ std::string SanitizeLogKey(std::string_view key) {
   return out;
 }
 
+namespace {
+// What a line costs in the ring: its text fields, and a fixed overhead for
+// the rest of the struct and the deque slot.
+std::size_t LineBytes(const KmsgLine& l) {
+  return l.msg.size() + l.facility.size() + l.priority.size() + l.talos_level.size() + l.talos_time.size() + 128;
+}
+}  // namespace
+
 KmsgLogStore::KmsgLogStore(KmsgLogStoreOptions options) : options_(std::move(options)) {
   if (options_.ring_lines == 0) options_.ring_lines = 1;
+  if (options_.ring_bytes == 0) options_.ring_bytes = 1;
   if (options_.max_keys == 0) options_.max_keys = 1;
+  if (options_.max_unknown_keys == 0) options_.max_unknown_keys = 1;
   if (!options_.log_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(options_.log_dir, ec);
@@ -33,28 +43,50 @@ std::filesystem::path KmsgLogStore::FileFor(const std::string& key) const {
   return options_.log_dir / (SanitizeLogKey(key) + ".log");
 }
 
-void KmsgLogStore::Append(const std::string& key, std::vector<Entry> entries) {
+std::optional<std::string> KmsgLogStore::EvictFor(KmsgKeyKind kind) {
+  const std::size_t cap = kind == KmsgKeyKind::kKnownMachine ? options_.max_keys : options_.max_unknown_keys;
+  std::size_t count = 0;
+  auto oldest = rings_.end();
+  for (auto r = rings_.begin(); r != rings_.end(); ++r) {
+    if (r->second.kind != kind) continue;
+    ++count;
+    if (oldest == rings_.end() || r->second.last_write < oldest->second.last_write) oldest = r;
+  }
+  if (count < cap || oldest == rings_.end()) return std::nullopt;
+  std::string key = oldest->first;
+  rings_.erase(oldest);
+  return key;
+}
+
+void KmsgLogStore::Append(const std::string& key, std::vector<Entry> entries, KmsgKeyKind kind) {
   if (entries.empty()) return;
+  std::optional<std::string> evicted;
   {
     std::lock_guard lock(ring_mu_);
     auto it = rings_.find(key);
     if (it == rings_.end()) {
-      if (rings_.size() >= options_.max_keys) {
-        auto oldest = rings_.begin();
-        for (auto r = rings_.begin(); r != rings_.end(); ++r)
-          if (r->second.last_write < oldest->second.last_write) oldest = r;
-        rings_.erase(oldest);
-      }
+      evicted = EvictFor(kind);
       it = rings_.emplace(key, Ring{}).first;
+      it->second.kind = kind;
     }
     Ring& ring = it->second;
     ring.last_write = ++write_counter_;
     for (const auto& e : entries) {
       ring.lines.push_back(e.line);
-      if (ring.lines.size() > options_.ring_lines) ring.lines.pop_front();
+      ring.bytes += LineBytes(e.line);
+      while (ring.lines.size() > 1 &&
+             (ring.lines.size() > options_.ring_lines || ring.bytes > options_.ring_bytes)) {
+        ring.bytes -= LineBytes(ring.lines.front());
+        ring.lines.pop_front();
+      }
     }
   }
-  if (!options_.log_dir.empty()) WriteFile(key, entries);
+  if (!options_.log_dir.empty()) {
+    // An unknown sender's files go with its ring, so their number stays
+    // bounded however many addresses send; known machines keep theirs.
+    if (evicted && kind == KmsgKeyKind::kUnknownSender) RemoveFiles(*evicted);
+    WriteFile(key, entries);
+  }
   {
     std::lock_guard lock(follow_mu_);
     for (const auto& [id, sub] : subs_) {
@@ -116,6 +148,17 @@ void KmsgLogStore::WriteFile(const std::string& key, const std::vector<Entry>& e
     }
     size += need;
   }
+}
+
+void KmsgLogStore::RemoveFiles(const std::string& key) {
+  std::lock_guard lock(file_mu_);
+  std::error_code ec;
+  const auto path = FileFor(key);
+  std::filesystem::remove(path, ec);
+  auto rotated = path;
+  rotated += ".1";
+  std::filesystem::remove(rotated, ec);
+  file_sizes_.erase(key);
 }
 
 std::vector<KmsgLine> KmsgLogStore::Tail(const std::string& key, std::size_t n) const {

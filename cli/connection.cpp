@@ -10,14 +10,11 @@
 #include <fcntl.h>
 
 #include "api/management/client_config.h"
+#include "cli/rpc_failure.h"
 
 namespace metalpxe::cli {
 namespace {
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // Can we open a TCP connection to host:port within `timeout`? Tells "nobody
 // listens there" apart from "something listens but TLS failed", which gRPC
@@ -49,14 +46,6 @@ bool TcpReachable(const std::string& endpoint, int timeout_ms) {
   }
   freeaddrinfo(res);
   return ok;
-}
-
-bool LooksLikeTlsFailure(const std::string& message) {
-  const std::string m = Lower(message);
-  for (const char* hint : {"handshake", "ssl", "tls", "certificate", "alert"}) {
-    if (m.find(hint) != std::string::npos) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -93,25 +82,84 @@ std::unique_ptr<Session> OpenSession(const GlobalOptions& options) {
   ssl.pem_root_certs = config->ca_pem;
   ssl.pem_cert_chain = config->cert_pem;
   ssl.pem_private_key = config->key_pem.Reveal();
-  auto channel = grpc::CreateChannel(session->endpoint, grpc::SslCredentials(ssl));
-  session->stub = metalpxe::v1::Management::NewStub(channel);
+  session->channel = grpc::CreateChannel(session->endpoint, grpc::SslCredentials(ssl));
+  session->stub = metalpxe::v1::Management::NewStub(session->channel);
   return session;
 }
 
+namespace {
+
+// gRPC's connection errors end with the cause after the address
+// ("...: ipv4:10.0.0.1:50100: Socket closed"): keep the cause.
+std::string LastCause(const std::string& detail) {
+  const auto pos = detail.rfind(": ");
+  return pos == std::string::npos ? detail : detail.substr(pos + 2);
+}
+
+const char* kUseAdminConfig = "use the client config metalpxed wrote to <stateDir>/pki/admin.metalpxeconfig";
+
+// A failure to connect, worded for the user; false when the status came from
+// the server (then the switch in ReportRpcError words it).
+bool ReportConnectionFailure(const Session& session, const grpc::Status& status, const std::string& machine) {
+  const bool ready = session.channel && session.channel->GetState(false) == GRPC_CHANNEL_READY;
+  const std::string& ep = session.endpoint;
+  const std::string detail = status.error_message();
+  switch (ClassifyRpcFailure(status.error_code(), detail, ready)) {
+    case RpcFailure::kAnsweredByServer:
+      return false;
+    case RpcFailure::kDeadlineWhileConnected:
+      std::cerr << "error: metalpxed at " << ep << " did not answer before the deadline"
+                << (machine.empty() ? "" : " (the action on " + machine + " may still complete: `metalpxectl events " +
+                                               machine + "` shows it)")
+                << "\n";
+      return true;
+    case RpcFailure::kConnectionRefused:
+      std::cerr << "error: cannot reach metalpxed at " << ep
+                << ": is it running, and is apiListen reachable from here? (connection refused: nothing listens "
+                   "on that port)\n";
+      return true;
+    case RpcFailure::kNoRoute:
+      std::cerr << "error: cannot reach metalpxed at " << ep << ": no route to that address (" << LastCause(detail)
+                << "): check the endpoint and this host's network\n";
+      return true;
+    case RpcFailure::kNameResolution:
+      std::cerr << "error: cannot resolve the endpoint " << ep << ": " << detail << "\n";
+      return true;
+    case RpcFailure::kNoAnswer:
+      if (TcpReachable(ep, 2000)) {
+        std::cerr << "error: something at " << ep << " accepted the connection but did not complete the TLS "
+                  << "handshake in time: is that metalpxed's apiListen?\n";
+      } else {
+        std::cerr << "error: no answer from " << ep << ": the host is down, or packets to it are dropped (a "
+                  << "firewall?)\n";
+      }
+      return true;
+    case RpcFailure::kServerCertificateRejected:
+      std::cerr << "error: we refused the certificate of the server at " << ep << ": the CA in "
+                << session.config_path << " did not sign it (is this the right appliance?); " << kUseAdminConfig
+                << "\n";
+      return true;
+    case RpcFailure::kClientCertificateRejected:
+      std::cerr << "error: the server at " << ep << " refused this client's certificate (TLS handshake ended: "
+                << LastCause(detail) << "): " << kUseAdminConfig << " (now using " << session.config_path << ")\n";
+      return true;
+    case RpcFailure::kOtherConnectionFailure:
+      std::cerr << "error: cannot connect to metalpxed at " << ep << ": " << detail << "\n";
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int ReportRpcError(const Session& session, const grpc::Status& status, const std::string& machine) {
   const std::string detail = status.error_message();
+  if (ReportConnectionFailure(session, status, machine)) return kExitServerError;
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      // gRPC folds "nothing listens" and "TLS handshake refused" into one code.
-      if (LooksLikeTlsFailure(detail) || TcpReachable(session.endpoint, 2000)) {
-        std::cerr << "error: the server refused this client's certificate (or we refused the server's): use the "
-                     "client config metalpxed wrote to <stateDir>/pki/admin.metalpxeconfig (now using "
-                  << session.config_path << ")\n";
-      } else {
-        std::cerr << "error: cannot reach metalpxed at " << session.endpoint
-                  << ": is it running, and is apiListen reachable from here?\n";
-      }
+      // The server's own answer: for a power action, usually the BMC.
+      std::cerr << "error: " << (machine.empty() ? "" : machine + ": ") << detail << "\n";
       break;
     case grpc::StatusCode::NOT_FOUND:
       if (!machine.empty()) {

@@ -29,6 +29,7 @@ struct Session {
   std::string endpoint;
   std::string config_path;
   OutputFormat format = OutputFormat::kTable;
+  std::shared_ptr<grpc::Channel> channel;  // its state tells connection failures from server answers
   std::unique_ptr<metalpxe::v1::Management::Stub> stub;
 
   // A context for a unary call: bounded so a hung server does not hang us.

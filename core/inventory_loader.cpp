@@ -70,6 +70,16 @@ void ReadBmc(MapReader r, const std::string& base_dir, BmcConfig& b) {
     r.sink().Add(r.node(), r.what() + " needs passwordFile or passwordEnv for type " +
                                std::string(BmcTypeName(b.type)));
   }
+  // IPMI 2.0 carries at most 20 password bytes (RAKP; Set User Password's
+  // 20-byte form): a longer one could never open a session. Say so now, not
+  // at the first power action. Only the length is told, never the bytes.
+  constexpr std::size_t kIpmiMaxPasswordBytes = 20;
+  if (b.type == BmcType::kIpmi && b.password.Reveal().size() > kIpmiMaxPasswordBytes) {
+    const char* key = file ? "passwordFile" : "passwordEnv";
+    r.sink().Add(r.Raw(key), r.Field(key) + ": the password (" + b.password_source + ") is " +
+                                 std::to_string(b.password.Reveal().size()) + " bytes; IPMI 2.0 allows at most " +
+                                 std::to_string(kIpmiMaxPasswordBytes));
+  }
   r.RejectUnknownKeys();
 }
 

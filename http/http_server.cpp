@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/fd_limit.h"
 #include "core/log.h"
 #include "http/asset_file.h"
 #include "http/asset_path.h"
@@ -23,17 +24,31 @@ struct HttpServer::Counters {
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> active{0};
   std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::int64_t> last_refusal_warning_s{-1'000'000};  // steady clock, seconds
 };
 
 // Lives from the first access-handler call of a request to its completion
 // callback, so the bytes of a response are counted only when it was sent.
 struct HttpServer::RequestContext {
   std::uint64_t body_bytes = 0;
+  bool stretched_timeout = false;  // send_stall_timeout in force for this request
 };
 
 namespace {
 
 constexpr auto relaxed = std::memory_order_relaxed;
+
+// A body up to this size fits the kernel's socket buffer at once: sending it
+// cannot stall long enough to need the longer timeout.
+constexpr std::uint64_t kStretchTimeoutAboveBytes = 64 * 1024;
+// Open files the process keeps for other things than HTTP connections
+// (listeners of the other servers, the store, log files, asset fds).
+constexpr std::uint64_t kFdsKeptForOthers = 256;
+// libmicrohttpd 0.9.75 reports each connection it closes at once for a
+// limit with this message (daemon.c, new_connection_prepare_); no callback
+// sees them otherwise.
+constexpr std::string_view kMhdRefusedMessage = "Server reached connection limit";
 
 bool IsHead(const char* method) { return std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0; }
 
@@ -90,11 +105,17 @@ struct MhdCallbacks {
                                                                                                          : MHD_NO;
   }
 
-  static void OnCompleted(void* cls, MHD_Connection*, void** req_cls, MHD_RequestTerminationCode toe) {
+  static void OnCompleted(void* cls, MHD_Connection* connection, void** req_cls, MHD_RequestTerminationCode toe) {
     auto* self = static_cast<HttpServer*>(cls);
     auto* ctx = static_cast<HttpServer::RequestContext*>(*req_cls);
     if (ctx == nullptr) return;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) self->counters_->bytes.fetch_add(ctx->body_bytes, relaxed);
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+      self->counters_->bytes.fetch_add(ctx->body_bytes, relaxed);
+      // Back to the idle timeout for whatever the client does next.
+      if (ctx->stretched_timeout)
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  static_cast<unsigned>(self->options_.idle_timeout.count()));
+    }
     delete ctx;
     *req_cls = nullptr;
   }
@@ -110,10 +131,15 @@ struct MhdCallbacks {
   }
 
   // MHD's own diagnostics may quote the URL: redact before logging.
-  static void OnLog(void*, const char* format, va_list ap) {
+  static void OnLog(void* cls, const char* format, va_list ap) {
     char buf[1024];
     std::vsnprintf(buf, sizeof buf, format, ap);
     std::string_view text(buf);
+    if (text.substr(0, kMhdRefusedMessage.size()) == kMhdRefusedMessage) {
+      // One line per refused connection would let a flood fill the log.
+      static_cast<HttpServer*>(cls)->NoteRefusedConnection();
+      return;
+    }
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     spdlog::warn("http: libmicrohttpd: {}", RedactFreeText(text));
   }
@@ -139,6 +165,12 @@ void HttpServer::ServeFiles(std::string url_prefix, std::vector<std::string> roo
 Status HttpServer::Start() {
   if (daemon_ != nullptr) return {ErrorCode::kFailedPrecondition, "HTTP server already started"};
   if (options_.threads == 0) return {ErrorCode::kInvalidArgument, "HTTP server needs at least one thread"};
+  if (options_.per_ip_connection_limit == 0 || options_.per_ip_connection_limit > options_.connection_limit / 2)
+    return {ErrorCode::kInvalidArgument, "HTTP per-address connection limit must be between 1 and half the total (" +
+                                             std::to_string(options_.connection_limit / 2) + ")"};
+  if (options_.idle_timeout.count() <= 0 || options_.send_stall_timeout < options_.idle_timeout)
+    return {ErrorCode::kInvalidArgument, "HTTP idle timeout must be positive and the send-stall timeout no shorter"};
+  FitLimitsToOpenFiles();
   std::stable_sort(prefixes_.begin(), prefixes_.end(),
                    [](const PrefixRoute& a, const PrefixRoute& b) { return a.prefix.size() > b.prefix.size(); });
 
@@ -149,13 +181,13 @@ Status HttpServer::Start() {
 
   std::vector<MHD_OptionItem> opts;
   // The logger must come first, or MHD reports option errors on stderr itself.
-  opts.push_back({MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&MhdCallbacks::OnLog), nullptr});
+  opts.push_back({MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&MhdCallbacks::OnLog), this});
   opts.push_back({MHD_OPTION_SOCK_ADDR, 0, &addr});
   opts.push_back({MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options_.connection_limit), nullptr});
-  if (options_.per_ip_connection_limit > 0)
-    opts.push_back(
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<intptr_t>(options_.per_ip_connection_limit), nullptr});
-  opts.push_back({MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options_.connection_timeout.count()), nullptr});
+  // Counted on the master daemon, so the limit holds across the thread pool.
+  opts.push_back(
+      {MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<intptr_t>(options_.per_ip_connection_limit), nullptr});
+  opts.push_back({MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options_.idle_timeout.count()), nullptr});
   opts.push_back({MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(options_.max_request_bytes), nullptr});
   if (options_.threads > 1)
     opts.push_back({MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options_.threads), nullptr});
@@ -171,7 +203,9 @@ Status HttpServer::Start() {
   if (daemon_ == nullptr)
     return {ErrorCode::kUnavailable, "cannot start HTTP server on " + options_.bind_address.ToString() + ":" +
                                          std::to_string(options_.port) + " (address in use or not local?)"};
-  spdlog::info("http: listening on {}:{} ({} threads)", options_.bind_address.ToString(), Port(), options_.threads);
+  spdlog::info("http: listening on {}:{} ({} threads, {} connections, {} per address)",
+               options_.bind_address.ToString(), Port(), options_.threads, options_.connection_limit,
+               options_.per_ip_connection_limit);
   return Status::Ok();
 }
 
@@ -195,7 +229,39 @@ HttpStats HttpServer::Stats() const {
   s.bytes_sent = counters_->bytes.load(relaxed);
   s.active_connections = counters_->active.load(relaxed);
   s.connections_total = counters_->connections.load(relaxed);
+  s.connections_refused = counters_->refused.load(relaxed);
   return s;
+}
+
+void HttpServer::FitLimitsToOpenFiles() {
+  const std::uint64_t files = RaiseOpenFileLimit();
+  if (files >= std::uint64_t{options_.connection_limit} + kFdsKeptForOthers) return;
+  // Past the open-file limit libmicrohttpd stops accepting altogether:
+  // better a lower limit that holds.
+  const unsigned fitted = files > 2 * kFdsKeptForOthers ? static_cast<unsigned>(files - kFdsKeptForOthers)
+                                                        : static_cast<unsigned>(files / 2);
+  spdlog::warn("http: the open-file limit ({}) is below the connection limit ({}); serving at most {} connections",
+               files, options_.connection_limit, fitted);
+  options_.connection_limit = std::max(2u, fitted);
+  options_.per_ip_connection_limit = std::min(options_.per_ip_connection_limit, options_.connection_limit / 2);
+}
+
+void HttpServer::NoteRefusedConnection() {
+  const std::uint64_t n = counters_->refused.fetch_add(1, relaxed) + 1;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = counters_->last_refusal_warning_s.load(relaxed);
+  if (now - last < 10 || !counters_->last_refusal_warning_s.compare_exchange_strong(last, now, relaxed)) return;
+  spdlog::warn("http: closing new connections at a limit ({} per address, {} in all); {} refused so far",
+               options_.per_ip_connection_limit, options_.connection_limit, n);
+}
+
+void HttpServer::StretchTimeoutForBody(MHD_Connection* connection, std::uint64_t body_bytes, RequestContext* ctx) {
+  if (body_bytes <= kStretchTimeoutAboveBytes || options_.send_stall_timeout == options_.idle_timeout) return;
+  MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                            static_cast<unsigned>(options_.send_stall_timeout.count()));
+  ctx->stretched_timeout = true;
 }
 
 const HttpServer::PrefixRoute* HttpServer::FindPrefix(std::string_view path) const {
@@ -280,6 +346,7 @@ bool HttpServer::ServeHandler(MHD_Connection* connection, const HttpHandler& han
       spdlog::warn("http: handler for {} set an invalid header '{}'", PathForLog(request.path), name);
   }
   ctx->body_bytes = IsHead(method) ? 0 : reply.body.size();
+  StretchTimeoutForBody(connection, ctx->body_bytes, ctx);
   LogRequest(method, request.path, reply.status, ctx->body_bytes, connection);
   return QueueAndCount(connection, reply.status, response, counters_->by_class);
 }
@@ -320,6 +387,7 @@ bool HttpServer::ServeFile(MHD_Connection* connection, const char* method, const
   if (response == nullptr) return false;
   for (const auto& [name, value] : plan.headers) MHD_add_response_header(response, name.c_str(), value.c_str());
   ctx->body_bytes = has_body && !IsHead(method) ? plan.length : 0;
+  StretchTimeoutForBody(connection, ctx->body_bytes, ctx);
   LogRequest(method, path, plan.status, ctx->body_bytes, connection);
   return QueueAndCount(connection, plan.status, response, counters_->by_class);
 }

@@ -32,9 +32,26 @@ struct HttpServerOptions {
   Ipv4Address bind_address;                 // 0.0.0.0: all addresses
   std::uint16_t port = 8080;                // 0: the kernel picks one, see Port()
   unsigned threads = 2;                     // worker threads (MHD thread pool), >= 1
-  unsigned connection_limit = 1024;         // whole server
-  unsigned per_ip_connection_limit = 0;     // 0: no per-client limit
-  std::chrono::seconds connection_timeout{30};  // idle connections are closed after this
+
+  // Connection limits. A booting machine holds one or two connections, and a
+  // boot storm of 1,000 machines comes from 1,000 addresses: 4,096 in all
+  // leaves it room twice over. One client address may hold at most
+  // per_ip_connection_limit (libmicrohttpd counts it across the thread pool);
+  // its further connections are accepted and closed at once, so one host can
+  // never take the server's room. 128 leaves room for a lab behind NAT and for
+  // load tools (bench/ uses wrk -c64). Start() refuses a per-address limit of
+  // 0 or above half the total, and lowers both if the process may not open
+  // that many files.
+  unsigned connection_limit = 4096;
+  unsigned per_ip_connection_limit = 128;
+  // Idle ≠ slow. A connection with no request in progress, or whose request
+  // headers stop arriving, is closed after idle_timeout without a byte. While
+  // a response body larger than a socket buffer is being sent, the limit is
+  // send_stall_timeout without a byte taken by the client: a slow iPXE client
+  // on a busy network keeps making progress and is never cut, and TCP's own
+  // retransmission backoff (up to ~13 s after six losses) fits well inside it.
+  std::chrono::seconds idle_timeout{15};
+  std::chrono::seconds send_stall_timeout{60};
   // Per-connection memory for the request line and headers (and response
   // headers): MHD_OPTION_CONNECTION_MEMORY_LIMIT. Larger requests get 431.
   std::size_t max_request_bytes = 16 * 1024;
@@ -49,6 +66,9 @@ struct HttpStats {
   std::uint64_t bytes_sent = 0;  // body bytes of responses completed without error
   std::uint64_t active_connections = 0;
   std::uint64_t connections_total = 0;
+  // Accepted and closed at once: the client was at its per-address limit or
+  // the server at its total (counted from libmicrohttpd's own report).
+  std::uint64_t connections_refused = 0;
 };
 
 class HttpServer {
@@ -94,6 +114,11 @@ class HttpServer {
   bool QueueText(MHD_Connection* connection, int status, std::string_view body, RequestContext* ctx,
                  const char* extra_header = nullptr, const char* extra_value = nullptr);
   const PrefixRoute* FindPrefix(std::string_view path) const;
+  // Gives a connection about to send `body_bytes` the send-stall timeout
+  // instead of the idle one (see HttpServerOptions), for this request only.
+  void StretchTimeoutForBody(MHD_Connection* connection, std::uint64_t body_bytes, RequestContext* ctx);
+  void NoteRefusedConnection();
+  void FitLimitsToOpenFiles();  // Start(): lowers the limits to what RLIMIT_NOFILE allows
 
   HttpServerOptions options_;
   std::unordered_map<std::string, HttpHandler> exact_;

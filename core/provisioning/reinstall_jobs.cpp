@@ -187,6 +187,9 @@ void ReinstallJobs::Power(const MacAddress& mac, PowerAction action, std::functi
   power_.Act(*m, action, [this, primary, action, done = std::move(done), alive = alive_](Result<std::string> r) {
     if (*alive) {
       ++(r.ok() ? power_ok_ : power_failed_);
+      // Status checks too: the operator sees why in the log, not only in metalpxectl.
+      if (!r.ok())
+        spdlog::warn("power {} for {} failed: {}", PowerActionName(action), primary.ToString(), r.status().message());
       if (action != PowerAction::kStatus)
         registry_.RecordEvent(primary, "power",
                               "power " + std::string(PowerActionName(action)) + ": " +

@@ -155,6 +155,35 @@ TEST(ApiKmsgStore, KeysAreSanitizedAndBounded) {
   EXPECT_EQ(keys, (std::vector<std::string>{"k2", "k3", "k4"}));
 }
 
+TEST(ApiKmsgStore, RingIsBoundedInBytesAsWellAsLines) {
+  KmsgLogStoreOptions opts;  // memory only
+  opts.ring_lines = 1000;
+  opts.ring_bytes = 64 * 1024;
+  KmsgLogStore store(opts);
+  const std::string big(8000, 'y');
+  for (int i = 0; i < 100; ++i) {
+    auto raw = TalosLine(i, big + std::to_string(i));
+    store.Append("k", {{*ParseKmsgLine(raw), raw}});
+  }
+  const auto tail = store.Tail("k", 1000);
+  EXPECT_LE(tail.size() * big.size(), 64u * 1024);
+  EXPECT_GE(tail.size(), 5u);
+  EXPECT_EQ(tail.back().msg, big + "99");
+}
+
+TEST(ApiKmsgStore, UnknownSendersEvictOnlyEachOther) {
+  KmsgLogStoreOptions opts;  // memory only
+  opts.max_keys = 2;
+  opts.max_unknown_keys = 2;
+  KmsgLogStore store(opts);
+  auto raw = TalosLine(1, "m");
+  store.Append("cp-1", {{*ParseKmsgLine(raw), raw}});
+  for (int i = 0; i < 50; ++i)
+    store.Append("10.0.0." + std::to_string(i), {{*ParseKmsgLine(raw), raw}}, KmsgKeyKind::kUnknownSender);
+  store.Append("cp-2", {{*ParseKmsgLine(raw), raw}});
+  EXPECT_EQ(store.Keys(), (std::vector<std::string>{"10.0.0.48", "10.0.0.49", "cp-1", "cp-2"}));
+}
+
 class ApiKmsgReceiver : public ::testing::Test {
  protected:
   void SetUp() override {

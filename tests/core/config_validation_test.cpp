@@ -43,7 +43,7 @@ TEST(ConfigValidation, ExampleIsValid) {
   EXPECT_EQ(c.profiles.at("default").configs.at(Role::kWorker), Examples() + "/talos/worker.yaml");
   // The BMC password was read from its file, and only its source is printable.
   const BmcConfig& bmc = *c.inventory->machines[0].bmc;
-  EXPECT_EQ(bmc.password.Reveal(), "lab-only-ipmi-sim-password");
+  EXPECT_EQ(bmc.password.Reveal(), "lab-ipmi-sim-secret");  // IPMI 2.0: at most 20 bytes
   EXPECT_EQ(fmt::format("{}", bmc.password), "<redacted>");
   EXPECT_EQ(bmc.password_source, "file " + Examples() + "/bmc/lab-bmc.password");
   // Power pacing for remote reinstalls.
@@ -173,6 +173,15 @@ TEST(ConfigValidation, ProblemsInTheInventoryFilePointIntoIt) {
                 "(line 3)",
                 "bad-inventory.machines.yaml:10:20: machines[1].bmc.passwordEnv: environment variable "
                 "METALPXE_TEST_SURELY_UNSET is not set",
+            }));
+}
+
+TEST(ConfigValidation, IpmiPasswordLongerThanTwentyBytes) {
+  const std::string dir = Examples() + "/broken/";
+  EXPECT_EQ(ProblemsOf("broken/ipmi-password.yaml"),
+            (std::vector<std::string>{
+                "ipmi-password.yaml:22:21: machines[0].bmc.passwordFile: the password (file " + dir +
+                    "long-ipmi.password) is 34 bytes; IPMI 2.0 allows at most 20",
             }));
 }
 

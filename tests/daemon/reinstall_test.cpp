@@ -159,6 +159,32 @@ TEST_F(ReinstallTest, WrongBmcPasswordFailsWithAuthenticationReason) {
   EXPECT_EQ(registry().Get(mac_)->reason.rfind("authentication failed", 0), 0u) << registry().Get(mac_)->reason;
 }
 
+// A BMC that does not answer at all (its address is routed to a MAC nobody
+// has, so every packet is dropped): `power status` ends, with the daemon's
+// own default timeouts and retries, before metalpxectl's 120 s deadline for
+// power calls, and the reason names the BMC and says it timed out.
+TEST_F(ReinstallTest, PowerStatusOnABmcThatDoesNotAnswerEndsWithAReason) {
+  ns_->Ip({"link", "add", "bmc-a", "type", "veth", "peer", "name", "bmc-b"});
+  ns_->Ip({"addr", "add", "10.88.0.1/24", "dev", "bmc-a"});
+  ns_->Ip({"link", "set", "bmc-a", "up"});
+  ns_->Ip({"link", "set", "bmc-b", "up"});
+  ns_->Ip({"neigh", "add", "10.88.0.9", "lladdr", "02:00:00:00:00:99", "dev", "bmc-a"});
+  auto cfg = std::make_shared<AppConfig>(*source_->Current());
+  auto inv = std::make_shared<Inventory>(*cfg->inventory);
+  inv->machines[0].bmc->address = "10.88.0.9";
+  cfg->inventory = inv;
+  source_->Swap(cfg);
+  auto& service = Make();
+  std::optional<Result<std::string>> got;
+  service.Power(mac_, PowerAction::kStatus, [&](Result<std::string> r) { got = std::move(r); });
+  RunUntil([&] { return got.has_value(); }, std::chrono::seconds(120));
+  ASSERT_TRUE(got.has_value()) << "no answer within metalpxectl's deadline for power calls";
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(got->status().message().find("10.88.0.9"), std::string::npos) << got->status().message();
+  EXPECT_NE(got->status().message().find("timeout"), std::string::npos) << got->status().message();
+}
+
 TEST_F(ReinstallTest, MachineWithoutABmcIsRefusedUpFront) {
   auto cfg = std::make_shared<AppConfig>(*source_->Current());
   auto inv = std::make_shared<Inventory>(*cfg->inventory);

@@ -122,7 +122,7 @@ class HttpServerTest : public ::testing::Test {
     options.port = kPort;
     options.threads = 2;
     options.max_request_bytes = 8 * 1024;
-    options.connection_timeout = std::chrono::seconds(10);
+    options.idle_timeout = std::chrono::seconds(10);
     server_ = new HttpServer(options);
     server_->ServeFiles("/assets", {Root().string(), (*dir_ / "root2").string(), "/nonexistent-root"});
     server_->Handle("/ipxe", [](const HttpRequest& req) {

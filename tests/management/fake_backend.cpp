@@ -123,16 +123,24 @@ Result<v1::Machine> FakeBackend::Reinstall(const std::string& machine, bool wipe
 void FakeBackend::Power(const std::string& machine, v1::PowerRequest::Action action,
                         std::function<void(Result<std::string>)> done) {
   bool known;
+  Status failure;
   {
     std::lock_guard lock(mu_);
     known = Find(machine) != nullptr;
     if (known) calls_.push_back("power " + machine + " " + v1::PowerRequest::Action_Name(action));
+    failure = power_failure_;
   }
   // Like the real one: the answer comes from another thread.
-  std::thread([known, machine, action, done = std::move(done)] {
+  std::thread([known, machine, action, failure, done = std::move(done)] {
     if (!known) return done(Status(ErrorCode::kNotFound, "no machine " + machine));
+    if (!failure.ok()) return done(failure);
     done(std::string(action == v1::PowerRequest::OFF ? "off" : "on"));
   }).detach();
+}
+
+void FakeBackend::SetPowerFailure(Status failure) {
+  std::lock_guard lock(mu_);
+  power_failure_ = std::move(failure);
 }
 
 std::vector<v1::Event> FakeBackend::Events(std::int64_t since_unix_ms, const std::string& machine) {

@@ -43,6 +43,9 @@ class FakeBackend final : public ManagementBackend {
   int event_subscribers();
   int log_subscribers();
   std::vector<std::string> calls();  // "accept aa:..:01 node-b worker", "reinstall node-a wipe", "power node-a CYCLE"
+  // Power calls on known machines end with this status from now on (as the
+  // daemon's do when the BMC does not answer); Ok restores the normal answer.
+  void SetPowerFailure(Status failure);
 
  private:
   const metalpxe::v1::Machine* Find(const std::string& machine) const;  // mu_ held
@@ -54,6 +57,7 @@ class FakeBackend final : public ManagementBackend {
   std::map<int, std::function<void(const metalpxe::v1::Event&)>> event_subs_;
   std::map<std::uint64_t, std::pair<std::string, std::function<void(const metalpxe::v1::LogLine&)>>> log_subs_;
   std::vector<std::string> calls_;
+  Status power_failure_;
   std::vector<std::string> exported_;
   int next_sub_ = 1;
   std::int64_t next_event_id_ = 1;

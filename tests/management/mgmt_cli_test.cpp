@@ -291,6 +291,17 @@ TEST_F(MgmtCliErrors, UnreachableEndpoint) {
                                   ": is it running, and is apiListen reachable from here?"));
 }
 
+// The daemon answered (the connection is fine) that the BMC did not: the
+// user reads the BMC's reason, not a word about certificates.
+TEST_F(MgmtCliErrors, PowerOnABmcThatDoesNotAnswerSaysSo) {
+  backend_.SetPowerFailure(Status(ErrorCode::kUnavailable,
+                                  "IPMI session to 10.88.0.9 (cipher suite 3): connection timeout"));
+  auto r = Ctl({"power", "status", "node-a"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("error: node-a: IPMI session to 10.88.0.9 (cipher suite 3): connection timeout"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("certificate")));
+}
+
 TEST_F(MgmtCliErrors, EndpointOverride) {
   auto wrong = WriteConfigFor(pki_, "127.0.0.1:1", state_.path() + "/wrong.metalpxeconfig");
   auto r = RunCommand({CtlPath(), "--config", wrong, "--endpoint", endpoint_, "version"});

@@ -1,0 +1,42 @@
+#pragma once
+// Per-client and whole-server connection accounting for the TCP receivers
+// (Talos event sink, kernel logs): a plain decision over plain counts, so a
+// host that opens thousands of connections gets only its own share and the
+// rest of the server's room stays for everyone else. Not thread-safe: each
+// server calls it from the one thread that accepts and closes.
+#include <cstddef>
+#include <unordered_map>
+
+#include "core/net_types.h"
+
+namespace metalpxe {
+
+struct ConnectionLimits {
+  std::size_t total = 1024;      // whole server
+  std::size_t per_client = 16;   // one client address
+};
+
+class ConnectionLimiter {
+ public:
+  enum class Verdict { kAdmit, kClientFull, kServerFull };
+
+  explicit ConnectionLimiter(ConnectionLimits limits) : limits_(limits) {}
+
+  // Counts the connection when it is admitted; the caller Release()s it once.
+  Verdict Admit(Ipv4Address client);
+  void Release(Ipv4Address client);
+
+  std::size_t total() const { return total_; }
+  std::size_t Of(Ipv4Address client) const;
+  std::size_t clients() const { return per_client_.size(); }
+  const ConnectionLimits& limits() const { return limits_; }
+
+ private:
+  ConnectionLimits limits_;
+  std::size_t total_ = 0;
+  std::unordered_map<std::uint32_t, std::size_t> per_client_;  // only clients with >= 1
+};
+
+const char* VerdictName(ConnectionLimiter::Verdict v);
+
+}  // namespace metalpxe
