@@ -337,7 +337,7 @@ Status ApplyDelete(YamlValue& document, const DocumentId& id, const DeleteSelect
     return Status(ErrorCode::kFailedPrecondition,
                   std::string(patch_name) + ": patch delete: path '" + shown + "'" +
                       (selector.list_item ? " (item with " + selector.key + ": " + selector.value + ")" : "") +
-                      " in document '" + id.ToString() + "': lookup failed");
+                      " in document '" + id.ToString() + "': failed to delete path '" + shown + "': lookup failed");
   };
   YamlValue* node = &document;
   const std::size_t walk = selector.list_item ? selector.path.size() : selector.path.size() - 1;
