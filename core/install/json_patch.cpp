@@ -228,6 +228,7 @@ std::string_view JsonPatchOpName(JsonPatchOpKind kind) {
 }
 
 Result<std::vector<JsonPatchOp>> ParseJsonPatch(const YamlValue& list, std::string_view name, std::size_t* failed_op) {
+  if (failed_op != nullptr) *failed_op = 0;
   if (!list.is_seq()) {
     return Status(ErrorCode::kInvalidArgument,
                   std::string(name) + ": a JSON6902 patch is a list of operations, not " + std::string(list.KindName()));

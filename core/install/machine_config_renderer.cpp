@@ -67,9 +67,9 @@ Result<TalosPatch> PatchFromNode(const YAML::Node& node, const std::string& labe
 
 // Applies patches in order; on failure fills `failure` with `origin` and where.
 Status ApplyPatches(std::vector<YamlValue>& docs, const std::vector<YAML::Node>& patches, const std::string& owner,
-                    RenderFailure::Origin origin, RenderFailure* failure) {
+                    const std::string& suffix, RenderFailure::Origin origin, RenderFailure* failure) {
   for (std::size_t i = 0; i < patches.size(); ++i) {
-    const std::string label = owner + " patch " + std::to_string(i + 1);
+    const std::string label = owner + " patch " + std::to_string(i + 1) + suffix;
     std::size_t item = 0;
     auto patch = PatchFromNode(patches[i], label, &item);
     Status s = patch.ok() ? ApplyTalosPatch(docs, *patch, label, &item) : patch.status();
@@ -110,8 +110,10 @@ Result<std::vector<YamlValue>> RenderProfileDocuments(const ProfileConfig& profi
     return docs.status();
   }
   std::vector<YamlValue> out = std::move(docs).value();
-  const std::string owner = "profile '" + profile.name + "' (" + std::string(RoleName(role)) + ")";
-  if (Status s = ApplyPatches(out, profile.patches, owner, RenderFailure::Origin::kProfilePatch, failure); !s.ok()) {
+  const std::string owner = "profile '" + profile.name + "'";
+  const std::string suffix = " (on the " + std::string(RoleName(role)) + " config)";
+  if (Status s = ApplyPatches(out, profile.patches, owner, suffix, RenderFailure::Origin::kProfilePatch, failure);
+      !s.ok()) {
     return s;
   }
   if (release != nullptr) *release = ReleaseForConfig(profile.talos_version, out);
@@ -147,7 +149,8 @@ Result<std::vector<YamlValue>> RenderMachineDocuments(const AppConfig& app, cons
     Status s = ApplyStaticAddressShorthand(docs, release, address, context + " ip");
     if (!s.ok()) return Shorthand(s, "ip", failure);
   }
-  if (Status s = ApplyPatches(docs, machine.patches, context, RenderFailure::Origin::kMachinePatch, failure); !s.ok()) {
+  if (Status s = ApplyPatches(docs, machine.patches, context, "", RenderFailure::Origin::kMachinePatch, failure);
+      !s.ok()) {
     return s;
   }
   if (subnet != nullptr) {

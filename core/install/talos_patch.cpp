@@ -101,7 +101,7 @@ Status ApplyTalosPatch(std::vector<YamlValue>& config, const TalosPatch& patch, 
                        std::size_t* failed_item) {
   if (patch.kind == TalosPatch::Kind::kJson6902) {
     if (config.size() != 1) {
-      if (failed_item != nullptr) *failed_item = 0;
+      if (failed_item != nullptr) *failed_item = kWholePatch;
       return Status(ErrorCode::kFailedPrecondition,
                     std::string(name) + ": JSON6902 patches are not supported for multi-document machine "
                                         "configuration");

@@ -43,7 +43,9 @@ Result<TalosPatch> PatchFromText(std::string_view text, std::string_view name);
 
 // Applies `patch` to the config's documents. On failure `config` may be
 // partly patched (callers render from a copy) and `failed_item` (when given)
-// holds the index of the patch document or JSON6902 operation at fault.
+// holds the index of the patch document or JSON6902 operation at fault, or
+// kWholePatch when the patch as a whole does not fit the config.
+inline constexpr std::size_t kWholePatch = static_cast<std::size_t>(-1);
 Status ApplyTalosPatch(std::vector<YamlValue>& config, const TalosPatch& patch, std::string_view name,
                        std::size_t* failed_item = nullptr);
 

@@ -493,13 +493,17 @@ TEST(install_render_errors, UnknownProfileAndMissingRole) {
   EXPECT_NE(RenderError(app, MakeMachine("w", Role::kWorker)).find("no worker config"), std::string::npos);
 }
 
-TEST(install_render_errors, PatchThatIsNotAMap) {
+TEST(install_render_errors, PatchThatIsNeitherAMapNorAList) {
   AppConfig app = MakeApp();
   MachineConfig m = MakeMachine("cp-1");
-  m.patches = {YAML::Load("[1, 2]")};
-  const std::string message = RenderError(app, m);
+  m.patches = {YAML::Load("just-text")};
+  std::string message = RenderError(app, m);
   EXPECT_NE(message.find("machine 'cp-1' patch 1"), std::string::npos) << message;
-  EXPECT_NE(message.find("must be a map"), std::string::npos) << message;
+  EXPECT_NE(message.find("a patch is a map (strategic merge) or a list of JSON6902 operations"), std::string::npos)
+      << message;
+  m.patches = {YAML::Load("[1, 2]")};
+  message = RenderError(app, m);
+  EXPECT_NE(message.find("operation 1 must be a map with op and path"), std::string::npos) << message;
 }
 
 TEST(install_render_errors, PatchWithConflictingTypes) {
@@ -514,23 +518,30 @@ TEST(install_render_errors, PatchWithConflictingTypes) {
 TEST(install_render_errors, DeleteOfSomethingAbsent) {
   AppConfig app = MakeApp();
   MachineConfig m = MakeMachine("cp-1");
-  m.patches = {YAML::Load("machine: {network: {hostname: {$patch: delete}}}")};
+  m.patches = {YAML::Load("machine: {nodeLabels: {no-such-label: {$patch: delete}}}")};
   const std::string message = RenderError(app, m);
-  EXPECT_NE(message.find("machine.network.hostname"), std::string::npos) << message;
+  EXPECT_NE(message.find("patch delete: path 'machine.nodeLabels.no-such-label' in document '/v1alpha1'"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("lookup failed"), std::string::npos) << message;
 }
 
-TEST(install_render_errors, BaseThatIsNotYamlOrHasNoV1Alpha1Document) {
+TEST(install_render_errors, BaseThatIsNotYamlOrNotTalosDocuments) {
   AppConfig app = MakeApp();
   const std::string dir = ::testing::TempDir();
   std::ofstream(dir + "/broken.yaml") << "machine:\n  token: secret-token-value\n  ca: [unclosed\n";
-  std::ofstream(dir + "/typed-only.yaml") << "apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\n";
+  std::ofstream(dir + "/not-talos.yaml") << "token: secret-token-value\n";
+  std::ofstream(dir + "/twice.yaml") << "machine: {}\n---\nmachine: {}\n";
   app.profiles["default"].configs[Role::kControlPlane] = dir + "/broken.yaml";
   std::string message = RenderError(app, MakeMachine("cp-1"));
   EXPECT_NE(message.find("broken.yaml:"), std::string::npos) << message;
   EXPECT_EQ(message.find("secret-token-value"), std::string::npos) << message;
-  app.profiles["default"].configs[Role::kControlPlane] = dir + "/typed-only.yaml";
+  app.profiles["default"].configs[Role::kControlPlane] = dir + "/not-talos.yaml";
   message = RenderError(app, MakeMachine("cp-1"));
-  EXPECT_NE(message.find("no v1alpha1"), std::string::npos) << message;
+  EXPECT_NE(message.find("missing kind"), std::string::npos) << message;
+  app.profiles["default"].configs[Role::kControlPlane] = dir + "/twice.yaml";
+  message = RenderError(app, MakeMachine("cp-1"));
+  EXPECT_NE(message.find("/v1alpha1 appears twice"), std::string::npos) << message;
 }
 
 }  // namespace
