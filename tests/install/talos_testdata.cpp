@@ -3,9 +3,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <unistd.h>
 
 #include "core/install/yaml_writer.h"
+#include "tests/support/subprocess.h"
 
 namespace metalpxe::testing {
 namespace {
@@ -132,6 +135,49 @@ std::vector<YamlValue> AsTalosReadsIt(std::vector<YamlValue> docs) {
   return ::testing::AssertionFailure() << "as Talos reads them, the configs differ.\n--- got (normalized):\n"
                                        << Show(actual) << "--- want (normalized):\n"
                                        << Show(expected);
+}
+
+std::vector<YamlValue> TalosCasePatches(const TalosCase& c) {
+  std::vector<YamlValue> out;
+  for (const auto& rel : c.patches) {
+    for (auto& doc : ReadYamlFile(TalosTestdataDir() + "/" + rel)) out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+std::string TalosSchemaFor(int minor) {
+  return TalosTestdataDir() + (minor >= 12 ? "/schema/config.schema.v1.15.json" : "/schema/config.schema.v1.11.json");
+}
+
+::testing::AssertionResult PassTalosSchema(const std::vector<SchemaCheck>& checks) {
+  static int counter = 0;
+  std::map<std::string, std::vector<std::string>> args_by_schema;
+  std::vector<std::string> files;
+  for (const auto& c : checks) {
+    const std::string rendered = ::testing::TempDir() + "/mpx-rendered-" + std::to_string(getpid()) + "-" +
+                                 std::to_string(++counter) + ".yaml";
+    std::ofstream(rendered, std::ios::binary) << c.rendered_text;
+    files.push_back(rendered);
+    args_by_schema[c.schema].push_back(c.base_file);
+    args_by_schema[c.schema].push_back(rendered);
+  }
+  ::testing::AssertionResult result = ::testing::AssertionSuccess();
+  for (const auto& [schema, pairs] : args_by_schema) {
+    std::vector<std::string> argv{METALPXE_PYTHON3, METALPXE_TALOS_SCHEMA_CHECK, schema};
+    argv.insert(argv.end(), pairs.begin(), pairs.end());
+    auto run = RunCommand(argv, std::chrono::seconds(120));
+    if (run.exit_code == 0) continue;
+    result = ::testing::AssertionFailure()
+             << "schema check against " << schema << " exited " << run.exit_code << ":\n"
+             << run.output
+             << (run.output.find("No module named") != std::string::npos
+                     ? "(install python3-jsonschema and python3-yaml: deploy/install-deps.sh)"
+                     : "");
+  }
+  if (result) {
+    for (const auto& f : files) std::filesystem::remove(f);
+  }
+  return result;
 }
 
 std::optional<std::string> StaticHostname(const std::vector<YamlValue>& docs) {

@@ -58,6 +58,27 @@ std::vector<YamlValue> AsTalosReadsIt(std::vector<YamlValue> docs);
 // Same configuration for Talos; the failure message shows both sides.
 ::testing::AssertionResult SameForTalos(const std::vector<YamlValue>& actual, const std::vector<YamlValue>& expected);
 
+// The documents of a case's patch files, in order, one patch each (several
+// documents of one file merge exactly as one multi-document patch).
+std::vector<YamlValue> TalosCasePatches(const TalosCase& c);
+
+// The schema for a config written for this Talos release: v1.15 (newest
+// present) for 1.12 and later, v1.11 (the last documenting all of v1alpha1)
+// before.
+std::string TalosSchemaFor(int minor);
+
+// One rendered config to check against a schema, next to its base config.
+struct SchemaCheck {
+  std::string schema;
+  std::string base_file;
+  std::string rendered_text;
+};
+
+// Runs tests/install/talos_schema_check.py (python3-jsonschema), once per
+// schema: success when no rendered config has a schema finding that its base
+// config does not have too.
+::testing::AssertionResult PassTalosSchema(const std::vector<SchemaCheck>& checks);
+
 // The static hostname a config sets (v1alpha1 machine.network.hostname, or a
 // HostnameConfig's hostname); nullopt when it sets none.
 std::optional<std::string> StaticHostname(const std::vector<YamlValue>& docs);
