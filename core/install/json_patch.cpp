@@ -253,8 +253,7 @@ Result<std::vector<JsonPatchOp>> ParseJsonPatch(const YamlValue& list, std::stri
     const auto kind = std::find_if(std::begin(kKinds), std::end(kKinds),
                                    [&](JsonPatchOpKind k) { return JsonPatchOpName(k) == op_name->text(); });
     if (kind == std::end(kKinds)) {
-      return Status(ErrorCode::kInvalidArgument, where + ": op '" + op_name->text() +
-                                                     "' is not one of add, remove, replace, move, copy, test");
+      return Status(ErrorCode::kInvalidArgument, where + ": 'op' is not one of add, remove, replace, move, copy, test");
     }
     op.kind = *kind;
     auto path = PointerMember(item, "path", where);

@@ -336,7 +336,8 @@ Status ApplyDelete(YamlValue& document, const DocumentId& id, const DeleteSelect
   auto lookup_failed = [&] {
     return Status(ErrorCode::kFailedPrecondition,
                   std::string(patch_name) + ": patch delete: path '" + shown + "'" +
-                      (selector.list_item ? " (item with " + selector.key + ": " + selector.value + ")" : "") +
+                      // The item's key, not its value: values may be secrets.
+                      (selector.list_item ? " (the item selected by " + selector.key + ")" : "") +
                       " in document '" + id.ToString() + "': failed to delete path '" + shown + "': lookup failed");
   };
   YamlValue* node = &document;
