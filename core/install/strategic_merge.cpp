@@ -340,6 +340,7 @@ Status ApplyDelete(YamlValue& document, const DocumentId& id, const DeleteSelect
                       (selector.list_item ? " (the item selected by " + selector.key + ")" : "") +
                       " in document '" + id.ToString() + "': failed to delete path '" + shown + "': lookup failed");
   };
+  if (selector.path.empty()) return lookup_failed();  // whole documents are deleted by the caller
   YamlValue* node = &document;
   const std::size_t walk = selector.list_item ? selector.path.size() : selector.path.size() - 1;
   for (std::size_t i = 0; i < walk; ++i) {
