@@ -40,7 +40,10 @@ std::optional<long double> NumberOf(const YamlValue& v, YamlScalarType type) {
   long double value = 0;
   auto digits = [&](std::string_view s, int base) -> bool {
     for (char c : s) {
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+      int d = 99;
+      if (c >= '0' && c <= '9') d = c - '0';
+      if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
       if (d >= base) return false;
       value = value * base + d;
     }
@@ -171,7 +174,10 @@ class Applier {
       return Status::Ok();
     }
     const auto index = ArrayIndex(path.back(), p.items().size(), true);
-    if (!index) return Fail("'" + path.back() + "' is not an index of that list (0.." + std::to_string(p.items().size()) + " or -)");
+    if (!index) {
+      return Fail("'" + path.back() + "' is not an index of that list (0.." + std::to_string(p.items().size()) +
+                  " or -)");
+    }
     p.items().insert(p.items().begin() + static_cast<std::ptrdiff_t>(*index), std::move(value));
     return Status::Ok();
   }
@@ -231,7 +237,8 @@ Result<std::vector<JsonPatchOp>> ParseJsonPatch(const YamlValue& list, std::stri
   if (failed_op != nullptr) *failed_op = 0;
   if (!list.is_seq()) {
     return Status(ErrorCode::kInvalidArgument,
-                  std::string(name) + ": a JSON6902 patch is a list of operations, not " + std::string(list.KindName()));
+                  std::string(name) + ": a JSON6902 patch is a list of operations, not " +
+                      std::string(list.KindName()));
   }
   std::vector<JsonPatchOp> ops;
   for (std::size_t i = 0; i < list.items().size(); ++i) {

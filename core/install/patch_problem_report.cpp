@@ -39,7 +39,9 @@ void ReportProfilePatchProblems(ProblemSink& sink, const YAML::Node& profile_nod
 
 void ReportMachinePatchProblems(ProblemSink& sink, const YAML::Node& machine_node, const AppConfig& app,
                                 const MachineConfig& machine, BaseConfigCache* cache) {
-  if (auto problem = CheckMachinePatches(app, machine, cache)) sink.Add(NodeOf(machine_node, *problem), problem->message);
+  if (auto problem = CheckMachinePatches(app, machine, cache)) {
+    sink.Add(NodeOf(machine_node, *problem), problem->message);
+  }
 }
 
 }  // namespace metalpxe

@@ -60,7 +60,8 @@ std::optional<TalosRelease> ParseTalosRelease(std::string_view version) {
 }
 
 std::optional<TalosRelease> KindIntroducedIn(std::string_view kind) {
-  const auto it = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const KindRelease& k) { return k.kind == kind; });
+  const auto it =
+      std::find_if(std::begin(kKinds), std::end(kKinds), [&](const KindRelease& k) { return k.kind == kind; });
   if (it == std::end(kKinds)) return std::nullopt;
   return TalosRelease{1, it->minor};
 }

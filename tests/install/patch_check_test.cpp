@@ -89,7 +89,8 @@ TEST_F(PatchCheck, ValidPatchesOfBothKindsLoad) {
 
 TEST_F(PatchCheck, ProfilePatchThatFitsOneRoleOnlyPointsAtThePatch) {
   const auto problems =
-      Problems(Profile("default", "current.yaml", "    patches:\n      - machine: {nodeLabels: {zone: {$patch: delete}}}\n"),
+      Problems(Profile("default", "current.yaml",
+                       "    patches:\n      - machine: {nodeLabels: {zone: {$patch: delete}}}\n"),
                "");
   ASSERT_EQ(problems.size(), 1u) << ::testing::PrintToString(problems);
   EXPECT_EQ(problems[0],
