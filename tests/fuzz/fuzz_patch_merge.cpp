@@ -2,12 +2,14 @@
 // documents or a JSON6902 operation list) applied to a fixed multi-document
 // config and to its single-document v1alpha1 part must never crash; every
 // document metalpxe would serve must still be a Talos document, and the
-// writer's output must read back to the same trees.
+// writer's output must read back to the same trees. The input is also read
+// as a Talos version (talos_config_shape.h).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "core/install/strategic_merge.h"
+#include "core/install/talos_config_shape.h"
 #include "core/install/talos_patch.h"
 #include "core/install/yaml_tree.h"
 #include "core/install/yaml_writer.h"
@@ -73,7 +75,10 @@ void ApplyAndCheck(std::vector<metalpxe::YamlValue> config, const metalpxe::Talo
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace metalpxe;
   static const std::vector<YamlValue> base = *ParseYamlDocuments(kBase, "base");
-  auto patch = PatchFromText(std::string_view(reinterpret_cast<const char*>(data), size), "patch");
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // The input as a profile's talosVersion, with the base config.
+  (void)ReleaseForConfig(text, base);
+  auto patch = PatchFromText(text, "patch");
   if (!patch.ok()) return 0;
   ApplyAndCheck(base, *patch);
   ApplyAndCheck({base.front()}, *patch);
