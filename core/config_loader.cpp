@@ -8,6 +8,7 @@
 
 #include "core/config_paths.h"
 #include "core/duration.h"
+#include "core/install/patch_problem_report.h"
 #include "core/inventory_loader.h"
 #include "core/yaml_fields.h"
 
@@ -221,9 +222,10 @@ void ReadPatches(MapReader& r, std::vector<YAML::Node>& out) {
     return;
   }
   for (std::size_t i = 0; i < patches.size(); ++i) {
-    if (!patches[i].IsMap()) {
-      r.sink().Add(patches[i], r.Field("patches") + "[" + std::to_string(i) + "] must be a map (a Talos config " +
-                                   "patch), not " + DescribeYamlType(patches[i]));
+    if (!patches[i].IsMap() && !patches[i].IsSequence()) {
+      r.sink().Add(patches[i], r.Field("patches") + "[" + std::to_string(i) + "] must be a Talos config patch: a " +
+                                   "map (strategic merge) or a list of JSON6902 operations, not " +
+                                   DescribeYamlType(patches[i]));
       continue;
     }
     out.push_back(YAML::Clone(patches[i]));
@@ -235,6 +237,7 @@ void CheckReadable(MapReader& r, const YAML::Node& at, const std::string& field,
 }
 
 void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
+  const std::size_t problems_before = r.sink().count();
   const auto kernel = r.String("kernel");
   const auto initramfs = r.String("initramfs");
   const auto version = r.String("talosVersion");
@@ -292,6 +295,8 @@ void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
   }
   ReadPatches(r, p.patches);
   r.RejectUnknownKeys();
+  // Each patch must apply to the base configs (core/install/patch_check.h).
+  if (r.sink().count() == problems_before) ReportProfilePatchProblems(r.sink(), r.node(), p);
 }
 
 // Machines accepted through the management API live in

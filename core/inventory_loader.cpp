@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/config_paths.h"
+#include "core/install/patch_problem_report.h"
 #include "core/yaml_fields.h"
 
 namespace metalpxe {
@@ -86,7 +87,7 @@ void ReadBmc(MapReader r, const std::string& base_dir, BmcConfig& b) {
 // Reads machine i; returns false when it had problems (it is then left out
 // of the duplicate checks, which would only repeat them).
 bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg, MachineConfig& m,
-                 std::vector<YAML::Node>& mac_nodes) {
+                 std::vector<YAML::Node>& mac_nodes, BaseConfigCache* base_configs) {
   const std::size_t before = r.sink().count();
   if (auto v = r.String("name", true)) {
     m.name = *v;
@@ -145,12 +146,14 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
   YAML::Node patches = r.Raw("patches");
   if (patches.IsDefined() && !patches.IsNull()) {
     if (!patches.IsSequence()) {
-      r.sink().Add(patches, r.Field("patches") + " must be a list of maps, not " + DescribeYamlType(patches));
+      r.sink().Add(patches, r.Field("patches") + " must be a list of Talos config patches, not " +
+                                DescribeYamlType(patches));
     } else {
       for (std::size_t i = 0; i < patches.size(); ++i) {
-        if (!patches[i].IsMap())
+        if (!patches[i].IsMap() && !patches[i].IsSequence())
           r.sink().Add(patches[i], r.Field("patches") + "[" + std::to_string(i) +
-                                       "] must be a map (a Talos config patch), not " + DescribeYamlType(patches[i]));
+                                       "] must be a Talos config patch: a map (strategic merge) or a list of "
+                                       "JSON6902 operations, not " + DescribeYamlType(patches[i]));
         else
           m.patches.push_back(YAML::Clone(patches[i]));
       }
@@ -163,6 +166,9 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
     m.bmc = std::move(b);
   }
   r.RejectUnknownKeys();
+  // The machine's patches and keys must render with its profile (core/install/patch_check.h).
+  if (r.sink().count() == before && cfg.profiles.count(m.profile))
+    ReportMachinePatchProblems(r.sink(), r.node(), cfg, m, base_configs);
   return r.sink().count() == before;
 }
 
@@ -184,12 +190,13 @@ std::shared_ptr<const Inventory> ReadInventory(const YAML::Node& root, const std
   std::map<MacAddress, std::pair<std::string, YAML::Mark>> mac_owner;
   std::map<Ipv4Address, std::string> ip_owner;
   std::map<std::string, std::size_t> name_owner;
+  BaseConfigCache base_configs;  // profiles' base configs, parsed once for all machines
   for (std::size_t i = 0; i < machines.size(); ++i) {
     MachineConfig m;
     std::vector<YAML::Node> mac_nodes;
     const std::string what = "machines[" + std::to_string(i) + "]";
     MapReader r(sink, machines[i], what);
-    const bool ok = r.is_map() && ReadMachine(r, base_dir, config, m, mac_nodes);
+    const bool ok = r.is_map() && ReadMachine(r, base_dir, config, m, mac_nodes, &base_configs);
     if (!m.name.empty()) {
       if (auto it = name_owner.find(m.name); it != name_owner.end())
         sink.Add(machines[i]["name"], what + ".name: '" + m.name + "' is already the name of machines[" +

@@ -13,6 +13,7 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev
   libssh-dev
   clang libclang-rt-14-dev
+  python3 python3-yaml python3-jsonschema
 )
 PEER_PKGS=(
   iproute2 iputils-ping procps psmisc util-linux curl

@@ -33,7 +33,7 @@ TEST(ConfigValidation, ExampleIsValid) {
   const AppConfig& c = *loaded.config;
   EXPECT_EQ(c.server.address.ToString(), "10.66.0.1");
   EXPECT_EQ(c.dhcp.subnets.at(0).lease_time, std::chrono::hours(1));
-  ASSERT_EQ(c.inventory->machines.size(), 3u);
+  ASSERT_EQ(c.inventory->machines.size(), 4u);
   // MACs in any accepted spelling are stored in one canonical form.
   const MachineConfig& cp2 = c.inventory->machines[1];
   EXPECT_EQ(cp2.macs.at(0).ToString(), "52:54:00:12:34:57");
@@ -133,7 +133,8 @@ TEST(ConfigValidation, MachinesMacsDuplicatesRolesProfilesPasswords) {
                 "is kept in Git); use passwordFile or passwordEnv",
                 "machines.yaml:37:18: machines[3].installDisk: 'sda' is not a device path like /dev/sda",
                 "machines.yaml:42:21: machines[3].bmc.passwordFile: /nonexistent/bmc-password does not exist",
-                "machines.yaml:44:9: machines[3].patches[0] must be a map (a Talos config patch), not a scalar",
+                "machines.yaml:44:9: machines[3].patches[0] must be a Talos config patch: a map (strategic merge) or a "
+                "list of JSON6902 operations, not a scalar",
             }));
 }
 

@@ -1,10 +1,16 @@
-// libFuzzer: random YAML patch documents merged over a fixed v1alpha1 base
-// must never crash, and the writer's output must read back to the merged tree.
+// libFuzzer: random patch files (read as talosctl reads them: strategic merge
+// documents or a JSON6902 operation list) applied to a fixed multi-document
+// config and to its single-document v1alpha1 part must never crash; every
+// document metalpxe would serve must still be a Talos document, and the
+// writer's output must read back to the same trees. The input is also read
+// as a Talos version (talos_config_shape.h).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "core/install/strategic_merge.h"
+#include "core/install/talos_config_shape.h"
+#include "core/install/talos_patch.h"
 #include "core/install/yaml_tree.h"
 #include "core/install/yaml_writer.h"
 
@@ -23,6 +29,7 @@ machine:
       - deviceSelector: {hardwareAddr: "52:54:00:12:34:56"}
         dhcp: false
   nodeLabels: {a: ""}
+  kubelet: {extraArgs: {a: [x]}}
 cluster:
   network: {podSubnets: [10.244.0.0/16], serviceSubnets: [10.96.0.0/12]}
   apiServer:
@@ -33,23 +40,47 @@ cluster:
       contents: |
         kind: Application
         spec: {}
+---
+apiVersion: v1alpha1
+kind: ExtensionServiceConfig
+name: foo
+configFiles: [{content: hello, mountPath: /etc/foo}]
+---
+apiVersion: v1alpha1
+kind: LinkConfig
+name: eth0
+addresses: [{address: 10.0.0.2/24}]
+---
+apiVersion: v1alpha1
+kind: HostnameConfig
+auto: stable
 )";
+
+void ApplyAndCheck(std::vector<metalpxe::YamlValue> config, const metalpxe::TalosPatch& patch) {
+  using namespace metalpxe;
+  std::size_t failed = 0;
+  if (!ApplyTalosPatch(config, patch, "fuzz", &failed).ok()) return;
+  // What a successful patch leaves is still a set of Talos documents.
+  if (!CheckConfigDocuments(config, "patched").ok()) __builtin_trap();
+  const std::string written = WriteYamlDocuments(config);
+  auto back = ParseYamlDocuments(written, "written");
+  if (!back.ok() || back->size() != config.size()) __builtin_trap();
+  for (std::size_t i = 0; i < config.size(); ++i) {
+    if (!SemanticallyEqual((*back)[i], config[i])) __builtin_trap();
+  }
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace metalpxe;
-  static const YamlValue base = (*ParseYamlDocuments(kBase, "base"))[0];
-  auto patches = ParseYamlDocuments(std::string_view(reinterpret_cast<const char*>(data), size), "patch");
-  if (!patches.ok()) return 0;
-  YamlValue doc = base;
-  for (auto& patch : *patches) {
-    for (MergeRules rules : {MergeRules::kV1Alpha1, MergeRules::kGeneric}) {
-      (void)ApplyStrategicPatch(doc, patch, "fuzz", rules);
-    }
-  }
-  const std::string written = WriteYaml(doc);
-  auto back = ParseYamlDocuments(written, "written");
-  if (!back.ok() || back->size() != 1 || !SemanticallyEqual((*back)[0], doc)) __builtin_trap();
+  static const std::vector<YamlValue> base = *ParseYamlDocuments(kBase, "base");
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // The input as a profile's talosVersion, with the base config.
+  (void)ReleaseForConfig(text, base);
+  auto patch = PatchFromText(text, "patch");
+  if (!patch.ok()) return 0;
+  ApplyAndCheck(base, *patch);
+  ApplyAndCheck({base.front()}, *patch);
   return 0;
 }

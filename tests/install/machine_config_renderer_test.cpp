@@ -4,6 +4,7 @@
 // file semantically (same data for a YAML reader) and textually (the writer
 // is deterministic). METALPXE_UPDATE_GOLDEN=1 rewrites the golden files;
 // review the diff before committing them.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -452,6 +453,167 @@ TEST(install_render, TypedPatchForANewDocumentIsAppendedAndCanBeDeleted) {
   EXPECT_EQ(docs[2]["kind"].as<std::string>(), "EventSinkConfig");
 }
 
+// --- Talos 1.12+ releases: shorthands as documents --------------------------
+
+const std::string kExamples = METALPXE_EXAMPLES_DIR;
+
+// The deploy/examples Talos 1.14 configs, with no talosVersion: the documents
+// say which release they are for.
+AppConfig MakeCurrentApp() {
+  AppConfig app = MakeApp();
+  ProfileConfig current;
+  current.name = "current";
+  current.configs[Role::kControlPlane] = kExamples + "/talos/controlplane.yaml";
+  current.configs[Role::kWorker] = kExamples + "/talos/worker.yaml";
+  app.profiles["current"] = current;
+  return app;
+}
+
+const YamlValue* Doc(const std::vector<YamlValue>& docs, std::string_view kind, std::string_view name = {}) {
+  for (const auto& d : docs) {
+    const YamlValue* k = d.Find("kind");
+    const YamlValue* n = d.Find("name");
+    if (k != nullptr && k->text() == kind && (name.empty() || (n != nullptr && n->text() == name))) return &d;
+  }
+  return nullptr;
+}
+
+std::size_t CountKind(const std::vector<YamlValue>& docs, std::string_view kind) {
+  return static_cast<std::size_t>(std::count_if(docs.begin(), docs.end(), [&](const YamlValue& d) {
+    const YamlValue* k = d.Find("kind");
+    return k != nullptr && k->text() == kind;
+  }));
+}
+
+std::string At(const YamlValue* v, std::initializer_list<std::string_view> path) {
+  for (std::string_view key : path) {
+    if (v == nullptr) return "<none>";
+    if (v->is_seq()) {
+      const std::size_t i = static_cast<std::size_t>(std::stoul(std::string(key)));
+      v = i < v->items().size() ? &v->items()[i] : nullptr;
+    } else {
+      v = v->is_map() ? v->Find(key) : nullptr;
+    }
+  }
+  return v == nullptr ? "<none>" : v->is_scalar() ? v->text() : std::string(v->KindName());
+}
+
+std::vector<YamlValue> RenderDocs(const AppConfig& app, const MachineConfig& m) {
+  auto docs = ParseYamlDocuments(Render(app, m), "rendered");
+  EXPECT_TRUE(docs.ok()) << docs.status().ToString();
+  return docs.ok() ? *docs : std::vector<YamlValue>{};
+}
+
+TEST(install_render_current, ShorthandsWriteTheDocumentsTalos114Reads) {
+  const AppConfig app = MakeCurrentApp();
+  MachineConfig m = MakeMachine("cp-1");
+  m.profile = "current";
+  m.install_disk = "/dev/nvme0n1";
+  m.ip = Ipv4Address::Parse("10.66.0.11");
+  const std::string out = Render(app, m);
+  auto parsed = ParseYamlDocuments(out, "rendered");
+  ASSERT_TRUE(parsed.ok());
+  const std::vector<YamlValue>& docs = *parsed;
+  // v1alpha1 gets none of it (1.15's schema does not even document machine.network).
+  EXPECT_EQ(At(&docs[0], {"machine", "network"}), "<none>");
+  EXPECT_EQ(At(&docs[0], {"machine", "install"}), "<none>");
+  // installDisk: the gen config's UnattendedInstallConfig selects the disk.
+  ASSERT_EQ(CountKind(docs, "UnattendedInstallConfig"), 1u);
+  const YamlValue* install = Doc(docs, "UnattendedInstallConfig");
+  EXPECT_EQ(At(install, {"provisioning", "diskSelector", "match"}), "disk.dev_path == \"/dev/nvme0n1\"");
+  EXPECT_EQ(At(install, {"installer", "image"}), "ghcr.io/siderolabs/installer:v1.14.0");
+  // ip: an alias for the boot NIC and the link config of that alias.
+  EXPECT_EQ(At(Doc(docs, "LinkAliasConfig", "mgmt0"), {"selector", "match"}),
+            "mac(link.hardware_addr) == \"52:54:00:12:34:56\"");
+  const YamlValue* link = Doc(docs, "LinkConfig", "mgmt0");
+  EXPECT_EQ(At(link, {"addresses", "0", "address"}), "10.66.0.11/24");
+  EXPECT_EQ(At(link, {"routes", "0", "gateway"}), "10.66.0.1");
+  EXPECT_EQ(At(link, {"routes", "0", "destination"}), "<none>");  // a default route
+  // nameservers join gen config's ResolverConfig, whose hostDNS stays.
+  ASSERT_EQ(CountKind(docs, "ResolverConfig"), 1u);
+  EXPECT_EQ(At(Doc(docs, "ResolverConfig"), {"nameservers", "0", "address"}), "10.66.0.1");
+  EXPECT_EQ(At(Doc(docs, "ResolverConfig"), {"hostDNS", "enabled"}), "true");
+  // hostname: gen config's `auto: stable` gives way to the machine's name.
+  ASSERT_EQ(CountKind(docs, "HostnameConfig"), 1u);
+  EXPECT_EQ(At(Doc(docs, "HostnameConfig"), {"hostname"}), "cp-1");
+  EXPECT_EQ(At(Doc(docs, "HostnameConfig"), {"auto"}), "off");
+  ExpectMatchesGolden(out, "current-shorthands");
+}
+
+TEST(install_render_current, MachinePatchesComeAfterTheShorthandsAndBeforeTheDefaults) {
+  const AppConfig app = MakeCurrentApp();
+  MachineConfig m = MakeMachine("w-1", Role::kWorker);
+  m.profile = "current";
+  m.install_disk = "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ-00B00_S000000";
+  m.ip = Ipv4Address::Parse("10.66.0.21");
+  m.patches = {YAML::Load("{apiVersion: v1alpha1, kind: LinkConfig, name: mgmt0, mtu: 9000}"),
+               YAML::Load("{apiVersion: v1alpha1, kind: HostnameConfig, auto: stable}"),
+               YAML::Load("{apiVersion: v1alpha1, kind: ResolverConfig, nameservers: [{address: 9.9.9.9}]}")};
+  const auto docs = RenderDocs(app, m);
+  EXPECT_EQ(At(Doc(docs, "UnattendedInstallConfig"), {"provisioning", "diskSelector", "match"}),
+            "\"/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ-00B00_S000000\" in disk.symlinks");
+  EXPECT_EQ(At(Doc(docs, "LinkConfig", "mgmt0"), {"mtu"}), "9000");
+  EXPECT_EQ(At(Doc(docs, "LinkConfig", "mgmt0"), {"addresses", "0", "address"}), "10.66.0.21/24");
+  // The patch set nameservers: the subnet's are not added.
+  EXPECT_EQ(At(Doc(docs, "ResolverConfig"), {"nameservers", "0", "address"}), "9.9.9.9");
+  EXPECT_EQ(At(Doc(docs, "ResolverConfig"), {"nameservers", "1"}), "<none>");
+  // `auto: stable` is what gen config says too: the name still becomes the hostname.
+  EXPECT_EQ(At(Doc(docs, "HostnameConfig"), {"hostname"}), "w-1");
+
+  // A hostname set by a patch wins; deleting the document leaves a new one with the name.
+  m.patches = {YAML::Load("{apiVersion: v1alpha1, kind: HostnameConfig, hostname: storage-7, auto: 'off'}")};
+  EXPECT_EQ(At(Doc(RenderDocs(app, m), "HostnameConfig"), {"hostname"}), "storage-7");
+  m.patches = {YAML::Load("{apiVersion: v1alpha1, kind: HostnameConfig, $patch: delete}")};
+  const auto deleted = RenderDocs(app, m);
+  ASSERT_EQ(CountKind(deleted, "HostnameConfig"), 1u);
+  EXPECT_EQ(At(Doc(deleted, "HostnameConfig"), {"hostname"}), "w-1");
+}
+
+TEST(install_render_current, ProfileTalosVersionDecidesOverTheDocuments) {
+  AppConfig app = MakeApp();
+  // A v1alpha1-only base served to Talos 1.12: network settings as documents,
+  // the install disk still in machine.install (UnattendedInstallConfig is 1.14).
+  app.profiles["default"].talos_version = "v1.12.4";
+  MachineConfig m = MakeMachine("w-1", Role::kWorker);
+  m.install_disk = "/dev/vdb";
+  m.ip = Ipv4Address::Parse("10.66.0.21");
+  const auto docs = RenderDocs(app, m);
+  EXPECT_EQ(At(&docs[0], {"machine", "install", "disk"}), "/dev/vdb");
+  EXPECT_EQ(CountKind(docs, "UnattendedInstallConfig"), 0u);
+  EXPECT_EQ(At(&docs[0], {"machine", "network", "interfaces"}), "<none>");
+  EXPECT_EQ(At(Doc(docs, "LinkConfig", "mgmt0"), {"addresses", "0", "address"}), "10.66.0.21/24");
+  EXPECT_EQ(At(Doc(docs, "ResolverConfig"), {"nameservers", "0", "address"}), "10.66.0.1");
+  // machine.features.stableHostname is set in this base: a HostnameConfig
+  // would conflict with it in Talos, so the name goes to v1alpha1.
+  EXPECT_EQ(At(&docs[0], {"machine", "network", "hostname"}), "w-1");
+  EXPECT_EQ(CountKind(docs, "HostnameConfig"), 0u);
+
+  // Talos 1.14 without an UnattendedInstallConfig nor machine.install: one is made.
+  app.profiles["current"] = app.profiles["default"];
+  app.profiles["current"].talos_version = "v1.14.0";
+  app.profiles["current"].patches = {YAML::Load("machine: {install: {$patch: delete}}")};
+  m.profile = "current";
+  const auto made = RenderDocs(app, m);
+  EXPECT_EQ(At(&made[0], {"machine", "install"}), "<none>");
+  EXPECT_EQ(At(Doc(made, "UnattendedInstallConfig"), {"provisioning", "diskSelector", "match"}),
+            "disk.dev_path == \"/dev/vdb\"");
+}
+
+TEST(install_render_current, ABaseOfOtherDocumentsOnlyRenders) {
+  AppConfig app = MakeApp();
+  const std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/links-only.yaml") << "apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\nmtu: 1500\n";
+  std::ofstream(dir + "/empty.yaml") << "# nothing yet\n";
+  app.profiles["default"].configs[Role::kWorker] = dir + "/links-only.yaml";
+  auto docs = RenderDocs(app, MakeMachine("w-1", Role::kWorker));
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(At(Doc(docs, "HostnameConfig"), {"hostname"}), "w-1");
+  app.profiles["default"].configs[Role::kWorker] = dir + "/empty.yaml";
+  docs = RenderDocs(app, MakeMachine("w-1", Role::kWorker));
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(At(Doc(docs, "HostnameConfig"), {"hostname"}), "w-1");
+}
+
 // --- errors: human messages, never config contents -------------------------
 
 std::string RenderError(const AppConfig& app, const MachineConfig& m, ErrorCode* code = nullptr) {
@@ -493,13 +655,17 @@ TEST(install_render_errors, UnknownProfileAndMissingRole) {
   EXPECT_NE(RenderError(app, MakeMachine("w", Role::kWorker)).find("no worker config"), std::string::npos);
 }
 
-TEST(install_render_errors, PatchThatIsNotAMap) {
+TEST(install_render_errors, PatchThatIsNeitherAMapNorAList) {
   AppConfig app = MakeApp();
   MachineConfig m = MakeMachine("cp-1");
-  m.patches = {YAML::Load("[1, 2]")};
-  const std::string message = RenderError(app, m);
+  m.patches = {YAML::Load("just-text")};
+  std::string message = RenderError(app, m);
   EXPECT_NE(message.find("machine 'cp-1' patch 1"), std::string::npos) << message;
-  EXPECT_NE(message.find("must be a map"), std::string::npos) << message;
+  EXPECT_NE(message.find("a patch is a map (strategic merge) or a list of JSON6902 operations"), std::string::npos)
+      << message;
+  m.patches = {YAML::Load("[1, 2]")};
+  message = RenderError(app, m);
+  EXPECT_NE(message.find("operation 1 must be a map with op and path"), std::string::npos) << message;
 }
 
 TEST(install_render_errors, PatchWithConflictingTypes) {
@@ -514,23 +680,30 @@ TEST(install_render_errors, PatchWithConflictingTypes) {
 TEST(install_render_errors, DeleteOfSomethingAbsent) {
   AppConfig app = MakeApp();
   MachineConfig m = MakeMachine("cp-1");
-  m.patches = {YAML::Load("machine: {network: {hostname: {$patch: delete}}}")};
+  m.patches = {YAML::Load("machine: {nodeLabels: {no-such-label: {$patch: delete}}}")};
   const std::string message = RenderError(app, m);
-  EXPECT_NE(message.find("machine.network.hostname"), std::string::npos) << message;
+  EXPECT_NE(message.find("patch delete: path 'machine.nodeLabels.no-such-label' in document '/v1alpha1'"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("lookup failed"), std::string::npos) << message;
 }
 
-TEST(install_render_errors, BaseThatIsNotYamlOrHasNoV1Alpha1Document) {
+TEST(install_render_errors, BaseThatIsNotYamlOrNotTalosDocuments) {
   AppConfig app = MakeApp();
   const std::string dir = ::testing::TempDir();
   std::ofstream(dir + "/broken.yaml") << "machine:\n  token: secret-token-value\n  ca: [unclosed\n";
-  std::ofstream(dir + "/typed-only.yaml") << "apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\n";
+  std::ofstream(dir + "/not-talos.yaml") << "token: secret-token-value\n";
+  std::ofstream(dir + "/twice.yaml") << "machine: {}\n---\nmachine: {}\n";
   app.profiles["default"].configs[Role::kControlPlane] = dir + "/broken.yaml";
   std::string message = RenderError(app, MakeMachine("cp-1"));
   EXPECT_NE(message.find("broken.yaml:"), std::string::npos) << message;
   EXPECT_EQ(message.find("secret-token-value"), std::string::npos) << message;
-  app.profiles["default"].configs[Role::kControlPlane] = dir + "/typed-only.yaml";
+  app.profiles["default"].configs[Role::kControlPlane] = dir + "/not-talos.yaml";
   message = RenderError(app, MakeMachine("cp-1"));
-  EXPECT_NE(message.find("no v1alpha1"), std::string::npos) << message;
+  EXPECT_NE(message.find("missing kind"), std::string::npos) << message;
+  app.profiles["default"].configs[Role::kControlPlane] = dir + "/twice.yaml";
+  message = RenderError(app, MakeMachine("cp-1"));
+  EXPECT_NE(message.find("/v1alpha1 appears twice"), std::string::npos) << message;
 }
 
 }  // namespace

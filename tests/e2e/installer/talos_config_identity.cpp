@@ -73,6 +73,14 @@ Result<ConfigIdentity> IdentityFromTalosConfig(std::string_view yaml) {
       return Status(ErrorCode::kInvalidArgument, std::string("bad machine section: ") + e.what());
     }
     if (id.role.empty()) return Status(ErrorCode::kInvalidArgument, "config has no machine.type");
+    // Talos 1.12+ keeps the hostname in a HostnameConfig document.
+    for (const YAML::Node& other : docs) {
+      if (!id.hostname.empty()) break;
+      if (other.IsMap() && other["kind"] && other["kind"].IsScalar() && other["kind"].Scalar() == "HostnameConfig" &&
+          other["hostname"] && other["hostname"].IsScalar()) {
+        id.hostname = other["hostname"].Scalar();
+      }
+    }
     return id;
   }
   return Status(ErrorCode::kInvalidArgument, "config has no machine section");

@@ -1,6 +1,6 @@
 #pragma once
 // Who a Talos machine config says this machine is: machine.network.hostname
-// and machine.type. The stand-in prints both so the test can check that the
+// (or, Talos 1.12+, a HostnameConfig document's hostname) and machine.type. The stand-in prints both so the test can check that the
 // config it got is its own. Pure function over the YAML text.
 #include <string>
 #include <string_view>

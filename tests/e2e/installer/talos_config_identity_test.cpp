@@ -34,6 +34,15 @@ TEST(StandinConfigIdentity, MultiDocumentAndNoHostname) {
   EXPECT_EQ(MarkerLine(*id), "METALPXE-STANDIN-INSTALLED hostname=- role=worker\n");
 }
 
+TEST(StandinConfigIdentity, HostnameFromAHostnameConfigDocument) {
+  auto id = IdentityFromTalosConfig(
+      "version: v1alpha1\nmachine:\n  type: worker\n---\napiVersion: v1alpha1\nkind: HostnameConfig\n"
+      "auto: \"off\"\nhostname: w-1\n");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->role, "worker");
+  EXPECT_EQ(id->hostname, "w-1");
+}
+
 TEST(StandinConfigIdentity, RejectsWhatIsNotAMachineConfig) {
   EXPECT_FALSE(IdentityFromTalosConfig("").ok());
   EXPECT_FALSE(IdentityFromTalosConfig("forbidden").ok());
