@@ -54,7 +54,14 @@ build_or_fail() {
   summary+=("build $1: $((SECONDS - t0)) s")
 }
 
-build_or_fail release && run_suite release build
+if build_or_fail release; then
+  run_suite release build -LE e2e
+  # QEMU scenarios: each lab is its own namespace, two at a time (one TCG
+  # core each); every scenario reports its time against its budget.
+  rm -rf build/e2e-times
+  run_suite e2e build -L e2e -j 2
+  for f in build/e2e-times/*; do [ -f "$f" ] && summary+=("  e2e $(cat "$f")"); done
+fi
 if build_or_fail asan; then
   run_suite asan build-asan -LE 'e2e|bench|fuzz'
   # Each fuzzer is one single-threaded process with a fixed time: two at once.

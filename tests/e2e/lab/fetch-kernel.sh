@@ -19,6 +19,9 @@ if [[ -z "$pkg" ]]; then
 fi
 out="$cache/kernel/$pkg"
 
+# Scenarios run side by side: one of them extracts, the others wait for it.
+exec 9>"$cache/.kernel.lock"
+flock 9
 if [[ ! -f "$out/.done" ]]; then
   deb="$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -n1 || true)"
   if [[ -z "$deb" ]]; then

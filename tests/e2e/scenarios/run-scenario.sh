@@ -247,7 +247,11 @@ esac
 setup_rc=$?
 [[ $setup_rc != 0 ]] && E2E_FAILED=$((E2E_FAILED + 1)) && echo "  FAIL  setup (lab or metalpxed did not start)"
 lab_stop "$watchdog"
-echo "e2e $scenario: $((SECONDS - start)) s"
+# Each scenario reports against its budget (ctest's E2E_SCENARIO_TIMEOUT);
+# deploy/test.sh collects these lines into its summary.
+times_line="$scenario $((SECONDS - start)) s of ${E2E_SCENARIO_TIMEOUT:-420} s budget ($( ((E2E_FAILED == 0)) && echo passed || echo FAILED))"
+echo "e2e time: $times_line"
+mkdir -p "$build/e2e-times" && echo "$times_line" > "$build/e2e-times/$scenario"
 if ((E2E_FAILED > 0)); then
   e2e_dump
 fi
