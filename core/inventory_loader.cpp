@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "core/config_clusters.h"
 #include "core/config_paths.h"
 #include "core/yaml_fields.h"
 
@@ -152,6 +153,7 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
     ReadBmc(MapReader(r.sink(), bmc, r.Field("bmc")), base_dir, b);
     m.bmc = std::move(b);
   }
+  ReadMachineClusterKeys(r, cfg, m);
   r.RejectUnknownKeys();
   return r.sink().count() == before;
 }
