@@ -26,7 +26,10 @@ struct HostPort {
 Result<HostPort> ParseEndpoint(std::string_view text);
 
 struct StandinArgs {
-  std::string config_url;                  // talos.config
+  std::string config_url;                  // talos.config; "" = maintenance mode
+  // standin.boot=disk: this boot came from the installed disk (its boot
+  // entry says so): run the installed node (apid), not the installer.
+  bool boot_from_disk = false;
   std::optional<HostPort> events_sink;     // talos.events.sink
   std::optional<HostPort> logging_kernel;  // talos.logging.kernel
   // standin.expect=<hostname>/<role>: what the test expects this machine's
@@ -35,7 +38,8 @@ struct StandinArgs {
   std::string disk = "/dev/vda";           // standin.disk: where the marker goes
 };
 
-// talos.config is required; the rest is optional (Talos runs without them).
+// Everything is optional: without talos.config the stand-in waits in
+// maintenance mode, as Talos does.
 Result<StandinArgs> StandinArgsFromCmdline(std::string_view text);
 
 }  // namespace metalpxe::standin
