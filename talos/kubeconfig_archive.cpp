@@ -49,6 +49,9 @@ Result<Secret> ExtractKubeconfig(std::string_view targz) {
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
       return Status(ErrorCode::kInvalidArgument, std::string("not a tar.gz: ") + archive_error_string(a.get()));
+    // libarchive also reads a bare tar through its pass-through filter.
+    if (archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_GZIP)
+      return Status(ErrorCode::kInvalidArgument, "not a tar.gz: the archive is not gzip-compressed");
     if (archive_entry_size(entry) > static_cast<la_int64_t>(kMaxKubeconfigBytes))
       return Status(ErrorCode::kResourceExhausted,
                     "archive: an entry is larger than " + std::to_string(kMaxKubeconfigBytes) + " bytes");

@@ -10,6 +10,7 @@
 #include "api/talos_event_decode.h"
 #include "core/net_types.h"
 #include "talos/kubeconfig_archive.h"
+#include "talos/tls_probe.h"
 
 namespace metalpxe::talos {
 namespace {
@@ -39,10 +40,7 @@ grpc::ChannelArguments ChannelArgs(const std::string& host) {
   return args;
 }
 
-template <typename T>
-CallError Failed(const grpc::Status& st, const std::string& node, std::string_view call) {
-  return ClassifyGrpcStatus(static_cast<int>(st.error_code()), st.error_message(), node, call);
-}
+bool Contains(const std::string& s, std::string_view what) { return s.find(what) != std::string::npos; }
 
 CallError Protocol(const std::string& node, std::string_view call, const std::string& what) {
   return CallError{CallFailure::kProtocol, std::string(call) + " on " + node + ": " + what};
@@ -72,8 +70,39 @@ void CancelToken::Detach() {
   ctx_ = nullptr;
 }
 
-MachineClient::MachineClient(std::shared_ptr<grpc::Channel> channel, std::string node, std::string host)
-    : channel_(std::move(channel)), node_(std::move(node)), host_(std::move(host)) {}
+MachineClient::MachineClient(std::shared_ptr<grpc::Channel> channel, std::string host, std::uint16_t port,
+                             std::optional<TalosCredentials> creds)
+    : channel_(std::move(channel)),
+      node_(host + ":" + std::to_string(port)),
+      host_(std::move(host)),
+      port_(port),
+      creds_(std::move(creds)) {}
+
+CallError MachineClient::Fail(const grpc::Status& st, std::string_view call) const {
+  CallError err = ClassifyGrpcStatus(static_cast<int>(st.error_code()), st.error_message(), node_, call);
+  const std::string& msg = st.error_message();
+  const bool vague_tls = st.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                         (err.failure == CallFailure::kTlsRejected || Contains(msg, "Socket closed") ||
+                          Contains(msg, "Connection reset"));
+  if (!vague_tls) return err;
+  // gRPC's words do not say who refused whom: ask OpenSSL once, directly.
+  const TlsProbe probe = ProbeTls(host_, port_, creds_ ? &*creds_ : nullptr, std::chrono::seconds(3));
+  const std::string where = std::string(call) + " on " + node_ + ": TLS handshake failed: ";
+  switch (probe.outcome) {
+    case TlsProbe::Outcome::kServerUntrusted:
+      return {CallFailure::kTlsRejected, where + "the node's certificate is not signed by the cluster's CA or does "
+                                                 "not name " + host_ + " (" + probe.detail + ")"};
+    case TlsProbe::Outcome::kClientRefused:
+      return {CallFailure::kTlsRejected,
+              where + (creds_ ? "the node refused our client certificate (" + probe.detail +
+                                    "): it trusts another CA, or the certificate expired"
+                              : "the node wants a client certificate (" + probe.detail +
+                                    "): it is not in maintenance mode")};
+    case TlsProbe::Outcome::kNoConnection:
+      return {CallFailure::kUnreachable, std::string(call) + " on " + node_ + ": unreachable: " + msg};
+    default: return err;
+  }
+}
 
 Result<MachineClient> MachineClient::Connect(const std::string& host, std::uint16_t port,
                                              const TalosCredentials& creds) {
@@ -86,7 +115,7 @@ Result<MachineClient> MachineClient::Connect(const std::string& host, std::uint1
   auto channel = grpc::CreateCustomChannel(Target(host, port), grpc::SslCredentials(ssl), ChannelArgs(host));
   OPENSSL_cleanse(ssl.pem_private_key.data(), ssl.pem_private_key.size());
   if (!channel) return Status(ErrorCode::kInternal, "cannot create a gRPC channel to " + host);
-  return MachineClient(std::move(channel), host + ":" + std::to_string(port), host);
+  return MachineClient(std::move(channel), host, port, creds);
 }
 
 Result<MachineClient> MachineClient::ConnectMaintenance(const std::string& host, std::uint16_t port) {
@@ -100,7 +129,7 @@ Result<MachineClient> MachineClient::ConnectMaintenance(const std::string& host,
   if (!creds) return Status(ErrorCode::kInternal, "cannot create TLS credentials for maintenance mode");
   auto channel = grpc::CreateCustomChannel(Target(host, port), creds, ChannelArgs(host));
   if (!channel) return Status(ErrorCode::kInternal, "cannot create a gRPC channel to " + host);
-  return MachineClient(std::move(channel), host + ":" + std::to_string(port), host);
+  return MachineClient(std::move(channel), host, port, std::nullopt);
 }
 
 CallResult<NodeVersion> MachineClient::Version(std::chrono::milliseconds timeout) const {
@@ -110,7 +139,7 @@ CallResult<NodeVersion> MachineClient::Version(std::chrono::milliseconds timeout
   google::protobuf::Empty req;
   machine::VersionResponse resp;
   const grpc::Status st = stub->Version(&ctx, req, &resp);
-  if (!st.ok()) return Failed<NodeVersion>(st, node_, "Version");
+  if (!st.ok()) return Fail(st, "Version");
   if (resp.messages_size() == 0) return Protocol(node_, "Version", "the answer has no version");
   const machine::Version& v = resp.messages(0);
   NodeVersion out;
@@ -130,7 +159,7 @@ CallResult<BootstrapOutcome> MachineClient::Bootstrap(std::chrono::milliseconds 
   machine::BootstrapResponse resp;
   const grpc::Status st = stub->Bootstrap(&ctx, req, &resp);
   if (st.ok()) return BootstrapOutcome::kBootstrapped;
-  CallError err = Failed<BootstrapOutcome>(st, node_, "Bootstrap");
+  CallError err = Fail(st, "Bootstrap");
   // Talos answers AlreadyExists only for this: etcd exists, the cluster was
   // bootstrapped before (by us or by hand). Done, not broken.
   if (err.failure == CallFailure::kAlreadyExists) return BootstrapOutcome::kAlreadyBootstrapped;
@@ -160,7 +189,7 @@ CallResult<Secret> MachineClient::Kubeconfig(std::chrono::milliseconds timeout) 
                                              " bytes");
   if (!st.ok()) {
     OPENSSL_cleanse(archive.data(), archive.size());
-    return Failed<Secret>(st, node_, "Kubeconfig");
+    return Fail(st, "Kubeconfig");
   }
   auto kubeconfig = ExtractKubeconfig(archive);
   OPENSSL_cleanse(archive.data(), archive.size());
@@ -175,7 +204,7 @@ CallResult<std::vector<EtcdMember>> MachineClient::EtcdMemberList(std::chrono::m
   machine::EtcdMemberListRequest req;
   machine::EtcdMemberListResponse resp;
   const grpc::Status st = stub->EtcdMemberList(&ctx, req, &resp);
-  if (!st.ok()) return Failed<std::vector<EtcdMember>>(st, node_, "EtcdMemberList");
+  if (!st.ok()) return Fail(st, "EtcdMemberList");
   if (resp.messages_size() == 0) return Protocol(node_, "EtcdMemberList", "the answer has no member list");
   std::vector<EtcdMember> out;
   for (const auto& m : resp.messages(0).members()) {
@@ -201,7 +230,7 @@ CallResult<ApplyOutcome> MachineClient::ApplyConfiguration(const Secret& config,
   machine::ApplyConfigurationResponse resp;
   const grpc::Status st = stub->ApplyConfiguration(&ctx, req, &resp);
   OPENSSL_cleanse(req.mutable_data()->data(), req.data().size());
-  if (!st.ok()) return Failed<ApplyOutcome>(st, node_, "ApplyConfiguration");
+  if (!st.ok()) return Fail(st, "ApplyConfiguration");
   if (resp.messages_size() == 0) return Protocol(node_, "ApplyConfiguration", "the answer has no result");
   const machine::ApplyConfiguration& a = resp.messages(0);
   ApplyOutcome out;
@@ -221,7 +250,7 @@ CallResult<std::string> MachineClient::Upgrade(const std::string& installer_imag
   req.set_preserve(preserve);
   machine::UpgradeResponse resp;
   const grpc::Status st = stub->Upgrade(&ctx, req, &resp);
-  if (!st.ok()) return Failed<std::string>(st, node_, "Upgrade");
+  if (!st.ok()) return Fail(st, "Upgrade");
   if (resp.messages_size() == 0) return Protocol(node_, "Upgrade", "the answer has no acknowledgement");
   return resp.messages(0).ack();
 }
@@ -263,7 +292,7 @@ CallResult<int> MachineClient::Events(const EventsOptions& options,
   if (cancel) cancel->Detach();
   const bool ended_by_us = stopped_by_us || (cancel && cancel->cancelled()) ||
                            (started && st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
-  if (!st.ok() && !ended_by_us) return Failed<int>(st, node_, "Events");
+  if (!st.ok() && !ended_by_us) return Fail(st, "Events");
   return delivered;
 }
 

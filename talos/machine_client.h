@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@
 namespace grpc {
 class Channel;
 class ClientContext;
+class Status;
 }  // namespace grpc
 
 namespace metalpxe::talos {
@@ -137,10 +139,16 @@ class MachineClient {
                          std::chrono::milliseconds timeout, CancelToken* cancel = nullptr) const;
 
  private:
-  MachineClient(std::shared_ptr<grpc::Channel> channel, std::string node, std::string host);
+  MachineClient(std::shared_ptr<grpc::Channel> channel, std::string host, std::uint16_t port,
+                std::optional<TalosCredentials> creds);
+  // Classifies a failed call; a vague TLS failure is explained by a direct handshake (tls_probe.h).
+  CallError Fail(const grpc::Status& st, std::string_view call) const;
+
   std::shared_ptr<grpc::Channel> channel_;
-  std::string node_;
+  std::string node_;  // "host:port"
   std::string host_;
+  std::uint16_t port_ = kApidPort;
+  std::optional<TalosCredentials> creds_;  // nullopt: maintenance (no client certificate)
 };
 
 }  // namespace metalpxe::talos
