@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -26,6 +27,9 @@ namespace {
 using testing::Subprocess;
 using testing::TalosLab;
 using testing::WaitFor;
+
+// The reason as an operator would read it, in the test log.
+void Show(const CallError& e) { std::printf("    reason (%s): %s\n", std::string(CallFailureName(e.failure)).c_str(), e.message.c_str()); }
 
 std::string Fixture(const std::string& path) { return TalosLab::Get().dir() + "/" + path; }
 
@@ -61,6 +65,7 @@ TEST(TalosMachineClient, BootstrapNotReadyThenOnceThenAlreadyDone) {
   EXPECT_EQ(first.error().failure, CallFailure::kNotReady) << first.error().message;
   EXPECT_TRUE(first.error().retryable());
   EXPECT_NE(first.error().message.find("bootstrap is not available yet"), std::string::npos);
+  Show(first.error());
   auto second = c.Bootstrap();
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.error().message.find("time is not in sync yet"), std::string::npos);
@@ -144,6 +149,7 @@ TEST(TalosMachineClient, ReaderRoleMayReadButNotBootstrap) {
   auto b = reader.Bootstrap();
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().failure, CallFailure::kNotAuthorized) << b.error().message;
+  Show(b.error());
   EXPECT_FALSE(b.error().retryable());
   EXPECT_NE(b.error().message.find("not authorized"), std::string::npos);
   auto k = reader.Kubeconfig();
@@ -165,6 +171,7 @@ TEST(TalosMachineClient, ANodeOfAnotherClusterIsRefused) {
   auto v = Admin("127.0.0.8", "cluster-b").Version();
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().failure, CallFailure::kTlsRejected) << v.error().message;
+  Show(v.error());
   EXPECT_FALSE(v.error().retryable());
   EXPECT_NE(v.error().message.find("the node's certificate is not signed by the cluster's CA"), std::string::npos)
       << v.error().message;
@@ -178,6 +185,7 @@ TEST(TalosMachineClient, NoClientCertificateIsRefused) {
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().failure, CallFailure::kTlsRejected) << v.error().message;
   EXPECT_NE(v.error().message.find("the node wants a client certificate"), std::string::npos) << v.error().message;
+  Show(v.error());
   // A client certificate from another CA: refused by the node (and its own is not ours either).
   Subprocess b_node = TalosLab::Get().StartApid({"--listen", "127.0.0.14:50000", "--address", "127.0.0.14",
                                                  "--config", Fixture("cluster-b/controlplane.yaml")});
@@ -190,6 +198,7 @@ TEST(TalosMachineClient, NoClientCertificateIsRefused) {
   EXPECT_EQ(refused.error().failure, CallFailure::kTlsRejected) << refused.error().message;
   EXPECT_NE(refused.error().message.find("the node refused our client certificate"), std::string::npos)
       << refused.error().message;
+  Show(refused.error());
 }
 
 TEST(TalosMachineClient, UnreachableNodeIsRetryable) {
@@ -199,6 +208,7 @@ TEST(TalosMachineClient, UnreachableNodeIsRetryable) {
   EXPECT_EQ(v.error().failure, CallFailure::kUnreachable) << v.error().message;
   EXPECT_TRUE(v.error().retryable());
   EXPECT_NE(v.error().message.find("connection refused"), std::string::npos) << v.error().message;
+  Show(v.error());
 }
 
 TEST(TalosMachineClient, SilentNodeEndsAtTheDeadline) {
@@ -214,6 +224,7 @@ TEST(TalosMachineClient, SilentNodeEndsAtTheDeadline) {
   auto v = Admin("127.0.0.10").Version(std::chrono::milliseconds(1500));
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().failure, CallFailure::kDeadlineExceeded) << v.error().message;
+  Show(v.error());
   EXPECT_TRUE(v.error().retryable());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the deadline bounds the call";
 }
