@@ -104,14 +104,18 @@ TalosconfigParse ParseTalosconfig(std::string_view text, const std::string& file
     return out;
   }
   YAML::Node selected;
+  bool found = false;  // (a default YAML::Node counts as defined)
   std::string names;
   for (const auto& kv : contexts) {
     if (!kv.first.IsScalar()) continue;
     names += (names.empty() ? "" : ", ") + kv.first.Scalar();
-    if (kv.first.Scalar() == name) selected = kv.second;
+    if (kv.first.Scalar() == name) {
+      selected = kv.second;
+      found = true;
+    }
   }
-  if (!selected.IsDefined()) {
-    sink.Add(context.empty() ? top.Raw("context").Mark() : contexts.Mark(),
+  if (!found) {
+    sink.Add(context.empty() ? top.Raw("context").Mark() : top.KeyMark("contexts"),
              "context '" + name + "' is not one of contexts (" + (names.empty() ? "none" : names) + ")");
     return out;
   }
