@@ -278,6 +278,21 @@ TEST(TalosMachineClient, UpgradeRebootsIntoTheNewVersion) {
   EXPECT_TRUE(saw_down) << "the API went away during the reboot";
 }
 
+TEST(TalosMachineClient, AWorkerGetsItsCertificateFromTrustd) {
+  // The fixtures' endpoint is https://127.0.0.2:6443: its control plane runs trustd on 50001.
+  Subprocess cp = StartNode("127.0.0.2");
+  Subprocess worker = TalosLab::Get().StartApid(
+      {"--listen", "127.0.0.15:50000", "--address", "127.0.0.15", "--config", Fixture("cluster-a/worker.yaml")});
+  MachineClient c = Admin("127.0.0.15");
+  auto v = c.Version();
+  ASSERT_TRUE(v.ok()) << v.error().message << "\n" << worker.Describe();
+  EXPECT_NE(cp.Stdout().find("trustd signed a certificate"), std::string::npos) << cp.Describe();
+  auto b = c.Bootstrap();
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().failure, CallFailure::kNotSupported) << b.error().message;
+  Show(b.error());
+}
+
 TEST(TalosMachineClient, BootstrapIsRememberedAcrossARestart) {
   const std::string state = TalosLab::Get().tmp() + "/restart.state";
   {

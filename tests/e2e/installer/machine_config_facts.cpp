@@ -89,6 +89,7 @@ std::optional<StaticAddress> FromLinkConfig(const YAML::Node& doc, std::string_v
 void ReadMachineDocument(const YAML::Node& doc, std::string_view iface, std::string_view mac, MachineConfigFacts& f) {
   const YAML::Node machine = doc["machine"];
   f.role = Scalar(machine["type"]);
+  f.machine_token = Scalar(machine["token"]);
   if (machine["install"] && machine["install"].IsMap()) f.install_disk = Scalar(machine["install"]["disk"]);
   if (machine["network"] && machine["network"].IsMap()) {
     if (f.hostname.empty()) f.hostname = Scalar(machine["network"]["hostname"]);

@@ -25,6 +25,7 @@ struct MachineConfigFacts {
   std::string install_disk;  // machine.install.disk ("" when none)
   std::optional<StaticAddress> address;  // for this machine's NIC (by name or MAC)
   std::string machine_ca_crt, machine_ca_key;  // PEM; the key is "" on workers (gen config leaves it out)
+  std::string machine_token;                   // machine.token: what trustd asks of a worker
   std::string cluster_ca_crt, cluster_ca_key;  // PEM (Kubernetes CA)
   std::string endpoint;                        // cluster.controlPlane.endpoint
   std::string cluster_name;

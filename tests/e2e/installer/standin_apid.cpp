@@ -16,6 +16,7 @@
 #include "api/proto/machine/machine_events.pb.h"
 #include "tests/e2e/installer/admin_kubeconfig.h"
 #include "tests/e2e/installer/standin_pki.h"
+#include "tests/e2e/installer/trustd.h"
 
 namespace metalpxe::standin {
 namespace {
@@ -53,6 +54,14 @@ std::string NewEventId() {
 }
 
 }  // namespace
+
+std::string EndpointHost(const std::string& endpoint) {
+  constexpr std::string_view kScheme = "https://";
+  if (!endpoint.starts_with(kScheme)) return "";
+  std::string host = endpoint.substr(kScheme.size());
+  host = host.substr(0, host.find_first_of(":/"));
+  return host.find_first_not_of("0123456789.") == std::string::npos ? host : "";
+}
 
 std::optional<std::string> VersionOfInstallerImage(const std::string& image) {
   const auto slash = image.rfind('/');
@@ -298,13 +307,22 @@ StandinApid::~StandinApid() = default;
 Result<std::unique_ptr<StandinApid>> StandinApid::Running(MachineConfigFacts facts, ApidSettings settings) {
   if (facts.machine_ca_crt.empty())
     return metalpxe::Status(ErrorCode::kFailedPrecondition, "the config has no machine.ca.crt");
-  if (facts.machine_ca_key.empty())
-    return metalpxe::Status(ErrorCode::kUnsupported,
-                            "the config's machine.ca has no key (a worker): Talos gets the apid certificate from "
-                            "trustd on a control plane, which this stand-in does not do");
   std::vector<std::string> dns;
   if (!facts.hostname.empty()) dns.push_back(facts.hostname);
-  auto pair = IssueApidCertificate(facts.machine_ca_crt, facts.machine_ca_key, settings.addresses, dns);
+  Result<IssuedPair> pair = metalpxe::Status(ErrorCode::kInternal, "no certificate");
+  if (!facts.machine_ca_key.empty()) {
+    // A control plane signs its own apid certificate with machine.ca.
+    pair = IssueApidCertificate(facts.machine_ca_crt, facts.machine_ca_key, settings.addresses, dns);
+  } else {
+    // A worker asks trustd on the control plane endpoint's host.
+    const std::string host = EndpointHost(facts.endpoint);
+    if (host.empty())
+      return metalpxe::Status(ErrorCode::kFailedPrecondition,
+                              "a worker needs cluster.controlPlane.endpoint (https://IP:PORT) to reach trustd");
+    Log("asking trustd at " + host + ":50001 for the apid certificate");
+    pair = RequestApidCertificate(host, facts.machine_token, facts.machine_ca_crt, settings.addresses,
+                                  facts.hostname, settings.trustd_budget);
+  }
   if (!pair) return pair.status();
   auto state = LoadApidState(settings.state_path, settings.state_offset);
   if (!state) return state.status();
@@ -344,6 +362,21 @@ void StandinApid::Serve() {
       Log("FAILED to listen on " + d.settings.listen);
       return;
     }
+    // trustd beside apid on control planes: TLS without client certificates,
+    // so on its own server (a port of apid's would expose MachineService too).
+    std::unique_ptr<grpc::Service> trustd;
+    std::unique_ptr<grpc::Server> trustd_server;
+    if (!d.maintenance && d.controlplane()) {
+      trustd = MakeTrustdService(d.facts.machine_ca_crt, d.facts.machine_ca_key, d.facts.machine_token);
+      grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+      tls.pem_key_cert_pairs.push_back({d.server_key, d.server_cert});
+      grpc::ServerBuilder tb;
+      const std::string at = d.settings.listen.substr(0, d.settings.listen.rfind(':')) + ":50001";
+      tb.AddListeningPort(at, grpc::SslServerCredentials(tls));
+      tb.RegisterService(trustd.get());
+      trustd_server = tb.BuildAndStart();
+      if (!trustd_server) Log("FAILED to listen on " + at + " (trustd)");
+    }
     if (d.maintenance) {
       Log("maintenance mode: listening on " + d.settings.listen + " (TLS, no client certificate)");
       d.PublishStage(machine::MachineStatusEvent::MAINTENANCE, false);
@@ -364,6 +397,7 @@ void StandinApid::Serve() {
     // Give answers in flight (the Upgrade acknowledgement) time to leave.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     server->Wait();
+    if (trustd_server) trustd_server->Shutdown(std::chrono::system_clock::now());
     if (!reboot) break;
     Log("rebooting for the upgrade");
     std::this_thread::sleep_for(d.settings.reboot_time);

@@ -23,6 +23,9 @@
 //     reboot_time) and comes back reporting the image's version;
 //   - Events: Talos's stream (a "hello" event, then tail, then live), with
 //     type URLs "talos/runtime/machine.<Event>" as Talos sends them.
+// Workers (no machine.ca key in their config) get their apid certificate
+// from trustd on the control plane endpoint's host (trustd.h), which control
+// planes serve on port 50001.
 // Maintenance mode (no talos.config): TLS with a self-signed certificate, no
 // client certificate asked for, every caller is os:reader (Talos's
 // maintenance API): ApplyConfiguration is accepted (then the stand-in
@@ -51,6 +54,7 @@ struct ApidSettings {
   std::string state_path;  // file or block device keeping bootstrap/upgrade state; "" = memory
   long state_offset = 0;   // byte offset of the 512-byte state record in state_path
   std::chrono::milliseconds reboot_time{1500};
+  std::chrono::seconds trustd_budget{120};  // a worker waits this long for trustd
 };
 
 // What survives a reboot (Talos keeps it on its STATE/EPHEMERAL partitions).
@@ -81,6 +85,9 @@ class StandinApid {
   explicit StandinApid(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// "https://10.66.0.11:6443" -> "10.66.0.11"; "" unless the host is an IPv4 literal.
+std::string EndpointHost(const std::string& endpoint);
 
 // The Talos version an installer image reference carries
 // ("ghcr.io/siderolabs/installer:v1.10.0", "factory.talos.dev/installer/<id>:v1.10.0").

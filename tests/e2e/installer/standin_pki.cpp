@@ -162,6 +162,75 @@ Result<IssuedPair> IssueKubernetesAdmin(const std::string& ca_cert_pem, const st
   return IssuedPair{PemOf(cert->get()), PemOf(key.get())};
 }
 
+Result<KeyAndCsr> MakeApidCsr(const std::vector<std::string>& ips, const std::string& hostname) {
+  PkeyPtr key = NewKey(EVP_PKEY_ED25519);
+  std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>> req(X509_REQ_new());
+  if (!key || !req) return Fail("cannot make a key or CSR");
+  X509_REQ_set_version(req.get(), 0);
+  if (!hostname.empty())
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(hostname.c_str()), -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  const std::string sans = SanList(ips, hostname.empty() ? std::vector<std::string>{} : std::vector{hostname});
+  if (!sans.empty()) {
+    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, sans.c_str());
+    if (ext) sk_X509_EXTENSION_push(exts, ext);
+    X509_REQ_add_extensions(req.get(), exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  }
+  if (X509_REQ_sign(req.get(), key.get(), nullptr) <= 0) return Fail("cannot sign the CSR");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return KeyAndCsr{PemOf(key.get()), std::string(data, static_cast<std::size_t>(n))};
+}
+
+Result<std::string> SignApidCsr(const std::string& ca_cert_pem, const std::string& ca_key_pem,
+                                const std::string& csr_pem) {
+  X509Ptr ca = ReadCert(ca_cert_pem);
+  PkeyPtr ca_key = ReadKey(ca_key_pem);
+  if (!ca || !ca_key) return Fail("machine.ca does not parse (crt and key)");
+  BioPtr bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+  std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>> req(
+      bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!req) return Status(ErrorCode::kInvalidArgument, "failed to decode CSR");
+  PkeyPtr key(X509_REQ_get_pubkey(req.get()));
+  if (!key || X509_REQ_verify(req.get(), key.get()) != 1)
+    return Status(ErrorCode::kInvalidArgument, "failed to parse CSR: bad signature");
+  std::string sans;  // the CSR's subjectAltName, copied as is
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req.get());
+  for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
+    auto* names = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext));
+    for (int j = 0; names && j < sk_GENERAL_NAME_num(names); ++j) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, j);
+      if (gn->type == GEN_DNS) {
+        sans += (sans.empty() ? "DNS:" : ",DNS:") +
+                std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName)));
+      } else if (gn->type == GEN_IPADD && ASN1_STRING_length(gn->d.iPAddress) == 4) {
+        const unsigned char* b = ASN1_STRING_get0_data(gn->d.iPAddress);
+        sans += (sans.empty() ? "IP:" : ",IP:") + std::to_string(b[0]) + "." + std::to_string(b[1]) + "." +
+                std::to_string(b[2]) + "." + std::to_string(b[3]);
+      }
+    }
+    GENERAL_NAMES_free(names);
+  }
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  X509_NAME* subject = X509_REQ_get_subject_name(req.get());
+  const int cn_at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  std::string cn;
+  if (cn_at >= 0) {
+    const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn_at));
+    cn.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)), static_cast<std::size_t>(ASN1_STRING_length(v)));
+  }
+  auto cert = MakeCert(key.get(), {cn, "", "serverAuth", sans}, ca.get(), ca_key.get());
+  if (!cert) return cert.status();
+  return PemOf(cert->get());
+}
+
 std::vector<std::string> OrganizationsOf(const std::string& cert_pem) {
   std::vector<std::string> out;
   X509Ptr cert = ReadCert(cert_pem);

@@ -34,6 +34,19 @@ Result<IssuedPair> MaintenanceCertificate(const std::vector<std::string>& ips);
 // Kubernetes CA (ECDSA "EC PRIVATE KEY" as talosctl writes it, or any other).
 Result<IssuedPair> IssueKubernetesAdmin(const std::string& ca_cert_pem, const std::string& ca_key_pem);
 
+// A new Ed25519 key and a CSR for an apid server certificate (CN=hostname,
+// IP and DNS SANs), as a Talos worker sends it to trustd.
+struct KeyAndCsr {
+  std::string key_pem;  // PKCS#8
+  std::string csr_pem;
+};
+Result<KeyAndCsr> MakeApidCsr(const std::vector<std::string>& ips, const std::string& hostname);
+
+// trustd's signing (reg.go): the CSR's key and SANs, serverAuth only, any
+// Organization dropped (so the certificate cannot serve as a client's).
+Result<std::string> SignApidCsr(const std::string& ca_cert_pem, const std::string& ca_key_pem,
+                                const std::string& csr_pem);
+
 // The subject Organization values of a PEM certificate (the client's Talos roles).
 std::vector<std::string> OrganizationsOf(const std::string& cert_pem);
 
