@@ -35,7 +35,9 @@ struct StandinArgs {
   // standin.expect=<hostname>/<role>: what the test expects this machine's
   // config to say, so a mix-up is caught inside the VM too.
   std::optional<std::string> expect_hostname, expect_role;
-  std::string disk = "/dev/vda";           // standin.disk: where the marker goes
+  // standin.disk: where to write what Talos writes to machine.install.disk
+  // (host tests point it at a file); "" = the config's machine.install.disk.
+  std::string disk;
 };
 
 // Everything is optional: without talos.config the stand-in waits in

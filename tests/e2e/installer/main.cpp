@@ -152,13 +152,21 @@ MachineConfigFacts ReadConfig(const StandinArgs& args, const std::string& config
 
 // The install sequence: the system disk written, then Talos's reboot error.
 void Install(const StandinArgs& args, const std::string& config, const MachineConfigFacts& facts, Events& publish) {
-  const std::string disk = facts.install_disk.empty() ? args.disk : facts.install_disk;
+  const std::string disk = args.disk.empty() ? facts.install_disk : args.disk;
   publish([](auto& e) { e.MachineStatus(MachineStage::kInstalling, false); });
   publish([](auto& e) { e.Sequence("install", SequenceAction::kStart); });
   publish([](auto& e) { e.Phase("env", PhaseAction::kStart); });
   publish([](auto& e) { e.Phase("env", PhaseAction::kStop); });
   publish([](auto& e) { e.Phase("install", PhaseAction::kStart); });
   publish([](auto& e) { e.Task("install", TaskAction::kStart); });
+  if (disk.empty()) {
+    Say("FAILED install: the config has no machine.install.disk");
+    publish([](auto& e) { e.SequenceError("install", "sequence failed: install disk or disk selector not defined"); });
+    Finish(false);
+  }
+  Say("install disk %s (%s)", disk.c_str(),
+      args.disk.empty() ? "machine.install.disk"
+                        : ("standin.disk; the config says " + (facts.install_disk.empty() ? "none" : facts.install_disk)).c_str());
   auto id = IdentityFromTalosConfig(config);
   metalpxe::Status written = WriteMarker(disk, *id);
   if (written.ok()) written = WriteInstalledConfig(disk, config);
@@ -189,7 +197,8 @@ void Install(const StandinArgs& args, const std::string& config, const MachineCo
 
 // The installed node: config from the disk, apid with mutual TLS, forever.
 [[noreturn]] void RunInstalled(const StandinArgs& args, const Nic& nic) {
-  auto config = ReadInstalledConfig(args.disk);
+  const std::string disk = args.disk.empty() ? "/dev/vda" : args.disk;
+  auto config = ReadInstalledConfig(disk);
   if (!config) {
     Say("FAILED booting from disk: %s", config.status().message().c_str());
     Finish(false);
@@ -197,7 +206,7 @@ void Install(const StandinArgs& args, const std::string& config, const MachineCo
   const MachineConfigFacts facts = ReadConfig(args, *config, nic);
   ApidSettings settings;
   settings.addresses = NicAddresses(nic);
-  settings.state_path = args.disk;
+  settings.state_path = disk;
   settings.state_offset = kApidStateOffset;
   auto apid = StandinApid::Running(facts, settings);
   if (!apid) {
