@@ -104,6 +104,7 @@ TalosconfigParse ParseTalosconfig(std::string_view text, const std::string& file
     return out;
   }
   YAML::Node selected;
+  YAML::Mark selected_at;
   bool found = false;  // (a default YAML::Node counts as defined)
   std::string names;
   for (const auto& kv : contexts) {
@@ -111,6 +112,7 @@ TalosconfigParse ParseTalosconfig(std::string_view text, const std::string& file
     names += (names.empty() ? "" : ", ") + kv.first.Scalar();
     if (kv.first.Scalar() == name) {
       selected = kv.second;
+      selected_at = kv.first.Mark();
       found = true;
     }
   }
@@ -120,7 +122,10 @@ TalosconfigParse ParseTalosconfig(std::string_view text, const std::string& file
     return out;
   }
   MapReader r(sink, selected, "contexts." + name);
-  if (!r.is_map()) return out;
+  if (!r.is_map()) {
+    if (selected.IsNull()) sink.Add(selected_at, "contexts." + name + " is empty: it needs endpoints, ca, crt and key");
+    return out;
+  }
   TalosCredentials creds;
   creds.context = name;
   if (auto v = r.StringList("endpoints")) creds.endpoints = *v;

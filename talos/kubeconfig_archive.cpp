@@ -9,6 +9,12 @@
 namespace metalpxe::talos {
 namespace {
 
+// libarchive may have no words for a failure (NULL): found by fuzz_talos_kubeconfig_archive.
+std::string ArchiveError(archive* a) {
+  const char* text = archive_error_string(a);
+  return text ? text : "unreadable archive";
+}
+
 struct ArchiveFree {
   void operator()(archive* a) const { archive_read_free(a); }
 };
@@ -19,7 +25,7 @@ Result<std::string> ReadEntry(archive* a, std::size_t limit) {
   char buf[16384];
   while (true) {
     const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
-    if (n < 0) return Status(ErrorCode::kInvalidArgument, std::string("archive: ") + archive_error_string(a));
+    if (n < 0) return Status(ErrorCode::kInvalidArgument, "archive: " + ArchiveError(a));
     if (n == 0) return out;
     if (out.size() + static_cast<std::size_t>(n) > limit) {
       std::fill(out.begin(), out.end(), '\0');
@@ -39,7 +45,7 @@ Result<Secret> ExtractKubeconfig(std::string_view targz) {
   archive_read_support_filter_gzip(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_memory(a.get(), targz.data(), targz.size()) != ARCHIVE_OK)
-    return Status(ErrorCode::kInvalidArgument, std::string("not a tar.gz: ") + archive_error_string(a.get()));
+    return Status(ErrorCode::kInvalidArgument, "not a tar.gz: " + ArchiveError(a.get()));
   archive_entry* entry = nullptr;
   // Talos's archive has one entry; skipping others still inflates them, so
   // their number and declared sizes are bounded too.
@@ -48,7 +54,7 @@ Result<Secret> ExtractKubeconfig(std::string_view targz) {
     const int rc = archive_read_next_header(a.get(), &entry);
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-      return Status(ErrorCode::kInvalidArgument, std::string("not a tar.gz: ") + archive_error_string(a.get()));
+      return Status(ErrorCode::kInvalidArgument, "not a tar.gz: " + ArchiveError(a.get()));
     // libarchive also reads a bare tar through its pass-through filter.
     if (archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_GZIP)
       return Status(ErrorCode::kInvalidArgument, "not a tar.gz: the archive is not gzip-compressed");

@@ -75,6 +75,9 @@ TEST(Talosconfig, ContextsAndCredentialsThatAreMissing) {
   EXPECT_EQ(Problems("[1, 2]"), std::vector<std::string>{
                                     "tc:1:1: a talosconfig must be a map with context and contexts, not a list"});
   EXPECT_EQ(Problems("context: [\n").size(), 1u);
+  // Found by fuzz_talosconfig: an empty context was neither parsed nor a problem.
+  EXPECT_EQ(Problems("context: a\ncontexts:\n  a:\n"),
+            std::vector<std::string>{"tc:3:3: contexts.a is empty: it needs endpoints, ca, crt and key"});
 }
 
 TEST(Talosconfig, CredentialsThatDoNotBelongTogether) {

@@ -55,7 +55,10 @@ Result<std::string> SingleFileTarGz(const std::string& name, const std::string& 
   if (archive_write_header(a.get(), entry.get()) != ARCHIVE_OK ||
       archive_write_data(a.get(), contents.data(), contents.size()) != static_cast<la_ssize_t>(contents.size()) ||
       archive_write_close(a.get()) != ARCHIVE_OK)
-    return Status(ErrorCode::kInternal, std::string("archive: ") + archive_error_string(a.get()));
+    {
+    const char* why = archive_error_string(a.get());
+    return Status(ErrorCode::kInternal, std::string("archive: ") + (why ? why : "write failed"));
+  }
   out.resize(used);
   return out;
 }
