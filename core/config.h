@@ -14,6 +14,7 @@
 
 #include "core/net_types.h"
 #include "core/secret.h"
+#include "core/talosconfig.h"
 
 namespace metalpxe {
 
@@ -22,12 +23,21 @@ enum class UnknownMachinePolicy { kIgnore, kDiscover, kAutoInstall };
 enum class BootFromDisk { kExit, kSanboot, kHttp404 };
 enum class Role { kControlPlane, kWorker };
 enum class BmcType { kIpmi, kRedfish, kHetznerRobot, kWol, kManual };
+// How a machine gets its Talos config: `url` (talos.config= with a one-time
+// token) or `apply` (no talos.config: Talos waits in maintenance mode and
+// metalpxe calls ApplyConfiguration over TLS).
+enum class ConfigDelivery { kUrl, kApply };
+// `auto`: metalpxe calls Bootstrap once on the cluster's first running
+// control plane; `manual`: the operator runs `talosctl bootstrap`.
+enum class BootstrapMode { kManual, kAuto };
 
 std::string_view DhcpModeName(DhcpMode m);
 std::string_view UnknownMachinePolicyName(UnknownMachinePolicy p);
 std::string_view BootFromDiskName(BootFromDisk b);
 std::string_view RoleName(Role r);  // "controlplane" | "worker"
 std::string_view BmcTypeName(BmcType t);
+std::string_view ConfigDeliveryName(ConfigDelivery d);  // "url" | "apply"
+std::string_view BootstrapModeName(BootstrapMode b);    // "manual" | "auto"
 
 // Kernel args end up on an iPXE command line, where whitespace splits and
 // `${...}` expands: a safe arg has neither (nor quotes or '#').
@@ -81,8 +91,9 @@ struct ProfileConfig {
   std::string initramfs_sha256;
   std::string arch = "amd64";
   std::vector<std::string> kernel_args;
-  std::map<Role, std::string> configs;  // absolute paths of talosctl gen config output
+  std::map<Role, std::string> configs;  // absolute paths of talosctl gen config output (may be empty with clusters)
   std::vector<YAML::Node> patches;
+  std::optional<ConfigDelivery> config_delivery;  // for the profile's machines; unset = url
 };
 
 struct BmcConfig {
@@ -107,6 +118,8 @@ struct MachineConfig {
   std::vector<std::string> kernel_args;
   std::vector<YAML::Node> patches;
   std::optional<BmcConfig> bmc;
+  std::string cluster;                            // a clusters: name; "" = the profile's configs
+  std::optional<ConfigDelivery> config_delivery;  // overrides the profile's
 };
 
 struct Inventory {
@@ -125,6 +138,19 @@ struct PowerConfig {
   int attempts = 3;                       // power cycles before the reinstall fails
 };
 
+// One Talos cluster (config section `clusters`): what `talosctl gen config`
+// wrote for it, validated together (same CA), and how metalpxe bootstraps it.
+// config_clusters.h has the lookups (a machine's cluster, base config,
+// config delivery).
+struct ClusterConfig {
+  std::string name;
+  std::string endpoint;                 // Kubernetes API, https://HOST:PORT (base config's when not given)
+  std::string talosconfig_file;         // absolute
+  TalosCredentials talos;               // the talosconfig's context: CA, os:admin client cert, key (Secret)
+  std::map<Role, std::string> configs;  // absolute paths: controlplane.yaml, worker.yaml
+  BootstrapMode bootstrap = BootstrapMode::kManual;
+};
+
 struct AppConfig {
   std::string file;  // absolute path of the appliance config
   ServerConfig server;
@@ -132,6 +158,7 @@ struct AppConfig {
   BootConfig boot;
   PowerConfig power;
   std::map<std::string, ProfileConfig> profiles;
+  std::map<std::string, ClusterConfig> clusters;
   std::string inventory_file;  // absolute; empty when machines are inline
   std::shared_ptr<const Inventory> inventory;
 };

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "core/config_clusters.h"
 #include "core/config_paths.h"
 #include "core/duration.h"
 #include "core/install/patch_problem_report.h"
@@ -236,7 +237,8 @@ void CheckReadable(MapReader& r, const YAML::Node& at, const std::string& field,
   if (auto why = WhyNotReadableFile(path); !why.empty()) r.sink().Add(at, field + ": " + path + " " + why);
 }
 
-void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
+// `configs` may be left out when the config has clusters (machines then name theirs).
+void ReadProfile(MapReader r, const std::string& base_dir, bool configs_required, ProfileConfig& p) {
   const std::size_t problems_before = r.sink().count();
   const auto kernel = r.String("kernel");
   const auto initramfs = r.String("initramfs");
@@ -282,7 +284,8 @@ void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
   if (auto args = r.KernelArgs("kernelArgs")) p.kernel_args = *args;
   MapReader configs(r.sink(), r.Raw("configs"), r.Field("configs"));
   if (!configs.is_map()) {
-    if (!r.Has("configs")) r.sink().Add(r.node(), r.Field("configs") + " is required (talosctl gen config output)");
+    if (!r.Has("configs") && configs_required)
+      r.sink().Add(r.node(), r.Field("configs") + " is required (talosctl gen config output)");
   } else {
     const std::pair<const char*, Role> roles[] = {{"controlplane", Role::kControlPlane}, {"worker", Role::kWorker}};
     for (const auto& [key, role] : roles) {
@@ -294,6 +297,7 @@ void ReadProfile(MapReader r, const std::string& base_dir, ProfileConfig& p) {
     configs.RejectUnknownKeys();
   }
   ReadPatches(r, p.patches);
+  ReadProfileClusterKeys(r, p);
   r.RejectUnknownKeys();
   // Each patch must apply to the base configs (core/install/patch_check.h).
   if (r.sink().count() == problems_before) ReportProfilePatchProblems(r.sink(), r.node(), p);
@@ -335,12 +339,13 @@ std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblem
   ReadBoot(MapReader(sink, top.Raw("boot"), "boot"), cfg->boot);
   ReadPower(MapReader(sink, top.Raw("power"), "power"), cfg->power);
 
+  ReadClusters(sink, top.Raw("clusters"), base_dir, *cfg);
   YAML::Node profiles = top.Raw("profiles");
   if (profiles.IsMap()) {
     for (const auto& kv : profiles) {
       ProfileConfig p;
       p.name = kv.first.Scalar();
-      ReadProfile(MapReader(sink, kv.second, "profiles." + p.name), base_dir, p);
+      ReadProfile(MapReader(sink, kv.second, "profiles." + p.name), base_dir, cfg->clusters.empty(), p);
       cfg->profiles[p.name] = std::move(p);
     }
   } else if (profiles.IsDefined() && !profiles.IsNull()) {

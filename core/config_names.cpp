@@ -62,4 +62,20 @@ const MachineConfig* Inventory::FindByName(std::string_view name) const {
   return nullptr;
 }
 
+std::string_view ConfigDeliveryName(ConfigDelivery d) {
+  switch (d) {
+    case ConfigDelivery::kUrl: return "url";
+    case ConfigDelivery::kApply: return "apply";
+  }
+  return "?";
+}
+
+std::string_view BootstrapModeName(BootstrapMode b) {
+  switch (b) {
+    case BootstrapMode::kManual: return "manual";
+    case BootstrapMode::kAuto: return "auto";
+  }
+  return "?";
+}
+
 }  // namespace metalpxe

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "core/config_clusters.h"
 #include "core/config_paths.h"
 #include "core/install/patch_problem_report.h"
 #include "core/yaml_fields.h"
@@ -165,6 +166,7 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
     ReadBmc(MapReader(r.sink(), bmc, r.Field("bmc")), base_dir, b);
     m.bmc = std::move(b);
   }
+  ReadMachineClusterKeys(r, cfg, m);
   r.RejectUnknownKeys();
   // The machine's patches and keys must render with its profile (core/install/patch_check.h).
   if (r.sink().count() == before && cfg.profiles.count(m.profile))

@@ -24,6 +24,8 @@ class ProblemSink {
   void Add(const YAML::Mark& mark, std::string message);
   void Add(const YAML::Node& at, std::string message) { Add(at.Mark(), std::move(message)); }
   void AddFileLevel(std::string message);  // line 0: about the file as a whole
+  // A problem found in another file that this one names (e.g. a talosconfig).
+  void AddProblem(ConfigProblem problem) { out_->push_back(std::move(problem)); }
   const std::string& file() const { return file_; }
   std::size_t count() const { return out_->size(); }
 

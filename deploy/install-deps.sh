@@ -11,7 +11,7 @@ BUILD_PKGS=(
   libssl-dev libfreeipmi-dev libsqlite3-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libssh-dev
+  libssh-dev libarchive-dev
   clang libclang-rt-14-dev
   python3 python3-yaml python3-jsonschema
 )
@@ -23,6 +23,7 @@ PEER_PKGS=(
   openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
+  openssl
 )
 
 SUDO=""

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config_clusters.h"
 #include "core/config_loader.h"
 
 namespace metalpxe {
@@ -50,6 +51,50 @@ TEST(ConfigValidation, ExampleIsValid) {
   EXPECT_EQ(c.power.min_interval, std::chrono::minutes(1));
   EXPECT_EQ(c.power.pxe_timeout, std::chrono::minutes(10));
   EXPECT_EQ(c.power.attempts, 3);
+  // A cluster from one talosctl gen config run; cp-1 and cp-2 belong to it,
+  // worker-1 keeps the profile's configs (the unnamed cluster).
+  const ClusterConfig& homelab = c.clusters.at("homelab");
+  EXPECT_EQ(homelab.endpoint, "https://10.66.0.11:6443");
+  EXPECT_EQ(homelab.bootstrap, BootstrapMode::kAuto);
+  EXPECT_EQ(homelab.talos.context, "homelab");
+  EXPECT_TRUE(homelab.talos.HasRole(kTalosRoleAdmin));
+  EXPECT_EQ(homelab.talos.key_pem.Reveal().rfind("-----BEGIN PRIVATE KEY-----", 0), 0u) << "converted for OpenSSL";
+  EXPECT_EQ(ClusterOf(c, c.inventory->machines[0]), &homelab);
+  EXPECT_EQ(BaseConfigPathFor(c, c.inventory->machines[0]), Examples() + "/talos/homelab/controlplane.yaml");
+  EXPECT_EQ(ConfigDeliveryFor(c, c.inventory->machines[0]), ConfigDelivery::kUrl);
+  EXPECT_EQ(ConfigDeliveryFor(c, c.inventory->machines[1]), ConfigDelivery::kApply);
+  EXPECT_EQ(ClusterOf(c, c.inventory->machines[2]), nullptr);
+  EXPECT_EQ(BaseConfigPathFor(c, c.inventory->machines[2]), Examples() + "/talos/worker.yaml");
+}
+
+TEST(ConfigValidation, Clusters) {
+  const std::string dir = Examples() + "/broken/";
+  EXPECT_EQ(ProblemsOf("broken/clusters.yaml"),
+            (std::vector<std::string>{
+                "clusters.yaml:17:18: clusters.reader.talosconfig: the client certificate of context 'homelab' has "
+                "role os:reader; metalpxe needs os:admin (Bootstrap, Kubeconfig and Upgrade are admin-only in Talos)",
+                "clusters.yaml:20:15: clusters.mixed.endpoint: https://10.66.0.99:6443 is not the controlplane base "
+                "config's cluster.controlPlane.endpoint (https://10.66.0.11:6443)",
+                "clusters.yaml:22:16: clusters.mixed.bootstrap: 'sometimes' is not one of auto | manual",
+                "clusters.yaml:24:21: clusters.mixed.configs.controlplane: machine.ca.crt of " + dir +
+                    "clusters/other-controlplane.yaml is not the CA of talosconfig " + dir +
+                    "../talos/homelab/talosconfig (context 'homelab'): they come from different talosctl gen config "
+                    "runs",
+                "clusters.yaml:27:15: clusters.bad-endpoint.endpoint: '10.66.0.11:6443' is not a Kubernetes API "
+                "endpoint like https://10.66.0.10:6443",
+                "clusters.yaml:30:7: clusters.bad-endpoint.configs.worker is required",
+                "clusters.yaml:35:21: profiles.default.configDelivery: 'email' is not one of url | apply",
+                "clusters.yaml:40:14: machines[0].cluster: cluster 'prod' is not defined under clusters",
+                "clusters.yaml:41:5: machines[1] names no cluster and its profile 'default' has no configs: give it a "
+                "cluster",
+                "talosconfig-bad:7:13: contexts.homelab.ca: not base64 (a character outside A-Z a-z 0-9 + / =) "
+                "(talosctl writes base64-encoded PEM here)",
+                "talosconfig-bad:8:14: contexts.homelab.crt: no PEM certificate found",
+                "talosconfig-bad:9:14: contexts.homelab.key: no PEM private key found",
+                "talosconfig-no-creds:5:9: contexts.homelab has no client credentials (ca, crt, key missing): it "
+                "authenticates through `auth` (Omni, SideroLink), which metalpxe cannot use; use the talosconfig "
+                "that `talosctl gen config` wrote",
+            }));
 }
 
 TEST(ConfigValidation, TypesAndRanges) {

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 namespace metalpxe::standin {
 
@@ -32,6 +34,47 @@ Status WriteMarker(const std::string& device, const ConfigIdentity& id) {
   }
   if (!synced) return Status(ErrorCode::kDataLoss, "fsync " + device + " failed");
   return Status::Ok();
+}
+
+namespace {
+constexpr char kConfigHeader[] = "METALPXE-STANDIN-CONFIG ";
+}  // namespace
+
+Status WriteInstalledConfig(const std::string& device, const std::string& config) {
+  if (config.size() > kMaxInstalledConfig) return Status(ErrorCode::kInvalidArgument, "config too large");
+  const std::string record = kConfigHeader + std::to_string(config.size()) + "\n" + config;
+  const int fd = open(device.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Status(ErrorCode::kUnavailable, "open " + device + ": " + std::strerror(errno));
+  const ssize_t n = pwrite(fd, record.data(), record.size(), kConfigOffset);
+  const bool ok = n == static_cast<ssize_t>(record.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok) return Status(ErrorCode::kDataLoss, "write config to " + device + " failed");
+  return Status::Ok();
+}
+
+Result<std::string> ReadInstalledConfig(const std::string& device) {
+  const int fd = open(device.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(ErrorCode::kUnavailable, "open " + device + ": " + std::strerror(errno));
+  char header[64] = {};
+  const ssize_t n = pread(fd, header, sizeof header - 1, kConfigOffset);
+  const std::string_view h(header, n > 0 ? static_cast<std::size_t>(n) : 0);
+  const std::size_t eol = h.find('\n');
+  std::size_t length = 0;
+  if (!h.starts_with(kConfigHeader) || eol == std::string_view::npos) {
+    close(fd);
+    return Status(ErrorCode::kNotFound, device + " holds no installed config");
+  }
+  const std::size_t start = sizeof kConfigHeader - 1;
+  length = std::strtoul(std::string(h.substr(start, eol - start)).c_str(), nullptr, 10);
+  if (length == 0 || length > kMaxInstalledConfig) {
+    close(fd);
+    return Status(ErrorCode::kDataLoss, device + ": bad installed config length");
+  }
+  std::string config(length, '\0');
+  const ssize_t got = pread(fd, config.data(), length, kConfigOffset + static_cast<long>(eol) + 1);
+  close(fd);
+  if (got != static_cast<ssize_t>(length)) return Status(ErrorCode::kDataLoss, device + ": short installed config");
+  return config;
 }
 
 }  // namespace metalpxe::standin

@@ -18,4 +18,16 @@ std::string MarkerLine(const ConfigIdentity& id);
 // syncs it to the device before returning.
 Status WriteMarker(const std::string& device, const ConfigIdentity& id);
 
+// Where the rest of the "installed system" lives on the disk (Talos's STATE
+// partition holds the config; EPHEMERAL the etcd data): the machine config
+// at 1 MiB, the stand-in apid's state record at 64 KiB.
+inline constexpr long kApidStateOffset = 64 * 1024;
+inline constexpr long kConfigOffset = 1024 * 1024;
+inline constexpr std::size_t kMaxInstalledConfig = 1024 * 1024;
+
+// Writes "METALPXE-STANDIN-CONFIG <length>\n" + the config at kConfigOffset, synced.
+Status WriteInstalledConfig(const std::string& device, const std::string& config);
+// The config an install left on `device`; kNotFound when it holds none.
+Result<std::string> ReadInstalledConfig(const std::string& device);
+
 }  // namespace metalpxe::standin

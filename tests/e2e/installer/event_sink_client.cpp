@@ -58,6 +58,15 @@ void EventSinkClient::Sequence(const std::string& sequence, SequenceAction actio
         published_, failed_);
 }
 
+void EventSinkClient::SequenceError(const std::string& sequence, const std::string& message) {
+  machine::SequenceEvent e;
+  e.set_sequence(sequence);
+  e.set_action(machine::SequenceEvent::NOOP);
+  e.mutable_error()->set_code(common::FATAL);
+  e.mutable_error()->set_message(message);
+  Count(impl_->Publish(e, "SequenceEvent " + sequence + " error: " + message), published_, failed_);
+}
+
 void EventSinkClient::Phase(const std::string& phase, PhaseAction action) {
   machine::PhaseEvent e;
   e.set_phase(phase);

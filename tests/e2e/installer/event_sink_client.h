@@ -28,6 +28,9 @@ class EventSinkClient {
   void Phase(const std::string& phase, PhaseAction action);
   void Task(const std::string& task, TaskAction action);
   void MachineStatus(MachineStage stage, bool ready);
+  // A SequenceEvent NOOP carrying the error a sequence ended with (code FATAL),
+  // as Talos's controller publishes it after the sequence's STOP.
+  void SequenceError(const std::string& sequence, const std::string& message);
 
   int published() const { return published_; }
   int failed() const { return failed_; }

@@ -1,5 +1,6 @@
 // libFuzzer target for the stand-in installer's parsers: kernel command
-// line, /dev/kmsg records (and their JSON rendering), Talos config identity.
+// line, /dev/kmsg records (and their JSON rendering), Talos config identity
+// and the facts the stand-in acts on (disk, network, PKI).
 // The first byte picks the parser so one corpus exercises all three.
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +8,7 @@
 
 #include "tests/e2e/installer/kernel_cmdline.h"
 #include "tests/e2e/installer/kmsg_record.h"
+#include "tests/e2e/installer/machine_config_facts.h"
 #include "tests/e2e/installer/talos_config_identity.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     default:
       (void)metalpxe::standin::IdentityFromTalosConfig(text);
+      (void)metalpxe::standin::FactsFromTalosConfig(text, "eth0", "52:54:00:e2:e0:01");
       break;
   }
   return 0;

@@ -61,11 +61,15 @@ Result<StandinArgs> StandinArgsFromCmdline(std::string_view text) {
     auto it = params->find(key);
     return it == params->end() ? nullptr : &it->second;
   };
-  const std::string* config = get("talos.config");
-  if (config == nullptr || config->empty()) {
-    return Status(ErrorCode::kNotFound, "no talos.config on the kernel command line");
+  // Without talos.config Talos waits in maintenance mode for ApplyConfiguration.
+  if (const std::string* config = get("talos.config"); config != nullptr) {
+    if (config->empty()) return Status(ErrorCode::kInvalidArgument, "talos.config is empty");
+    args.config_url = *config;
   }
-  args.config_url = *config;
+  if (const std::string* boot = get("standin.boot"); boot != nullptr) {
+    if (*boot != "disk") return Status(ErrorCode::kInvalidArgument, "standin.boot is not 'disk'");
+    args.boot_from_disk = true;
+  }
   if (const std::string* sink = get("talos.events.sink"); sink != nullptr && !sink->empty()) {
     auto ep = ParseEndpoint(*sink);
     if (!ep) return Status(ErrorCode::kInvalidArgument, "talos.events.sink: " + ep.status().message());

@@ -26,16 +26,22 @@ struct HostPort {
 Result<HostPort> ParseEndpoint(std::string_view text);
 
 struct StandinArgs {
-  std::string config_url;                  // talos.config
+  std::string config_url;                  // talos.config; "" = maintenance mode
+  // standin.boot=disk: this boot came from the installed disk (its boot
+  // entry says so): run the installed node (apid), not the installer.
+  bool boot_from_disk = false;
   std::optional<HostPort> events_sink;     // talos.events.sink
   std::optional<HostPort> logging_kernel;  // talos.logging.kernel
   // standin.expect=<hostname>/<role>: what the test expects this machine's
   // config to say, so a mix-up is caught inside the VM too.
   std::optional<std::string> expect_hostname, expect_role;
-  std::string disk = "/dev/vda";           // standin.disk: where the marker goes
+  // standin.disk: where to write what Talos writes to machine.install.disk
+  // (host tests point it at a file); "" = the config's machine.install.disk.
+  std::string disk;
 };
 
-// talos.config is required; the rest is optional (Talos runs without them).
+// Everything is optional: without talos.config the stand-in waits in
+// maintenance mode, as Talos does.
 Result<StandinArgs> StandinArgsFromCmdline(std::string_view text);
 
 }  // namespace metalpxe::standin

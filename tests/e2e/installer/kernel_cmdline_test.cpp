@@ -59,12 +59,20 @@ TEST(StandinKernelCmdline, StandinArgsFromTalosLine) {
   EXPECT_EQ(a->logging_kernel->port, 50102);
   EXPECT_EQ(*a->expect_hostname, "cp-1");
   EXPECT_EQ(*a->expect_role, "controlplane");
-  EXPECT_EQ(a->disk, "/dev/vda");
+  EXPECT_EQ(a->disk, "") << "the config's machine.install.disk decides";
 }
 
-TEST(StandinKernelCmdline, StandinArgsNeedsConfig) {
-  EXPECT_FALSE(StandinArgsFromCmdline("console=ttyS0").ok());
+TEST(StandinKernelCmdline, StandinArgsRejectsBadValues) {
   EXPECT_FALSE(StandinArgsFromCmdline("talos.config=").ok());
+  EXPECT_FALSE(StandinArgsFromCmdline("standin.boot=usb").ok());
+  // No talos.config: maintenance mode, not an error.
+  auto maintenance = StandinArgsFromCmdline("console=ttyS0 talos.platform=metal");
+  ASSERT_TRUE(maintenance.ok());
+  EXPECT_EQ(maintenance->config_url, "");
+  EXPECT_FALSE(maintenance->boot_from_disk);
+  auto disk = StandinArgsFromCmdline("standin.boot=disk");
+  ASSERT_TRUE(disk.ok());
+  EXPECT_TRUE(disk->boot_from_disk);
   EXPECT_FALSE(StandinArgsFromCmdline("talos.config=x talos.events.sink=nope").ok());
   EXPECT_FALSE(StandinArgsFromCmdline("talos.config=x standin.expect=noslash").ok());
   auto a = StandinArgsFromCmdline("talos.config=http://x/c standin.disk=/dev/sda");

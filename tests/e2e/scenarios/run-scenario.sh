@@ -34,6 +34,12 @@ check_install() {
     vm_wait "$name" "STANDIN: config hostname=$host role=$role fixture=$fixture" 30
   e2e_check "$name: stand-in found the config is its own" vm_wait "$name" "STANDIN: config is mine" 30
   e2e_check "$name: install done, rebooting" vm_wait "$name" "STANDIN: rebooting" 90
+  # Talos's order: the config is loaded (initialize sequence) before anything
+  # reports INSTALLING, and the install sequence ends with the reboot error.
+  e2e_check "$name: config loaded before INSTALLING was reported" \
+    bash -c "tr -d '\r' <'${VM_SERIAL[$name]}' | awk '/STANDIN: config fetched/ && !f {f=NR} /MachineStatusEvent INSTALLING/ && !i {i=NR} END {exit !(f && i && f < i)}'"
+  e2e_check "$name: the install sequence ended with unix.Reboot(1234567)" \
+    vm_printed "$name" "STANDIN: install sequence ended: unix\\.Reboot\\(1234567\\)"
   e2e_check "$name: every install event reached the sink" \
     vm_printed "$name" "STANDIN: events published [1-9][0-9]* ok, 0 failed"
   e2e_check "$name: kernel log lines were streamed" vm_printed "$name" "STANDIN: kernel log lines sent [1-9]"
