@@ -14,6 +14,7 @@
 
 #include "core/net_types.h"
 #include "core/secret.h"
+#include "core/store_config.h"
 
 namespace metalpxe {
 
@@ -131,6 +132,7 @@ struct AppConfig {
   DhcpConfig dhcp;
   BootConfig boot;
   PowerConfig power;
+  StoreConfig store;  // store: sqlite (default) or a shared etcd cluster
   std::map<std::string, ProfileConfig> profiles;
   std::string inventory_file;  // absolute; empty when machines are inline
   std::shared_ptr<const Inventory> inventory;
