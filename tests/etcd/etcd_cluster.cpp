@@ -213,6 +213,10 @@ void EtcdCluster::Restart(int member) {
   StartMember(member, false);
 }
 
+void EtcdCluster::Signal(int member, int sig) {
+  if (members_[member].process) members_[member].process->Kill(sig);
+}
+
 bool EtcdCluster::Running(int member) {
   auto& m = members_[member];
   return m.process && m.process->Running();

@@ -59,6 +59,7 @@ class EtcdCluster {
   void Kill(int member);     // SIGKILL, and wait for it to be gone
   void Restart(int member);  // on its existing data directory
   bool Running(int member);
+  void Signal(int member, int sig);  // e.g. SIGSTOP/SIGCONT: a member that stops answering
   // Waits until a write through `members` succeeds (bounded); false on timeout.
   bool WaitWritable(std::chrono::milliseconds timeout, const std::vector<int>& members = {});
   std::string Logs(int member) const;
