@@ -1,5 +1,6 @@
 #include "etcd/etcd_client.h"
 
+#include <algorithm>
 #include <future>
 
 #include <spdlog/spdlog.h>
@@ -88,13 +89,18 @@ Result<EtcdClientOptions> ClientOptionsFromConfig(const StoreConfig& config) {
 template <typename Req, typename Resp>
 class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
  public:
-  UnaryCall(std::shared_ptr<EtcdClient> client, const char* method, bool write, Req req,
+  UnaryCall(EtcdClient* client, const char* method, bool write, Req req,
             EtcdClient::Invoker<Req, Resp> invoke, Callback<Resp> done, CallOptions o,
             std::optional<std::size_t> pinned)
-      : client_(std::move(client)), method_(method), write_(write), req_(std::move(req)), invoke_(invoke),
+      : client_(client), method_(method), write_(write), req_(std::move(req)), invoke_(invoke),
         done_(std::move(done)), options_(o), pinned_(pinned) {}
 
   void Start() {
+    if (!client_->BeginCall()) {
+      auto done = std::move(done_);
+      done(Status(ErrorCode::kUnavailable, std::string("etcd ") + method_ + ": the client is closing"));
+      return;
+    }
     const auto timeout = options_.timeout.count() > 0 ? options_.timeout : client_->options().call_timeout;
     deadline_ = Clock::now() + timeout;
     first_ = pinned_ ? *pinned_ : client_->preferred_endpoint();
@@ -108,8 +114,11 @@ class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
     const std::size_t index = (first_ + tried_) % client_->endpoint_count();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
     const auto budget = std::max(std::chrono::milliseconds(1), std::min(left, client_->options().attempt_timeout));
-    // A call that may be the last one gets everything that is left.
-    ctx_ = client_->NewContext(tried_ + 1 >= Count() ? std::max(left, std::chrono::milliseconds(1)) : budget);
+    // The last endpoint, or a write that may not be sent twice (it cannot
+    // move on after a timeout anyway), gets everything that is left.
+    const bool last = tried_ + 1 >= Count() || (write_ && !options_.repeat_safe);
+    ctx_ = client_->NewContext(last ? std::max(left, std::chrono::milliseconds(1)) : budget);
+    client_->Track(ctx_.get());
     resp_.Clear();
     auto self = this->shared_from_this();
     invoke_(client_->endpoint(index), ctx_.get(), &req_, &resp_,
@@ -117,6 +126,10 @@ class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
   }
 
   void Finish(std::size_t index, const grpc::Status& st) {
+    client_->Untrack(ctx_.get());
+    // Done with this attempt's context (gRPC holds its own reference to the
+    // call until this callback returns).
+    ctx_.reset();
     if (st.ok()) {
       client_->NoteSuccess(index);
       Deliver(std::move(resp_));
@@ -147,9 +160,13 @@ class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
     } catch (...) {
       spdlog::error("etcd: a {} callback threw", method_);
     }
+    // Whatever the callback owned goes while the client still stands; then
+    // the client may close.
+    done_ = nullptr;
+    client_->EndCall();
   }
 
-  std::shared_ptr<EtcdClient> client_;
+  EtcdClient* client_;  // outlives the call: its destructor waits for EndCall
   const char* method_;
   bool write_;
   Req req_;
@@ -195,8 +212,14 @@ EtcdClient::EtcdClient(EtcdClientOptions options)
 }
 
 EtcdClient::~EtcdClient() {
-  // Stream objects hold the client (shared_ptr) while they run, so by now
-  // none is left; finish whatever they posted and stop the thread.
+  {
+    std::unique_lock lock(calls_mu_);
+    closing_ = true;
+    for (auto* ctx : contexts_) ctx->TryCancel();  // callbacks never run inline on the client side
+    calls_cv_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+  // Stream handles hold the client while they run, so by now none is left;
+  // finish whatever they posted and stop the thread.
   work_.reset();
   if (OnIoThread()) {
     io_thread_.detach();  // the last owner let go on the io thread itself
@@ -236,6 +259,30 @@ void EtcdClient::NoteCallFailure(const Status& st) {
   health_.last_error = st.message();
 }
 
+bool EtcdClient::BeginCall() {
+  std::lock_guard lock(calls_mu_);
+  if (closing_) return false;
+  ++in_flight_;
+  return true;
+}
+
+void EtcdClient::EndCall() {
+  std::lock_guard lock(calls_mu_);
+  --in_flight_;
+  calls_cv_.notify_all();
+}
+
+void EtcdClient::Track(grpc::ClientContext* ctx) {
+  std::lock_guard lock(calls_mu_);
+  contexts_.push_back(ctx);
+  if (closing_) ctx->TryCancel();
+}
+
+void EtcdClient::Untrack(grpc::ClientContext* ctx) {
+  std::lock_guard lock(calls_mu_);
+  contexts_.erase(std::remove(contexts_.begin(), contexts_.end(), ctx), contexts_.end());
+}
+
 EtcdHealth EtcdClient::Health() const {
   std::lock_guard lock(health_mu_);
   return health_;
@@ -244,8 +291,7 @@ EtcdHealth EtcdClient::Health() const {
 template <typename Req, typename Resp>
 void EtcdClient::Unary(const char* method, bool write, const Req& req, Invoker<Req, Resp> invoke,
                        Callback<Resp> done, CallOptions o, std::optional<std::size_t> pinned) {
-  auto call = std::make_shared<UnaryCall<Req, Resp>>(shared_from_this(), method, write, req, invoke, std::move(done),
-                                                     o, pinned);
+  auto call = std::make_shared<UnaryCall<Req, Resp>>(this, method, write, req, invoke, std::move(done), o, pinned);
   call->Start();
 }
 

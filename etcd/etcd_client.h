@@ -23,8 +23,14 @@
 // block (the store's writer, loads at start-up, tests), never an event loop
 // or a callback of this client. Streams (watch, lease keep-alive, election)
 // run their state on the client's own thread, io().
+//
+// Destroying the client cancels the calls in flight and waits for their
+// callbacks. A callback must therefore not own the client (hold its
+// shared_ptr): gRPC's callback threads must never be the ones that destroy
+// its channels.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -81,7 +87,7 @@ struct EtcdHealth {
   std::chrono::system_clock::time_point last_success{};
 };
 
-class EtcdClient : public std::enable_shared_from_this<EtcdClient> {
+class EtcdClient {
  public:
   static Result<std::shared_ptr<EtcdClient>> Create(EtcdClientOptions options);
   ~EtcdClient();
@@ -151,6 +157,19 @@ class EtcdClient : public std::enable_shared_from_this<EtcdClient> {
   template <typename Req, typename Resp>
   void Unary(const char* method, bool write, const Req& req, Invoker<Req, Resp> invoke, Callback<Resp> done,
              CallOptions o, std::optional<std::size_t> pinned = std::nullopt);
+  template <typename Req, typename Resp>
+  friend class UnaryCall;
+  // Calls in flight: counted so the destructor can cancel and wait for them.
+  bool BeginCall();
+  void EndCall();
+  void Track(grpc::ClientContext* ctx);
+  void Untrack(grpc::ClientContext* ctx);
+
+  std::mutex calls_mu_;
+  std::condition_variable calls_cv_;
+  std::size_t in_flight_ = 0;
+  bool closing_ = false;
+  std::vector<grpc::ClientContext*> contexts_;
 
   EtcdClientOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;

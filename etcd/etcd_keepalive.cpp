@@ -34,6 +34,13 @@ struct EtcdKeepAlive::Core : std::enable_shared_from_this<EtcdKeepAlive::Core> {
   bool stopped = false;
   std::atomic<Clock::time_point> valid_until{};
 
+  // Declared lost this long before the proof runs out: the owner needs a
+  // moment to stop acting (a DHCP server to stop answering) before etcd can
+  // hand the key to someone else.
+  std::chrono::milliseconds Margin() const {
+    return std::min(std::chrono::milliseconds(500), std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 4);
+  }
+
   std::chrono::milliseconds Interval() const {
     return std::max(std::chrono::milliseconds(200), std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 3);
   }
@@ -86,11 +93,11 @@ struct EtcdKeepAlive::Core : std::enable_shared_from_this<EtcdKeepAlive::Core> {
 
   void ArmWatchdog() {
     if (stopped) return;
-    watchdog.expires_at(valid_until.load());
+    watchdog.expires_at(valid_until.load() - Margin());
     auto self = shared_from_this();
     watchdog.async_wait([self](const boost::system::error_code& ec) {
       if (ec || self->stopped) return;
-      if (Clock::now() >= self->valid_until.load())
+      if (Clock::now() >= self->valid_until.load() - self->Margin())
         self->Lose(Status(ErrorCode::kDeadlineExceeded,
                           "etcd lease " + std::to_string(self->lease_id) + ": no keep-alive answer within its " +
                               std::to_string(self->ttl.count()) + " s TTL; it may have expired"));

@@ -3,9 +3,10 @@
 // says when it can no longer be trusted. A keep-alive goes out every third
 // of the TTL; each answer proves the lease alive until the time its request
 // was sent plus the TTL etcd answered with, so the client's view is never
-// later than the server's. When that time passes without a fresh answer
-// (stream broken everywhere, no quorum), or etcd answers that the lease is
-// gone, on_lost runs once and the keeper stops: whoever relied on the lease
+// later than the server's. When that time is near (half a second, or a
+// quarter of the TTL, before it) without a fresh answer (stream broken
+// everywhere, no quorum), or etcd answers that the lease is gone, on_lost
+// runs once and the keeper stops: whoever relied on the lease
 // (a leader) must stop acting on it at once.
 //
 // The stream is opened again on the next endpoint when it breaks.

@@ -124,9 +124,16 @@ class StreamReactor : public grpc::ClientBidiReactor<Req, Resp> {
       std::lock_guard lock(link_->mu);
       link_->reactor = nullptr;
     }
-    boost::asio::post(io_, [cb = on_done_, st] { cb(st); });
-    finished_->Set();
+    // Let go of everything here before the owner hears we are finished:
+    // the context (it holds the channel) and the callbacks (they hold the
+    // owner's state) must not be the last references, destroyed on a gRPC
+    // thread after the owner and its client are gone.
+    auto on_done = std::move(on_done_);
+    auto finished = std::move(finished_);
+    auto& io = io_;
     delete this;
+    boost::asio::post(io, [cb = std::move(on_done), st] { cb(st); });
+    finished->Set();
   }
 
  private:
