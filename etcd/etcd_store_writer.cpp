@@ -334,6 +334,12 @@ bool EtcdStoreWriter::BuildTxn(std::vector<Item>& batch, std::uint64_t seq, pb::
   }
   std::int64_t next_id = event_seq_last_ + 1;
   first_event_id = next_id;
+  // Events older than the newest max_events are pruned in this same
+  // transaction; those of this batch below that line are never written (a
+  // put inside the deleted range would be a duplicate key to etcd).
+  const auto keep = static_cast<std::int64_t>(options_.max_events);
+  const std::int64_t last_id = event_seq_last_ + static_cast<std::int64_t>(events);
+  const std::int64_t cutoff = keep > 0 ? last_id - keep + 1 : 0;
   for (auto& it : batch) {
     if (it.done) continue;
     std::visit(Overloaded{
@@ -345,8 +351,9 @@ bool EtcdStoreWriter::BuildTxn(std::vector<Item>& batch, std::uint64_t seq, pb::
                    },
                    [&](const DeleteLeaseOp&) { *txn.add_success() = DeleteOp(it.key), writes = true; },
                    [&](const EventRecord&) {
-                     it.key = keys_.Event(next_id++);
-                     *txn.add_success() = PutOp(it.key, it.value);
+                     const std::int64_t id = next_id++;
+                     it.key = keys_.Event(id);
+                     if (id >= cutoff) *txn.add_success() = PutOp(it.key, it.value);
                      writes = true;
                    },
                    [&](const BarrierOp&) {},
@@ -356,11 +363,8 @@ bool EtcdStoreWriter::BuildTxn(std::vector<Item>& batch, std::uint64_t seq, pb::
                it.write.op);
   }
   if (events > 0) {
-    const std::int64_t last_id = next_id - 1;
     *txn.add_success() = PutOp(keys_.EventSeq(), EncodeCounter(last_id));
-    const auto keep = static_cast<std::int64_t>(options_.max_events);
-    if (keep > 0 && last_id > keep)
-      *txn.add_success() = DeleteOp(keys_.EventsPrefix(), keys_.Event(last_id - keep + 1));
+    if (cutoff > 1) *txn.add_success() = DeleteOp(keys_.EventsPrefix(), keys_.Event(std::min(cutoff, first_event_id)));
   }
   return writes;
 }

@@ -356,6 +356,36 @@ TEST(EtcdClientFailover, OneMemberDownCallsGoToTheOthers) {
   EXPECT_TRUE(WaitFor([&] { return only0->PutSync(PutReq("/t/f/z", "v")).ok(); }, 60s)) << cluster.Logs(0);
 }
 
+TEST(EtcdClientFailover, WatchResumesOnAnotherMemberWithoutLosingOrRepeating) {
+  EtcdCluster cluster;
+  auto watcher = Client(cluster.ClientOptions());  // a fresh client starts on member 0
+  auto writer = Client(cluster.ClientOptionsFor({1, 2}));
+  std::mutex mu;
+  std::vector<std::string> values;
+  std::atomic<int> created{0};
+  WatchOptions wo;
+  wo.key = "/t/resume/";
+  wo.range_end = PrefixEnd(wo.key);
+  WatchHandler h;
+  h.on_created = [&] { ++created; };
+  h.on_events = [&](const std::vector<mvccpb::Event>& ev, std::int64_t) {
+    std::lock_guard lock(mu);
+    for (const auto& e : ev) values.push_back(e.kv().value());
+  };
+  auto watch = EtcdWatch::Start(watcher, wo, h);
+  ASSERT_TRUE(WaitFor([&] { return created.load() == 1; }, 10s));
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(writer->PutSync(PutReq("/t/resume/k", std::to_string(i))).ok());
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard lock(mu); return values.size() == 50; }, 10s));
+  cluster.Kill(0);
+  // Written while the watch has no stream: delivered after the resume.
+  for (int i = 50; i < 100; ++i) ASSERT_TRUE(writer->PutSync(PutReq("/t/resume/k", std::to_string(i))).ok());
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard lock(mu); return values.size() >= 100; }, 20s));
+  EXPECT_GE(watch->resumes(), 1);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(values.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(values[i], std::to_string(i));
+}
+
 TEST(EtcdClientFailover, QuorumLostFailsFastWithItsOwnReasonAndRecovers) {
   EtcdCluster cluster;
   auto options = cluster.ClientOptions();

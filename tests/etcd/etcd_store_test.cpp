@@ -6,6 +6,7 @@
 // one request.
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -163,8 +164,8 @@ TEST(EtcdStore, EventIdsGrowInCommitOrderAcrossAppliances) {
   for (std::size_t i = 0; i < events->size(); ++i) {
     const auto& e = (*events)[i];
     EXPECT_EQ(e.id, static_cast<std::int64_t>(i + 1));
-    if (e.machine == "a") EXPECT_EQ(e.message, "a" + std::to_string(next_a++));
-    if (e.machine == "b") EXPECT_EQ(e.message, "b" + std::to_string(next_b++));
+    const int n = e.machine == "a" ? next_a++ : next_b++;
+    EXPECT_EQ(e.message, e.machine + std::to_string(n));
   }
 }
 
