@@ -116,7 +116,8 @@ Status FinalStatus(std::string_view method, const std::vector<AttemptError>& att
 }
 
 bool IsNoQuorum(const Status& st) {
-  return st.code() == ErrorCode::kUnavailable && st.message().rfind(kNoQuorumMessage, 0) == 0;
+  // Anywhere in the message: layers above add their own prefix ("etcd store: ...").
+  return st.code() == ErrorCode::kUnavailable && st.message().find(kNoQuorumMessage) != std::string::npos;
 }
 
 }  // namespace metalpxe::etcd

@@ -49,7 +49,7 @@ struct AttemptError {
 // rest do not answer.
 Status FinalStatus(std::string_view method, const std::vector<AttemptError>& attempts, std::size_t endpoint_count);
 
-// The message every no-quorum Status starts with.
+// The words every no-quorum Status carries (callers may prefix their own).
 inline constexpr std::string_view kNoQuorumMessage = "etcd has no quorum";
 bool IsNoQuorum(const Status& st);
 
