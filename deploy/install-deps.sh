@@ -22,6 +22,7 @@ PEER_PKGS=(
   openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
+  etcd-server etcd-client openssl
 )
 
 SUDO=""
