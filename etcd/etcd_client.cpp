@@ -79,7 +79,7 @@ Result<EtcdClientOptions> ClientOptionsFromConfig(const StoreConfig& config) {
     if (f.path.empty()) continue;
     std::string error;
     if (!ReadWholeFile(f.path, f.into, &error))
-      return Status(ErrorCode::kPermissionDenied, "store: " + f.path + " " + error);
+      return Status(ErrorCode::kFailedPrecondition, "store: cannot read " + f.path + ": it " + error);
   }
   return o;
 }
