@@ -195,7 +195,7 @@ Result<std::shared_ptr<EtcdClient>> EtcdClient::Create(EtcdClientOptions options
 }
 
 EtcdClient::EtcdClient(EtcdClientOptions options)
-    : options_(std::move(options)), work_(boost::asio::make_work_guard(io_)), io_thread_([this] { io_.run(); }) {
+    : options_(std::move(options)), io_thread_([rt = runtime_] { rt->io.run(); }) {
   const auto creds = Credentials(options_);
   const auto args = ChannelArgs();
   for (const auto& spec : options_.endpoints) {
@@ -220,9 +220,10 @@ EtcdClient::~EtcdClient() {
   }
   // Stream handles hold the client while they run, so by now none is left;
   // finish whatever they posted and stop the thread.
-  work_.reset();
+  runtime_->work.reset();
   if (OnIoThread()) {
-    io_thread_.detach();  // the last owner let go on the io thread itself
+    spdlog::error("etcd: client destroyed on its own io thread; its thread finishes on its own");
+    io_thread_.detach();
   } else {
     io_thread_.join();
   }

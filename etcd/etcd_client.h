@@ -145,7 +145,7 @@ class EtcdClient {
   // A context with the client's metadata; deadline 0 = none (streams).
   std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds deadline) const;
   // The client's own thread: stream state machines and their timers.
-  boost::asio::io_context& io() { return io_; }
+  boost::asio::io_context& io() { return runtime_->io; }
   bool OnIoThread() const { return std::this_thread::get_id() == io_thread_.get_id(); }
 
   // One unary method of one endpoint's stubs, as the failover loop calls it.
@@ -178,8 +178,14 @@ class EtcdClient {
   mutable std::mutex health_mu_;
   EtcdHealth health_;
 
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  // The io thread's context, shared with the thread itself: should the last
+  // owner let go of the client on that very thread (a misuse, but not a
+  // crash), the thread finishes on a context that still exists.
+  struct Runtime {
+    boost::asio::io_context io;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{boost::asio::make_work_guard(io)};
+  };
+  std::shared_ptr<Runtime> runtime_ = std::make_shared<Runtime>();
   std::thread io_thread_;  // last: starts once everything above exists
 };
 
