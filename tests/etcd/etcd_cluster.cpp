@@ -137,7 +137,9 @@ void EtcdCluster::StartMember(int i, bool fresh) {
   const std::string scheme = options_.tls ? "https" : "http";
   const std::string client_url = scheme + "://127.0.0.1:" + std::to_string(m.client_port);
   const std::string peer_url = "http://127.0.0.1:" + std::to_string(m.peer_port);
-  std::vector<std::string> argv = {"etcd",
+  // setpriv --pdeathsig: a member dies with the test process even when that
+  // crashes, instead of running on in the namespace.
+  std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--", "etcd",
                                    "--name", m.name,
                                    "--data-dir", m.data_dir,
                                    "--listen-client-urls", client_url,
