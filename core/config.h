@@ -15,6 +15,7 @@
 #include "core/net_types.h"
 #include "core/secret.h"
 #include "core/talosconfig.h"
+#include "core/store_config.h"
 
 namespace metalpxe {
 
@@ -157,6 +158,7 @@ struct AppConfig {
   DhcpConfig dhcp;
   BootConfig boot;
   PowerConfig power;
+  StoreConfig store;  // store: sqlite (default) or a shared etcd cluster
   std::map<std::string, ProfileConfig> profiles;
   std::map<std::string, ClusterConfig> clusters;
   std::string inventory_file;  // absolute; empty when machines are inline

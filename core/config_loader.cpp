@@ -338,6 +338,7 @@ std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblem
   ReadDhcp(MapReader(sink, top.Raw("dhcp"), "dhcp"), root->Mark(), cfg->dhcp);
   ReadBoot(MapReader(sink, top.Raw("boot"), "boot"), cfg->boot);
   ReadPower(MapReader(sink, top.Raw("power"), "power"), cfg->power);
+  ReadStoreSection(MapReader(sink, top.Raw("store"), "store"), base_dir, cfg->store);
 
   ReadClusters(sink, top.Raw("clusters"), base_dir, *cfg);
   YAML::Node profiles = top.Raw("profiles");
@@ -429,8 +430,10 @@ ReloadedConfig ReloadAppConfig(const AppConfig& running) {
   };
   if (server_changed()) out.restart_needed.push_back("server");
   if (dhcp_changed()) out.restart_needed.push_back("dhcp");
+  if (fresh->store != running.store) out.restart_needed.push_back("store");
   fresh->server = running.server;
   fresh->dhcp = running.dhcp;
+  fresh->store = running.store;
   out.config = std::move(fresh);
   return out;
 }

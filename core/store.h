@@ -70,6 +70,9 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // Fails with kAlreadyExists, writing nothing, when the address is held by
+  // another MAC (the rule is LeaseWriteConflict in core/lease_ownership.h):
+  // no address is granted twice, even by two appliances sharing one store.
   virtual void PutLease(const LeaseRecord& lease, DurableCallback done) = 0;
   virtual void DeleteLease(Ipv4Address ip, DurableCallback done) = 0;
   virtual Result<std::vector<LeaseRecord>> LoadLeases() = 0;

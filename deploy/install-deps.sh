@@ -23,7 +23,7 @@ PEER_PKGS=(
   openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
-  openssl
+  etcd-server etcd-client openssl
 )
 
 SUDO=""

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/lease_ownership.h"
+
 namespace metalpxe {
 namespace {
 
@@ -45,6 +47,7 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Start(SqliteDb db, std::size_t
       {&s.begin, "BEGIN IMMEDIATE"},
       {&s.commit, "COMMIT"},
       {&s.rollback, "ROLLBACK"},
+      {&s.get_lease, "SELECT mac, expires, kind FROM leases WHERE ip = ?1"},
       {&s.put_lease,
        "INSERT INTO leases (ip, mac, client_id, expires, hostname, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
        "ON CONFLICT(ip) DO UPDATE SET mac = ?2, client_id = ?3, expires = ?4, hostname = ?5, kind = ?6"},
@@ -166,16 +169,7 @@ void StoreWriter::ApplyBatch(std::vector<PendingWrite>& batch, std::vector<Statu
 Status StoreWriter::Apply(const StoreOp& op) {
   return std::visit(
       Overloaded{
-          [&](const LeaseRecord& l) {
-            auto& s = stmts_.put_lease;
-            s.BindText(1, l.ip.ToString());
-            s.BindText(2, l.mac.ToString());
-            s.BindText(3, l.client_id);
-            s.BindInt(4, l.expires_unix);
-            s.BindText(5, l.hostname);
-            s.BindText(6, LeaseKindName(l.kind));
-            return s.Run();
-          },
+          [&](const LeaseRecord& l) { return PutLease(l); },
           [&](const DeleteLeaseOp& d) {
             stmts_.delete_lease.BindText(1, d.ip.ToString());
             return stmts_.delete_lease.Run();
@@ -226,6 +220,39 @@ Status StoreWriter::Apply(const StoreOp& op) {
           [&](const BarrierOp&) { return Status::Ok(); },
       },
       op);
+}
+
+// The row the write would replace is read in the same transaction (the
+// writer is the only one writing), so the ownership check and the write are
+// atomic.
+Status StoreWriter::PutLease(const LeaseRecord& l) {
+  auto& get = stmts_.get_lease;
+  get.BindText(1, l.ip.ToString());
+  auto row = get.Step();
+  if (!row.ok()) {
+    get.Reset();
+    return row.status();
+  }
+  std::optional<LeaseRecord> stored;
+  if (*row) {
+    auto mac = MacAddress::Parse(get.ColumnText(0));
+    auto kind = ParseLeaseKind(get.ColumnText(2));
+    // A damaged row is replaced rather than allowed to block the address forever.
+    if (mac && kind) stored = LeaseRecord{l.ip, *mac, "", get.ColumnInt(1), "", *kind};
+  }
+  get.Reset();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  if (auto conflict = LeaseWriteConflict(stored ? &*stored : nullptr, l, now))
+    return Status(ErrorCode::kAlreadyExists, "store: " + *conflict);
+  auto& s = stmts_.put_lease;
+  s.BindText(1, l.ip.ToString());
+  s.BindText(2, l.mac.ToString());
+  s.BindText(3, l.client_id);
+  s.BindInt(4, l.expires_unix);
+  s.BindText(5, l.hostname);
+  s.BindText(6, LeaseKindName(l.kind));
+  return s.Run();
 }
 
 }  // namespace metalpxe

@@ -42,7 +42,7 @@ class StoreWriter {
  private:
   struct Statements {
     SqliteStatement begin, commit, rollback;
-    SqliteStatement put_lease, delete_lease, put_machine, put_token, delete_expired_tokens, append_event,
+    SqliteStatement get_lease, put_lease, delete_lease, put_machine, put_token, delete_expired_tokens, append_event,
         prune_events;
   };
   StoreWriter(SqliteDb db, Statements stmts, std::size_t max_events);
@@ -50,6 +50,7 @@ class StoreWriter {
   void Run();
   void ApplyBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results);
   Status Apply(const StoreOp& op);
+  Status PutLease(const LeaseRecord& l);
 
   SqliteDb db_;
   Statements stmts_;

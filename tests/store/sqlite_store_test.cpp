@@ -1,292 +1,47 @@
-// Round trips of every record type through SqliteStore, upserts, deletes,
-// token expiry, the bounded event table, Flush() and close-time flushing.
+// SqliteStore: the shared Store contract (store_contract.cpp) on a fresh
+// state directory per test, plus what only SQLite has (WAL mode, schema
+// version, creating the directory).
 #include "core/store/sqlite_store.h"
 
 #include <filesystem>
-#include <mutex>
 
 #include <gtest/gtest.h>
 
 #include "core/store/sqlite_db.h"
 #include "core/store/store_schema.h"
+#include "tests/store/store_contract.h"
 #include "tests/store/store_test_util.h"
 
 namespace metalpxe {
 namespace {
 
-using testing::Durable;
+using testing::StoreContract;
 using testing::TempDir;
 
-MacAddress Mac(const char* s) { return *MacAddress::Parse(s); }
-Ipv4Address Ip(const char* s) { return *Ipv4Address::Parse(s); }
-
-std::unique_ptr<SqliteStore> OpenOrDie(const std::string& dir, SqliteStoreOptions options = {}) {
-  auto store = SqliteStore::Open(dir, options);
-  if (!store.ok()) throw std::runtime_error(store.status().ToString());
-  return std::move(store).value();
-}
-
-void ExpectSame(const LeaseRecord& a, const LeaseRecord& b) {
-  EXPECT_EQ(a.ip, b.ip);
-  EXPECT_EQ(a.mac, b.mac);
-  EXPECT_EQ(a.client_id, b.client_id);
-  EXPECT_EQ(a.expires_unix, b.expires_unix);
-  EXPECT_EQ(a.hostname, b.hostname);
-  EXPECT_EQ(a.kind, b.kind);
-}
-
-TEST(store_sqlite_store, LeaseRoundTripAcrossReopen) {
-  TempDir dir;
-  LeaseRecord a{Ip("10.66.0.100"), Mac("52:54:00:12:34:56"), "01525400123456", 1'900'000'000, "cp-1",
-                LeaseRecord::Kind::kActive};
-  LeaseRecord b{Ip("10.66.0.101"), Mac("52:54:00:12:34:57"), "", 1'900'000'100, "", LeaseRecord::Kind::kDeclined};
-  LeaseRecord c{Ip("10.66.0.102"), Mac("52:54:00:12:34:58"), "ff", 5, "x", LeaseRecord::Kind::kReleased};
-  {
-    auto store = OpenOrDie(dir.path());
-    Durable da, db, dc;
-    store->PutLease(a, da.Callback());
-    store->PutLease(b, db.Callback());
-    store->PutLease(c, dc.Callback());
-    ASSERT_TRUE(da.Wait().ok());
-    ASSERT_TRUE(db.Wait().ok());
-    ASSERT_TRUE(dc.Wait().ok());
-    auto leases = store->LoadLeases();
-    ASSERT_TRUE(leases.ok()) << leases.status().ToString();
-    ASSERT_EQ(leases->size(), 3u);
+class SqliteBackend : public testing::StoreBackend {
+ public:
+  std::unique_ptr<Store> Open(std::size_t max_events) override {
+    SqliteStoreOptions options;
+    options.max_events = max_events;
+    auto store = SqliteStore::Open(dir_.path(), options);
+    if (!store.ok()) throw std::runtime_error(store.status().ToString());
+    return std::move(store).value();
   }
-  auto store = OpenOrDie(dir.path());
-  auto leases = store->LoadLeases();
-  ASSERT_TRUE(leases.ok()) << leases.status().ToString();
-  ASSERT_EQ(leases->size(), 3u);
-  ExpectSame((*leases)[0], a);
-  ExpectSame((*leases)[1], b);
-  ExpectSame((*leases)[2], c);
-}
 
-TEST(store_sqlite_store, LeaseUpsertAndDelete) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.path());
-  LeaseRecord l{Ip("10.66.0.100"), Mac("52:54:00:00:00:01"), "", 100, "a", LeaseRecord::Kind::kActive};
-  store->PutLease(l, nullptr);
-  l.mac = Mac("52:54:00:00:00:02");
-  l.expires_unix = 200;
-  l.kind = LeaseRecord::Kind::kReleased;
-  store->PutLease(l, nullptr);
-  store->PutLease({Ip("10.66.0.101"), Mac("52:54:00:00:00:03"), "", 1, "", LeaseRecord::Kind::kActive}, nullptr);
-  ASSERT_TRUE(store->Flush().ok());
-  auto leases = store->LoadLeases();
-  ASSERT_TRUE(leases.ok());
-  ASSERT_EQ(leases->size(), 2u);
-  ExpectSame((*leases)[0], l);
+ private:
+  TempDir dir_;
+};
 
-  Durable d;
-  store->DeleteLease(Ip("10.66.0.100"), d.Callback());
-  ASSERT_TRUE(d.Wait().ok());
-  leases = store->LoadLeases();
-  ASSERT_TRUE(leases.ok());
-  ASSERT_EQ(leases->size(), 1u);
-  EXPECT_EQ((*leases)[0].ip, Ip("10.66.0.101"));
-  // Deleting what is not there is not an error.
-  Durable d2;
-  store->DeleteLease(Ip("10.66.0.250"), d2.Callback());
-  EXPECT_TRUE(d2.Wait().ok());
-}
-
-TEST(store_sqlite_store, MachineRoundTrip) {
-  TempDir dir;
-  MachineRecord m;
-  m.mac = Mac("52:54:00:aa:bb:cc");
-  m.name = "worker-1";
-  m.state = MachineState::kFailed;
-  m.reason = "install disk /dev/sda not found";
-  m.uuid = "4c4c4544-0042-3510-8052-b4c04f4e4e32";
-  m.arch = "x86_64";
-  m.vendor_class = "PXEClient:Arch:00007:UNDI:003000";
-  m.serial = "SN123";
-  m.last_ip = Ip("10.66.0.150");
-  m.first_seen_unix = 1000;
-  m.last_seen_unix = 2000;
-  m.state_changed_unix = 1500;
-  MachineRecord discovered;
-  discovered.mac = Mac("52:54:00:aa:bb:cd");  // everything else default
-  {
-    auto store = OpenOrDie(dir.path());
-    store->PutMachine(discovered, nullptr);
-    Durable d;
-    store->PutMachine(m, d.Callback());
-    ASSERT_TRUE(d.Wait().ok());
-  }
-  auto store = OpenOrDie(dir.path());
-  auto machines = store->LoadMachines();
-  ASSERT_TRUE(machines.ok()) << machines.status().ToString();
-  ASSERT_EQ(machines->size(), 2u);
-  const auto& got = (*machines)[0];
-  EXPECT_EQ(got.mac, m.mac);
-  EXPECT_EQ(got.name, m.name);
-  EXPECT_EQ(got.state, m.state);
-  EXPECT_EQ(got.reason, m.reason);
-  EXPECT_EQ(got.uuid, m.uuid);
-  EXPECT_EQ(got.arch, m.arch);
-  EXPECT_EQ(got.vendor_class, m.vendor_class);
-  EXPECT_EQ(got.serial, m.serial);
-  EXPECT_EQ(got.last_ip, m.last_ip);
-  EXPECT_EQ(got.first_seen_unix, m.first_seen_unix);
-  EXPECT_EQ(got.last_seen_unix, m.last_seen_unix);
-  EXPECT_EQ(got.state_changed_unix, m.state_changed_unix);
-  const auto& d = (*machines)[1];
-  EXPECT_EQ(d.mac, discovered.mac);
-  EXPECT_EQ(d.state, MachineState::kDiscovered);
-  EXPECT_TRUE(d.last_ip.IsUnspecified());
-  EXPECT_EQ(d.name, "");
-
-  // Every state survives the trip through its name.
-  for (auto s : {MachineState::kDiscovered, MachineState::kPendingInstall, MachineState::kInstalling,
-                 MachineState::kInstalled, MachineState::kReinstallRequested, MachineState::kFailed}) {
-    m.state = s;
-    store->PutMachine(m, nullptr);
-    ASSERT_TRUE(store->Flush().ok());
-    auto again = store->LoadMachines();
-    ASSERT_TRUE(again.ok());
-    EXPECT_EQ((*again)[0].state, s) << MachineStateName(s);
-  }
-}
-
-TEST(store_sqlite_store, TokenRoundTripUpdateAndExpiry) {
-  TempDir dir;
-  TokenRecord bound{std::string(64, 'a'), Mac("52:54:00:00:00:01"), Ip("10.66.0.100"), 1000, 2000, 5, 0};
-  TokenRecord unbound{std::string(64, 'b'), Mac("52:54:00:00:00:02"), std::nullopt, 1000, 3000, 3, 1};
-  {
-    auto store = OpenOrDie(dir.path());
-    store->PutToken(bound, nullptr);
-    store->PutToken(unbound, nullptr);
-    bound.fetches = 2;  // a fetch updates the same row
-    store->PutToken(bound, nullptr);
-    ASSERT_TRUE(store->Flush().ok());
-  }
-  auto store = OpenOrDie(dir.path());
-  auto tokens = store->LoadTokens();
-  ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
-  ASSERT_EQ(tokens->size(), 2u);
-  const auto& t0 = (*tokens)[0];
-  EXPECT_EQ(t0.token_hash, bound.token_hash);
-  EXPECT_EQ(t0.mac, bound.mac);
-  ASSERT_TRUE(t0.bound_ip.has_value());
-  EXPECT_EQ(*t0.bound_ip, *bound.bound_ip);
-  EXPECT_EQ(t0.issued_unix, 1000);
-  EXPECT_EQ(t0.expires_unix, 2000);
-  EXPECT_EQ(t0.max_fetches, 5);
-  EXPECT_EQ(t0.fetches, 2);
-  const auto& t1 = (*tokens)[1];
-  EXPECT_EQ(t1.token_hash, unbound.token_hash);
-  EXPECT_FALSE(t1.bound_ip.has_value());
-  EXPECT_EQ(t1.fetches, 1);
-
-  Durable d;
-  store->DeleteExpiredTokens(1999, d.Callback());
-  ASSERT_TRUE(d.Wait().ok());
-  EXPECT_EQ(store->LoadTokens()->size(), 2u);
-  Durable d2;
-  store->DeleteExpiredTokens(2000, d2.Callback());  // expires == now counts as expired
-  ASSERT_TRUE(d2.Wait().ok());
-  tokens = store->LoadTokens();
-  ASSERT_EQ(tokens->size(), 1u);
-  EXPECT_EQ((*tokens)[0].token_hash, unbound.token_hash);
-}
-
-TEST(store_sqlite_store, EventsRoundTripPagingAndStamp) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.path());
-  for (int i = 0; i < 10; ++i) {
-    store->AppendEvent({0, 1000 + i, "cp-1", "state", "event " + std::to_string(i)}, nullptr);
-  }
-  store->AppendEvent({0, 0, "52:54:00:00:00:09", "dhcp", "unstamped"}, nullptr);
-  ASSERT_TRUE(store->Flush().ok());
-
-  auto first = store->LoadEvents(0, 4);
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  ASSERT_EQ(first->size(), 4u);
-  EXPECT_EQ((*first)[0].message, "event 0");
-  EXPECT_EQ((*first)[0].time_unix_ms, 1000);
-  EXPECT_EQ((*first)[0].machine, "cp-1");
-  EXPECT_EQ((*first)[0].kind, "state");
-  for (std::size_t i = 1; i < first->size(); ++i) EXPECT_GT((*first)[i].id, (*first)[i - 1].id);
-
-  auto rest = store->LoadEvents(first->back().id, 100);
-  ASSERT_TRUE(rest.ok());
-  ASSERT_EQ(rest->size(), 7u);
-  EXPECT_EQ((*rest)[0].message, "event 4");
-  EXPECT_EQ(rest->back().message, "unstamped");
-  EXPECT_GT(rest->back().time_unix_ms, 1'600'000'000'000);  // stamped with the wall clock
-  EXPECT_TRUE(store->LoadEvents(rest->back().id, 100)->empty());
-}
-
-TEST(store_sqlite_store, EventsAreBoundedOldestPrunedFirst) {
-  TempDir dir;
-  SqliteStoreOptions options;
-  options.max_events = 50;
-  auto store = OpenOrDie(dir.path(), options);
-  for (int i = 0; i < 200; ++i) store->AppendEvent({0, i + 1, "m", "k", std::to_string(i)}, nullptr);
-  ASSERT_TRUE(store->Flush().ok());
-  auto events = store->LoadEvents(0, 1000);
-  ASSERT_TRUE(events.ok());
-  ASSERT_EQ(events->size(), 50u);
-  EXPECT_EQ(events->front().message, "150");
-  EXPECT_EQ(events->back().message, "199");
-  // Ids keep growing after pruning: a reader paging by id never sees one twice.
-  store->AppendEvent({0, 1, "m", "k", "late"}, nullptr);
-  ASSERT_TRUE(store->Flush().ok());
-  auto late = store->LoadEvents(events->back().id, 10);
-  ASSERT_EQ(late->size(), 1u);
-  EXPECT_EQ(late->front().message, "late");
-}
-
-TEST(store_sqlite_store, CallbacksRunInOrderAndCloseFlushes) {
-  TempDir dir;
-  std::vector<int> order;
-  std::mutex mu;
-  {
-    auto store = OpenOrDie(dir.path());
-    for (int i = 0; i < 500; ++i) {
-      LeaseRecord l{Ipv4Address{0x0a420000u + static_cast<std::uint32_t>(i)}, Mac("52:54:00:00:00:01"), "", i, "",
-                    LeaseRecord::Kind::kActive};
-      store->PutLease(l, [&, i](const Status& st) {
-        ASSERT_TRUE(st.ok()) << st.ToString();
-        std::lock_guard lock(mu);
-        order.push_back(i);
-      });
-    }
-    // No Flush: the destructor must apply everything and run every callback.
-  }
-  ASSERT_EQ(order.size(), 500u);
-  for (int i = 0; i < 500; ++i) EXPECT_EQ(order[i], i);
-  auto store = OpenOrDie(dir.path());
-  EXPECT_EQ(store->LoadLeases()->size(), 500u);
-}
-
-TEST(store_sqlite_store, FlushFromACallbackIsRefusedNotDeadlocked) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.path());
-  Durable d;
-  Status inner;
-  store->PutLease({Ip("10.0.0.1"), Mac("52:54:00:00:00:01"), "", 1, "", LeaseRecord::Kind::kActive},
-                  [&](const Status&) { inner = store->Flush(); });
-  ASSERT_TRUE(store->Flush().ok());
-  EXPECT_EQ(inner.code(), ErrorCode::kFailedPrecondition);
-}
-
-TEST(store_sqlite_store, ACallbackMayQueueMoreWrites) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.path());
-  Durable second;
-  store->AppendEvent({0, 1, "m", "k", "first"},
-                     [&](const Status&) { store->AppendEvent({0, 2, "m", "k", "second"}, second.Callback()); });
-  ASSERT_TRUE(second.Wait().ok());
-  EXPECT_EQ(store->LoadEvents(0, 10)->size(), 2u);
-}
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract,
+                         ::testing::Values(testing::StoreBackendFactory{
+                             "sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
+                         testing::StoreBackendName);
 
 TEST(store_sqlite_store, DatabaseFileIsInWalModeWithCurrentSchema) {
   TempDir dir;
-  auto store = OpenOrDie(dir.Sub("nested/state"));  // creates missing directories
+  auto opened = SqliteStore::Open(dir.Sub("nested/state"));  // creates missing directories
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& store = *opened;
   EXPECT_EQ(store->path(), dir.Sub("nested/state/metalpxe.db"));
   EXPECT_TRUE(std::filesystem::exists(store->path()));
   auto raw = SqliteDb::Open(store->path(), false);

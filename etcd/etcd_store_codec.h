@@ -1,0 +1,66 @@
+#pragma once
+// How EtcdStore lays its records out in etcd: the keys (all under the
+// configured prefix, readable with `etcdctl get --prefix /metalpxe/`) and the
+// values (small JSON objects with a format version, so another appliance
+// version can read them and an operator can too). Pure functions: the
+// decoders face whatever is in the cluster and are fuzzed
+// (tests/fuzz/fuzz_etcd_store_codec.cpp).
+//
+//   <prefix>leases/<ip>            LeaseRecord     ("10.66.0.100": same order as SQLite's)
+//   <prefix>machines/<mac>         MachineRecord
+//   <prefix>tokens/<sha256 hex>    TokenRecord
+//   <prefix>events/<20-digit id>   EventRecord     (zero-padded: key order is id order)
+//   <prefix>meta/event-seq         last event id handed out (decimal)
+//   <prefix>writers/<writer id>    a writer's last transaction number (see etcd_store_writer.h)
+//   <prefix>leaders/...            election keys (etcd_election.h)
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/store.h"
+
+namespace metalpxe::etcd {
+
+class StoreKeys {
+ public:
+  explicit StoreKeys(std::string prefix) : prefix_(std::move(prefix)) {}
+  const std::string& prefix() const { return prefix_; }
+
+  std::string Lease(Ipv4Address ip) const { return LeasesPrefix() + ip.ToString(); }
+  std::string LeasesPrefix() const { return prefix_ + "leases/"; }
+  std::string Machine(const MacAddress& mac) const { return MachinesPrefix() + mac.ToString(); }
+  std::string MachinesPrefix() const { return prefix_ + "machines/"; }
+  std::string Token(const std::string& hash) const { return TokensPrefix() + hash; }
+  std::string TokensPrefix() const { return prefix_ + "tokens/"; }
+  std::string Event(std::int64_t id) const;
+  std::string EventsPrefix() const { return prefix_ + "events/"; }
+  std::string EventSeq() const { return prefix_ + "meta/event-seq"; }
+  std::string Writer(const std::string& id) const { return prefix_ + "writers/" + id; }
+
+  // The id in an event key; nullopt for any other key.
+  std::optional<std::int64_t> EventId(std::string_view key) const;
+
+ private:
+  std::string prefix_;
+};
+
+std::string EncodeLease(const LeaseRecord& lease);
+Result<LeaseRecord> DecodeLease(std::string_view value);
+
+std::string EncodeMachine(const MachineRecord& machine);
+Result<MachineRecord> DecodeMachine(std::string_view value);
+
+std::string EncodeToken(const TokenRecord& token);
+Result<TokenRecord> DecodeToken(std::string_view value);
+
+// The id lives in the key, not in the value.
+std::string EncodeEvent(const EventRecord& event);
+Result<EventRecord> DecodeEvent(std::int64_t id, std::string_view value);
+
+// Non-negative decimal without sign or leading junk.
+std::string EncodeCounter(std::int64_t value);
+Result<std::int64_t> DecodeCounter(std::string_view value);
+
+}  // namespace metalpxe::etcd

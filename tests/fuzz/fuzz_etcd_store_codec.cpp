@@ -1,0 +1,49 @@
+// libFuzzer target: EtcdStore's record decoders (etcd/etcd_store_codec.h) on
+// arbitrary values, as another appliance, an operator with etcdctl, or a
+// damaged cluster may leave them. Whatever decodes must encode and decode
+// again to the same record (nothing lost or changed on the way through).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "etcd/etcd_store_codec.h"
+
+using namespace metalpxe;
+using namespace metalpxe::etcd;
+
+namespace {
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view value(reinterpret_cast<const char*>(data), size);
+  if (auto l = DecodeLease(value); l.ok()) {
+    auto again = DecodeLease(EncodeLease(*l));
+    Check(again.ok() && again->ip == l->ip && again->mac == l->mac && again->client_id == l->client_id &&
+          again->hostname == l->hostname && again->expires_unix == l->expires_unix && again->kind == l->kind);
+  }
+  if (auto m = DecodeMachine(value); m.ok()) {
+    auto again = DecodeMachine(EncodeMachine(*m));
+    Check(again.ok() && again->mac == m->mac && again->name == m->name && again->state == m->state &&
+          again->reason == m->reason && again->uuid == m->uuid && again->vendor_class == m->vendor_class &&
+          again->serial == m->serial && again->last_ip == m->last_ip && again->last_seen_unix == m->last_seen_unix);
+  }
+  if (auto t = DecodeToken(value); t.ok()) {
+    auto again = DecodeToken(EncodeToken(*t));
+    Check(again.ok() && again->token_hash == t->token_hash && again->bound_ip == t->bound_ip &&
+          again->fetches == t->fetches && again->expires_unix == t->expires_unix);
+  }
+  if (auto e = DecodeEvent(7, value); e.ok()) {
+    auto again = DecodeEvent(7, EncodeEvent(*e));
+    Check(again.ok() && again->message == e->message && again->machine == e->machine && again->kind == e->kind &&
+          again->time_unix_ms == e->time_unix_ms);
+  }
+  if (auto c = DecodeCounter(value); c.ok()) Check(*DecodeCounter(EncodeCounter(*c)) == *c);
+  (void)StoreKeys("/metalpxe/").EventId(value);
+  return 0;
+}
