@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "api/talos_event.h"
+#include "core/talos_event.h"
 #include "core/secret.h"
 #include "core/talosconfig.h"
 #include "talos/call_error.h"
