@@ -5,6 +5,7 @@
 #include <grpcpp/resource_quota.h>
 
 #include "api/admission_listener.h"
+#include "api/running_grpc_server.h"
 #include "api/proto/events/events.grpc.pb.h"
 #include "api/talos_event_decode.h"
 #include "core/fd_limit.h"
@@ -61,7 +62,7 @@ class EventSinkServer::Service final : public events::EventSinkService::Service 
 
 struct EventSinkServer::GrpcServer {
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;
-  std::unique_ptr<grpc::Server> server;
+  RunningGrpcServer server;
   std::unique_ptr<AdmissionListener> listener;  // stopped before the server, see Shutdown()
 };
 
@@ -110,8 +111,9 @@ Status EventSinkServer::Start() {
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, grpc::InsecureServerCredentials());
   builder.RegisterService(service_.get());
   ApplyLimits(builder, options_);
-  parts->server = builder.BuildAndStart();
-  if (!parts->server) return Status(ErrorCode::kUnavailable, "event sink: cannot start the gRPC server");
+  auto started = RunningGrpcServer::Start(builder, "event sink");
+  if (!started.ok()) return started.status();
+  parts->server = std::move(started).value();
   auto* acceptor = parts->acceptor.get();
   parts->listener = std::make_unique<AdmissionListener>(
       ConnectionLimits{options_.max_connections, options_.per_client_connections}, [acceptor](int fd, int listener) {
@@ -121,8 +123,7 @@ Status EventSinkServer::Start() {
         acceptor->HandleNewConnection(&p);  // gRPC owns fd from here
       });
   if (auto st = parts->listener->Start(listen_address_, requested_port_); !st.ok()) {
-    parts->server->Shutdown();
-    parts->server->Wait();
+    parts->server.Stop();
     return Status(st.code(), "event sink: " + st.message());
   }
   bound_port_ = parts->listener->port();
@@ -135,8 +136,7 @@ Status EventSinkServer::Start() {
 void EventSinkServer::Shutdown() {
   if (!server_) return;
   server_->listener->Stop();  // no new connections reach gRPC while it shuts down
-  server_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  server_->server->Wait();
+  server_->server.Stop();
   server_.reset();
 }
 

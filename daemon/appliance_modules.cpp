@@ -11,13 +11,13 @@
 #include "core/install/token_key.h"
 #include "core/log.h"
 #include "core/provisioning/provisioning_service.h"
-#include "core/store/sqlite_store.h"
 #include "daemon/appliance_metrics.h"
 #include "daemon/asio_scheduler.h"
 #include "daemon/loader_presence.h"
 #include "daemon/management_backend_impl.h"
 #include "daemon/profile_assets.h"
 #include "dhcp/server.h"
+#include "etcd/open_store.h"
 #include "http/boot_endpoints.h"
 #include "http/http_server.h"
 #include "ipmi/driver_power_control.h"
@@ -28,7 +28,7 @@ namespace metalpxe {
 struct ApplianceModules::Impl {
   boost::asio::io_context& io;
   SwappableConfigSource& source;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Store> store;  // SQLite in stateDir, or etcd shared by several appliances
   std::unique_ptr<AsioScheduler> scheduler;
   std::unique_ptr<DriverPowerControl> power;
   std::unique_ptr<LoaderPresence> loaders;
@@ -61,9 +61,10 @@ struct ApplianceModules::Impl {
     const auto config = source.Current();
     const ServerConfig& server = config->server;
 
-    auto opened = SqliteStore::Open(server.state_dir);
-    if (!opened.ok()) return opened.status();
-    store = std::move(*opened);
+    auto opened = etcd::OpenConfiguredStore(*config);
+    if (!opened.ok()) return {opened.status().code(), "store: " + opened.status().message()};
+    store = std::move(opened->store);
+    spdlog::info("store: {}", opened->description);
     auto key = LoadOrCreateTokenKey(server.state_dir);
     if (!key.ok()) return key.status();
 

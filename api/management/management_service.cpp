@@ -8,6 +8,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "api/management/grpc_status.h"
+#include "api/running_grpc_server.h"
 #include "api/management/stream_queue.h"
 #include "core/log.h"
 #include "metalpxe/v1/management.grpc.pb.h"
@@ -289,7 +290,7 @@ class ManagementServer::Service final : public v1::Management::Service {
 };
 
 struct ManagementServer::GrpcServer {
-  std::unique_ptr<grpc::Server> server;
+  RunningGrpcServer server;
 };
 
 ManagementServer::ManagementServer(std::string listen, const ApiPki& pki, ManagementBackend& backend)
@@ -310,13 +311,13 @@ Status ManagementServer::Start() {
   builder.SetMaxReceiveMessageSize(1 << 20);
   // A second metalpxed on the same apiListen must fail, not share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  auto server = builder.BuildAndStart();
-  if (!server || selected_port == 0) {
+  auto server = RunningGrpcServer::Start(builder, "management API");
+  if (!server.ok() || selected_port == 0) {
     return Status(ErrorCode::kUnavailable, "management API: cannot listen on " + listen_);
   }
   port_ = static_cast<std::uint16_t>(selected_port);
   server_ = std::make_unique<GrpcServer>();
-  server_->server = std::move(server);
+  server_->server = std::move(server).value();
   spdlog::info("management API listening on {} (port {}, mutual TLS)", listen_, port_);
   return Status::Ok();
 }
@@ -324,8 +325,7 @@ Status ManagementServer::Start() {
 void ManagementServer::Shutdown() {
   if (!server_) return;
   service_->Stop();  // streams notice within one slice and return
-  server_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  server_->server->Wait();
+  server_->server.Stop();
   server_.reset();
 }
 

@@ -97,7 +97,7 @@ TEST(StoreConfig, EtcdWithCertificatesIsRead) {
 }
 
 TEST(StoreConfig, EtcdMistakesPointAtTheirLine) {
-  const std::string talos = Examples() + "/broken/../talos/worker.yaml";
+  const std::string not_a_cert = Examples() + "/broken/../machines.yaml";
   EXPECT_EQ(ProblemsOf(Examples() + "/broken/store-etcd.yaml"),
             (std::vector<std::string>{
                 "store-etcd.yaml:15:7: store.endpoints[1]: 'ftp://10.66.0.12:2379' is not an etcd URL: it must "
@@ -114,7 +114,7 @@ TEST(StoreConfig, EtcdMistakesPointAtTheirLine) {
                 "store-etcd.yaml:21:7: store.ca: /nonexistent/etcd-ca.crt does not exist",
                 "store-etcd.yaml:22:3: store.cert needs store.key too (a client certificate and its key go "
                 "together)",
-                "store-etcd.yaml:22:9: store.cert: " + talos + " holds no PEM certificate (-----BEGIN "
+                "store-etcd.yaml:22:9: store.cert: " + not_a_cert + " holds no PEM certificate (-----BEGIN "
                 "CERTIFICATE-----)",
                 "store-etcd.yaml:23:3: unknown key 'store.timeout'",
             }));

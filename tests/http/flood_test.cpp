@@ -116,7 +116,8 @@ TEST_F(HttpFlood, AStormOfDistinctAddressesIsNotLimited) {
   // Idle closing is the next test's: on a loaded machine opening 400
   // connections can take longer than the default idle timeout.
   HttpServerOptions options;
-  options.idle_timeout = 300s;
+  options.idle_timeout = 300s;  // the storm must not race the idle timeout on a loaded machine
+  options.send_stall_timeout = 300s;
   StartServer(options);
   constexpr int kAddresses = 200;
   lab_.host(2).Sh("i=10; while [ $i -lt " + std::to_string(10 + kAddresses) +
