@@ -3,6 +3,14 @@
 #include "core/config_loader.h"
 
 namespace metalpxe {
+namespace {
+
+// "1 profile", "3 profiles".
+std::string Counted(std::size_t n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+}  // namespace
 
 int RunCheckConfig(const std::string& path, std::ostream& out, std::ostream& err) {
   const LoadedConfig loaded = LoadAppConfig(path);
@@ -15,10 +23,9 @@ int RunCheckConfig(const std::string& path, std::ostream& out, std::ostream& err
   const AppConfig& c = *loaded.config;
   std::size_t with_bmc = 0;
   for (const auto& m : c.inventory->machines) with_bmc += m.bmc.has_value();
-  out << c.file << ": valid: dhcp " << DhcpModeName(c.dhcp.mode) << ", " << c.dhcp.subnets.size()
-      << (c.dhcp.subnets.size() == 1 ? " subnet, " : " subnets, ") << c.profiles.size()
-      << (c.profiles.size() == 1 ? " profile, " : " profiles, ") << c.inventory->machines.size()
-      << (c.inventory->machines.size() == 1 ? " machine" : " machines") << " (" << with_bmc << " with a BMC), "
+  out << c.file << ": valid: dhcp " << DhcpModeName(c.dhcp.mode) << ", " << Counted(c.dhcp.subnets.size(), "subnet")
+      << ", " << Counted(c.profiles.size(), "profile") << ", " << Counted(c.clusters.size(), "cluster") << ", "
+      << Counted(c.inventory->machines.size(), "machine") << " (" << with_bmc << " with a BMC), "
       << "unknown machines: " << UnknownMachinePolicyName(c.boot.unknown_machines) << "\n";
   return 0;
 }
