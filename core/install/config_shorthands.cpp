@@ -10,10 +10,8 @@ namespace {
 // The alias the static-address shorthand gives the machine's boot NIC.
 constexpr std::string_view kLinkAlias = "mgmt0";
 
-std::string ScalarText(const YamlValue* v) { return v != nullptr && v->is_scalar() ? v->text() : std::string(); }
-
 bool IsKind(const YamlValue& doc, std::string_view kind) {
-  return doc.is_map() && ScalarText(doc.Find("kind")) == kind && ScalarText(doc.Find("apiVersion")) == "v1alpha1";
+  return doc.is_map() && doc.ScalarAt("kind") == kind && doc.ScalarAt("apiVersion") == "v1alpha1";
 }
 
 YamlValue* FindKind(std::vector<YamlValue>& docs, std::string_view kind) {
@@ -126,12 +124,12 @@ Result<std::string> LinkAliasFor(std::vector<YamlValue>& docs, const MacAddress&
   for (const auto& doc : docs) {
     if (!IsKind(doc, "LinkAliasConfig")) continue;
     const YamlValue* selector = doc.Find("selector");
-    if (selector != nullptr && selector->is_map() && ScalarText(selector->Find("match")) == match) {
-      return ScalarText(doc.Find("name"));
+    if (selector != nullptr && selector->is_map() && selector->ScalarAt("match") == match) {
+      return doc.ScalarAt("name");
     }
   }
   for (const auto& doc : docs) {
-    if ((IsKind(doc, "LinkAliasConfig") || IsKind(doc, "LinkConfig")) && ScalarText(doc.Find("name")) == kLinkAlias) {
+    if ((IsKind(doc, "LinkAliasConfig") || IsKind(doc, "LinkConfig")) && doc.ScalarAt("name") == kLinkAlias) {
       return Status(ErrorCode::kInvalidArgument, std::string(context) + ": the config already has a link named " +
                                                      std::string(kLinkAlias) + " for another NIC");
     }
@@ -156,7 +154,7 @@ Status StaticAddressDocuments(std::vector<YamlValue>& docs, const StaticAddress&
     patch.Set("routes", YamlValue::Seq()).items().push_back(std::move(route));
   }
   for (auto& doc : docs) {
-    if (IsKind(doc, "LinkConfig") && ScalarText(doc.Find("name")) == *alias) {
+    if (IsKind(doc, "LinkConfig") && doc.ScalarAt("name") == *alias) {
       return MergeDocument(doc, std::move(patch), DocumentId{"v1alpha1", "LinkConfig", *alias}, context);
     }
   }

@@ -21,11 +21,6 @@ std::string JoinPath(const std::vector<std::string>& path) {
   return out;
 }
 
-std::string ScalarText(const YamlValue& doc, std::string_view key) {
-  const YamlValue* v = doc.Find(key);
-  return v != nullptr && v->is_scalar() ? v->text() : std::string();
-}
-
 // The top-level keys of v1alpha1.Config (v1alpha1_types.go).
 constexpr std::string_view kV1Alpha1Keys[] = {"version", "debug", "persist", "machine", "cluster"};
 
@@ -268,14 +263,14 @@ Result<DocumentId> IdentifyDocument(const YamlValue& doc, std::string_view what)
                                                    std::string(doc.KindName()));
   }
   DocumentId id;
-  id.kind = ScalarText(doc, "kind");
-  id.api_version = ScalarText(doc, "apiVersion");
+  id.kind = doc.ScalarAt("kind");
+  id.api_version = doc.ScalarAt("apiVersion");
   if (!id.kind.empty()) {
     if (id.api_version.empty()) return Status(ErrorCode::kInvalidArgument, std::string(what) + ": missing apiVersion");
-    id.name = ScalarText(doc, "name");
+    id.name = doc.ScalarAt("name");
     return id;
   }
-  const bool v1alpha1 = ScalarText(doc, "version") == "v1alpha1" ||
+  const bool v1alpha1 = doc.ScalarAt("version") == "v1alpha1" ||
                         std::any_of(doc.entries().begin(), doc.entries().end(), [](const YamlValue::Entry& e) {
                           return e.first != "version" && IsV1Alpha1Key(e.first);
                         });
@@ -310,7 +305,7 @@ Status ExtractDeletes(YamlValue& patch, std::vector<DeleteSelector>* selectors, 
   }
   if (IsDeleteMarker(patch)) {
     // makeSelector: deleting a whole document needs its apiVersion and kind.
-    if (ScalarText(patch, "apiVersion").empty() || ScalarText(patch, "kind").empty()) {
+    if (patch.ScalarAt("apiVersion").empty() || patch.ScalarAt("kind").empty()) {
       return Status(ErrorCode::kInvalidArgument,
                     std::string(patch_name) + ": `$patch: delete` of a whole document needs its apiVersion and kind "
                                               "(the v1alpha1 document cannot be deleted)");

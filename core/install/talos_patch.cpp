@@ -7,11 +7,6 @@
 namespace metalpxe {
 namespace {
 
-std::string ScalarText(const YamlValue& doc, std::string_view key) {
-  const YamlValue* v = doc.is_map() ? doc.Find(key) : nullptr;
-  return v != nullptr && v->is_scalar() ? v->text() : std::string();
-}
-
 std::vector<YamlValue>::iterator FindDocument(std::vector<YamlValue>& config, const DocumentId& id) {
   return std::find_if(config.begin(), config.end(), [&](const YamlValue& doc) {
     auto other = IdentifyDocument(doc, "");
@@ -22,7 +17,7 @@ std::vector<YamlValue>::iterator FindDocument(std::vector<YamlValue>& config, co
 // The document a delete selector addresses (makeSelector in delete.go): the
 // patch document's apiVersion and kind, both or neither (v1alpha1), and name.
 Result<DocumentId> SelectorTarget(const YamlValue& doc, std::string_view name) {
-  DocumentId id{ScalarText(doc, "apiVersion"), ScalarText(doc, "kind"), ScalarText(doc, "name")};
+  DocumentId id{doc.ScalarAt("apiVersion"), doc.ScalarAt("kind"), doc.ScalarAt("name")};
   if (id.api_version.empty() && id.kind.empty()) return DocumentId{"", "v1alpha1", ""};
   if (id.api_version.empty() || id.kind.empty()) {
     return Status(ErrorCode::kInvalidArgument,

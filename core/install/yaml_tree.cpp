@@ -35,6 +35,11 @@ const YamlValue* YamlValue::Find(std::string_view key) const {
   return nullptr;
 }
 
+std::string YamlValue::ScalarAt(std::string_view key) const {
+  const YamlValue* v = Find(key);
+  return v != nullptr && v->is_scalar() ? v->text() : std::string();
+}
+
 YamlValue* YamlValue::Find(std::string_view key) {
   for (auto& [k, v] : entries_) {
     if (k == key) return &v;

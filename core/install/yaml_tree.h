@@ -55,6 +55,9 @@ class YamlValue {
   // The value of `key`, inserting an empty map there when absent or null.
   YamlValue& MapAt(std::string key);
   bool Erase(std::string_view key);
+  // The text of scalar entry `key`; empty when this is not a map, the key is
+  // absent or its value is not a scalar.
+  std::string ScalarAt(std::string_view key) const;
 
   // Sequences.
   const std::vector<YamlValue>& items() const { return items_; }
