@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/log.h"
+#include "dhcp/address_probe.h"
 #include "dhcp/responder.h"
 #include "dhcp/socket_io.h"
 
@@ -44,13 +45,19 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
 
   Impl(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
        BootPolicy policy)
-      : io(io), config(config), store(store), observer(std::move(observer)), policy(std::move(policy)) {}
+      : io(io),
+        config(config),
+        store(store),
+        observer(std::move(observer)),
+        policy(std::move(policy)),
+        prober(io, AddressProbeOptions{}) {}
 
   boost::asio::io_context& io;
   const ConfigSource& config;
   Store& store;
   DhcpObserver observer;
   BootPolicy policy;
+  AddressProber prober;  // ping-check before offering an unbound address
 
   mutable std::mutex mu;  // everything below, except the durable queue
   std::unique_ptr<DhcpResponder> responder;
@@ -107,11 +114,22 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     if (!d.local.IsUnspecified()) in.local_addresses.push_back(d.local);
     in.boot_server_port = listeners[li]->boot_server_port;
     if (auto t = in.msg.Type()) ++stats.received[static_cast<std::size_t>(*t)];
-
     responder->UpdateConfig(config.Current());
+    HandleInbound(li, in, 0);
+  }
+
+  // At most this many addresses are probed for one DISCOVER: a client (or a
+  // forged flood) cannot make one request cost more.
+  static constexpr int kMaxProbesPerDiscover = 4;
+
+  void HandleInbound(std::size_t li, const Inbound& in, int attempt) {
+    responder->SetProbeRoom(!prober.enabled() ? ProbeRoom::kOff
+                            : prober.HasRoom() ? ProbeRoom::kAvailable
+                                               : ProbeRoom::kFull);
     Decision decision = responder->Handle(in, NowUnix());
     stats.leases = responder->leases().size();
-    if (decision.observation && observer) observer(*decision.observation);
+    if (decision.probe_skipped) ++stats.probes_skipped;
+    if (attempt == 0 && decision.observation && observer) observer(*decision.observation);
     switch (decision.verdict) {
       case Verdict::kIgnored: ++stats.dropped_ignored; return;
       case Verdict::kNoPool: ++stats.dropped_no_pool; return;
@@ -143,6 +161,10 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       reply = std::move(p);
     }
+    if (decision.probe && reply) {
+      StartProbe(li, in, attempt, *decision.probe, std::move(*reply));
+      return;
+    }
     if (decision.writes.empty()) {
       if (reply) outbox.push_back(std::move(*reply));
       return;
@@ -166,6 +188,40 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
         if (!self) return;
         self->Durable(join->failed ? std::nullopt : std::move(join->reply), join->failed);
       });
+    }
+  }
+
+  // The offer waits on the io_context for the probe's answer; nothing blocks.
+  void StartProbe(std::size_t li, const Inbound& in, int attempt, const ProbeRequest& probe, Pending offer) {
+    std::weak_ptr<Impl> weak = shared_from_this();
+    const MacAddress mac = in.msg.Mac();
+    prober.Probe(probe.ip, in.ifindex, probe.on_link,
+                 [weak, li, in, attempt, ip = probe.ip, mac, offer = std::move(offer)](bool in_use) mutable {
+                   auto self = weak.lock();
+                   if (!self) return;
+                   std::lock_guard lock(self->mu);
+                   if (self->stopped || !self->responder) return;
+                   self->ProbeAnswered(li, in, attempt, ip, mac, in_use, std::move(offer));
+                   self->Flush();
+                 });
+  }
+
+  void ProbeAnswered(std::size_t li, const Inbound& in, int attempt, Ipv4Address ip, const MacAddress& mac,
+                     bool in_use, Pending offer) {
+    const bool send = responder->ProbeAnswered(mac, ip, in_use, NowUnix());
+    if (send) {
+      outbox.push_back(std::move(offer));
+      return;
+    }
+    if (!in_use) return;  // the held offer went away meanwhile (the client moved on)
+    // Skipped and recorded: the address stays quarantined in the lease table
+    // and the next candidate is tried, a bounded number of times.
+    SPDLOG_WARN("dhcp: {} is in use by a host that has no lease from us; not offered to {} (quarantined for {} s)",
+                ip.ToString(), mac.ToString(), DhcpResponder::kDeclineQuarantineSeconds);
+    if (attempt + 1 < kMaxProbesPerDiscover) {
+      HandleInbound(li, in, attempt + 1);
+    } else {
+      ++stats.dropped_probe_conflicts;
     }
   }
 
@@ -262,6 +318,11 @@ Status DhcpServer::Start() {
     if (ec) return Status(ErrorCode::kInternal, "asio assign: " + ec.message());
     impl_->listeners.push_back(std::move(l));
   }
+  if (mode == DhcpMode::kFull) {
+    if (auto st = impl_->prober.Open(); !st.ok())
+      SPDLOG_WARN("dhcp: ping-check off (addresses are offered without checking that no host uses them): {}",
+                  st.message());
+  }
   for (std::size_t i = 0; i < impl_->listeners.size(); ++i) impl_->ArmRead(i);
   SPDLOG_INFO("dhcp: {} mode on {} ({} leases loaded)", DhcpModeName(mode),
               cfg->server.interface.empty() ? "all interfaces" : cfg->server.interface, leases.size());
@@ -276,11 +337,17 @@ void DhcpServer::Stop() {
     l->socket.close(ec);
   }
   impl_->listeners.clear();
+  impl_->prober.Close();
 }
 
 DhcpStats DhcpServer::Stats() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  DhcpStats s = impl_->stats;
+  const auto p = impl_->prober.Stats();
+  s.probes_sent = p.sent;
+  s.probes_in_use = p.in_use;
+  s.probes_max_in_flight = p.max_in_flight;
+  return s;
 }
 
 std::vector<LeaseRecord> DhcpServer::Leases() const {

@@ -4,10 +4,13 @@
 // proxy mode, and kill -9 of a server process under load.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -16,6 +19,7 @@
 
 #include "core/config_source.h"
 #include "core/store/sqlite_store.h"
+#include "dhcp/address_probe.h"
 #include "dhcp/server.h"
 #include "tests/dhcp/packet_builder.h"
 #include "tests/dhcp/test_config.h"
@@ -338,6 +342,132 @@ TEST(dhcp_it, ProxyModeNextToDnsmasq) {
   EXPECT_EQ(acks[0].msg.file, "snponly.efi");
   EXPECT_TRUE(acks[0].msg.yiaddr.IsUnspecified());
   std::filesystem::remove_all(dir);
+}
+
+// A host on the served link already uses the pool's first address (a
+// static configuration nobody told us about): its kernel answers the ARP
+// probe, so that address is skipped, quarantined, and the next one offered.
+TEST(dhcp_it, PingCheckSkipsAnAddressAHostOnTheLinkAlreadyUses) {
+  VethPair net("dq", "10.66.0.1/16", "10.66.1.1/16");
+  InProcessServer srv(net.server.name(), WideConfig());
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  UdpPeer client(net.client.name(), 68, "veth-c");
+  for (std::uint32_t xid = 1; xid <= 2; ++xid) {
+    auto d = Request(MessageType::kDiscover, xid == 1 ? "52:54:00:00:cc:01" : "52:54:00:00:cc:02", xid);
+    d.flags = kBroadcastFlag;
+    client.Send(d, Ip("255.255.255.255"), 67);
+    auto offers = client.Collect(xid, milliseconds(2000));
+    ASSERT_EQ(offers.size(), 1u) << "xid " << xid;
+    EXPECT_NE(offers[0].msg.yiaddr, Ip("10.66.1.1")) << "offered an address a host answers ARP for";
+    EXPECT_EQ(offers[0].msg.yiaddr, Ip(xid == 1 ? "10.66.1.2" : "10.66.1.3"));
+  }
+  const auto stats = srv.server().Stats();
+  EXPECT_EQ(stats.probes_in_use, 1u);
+  EXPECT_EQ(stats.probes_sent, 3u) << "1.1 (answered), then 1.2 and 1.3 (silent)";
+  bool recorded = false;
+  for (const auto& l : srv.server().Leases())
+    if (l.ip == Ip("10.66.1.1")) recorded = l.kind == LeaseRecord::Kind::kDeclined;
+  EXPECT_TRUE(recorded) << "the address in use is recorded (quarantined) in the lease table";
+  auto stored = srv.store().LoadLeases();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->empty()) << "nothing an unanswered DISCOVER causes is written to the store";
+}
+
+// A flood of DISCOVERs from random MACs (relayed, as a rogue relay or a
+// forged-giaddr sender would send them) while real clients work: probes stay
+// within their budget (offers beyond it go out unprobed, never queued), the
+// kernel's neighbour table is not filled (ARP probes, not pings, on our own
+// link), the leases clients already hold stay theirs, and a new client that
+// starts during the flood still gets an address.
+TEST(dhcp_it, DiscoverFloodFromRandomMacsKeepsProbesBoundedAndServesOthers) {
+  VethPair net("dfl", "10.66.0.1/16", "10.66.0.2/16");
+  net.client.Ip({"addr", "add", "10.66.1.1/16", "dev", "veth-c"});  // a host nobody leased to
+  InProcessServer srv(net.server.name(), WideConfig());
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  UdpPeer client(net.client.name(), 68, "veth-c");
+  // Full DORA for one MAC from the broadcast client; returns the ACKed address.
+  auto dora = [&](const char* mac, std::uint32_t xid) -> std::optional<Ipv4Address> {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      auto d = Request(MessageType::kDiscover, mac, xid);
+      d.flags = kBroadcastFlag;
+      client.Send(d, Ip("255.255.255.255"), 67);
+      auto offers = client.Collect(xid, milliseconds(1000));
+      if (offers.empty()) continue;
+      auto q = Request(MessageType::kRequest, mac, xid);
+      q.flags = kBroadcastFlag;
+      q.SetIpv4(opt::kRequestedIp, offers[0].msg.yiaddr);
+      q.SetIpv4(opt::kServerId, Ip("10.66.0.1"));
+      client.Send(q, Ip("255.255.255.255"), 67);
+      for (const auto& r : client.Collect(xid, milliseconds(1000)))
+        if (r.msg.Type() == MessageType::kAck) return r.msg.yiaddr;
+    }
+    return std::nullopt;
+  };
+  std::map<std::string, Ipv4Address> held;
+  const char* before[] = {"52:54:00:00:dd:01", "52:54:00:00:dd:02", "52:54:00:00:dd:03"};
+  std::uint32_t xid = 0x100;
+  for (const char* mac : before) {
+    auto ip = dora(mac, ++xid);
+    ASSERT_TRUE(ip.has_value()) << mac;
+    EXPECT_NE(*ip, Ip("10.66.1.1"));
+    held[mac] = *ip;
+  }
+
+  // The flood: DISCOVERs, each from a new random MAC, ~10,000/s from another
+  // thread until the newcomer is through (at most 200,000 of them).
+  std::atomic<bool> flooding{true};
+  std::atomic<bool> stop_flood{false};
+  std::atomic<std::uint32_t> flood_sent{0};
+  std::thread flood([&] {
+    UdpPeer relay(net.client.name(), 67, "", Ip("10.66.0.2"));
+    std::mt19937 rng(7);
+    for (std::uint32_t n = 0; n < 200000 && !stop_flood; ++n) {
+      DhcpMessage m;
+      m.xid = 0x50000000 + n;
+      m.hops = 1;
+      m.giaddr = Ip("10.66.0.2");
+      MacAddress mac;
+      for (auto& b : mac.bytes) b = static_cast<std::uint8_t>(rng());
+      mac.bytes[0] = static_cast<std::uint8_t>((mac.bytes[0] & 0xfe) | 0x02);
+      m.SetMac(mac);
+      m.SetU8(opt::kMessageType, 1);
+      relay.Send(m, Ip("10.66.0.1"), 67);
+      ++flood_sent;
+      if (n % 100 == 99) std::this_thread::sleep_for(milliseconds(10));  // ~10,000/s at most
+    }
+    flooding = false;
+  });
+  // While it floods: a new client gets an address.
+  ASSERT_TRUE(WaitFor([&] { return flood_sent.load() > 2000; }, seconds(30)));
+  auto newcomer = dora("52:54:00:00:dd:10", 0x200);
+  const bool still_flooding = flooding.load();
+  stop_flood = true;
+  flood.join();
+  ASSERT_TRUE(newcomer.has_value()) << "a client was starved by the flood";
+  EXPECT_NE(*newcomer, Ip("10.66.1.1"));
+  EXPECT_TRUE(still_flooding) << "the flood ended before the newcomer was served: the test proved nothing";
+
+  const auto stats = srv.server().Stats();
+  EXPECT_LE(stats.probes_max_in_flight, AddressProbeOptions{}.max_in_flight);
+  EXPECT_GT(stats.probes_skipped, 0u) << "the flood never exceeded the probe budget: the test proved nothing";
+  EXPECT_LE(stats.probes_sent, stats.received[static_cast<int>(MessageType::kDiscover)] * 4);
+  // ARP probes leave no neighbour entries: the flood did not fill the table.
+  const auto neigh = RunCommand({"ip", "-4", "neigh", "show"}, seconds(10), net.server.name());
+  EXPECT_LT(std::count(neigh.output.begin(), neigh.output.end(), '\n'), 50) << neigh.output;
+  // Leases held before the flood are still theirs: a renewal keeps the address.
+  for (const auto& [mac, ip] : held) {
+    auto q = Request(MessageType::kRequest, mac.c_str(), ++xid);
+    q.flags = kBroadcastFlag;
+    q.SetIpv4(opt::kRequestedIp, ip);
+    std::optional<Ipv4Address> acked;
+    for (int attempt = 0; attempt < 5 && !acked; ++attempt) {
+      client.Send(q, Ip("255.255.255.255"), 67);
+      for (const auto& r : client.Collect(xid, milliseconds(1000)))
+        if (r.msg.Type() == MessageType::kAck) acked = r.msg.yiaddr;
+    }
+    ASSERT_TRUE(acked.has_value()) << mac;
+    EXPECT_EQ(*acked, ip) << mac;
+  }
 }
 
 std::string TestServerPath() { return METALPXE_DHCP_TESTSERVER; }
