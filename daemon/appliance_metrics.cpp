@@ -33,6 +33,7 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_no_pool), {{"reason", "no-pool"}});
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_probe_conflicts),
              {{"reason", "every-probed-address-in-use"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_store_lost), {{"reason", "store-lost"}});
     w.Family("metalpxe_dhcp_store_failures_total", "counter", "Leases that could not be made durable (no ACK).");
     w.Sample("metalpxe_dhcp_store_failures_total", static_cast<double>(d.store_failures));
     w.Family("metalpxe_dhcp_ping_checks_total", "counter",
@@ -41,6 +42,12 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
              {{"outcome", "free"}});
     w.Sample("metalpxe_dhcp_ping_checks_total", static_cast<double>(d.probes_in_use), {{"outcome", "in-use"}});
     w.Sample("metalpxe_dhcp_ping_checks_total", static_cast<double>(d.probes_skipped), {{"outcome", "skipped"}});
+    w.Family("metalpxe_dhcp_store_writable", "gauge",
+             "1 while lease writes succeed; 0 while they fail (no new leases are handed out).");
+    w.Sample("metalpxe_dhcp_store_writable", d.store_writable ? 1 : 0);
+    w.Family("metalpxe_dhcp_renewals_unstored_total", "counter",
+             "Renewals ACKed without a write while the store was lost (for the time the store holds).");
+    w.Sample("metalpxe_dhcp_renewals_unstored_total", static_cast<double>(d.renewals_unstored));
     w.Family("metalpxe_dhcp_leases", "gauge", "Entries in the lease table.");
     w.Sample("metalpxe_dhcp_leases", static_cast<double>(d.leases));
   }

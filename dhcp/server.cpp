@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <unordered_map>
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
@@ -66,8 +67,9 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   DhcpStats stats;
   bool stopped = false;
 
-  std::mutex durable_mu;  // replies whose leases became durable, not yet sent
-  std::vector<Pending> durable_ready;
+  std::mutex durable_mu;  // write outcomes not yet handled on the io_context
+  struct WriteOutcome;
+  std::vector<WriteOutcome> durable_ready;
   bool drain_posted = false;
 
   void ArmRead(std::size_t li) {
@@ -126,7 +128,14 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     responder->SetProbeRoom(!prober.enabled() ? ProbeRoom::kOff
                             : prober.HasRoom() ? ProbeRoom::kAvailable
                                                : ProbeRoom::kFull);
+    const LostRule rule = RuleWhileLost(in);
+    if (rule == LostRule::kDrop) {
+      ++stats.dropped_store_lost;
+      return;
+    }
     Decision decision = responder->Handle(in, NowUnix());
+    if (rule == LostRule::kRenewUnstored && decision.reply && decision.reply->msg.Type() == MessageType::kAck)
+      LimitToStoredLease(decision, in.msg.Mac());
     stats.leases = responder->leases().size();
     if (decision.probe_skipped) ++stats.probes_skipped;
     if (attempt == 0 && decision.observation && observer) observer(*decision.observation);
@@ -172,21 +181,27 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     // The reply leaves once every write is durable; any failure withholds it
     // (the client retries, and no address is promised that a crash could lose).
     struct Join {
-      std::atomic<int> left;
-      std::atomic<bool> failed{false};
+      std::mutex mu;
+      int left = 0;
+      Status error;  // the first failure
       std::optional<Pending> reply;
+      std::vector<LeaseRecord> writes;
     };
     auto join = std::make_shared<Join>();
     join->left = static_cast<int>(decision.writes.size());
     join->reply = std::move(reply);
+    join->writes = decision.writes;
+    if (lost) lost->next_trial = std::chrono::steady_clock::now() + kStoreTrialInterval;
     std::weak_ptr<Impl> weak = shared_from_this();
     for (const auto& w : decision.writes) {
       store.PutLease(w, [weak, join](const Status& s) {
-        if (!s.ok()) join->failed = true;
+        std::unique_lock lock(join->mu);
+        if (!s.ok() && join->error.ok()) join->error = s;
         if (--join->left != 0) return;
+        lock.unlock();
         auto self = weak.lock();
         if (!self) return;
-        self->Durable(join->failed ? std::nullopt : std::move(join->reply), join->failed);
+        self->Durable(std::move(*join));
       });
     }
   }
@@ -225,11 +240,16 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // Store writer thread: queue the reply and wake the io_context once per batch.
-  void Durable(std::optional<Pending> reply, bool failed) {
+  // The outcome of one request's writes, from the store's writer thread.
+  struct WriteOutcome {
+    Status error;                    // ok: every write is durable
+    std::optional<Pending> reply;    // sent only when ok
+    std::vector<LeaseRecord> writes;
+  };
+  template <class JoinT>
+  void Durable(JoinT&& join) {
     std::lock_guard lock(durable_mu);
-    if (failed) ++failures_from_store;
-    if (reply) durable_ready.push_back(std::move(*reply));
+    durable_ready.push_back(WriteOutcome{join.error, std::move(join.reply), std::move(join.writes)});
     if (drain_posted) return;
     drain_posted = true;
     std::weak_ptr<Impl> weak = shared_from_this();
@@ -237,23 +257,107 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       if (auto self = weak.lock()) self->DrainDurable();
     });
   }
-  std::uint64_t failures_from_store = 0;  // guarded by durable_mu
 
   void DrainDurable() {
-    std::vector<Pending> ready;
-    std::uint64_t failures = 0;
+    std::vector<WriteOutcome> ready;
     {
       std::lock_guard lock(durable_mu);
       ready.swap(durable_ready);
-      failures = failures_from_store;
-      failures_from_store = 0;
       drain_posted = false;
     }
     std::lock_guard lock(mu);
-    stats.store_failures += failures;
-    if (stopped) return;
-    for (auto& p : ready) outbox.push_back(std::move(p));
-    Flush();
+    for (auto& o : ready) {
+      if (!o.error.ok()) {
+        ++stats.store_failures;
+        // An address held by another MAC (a second appliance, a stale
+        // table) is a refusal, not a broken store.
+        if (o.error.code() != ErrorCode::kAlreadyExists) StoreLost(o.error);
+        continue;
+      }
+      StoreWritable();
+      for (const auto& w : o.writes) RememberDurable(w);
+      if (!stopped && o.reply) outbox.push_back(std::move(*o.reply));
+    }
+    if (!stopped) Flush();
+  }
+
+  // ---- A lost store -------------------------------------------------------
+  // When lease writes fail (disk full or gone, etcd unreachable) no address
+  // is handed out that a restart could not remember: DISCOVERs and REQUESTs
+  // of clients without a stored lease go unanswered (they retry), and a
+  // client renewing a lease the store holds is ACKed without a write, for no
+  // longer than the stored lease still runs. Every kStoreTrialInterval one
+  // request takes the normal path; its write tells whether the store is back.
+  static constexpr std::chrono::seconds kStoreTrialInterval{5};
+  struct LostStore {
+    std::int64_t since_unix = 0;
+    std::string reason;
+    std::chrono::steady_clock::time_point next_trial;
+  };
+  std::optional<LostStore> lost;                           // guarded by mu
+  std::unordered_map<MacAddress, LeaseRecord> durable;     // active leases the store holds, by MAC
+
+  void StoreLost(const Status& error) {
+    if (lost) {
+      lost->reason = error.message();
+      return;
+    }
+    lost = LostStore{NowUnix(), error.message(), std::chrono::steady_clock::now() + kStoreTrialInterval};
+    SPDLOG_ERROR("dhcp: the lease store cannot be written ({}): no new leases until it can; renewals of stored "
+                 "leases are answered for the time the store already holds",
+                 error.message());
+  }
+  void StoreWritable() {
+    if (!lost) return;
+    SPDLOG_WARN("dhcp: the lease store is writable again after {} s; handing out leases again",
+                NowUnix() - lost->since_unix);
+    lost.reset();
+  }
+  void RememberDurable(const LeaseRecord& r) {
+    auto it = durable.find(r.mac);
+    if (r.kind == LeaseRecord::Kind::kActive) {
+      if (!(r.mac == MacAddress{})) durable[r.mac] = r;
+    } else if (it != durable.end() && it->second.ip == r.ip) {
+      durable.erase(it);
+    }
+  }
+  const LeaseRecord* DurableLease(const MacAddress& mac, std::int64_t now) const {
+    auto it = durable.find(mac);
+    if (it == durable.end() || it->second.expires_unix <= now) return nullptr;
+    return &it->second;
+  }
+
+  enum class LostRule { kNormal, kDrop, kRenewUnstored };
+  // What to do with a request while the store is lost.
+  LostRule RuleWhileLost(const Inbound& in) {
+    if (!lost || in.boot_server_port) return LostRule::kNormal;
+    const auto type = in.msg.Type();
+    if (type != MessageType::kDiscover && type != MessageType::kRequest) return LostRule::kNormal;
+    const auto now = NowUnix();
+    const bool trial_due = std::chrono::steady_clock::now() >= lost->next_trial;
+    const LeaseRecord* held = DurableLease(in.msg.Mac(), now);
+    if (*type == MessageType::kDiscover) return held != nullptr || trial_due ? LostRule::kNormal : LostRule::kDrop;
+    std::optional<Ipv4Address> ip = in.msg.GetIpv4(opt::kRequestedIp);
+    if (!ip && !in.msg.ciaddr.IsUnspecified()) ip = in.msg.ciaddr;
+    if (trial_due) return LostRule::kNormal;  // its write is the trial
+    if (held != nullptr && ip && *ip == held->ip) return LostRule::kRenewUnstored;
+    return LostRule::kDrop;
+  }
+
+  // The ACK of a renewal that is not written: the lease it grants ends when
+  // the stored one does (RFC 2132 T1/T2 at 1/2 and 7/8 of what is left).
+  void LimitToStoredLease(Decision& d, const MacAddress& mac) {
+    const LeaseRecord* held = DurableLease(mac, NowUnix());
+    if (held == nullptr || !d.reply) return;
+    const auto left = static_cast<std::uint32_t>(std::max<std::int64_t>(held->expires_unix - NowUnix(), 1));
+    auto& m = d.reply->msg;
+    if (m.GetU32(opt::kLeaseTime).value_or(0) > left) {
+      m.SetU32(opt::kLeaseTime, left);
+      m.SetU32(opt::kRenewalTime, left / 2);
+      m.SetU32(opt::kRebindingTime, static_cast<std::uint32_t>(std::uint64_t(left) * 7 / 8));
+    }
+    d.writes.clear();
+    ++stats.renewals_unstored;
   }
 
   void Flush() {
@@ -301,6 +405,13 @@ Status DhcpServer::Start() {
 
   std::lock_guard lock(impl_->mu);
   impl_->stopped = false;
+  impl_->durable.clear();
+  impl_->lost.reset();
+  for (const auto& l : leases) {
+    auto it = impl_->durable.find(l.mac);
+    if (l.kind == LeaseRecord::Kind::kActive && (it == impl_->durable.end() || it->second.expires_unix < l.expires_unix))
+      impl_->durable[l.mac] = l;
+  }
   impl_->responder = std::make_unique<DhcpResponder>(cfg, leases, impl_->policy);
   impl_->stats.leases = impl_->responder->leases().size();
   std::vector<std::pair<std::uint16_t, bool>> ports;
@@ -347,6 +458,11 @@ DhcpStats DhcpServer::Stats() const {
   s.probes_sent = p.sent;
   s.probes_in_use = p.in_use;
   s.probes_max_in_flight = p.max_in_flight;
+  if (impl_->lost) {
+    s.store_writable = false;
+    s.store_lost_since_unix = impl_->lost->since_unix;
+    s.store_error = impl_->lost->reason;
+  }
   return s;
 }
 

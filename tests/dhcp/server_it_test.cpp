@@ -55,7 +55,9 @@ std::string ReadFile(const std::string& path) {
 // opened inside `netns`. Backed by the real SqliteStore in a temp dir.
 class InProcessServer {
  public:
-  InProcessServer(const std::string& netns, std::shared_ptr<AppConfig> config) : dir_(TempDir()) {
+  // `dir`: the state directory (default: a new temp dir, removed at the end).
+  InProcessServer(const std::string& netns, std::shared_ptr<AppConfig> config, std::string dir = "")
+      : dir_(dir.empty() ? TempDir() : std::move(dir)) {
     auto store = SqliteStore::Open(dir_);
     if (!store) throw std::runtime_error(store.status().ToString());
     store_ = std::move(store).value();
@@ -468,6 +470,131 @@ TEST(dhcp_it, DiscoverFloodFromRandomMacsKeepsProbesBoundedAndServesOthers) {
     ASSERT_TRUE(acked.has_value()) << mac;
     EXPECT_EQ(*acked, ip) << mac;
   }
+}
+
+// A small tmpfs the test mounts and unmounts: a disk that can really fill up.
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& size) : dir_(TempDir()) {
+    auto r = RunCommand({"mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", dir_}, seconds(10));
+    if (r.exit_code != 0) throw std::runtime_error("mount tmpfs: " + r.output);
+  }
+  ~SmallDisk() {
+    RunCommand({"umount", "-l", dir_}, seconds(10));
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& dir() const { return dir_; }
+  // Writes a filler file until the disk is full (ENOSPC).
+  void Fill() {
+    std::ofstream f(dir_ + "/filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    for (int i = 0; i < 1 << 20 && f.write(block.data(), block.size()); ++i) {
+    }
+    f.close();
+    // The last partial block: the disk has not one byte left.
+    std::ofstream g(dir_ + "/filler2", std::ios::binary);
+    for (int i = 0; i < 4096 && g.put('x'); ++i) g.flush();
+  }
+  void Free() {
+    std::filesystem::remove(dir_ + "/filler");
+    std::filesystem::remove(dir_ + "/filler2");
+  }
+
+ private:
+  std::string dir_;
+};
+
+// The lease store's disk fills up under a running server (a real SQLite on
+// a real full filesystem): new clients get no lease (no address the server
+// could forget), a client renewing a stored lease keeps its address for no
+// longer than the store holds it, the server says so (stats, which feed
+// /metrics and the health call), and once space is back leases flow again.
+TEST(dhcp_it, FullDiskHandsOutNoNewLeasesRenewsStoredOnesAndRecovers) {
+  VethPair net("dl", "10.66.0.1/16", "");
+  SmallDisk disk("2m");
+  const std::string state = disk.dir() + "/state";
+  std::filesystem::create_directories(state);
+  auto config = WideConfig();
+  config->dhcp.subnets[0].lease_time = seconds(3600);
+  InProcessServer srv(net.server.name(), config, state);
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  UdpPeer client(net.client.name(), 68, "veth-c");
+  std::uint32_t xid = 0x300;
+  // DISCOVER + REQUEST once each; the ACK, if any.
+  auto try_dora = [&](const char* mac) -> std::optional<DhcpMessage> {
+    auto d = Request(MessageType::kDiscover, mac, ++xid);
+    d.flags = kBroadcastFlag;
+    client.Send(d, Ip("255.255.255.255"), 67);
+    auto offers = client.Collect(xid, milliseconds(700));
+    if (offers.empty()) return std::nullopt;
+    auto q = Request(MessageType::kRequest, mac, xid);
+    q.flags = kBroadcastFlag;
+    q.SetIpv4(opt::kRequestedIp, offers[0].msg.yiaddr);
+    q.SetIpv4(opt::kServerId, Ip("10.66.0.1"));
+    client.Send(q, Ip("255.255.255.255"), 67);
+    for (auto& r : client.Collect(xid, milliseconds(700)))
+      if (r.msg.Type() == MessageType::kAck) return r.msg;
+    return std::nullopt;
+  };
+  auto renew = [&](const char* mac, Ipv4Address ip) -> std::optional<DhcpMessage> {
+    auto q = Request(MessageType::kRequest, mac, ++xid);
+    q.flags = kBroadcastFlag;
+    q.SetIpv4(opt::kRequestedIp, ip);
+    client.Send(q, Ip("255.255.255.255"), 67);
+    for (auto& r : client.Collect(xid, milliseconds(700)))
+      if (r.msg.Type() == MessageType::kAck || r.msg.Type() == MessageType::kNak) return r.msg;
+    return std::nullopt;
+  };
+
+  auto held = try_dora("52:54:00:00:ee:01");
+  ASSERT_TRUE(held.has_value());
+  auto stored_before = srv.store().LoadLeases();
+  ASSERT_TRUE(stored_before.ok());
+  ASSERT_EQ(stored_before->size(), 1u);
+  const std::int64_t stored_expiry = stored_before->at(0).expires_unix;
+
+  disk.Fill();
+  // New clients: no ACK while the disk is full (several clients, so the
+  // store's WAL has to grow past what it already holds).
+  int acked_while_full = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string mac = "52:54:00:00:ee:1" + std::to_string(i);
+    if (try_dora(mac.c_str())) ++acked_while_full;
+  }
+  auto stats = srv.server().Stats();
+  EXPECT_FALSE(stats.store_writable) << "the server does not know its store is lost";
+  EXPECT_NE(stats.store_error, "");
+  EXPECT_GT(stats.store_failures, 0u);
+  EXPECT_GT(stats.dropped_store_lost, 0u) << "new clients were not turned away";
+  // Whatever was ACKed before the first failure is in the store; nothing after.
+  auto stored_full = srv.store().LoadLeases();
+  ASSERT_TRUE(stored_full.ok());
+  EXPECT_EQ(static_cast<int>(stored_full->size()), 1 + acked_while_full) << "an ACKed lease is not stored";
+  EXPECT_LE(acked_while_full, 1) << "leases were handed out after the store failed";
+
+  // The stored client renews: same address, a lease that ends when the stored one does.
+  std::optional<DhcpMessage> renewed;
+  for (int attempt = 0; attempt < 5 && !renewed; ++attempt) renewed = renew("52:54:00:00:ee:01", held->yiaddr);
+  ASSERT_TRUE(renewed.has_value());
+  ASSERT_EQ(renewed->Type(), MessageType::kAck);
+  EXPECT_EQ(renewed->yiaddr, held->yiaddr);
+  const auto now = std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto granted = static_cast<std::int64_t>(renewed->GetU32(opt::kLeaseTime).value_or(0));
+  EXPECT_LE(now + granted, stored_expiry + 1) << "the renewal promised more than the store holds";
+  EXPECT_GT(granted, 0);
+  EXPECT_GT(srv.server().Stats().renewals_unstored, 0u);
+
+  // Space is back: within a few trial periods a new client gets a lease again.
+  disk.Free();
+  std::optional<DhcpMessage> after;
+  for (int attempt = 0; attempt < 30 && !after; ++attempt) after = try_dora("52:54:00:00:ee:30");
+  ASSERT_TRUE(after.has_value()) << "no lease after the disk was freed";
+  EXPECT_TRUE(srv.server().Stats().store_writable);
+  auto stored_after = srv.store().LoadLeases();
+  ASSERT_TRUE(stored_after.ok());
+  bool found = false;
+  for (const auto& l : *stored_after) found = found || (l.ip == after->yiaddr && l.mac == Mac("52:54:00:00:ee:30"));
+  EXPECT_TRUE(found) << "the lease ACKed after recovery is not stored";
 }
 
 std::string TestServerPath() { return METALPXE_DHCP_TESTSERVER; }
