@@ -295,7 +295,11 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     std::chrono::steady_clock::time_point next_trial;
   };
   std::optional<LostStore> lost;                           // guarded by mu
-  std::unordered_map<MacAddress, LeaseRecord> durable;     // active leases the store holds, by MAC
+  struct StoredLease {
+    Ipv4Address ip;
+    std::int64_t expires_unix = 0;
+  };
+  std::unordered_map<MacAddress, StoredLease> durable;     // active leases the store holds, by MAC
 
   void StoreLost(const Status& error) {
     if (lost) {
@@ -316,12 +320,12 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   void RememberDurable(const LeaseRecord& r) {
     auto it = durable.find(r.mac);
     if (r.kind == LeaseRecord::Kind::kActive) {
-      if (!(r.mac == MacAddress{})) durable[r.mac] = r;
+      if (!(r.mac == MacAddress{})) durable[r.mac] = StoredLease{r.ip, r.expires_unix};
     } else if (it != durable.end() && it->second.ip == r.ip) {
       durable.erase(it);
     }
   }
-  const LeaseRecord* DurableLease(const MacAddress& mac, std::int64_t now) const {
+  const StoredLease* DurableLease(const MacAddress& mac, std::int64_t now) const {
     auto it = durable.find(mac);
     if (it == durable.end() || it->second.expires_unix <= now) return nullptr;
     return &it->second;
@@ -335,7 +339,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     if (type != MessageType::kDiscover && type != MessageType::kRequest) return LostRule::kNormal;
     const auto now = NowUnix();
     const bool trial_due = std::chrono::steady_clock::now() >= lost->next_trial;
-    const LeaseRecord* held = DurableLease(in.msg.Mac(), now);
+    const StoredLease* held = DurableLease(in.msg.Mac(), now);
     if (*type == MessageType::kDiscover) return held != nullptr || trial_due ? LostRule::kNormal : LostRule::kDrop;
     std::optional<Ipv4Address> ip = in.msg.GetIpv4(opt::kRequestedIp);
     if (!ip && !in.msg.ciaddr.IsUnspecified()) ip = in.msg.ciaddr;
@@ -347,7 +351,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   // The ACK of a renewal that is not written: the lease it grants ends when
   // the stored one does (RFC 2132 T1/T2 at 1/2 and 7/8 of what is left).
   void LimitToStoredLease(Decision& d, const MacAddress& mac) {
-    const LeaseRecord* held = DurableLease(mac, NowUnix());
+    const StoredLease* held = DurableLease(mac, NowUnix());
     if (held == nullptr || !d.reply) return;
     const auto left = static_cast<std::uint32_t>(std::max<std::int64_t>(held->expires_unix - NowUnix(), 1));
     auto& m = d.reply->msg;
@@ -410,7 +414,7 @@ Status DhcpServer::Start() {
   for (const auto& l : leases) {
     auto it = impl_->durable.find(l.mac);
     if (l.kind == LeaseRecord::Kind::kActive && (it == impl_->durable.end() || it->second.expires_unix < l.expires_unix))
-      impl_->durable[l.mac] = l;
+      impl_->durable[l.mac] = Impl::StoredLease{l.ip, l.expires_unix};
   }
   impl_->responder = std::make_unique<DhcpResponder>(cfg, leases, impl_->policy);
   impl_->stats.leases = impl_->responder->leases().size();

@@ -21,6 +21,7 @@
 #include "core/store/sqlite_store.h"
 #include "dhcp/address_probe.h"
 #include "dhcp/server.h"
+#include "tests/dhcp/fake_store.h"
 #include "tests/dhcp/packet_builder.h"
 #include "tests/dhcp/test_config.h"
 #include "tests/dhcp/udp_peer.h"
@@ -61,8 +62,15 @@ class InProcessServer {
     auto store = SqliteStore::Open(dir_);
     if (!store) throw std::runtime_error(store.status().ToString());
     store_ = std::move(store).value();
+    Init(netns, std::move(config), *store_);
+  }
+  // On a store the test owns (e.g. FakeStore); it must outlive the server.
+  InProcessServer(const std::string& netns, std::shared_ptr<AppConfig> config, Store& store) : dir_(TempDir()) {
+    Init(netns, std::move(config), store);
+  }
+  void Init(const std::string& netns, std::shared_ptr<AppConfig> config, Store& store) {
     source_ = std::make_unique<SwappableConfigSource>(config);
-    server_ = std::make_unique<DhcpServer>(io_, *source_, *store_, [this](const DhcpObservation& o) {
+    server_ = std::make_unique<DhcpServer>(io_, *source_, store, [this](const DhcpObservation& o) {
       std::lock_guard lock(mu_);
       observations_.push_back(o);
     });
@@ -595,6 +603,63 @@ TEST(dhcp_it, FullDiskHandsOutNoNewLeasesRenewsStoredOnesAndRecovers) {
   bool found = false;
   for (const auto& l : *stored_after) found = found || (l.ip == after->yiaddr && l.mac == Mac("52:54:00:00:ee:30"));
   EXPECT_TRUE(found) << "the lease ACKed after recovery is not stored";
+}
+
+// The same rules when the store is not a disk but a service that is gone
+// (etcd without quorum answers UNAVAILABLE): FakeStore fails every write.
+TEST(dhcp_it, StoreThatRefusesWritesGetsNoLeaseHandedOutUntilItIsBack) {
+  VethPair net("dfs", "10.66.0.1/16", "");
+  FakeStore store;
+  const auto now = std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  LeaseRecord stored;
+  stored.ip = Ip("10.66.1.50");
+  stored.mac = Mac("52:54:00:00:ff:01");
+  stored.expires_unix = now + 600;
+  store.Preload(stored);
+  InProcessServer srv(net.server.name(), WideConfig(), store);
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  store.set_fail_writes(true);
+  UdpPeer client(net.client.name(), 68, "veth-c");
+  std::uint32_t xid = 0x600;
+  auto exchange = [&](DhcpMessage m) -> std::optional<DhcpMessage> {
+    m.xid = ++xid;
+    m.flags = kBroadcastFlag;
+    client.Send(m, Ip("255.255.255.255"), 67);
+    auto got = client.Collect(xid, milliseconds(700));
+    if (got.empty()) return std::nullopt;
+    return got[0].msg;
+  };
+  auto dora = [&](const char* mac) -> std::optional<DhcpMessage> {
+    auto offer = exchange(Request(MessageType::kDiscover, mac));
+    if (!offer) return std::nullopt;
+    auto q = Request(MessageType::kRequest, mac);
+    q.SetIpv4(opt::kRequestedIp, offer->yiaddr);
+    q.SetIpv4(opt::kServerId, Ip("10.66.0.1"));
+    auto ack = exchange(q);
+    if (!ack || ack->Type() != MessageType::kAck) return std::nullopt;
+    return ack;
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(dora("52:54:00:00:ff:02").has_value()) << "a lease the store refused";
+  auto stats = srv.server().Stats();
+  EXPECT_FALSE(stats.store_writable);
+  EXPECT_NE(stats.store_error.find("disk on fire"), std::string::npos) << stats.store_error;
+  EXPECT_GT(stats.dropped_store_lost, 0u);
+  // The stored lease renews, for what is left of it.
+  auto renew = Request(MessageType::kRequest, "52:54:00:00:ff:01");
+  renew.SetIpv4(opt::kRequestedIp, stored.ip);
+  auto ack = exchange(renew);
+  ASSERT_TRUE(ack.has_value());
+  ASSERT_EQ(ack->Type(), MessageType::kAck);
+  EXPECT_EQ(ack->yiaddr, stored.ip);
+  EXPECT_LE(ack->GetU32(opt::kLeaseTime).value_or(0), 600u);
+  EXPECT_EQ(store.puts(), 0u);
+  // The store answers again: within a few trials, leases flow.
+  store.set_fail_writes(false);
+  std::optional<DhcpMessage> after;
+  for (int attempt = 0; attempt < 30 && !after; ++attempt) after = dora("52:54:00:00:ff:02");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_TRUE(srv.server().Stats().store_writable);
+  EXPECT_GE(store.puts(), 1u);
 }
 
 std::string TestServerPath() { return METALPXE_DHCP_TESTSERVER; }
