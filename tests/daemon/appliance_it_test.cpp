@@ -184,6 +184,10 @@ TEST_F(ApplianceIt, InstallLoopEndsInBootFromDisk) {
   EXPECT_NE(text.find("installed cp-1 as controlplane"), std::string::npos) << text;
   EXPECT_EQ(Metric("metalpxe_configs_total{outcome=\"served\"}"), "1");
   EXPECT_EQ(Metric("metalpxe_power_actions_total{outcome=\"ok\"}"), "0");
+  // The machine's first address was ping-checked (nobody answered) and the store took every lease.
+  EXPECT_EQ(Metric("metalpxe_dhcp_ping_checks_total{outcome=\"free\"}"), "1");
+  EXPECT_EQ(Metric("metalpxe_dhcp_ping_checks_total{outcome=\"in-use\"}"), "0");
+  EXPECT_EQ(Metric("metalpxe_dhcp_store_writable"), "1");
 }
 
 TEST_F(ApplianceIt, TalosConfigErrorFailsTheMachineWithTalosReason) {
