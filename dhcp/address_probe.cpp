@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
+#include <span>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -25,36 +25,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/log.h"
+#include "dhcp/probe_codec.h"
 
 namespace metalpxe::dhcp {
 namespace {
 
-// RFC 826 / RFC 5227 ARP for IPv4 over Ethernet, as it travels after the
-// Ethernet header (a SOCK_DGRAM packet socket adds and strips that).
-struct ArpPacket {
-  std::uint16_t htype, ptype;
-  std::uint8_t hlen, plen;
-  std::uint16_t op;
-  std::uint8_t sha[6];
-  std::uint8_t spa[4];
-  std::uint8_t tha[6];
-  std::uint8_t tpa[4];
-} __attribute__((packed));
-static_assert(sizeof(ArpPacket) == 28);
-
 constexpr int kLinuxIcmpFilter = 1;  // ICMP_FILTER of <linux/icmp.h>, which clashes with <netinet/ip_icmp.h>
-
-std::uint16_t IcmpChecksum(const std::uint8_t* data, std::size_t len) {
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < len; i += 2) sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
-  if (len % 2 != 0) sum += static_cast<std::uint32_t>(data[len - 1] << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
-std::uint32_t ArpIp(const std::uint8_t (&b)[4]) {
-  return std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 | b[3];
-}
 
 }  // namespace
 
@@ -76,13 +52,13 @@ struct AddressProber::Impl : std::enable_shared_from_this<Impl> {
   mutable std::mutex mu;  // everything below
   bool open = false;
   std::unordered_map<std::uint32_t, Outstanding> outstanding;  // by address
-  std::unordered_map<int, std::optional<std::array<std::uint8_t, 6>>> if_macs;
+  std::unordered_map<int, std::optional<MacAddress>> if_macs;
   std::uint16_t echo_seq = 0;
   AddressProbeStats stats;
 
-  std::optional<std::array<std::uint8_t, 6>> InterfaceMac(int ifindex) {
+  std::optional<MacAddress> InterfaceMac(int ifindex) {
     if (auto it = if_macs.find(ifindex); it != if_macs.end()) return it->second;
-    std::optional<std::array<std::uint8_t, 6>> mac;
+    std::optional<MacAddress> mac;
     // Asked through our own socket, so in the network namespace the socket
     // was opened in (not the calling thread's, as if_indextoname would).
     ifreq ifr{};
@@ -90,7 +66,7 @@ struct AddressProber::Impl : std::enable_shared_from_this<Impl> {
     if (ioctl(arp.native_handle(), SIOCGIFNAME, &ifr) == 0 && ioctl(arp.native_handle(), SIOCGIFHWADDR, &ifr) == 0 &&
         ifr.ifr_hwaddr.sa_family == 1 /* ARPHRD_ETHER */) {
       mac.emplace();
-      std::memcpy(mac->data(), ifr.ifr_hwaddr.sa_data, 6);
+      std::memcpy(mac->bytes.data(), ifr.ifr_hwaddr.sa_data, 6);
     }
     if (if_macs.size() > 256) if_macs.clear();  // interfaces come and go; never grows without end
     if_macs[ifindex] = mac;
@@ -100,47 +76,24 @@ struct AddressProber::Impl : std::enable_shared_from_this<Impl> {
   bool SendArpProbe(Ipv4Address ip, int ifindex) {
     auto mac = InterfaceMac(ifindex);
     if (!mac) return false;
-    ArpPacket p{};
-    p.htype = htons(1);
-    p.ptype = htons(ETHERTYPE_IP);
-    p.hlen = 6;
-    p.plen = 4;
-    p.op = htons(1);
-    std::memcpy(p.sha, mac->data(), 6);
-    // spa stays 0.0.0.0: a probe (RFC 5227 2.1.1), which a host that holds
-    // the address answers without learning anything from it.
-    const std::uint32_t t = ip.value;
-    p.tpa[0] = static_cast<std::uint8_t>(t >> 24);
-    p.tpa[1] = static_cast<std::uint8_t>(t >> 16);
-    p.tpa[2] = static_cast<std::uint8_t>(t >> 8);
-    p.tpa[3] = static_cast<std::uint8_t>(t);
+    const auto p = EncodeArpProbe(*mac, ip);
     sockaddr_ll to{};
     to.sll_family = AF_PACKET;
     to.sll_protocol = htons(ETH_P_ARP);
     to.sll_ifindex = ifindex;
     to.sll_halen = 6;
     std::memset(to.sll_addr, 0xff, 6);
-    return sendto(arp.native_handle(), &p, sizeof p, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
-           static_cast<ssize_t>(sizeof p);
+    return sendto(arp.native_handle(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to),
+                  sizeof to) == static_cast<ssize_t>(p.size());
   }
 
   bool SendEcho(Ipv4Address ip) {
-    std::uint8_t pkt[16] = {};
-    pkt[0] = ICMP_ECHO;
-    pkt[4] = static_cast<std::uint8_t>(echo_id >> 8);
-    pkt[5] = static_cast<std::uint8_t>(echo_id);
-    const std::uint16_t seq = ++echo_seq;
-    pkt[6] = static_cast<std::uint8_t>(seq >> 8);
-    pkt[7] = static_cast<std::uint8_t>(seq);
-    std::memcpy(pkt + 8, "metalpxe", 8);
-    const std::uint16_t sum = IcmpChecksum(pkt, sizeof pkt);
-    pkt[2] = static_cast<std::uint8_t>(sum >> 8);
-    pkt[3] = static_cast<std::uint8_t>(sum);
+    const auto p = EncodeEchoRequest(echo_id, ++echo_seq);
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_addr.s_addr = htonl(ip.value);
-    return sendto(icmp.native_handle(), pkt, sizeof pkt, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
-           static_cast<ssize_t>(sizeof pkt);
+    return sendto(icmp.native_handle(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to),
+                  sizeof to) == static_cast<ssize_t>(p.size());
   }
 
   // Runs the waiters of `ip` (if still outstanding) outside the lock.
@@ -181,35 +134,20 @@ struct AddressProber::Impl : std::enable_shared_from_this<Impl> {
   // or the holder's own request) says the address is in use. Bounded reads
   // per wake-up: ARP traffic of a busy link must not starve the server.
   void ReadArp() {
+    std::uint8_t buf[64];
     for (int i = 0; i < 64; ++i) {
-      ArpPacket p{};
-      const ssize_t n = recv(arp.native_handle(), &p, sizeof p, MSG_DONTWAIT);
+      const ssize_t n = recv(arp.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0) return;
-      if (n < static_cast<ssize_t>(sizeof p) || p.hlen != 6 || p.plen != 4 || ntohs(p.ptype) != ETHERTYPE_IP)
-        continue;
-      const std::uint32_t sender = ArpIp(p.spa);
-      if (sender == 0) continue;  // another host's probe, not a holder
-      Finish(sender, true);
+      if (auto sender = ArpSenderAddress(std::span(buf, static_cast<std::size_t>(n)))) Finish(sender->value, true);
     }
   }
 
   void ReadIcmp() {
+    std::uint8_t buf[256];
     for (int i = 0; i < 64; ++i) {
-      std::uint8_t buf[256];
-      sockaddr_in from{};
-      socklen_t from_len = sizeof from;
-      const ssize_t n = recvfrom(icmp.native_handle(), buf, sizeof buf, MSG_DONTWAIT,
-                                 reinterpret_cast<sockaddr*>(&from), &from_len);
+      const ssize_t n = recv(icmp.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0) return;
-      // A raw ICMP socket reads the IP header too.
-      if (n < 20) continue;
-      const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
-      if (ihl < 20 || static_cast<std::size_t>(n) < ihl + 8) continue;
-      const std::uint8_t* icmph = buf + ihl;
-      if (icmph[0] != ICMP_ECHOREPLY) continue;
-      const std::uint16_t id = static_cast<std::uint16_t>(icmph[4] << 8 | icmph[5]);
-      if (id != echo_id) continue;
-      Finish(ntohl(from.sin_addr.s_addr), true);
+      if (auto from = EchoReplySource(std::span(buf, static_cast<std::size_t>(n)), echo_id)) Finish(from->value, true);
     }
   }
 };
