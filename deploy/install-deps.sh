@@ -11,7 +11,8 @@ BUILD_PKGS=(
   libssl-dev libfreeipmi-dev libsqlite3-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libssh-dev libarchive-dev
+  libssh-dev libarchive-dev libsystemd-dev
+  help2man
   clang libclang-rt-14-dev
   python3 python3-yaml python3-jsonschema
 )
