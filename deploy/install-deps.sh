@@ -15,6 +15,8 @@ BUILD_PKGS=(
   help2man
   clang libclang-rt-14-dev
   python3 python3-yaml python3-jsonschema
+  # The Debian package (deploy/package.sh) and its test in a clean root.
+  dpkg-dev debhelper fakeroot lintian mmdebstrap
 )
 PEER_PKGS=(
   iproute2 iputils-ping procps psmisc util-linux curl
@@ -24,6 +26,9 @@ PEER_PKGS=(
   openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
+  # The e2e lab's initramfs (zstd, xz, strip) and its store queries (sqlite3):
+  # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
+  zstd xz-utils binutils sqlite3
   etcd-server etcd-client openssl
 )
 
