@@ -19,27 +19,33 @@ if(NOT BUILD_TESTING)
   endforeach()
 endif()
 
-# systemd's own directories (Debian 12: /lib/systemd/system, /usr/lib/sysusers.d);
-# a prefix that is not /usr (a test install) keeps them under the prefix.
+# systemd's own directories and /etc for the /usr prefix (a package:
+# Debian 12 has /lib/systemd/system, /usr/lib/sysusers.d); under any other
+# prefix they stay inside it (lib/systemd/system, etc/metalpxe), so
+# `cmake --install build --prefix DIR` never writes outside DIR.
 pkg_get_variable(METALPXE_SYSTEMD_UNITDIR_DEFAULT systemd systemdsystemunitdir)
 pkg_get_variable(METALPXE_SYSUSERSDIR_DEFAULT systemd sysusersdir)
-if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr" OR NOT METALPXE_SYSTEMD_UNITDIR_DEFAULT)
-  set(METALPXE_SYSTEMD_UNITDIR_DEFAULT ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
-  set(METALPXE_SYSUSERSDIR_DEFAULT ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d)
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND METALPXE_SYSTEMD_UNITDIR_DEFAULT AND METALPXE_SYSUSERSDIR_DEFAULT)
+  set(METALPXE_ETCDIR_DEFAULT /etc/metalpxe)
+else()
+  set(METALPXE_SYSTEMD_UNITDIR_DEFAULT lib/systemd/system)
+  set(METALPXE_SYSUSERSDIR_DEFAULT lib/sysusers.d)
+  set(METALPXE_ETCDIR_DEFAULT ${CMAKE_INSTALL_SYSCONFDIR}/metalpxe)
 endif()
-set(METALPXE_SYSTEMD_UNITDIR "${METALPXE_SYSTEMD_UNITDIR_DEFAULT}" CACHE PATH "Where metalpxed.service goes")
-set(METALPXE_SYSUSERSDIR "${METALPXE_SYSUSERSDIR_DEFAULT}" CACHE PATH "Where the sysusers.d entry goes")
+set(METALPXE_SYSTEMD_UNITDIR "${METALPXE_SYSTEMD_UNITDIR_DEFAULT}" CACHE STRING "Where metalpxed.service goes")
+set(METALPXE_SYSUSERSDIR "${METALPXE_SYSUSERSDIR_DEFAULT}" CACHE STRING "Where the sysusers.d entry goes")
+set(METALPXE_ETCDIR "${METALPXE_ETCDIR_DEFAULT}" CACHE STRING "Where the packaged config goes")
+# The unit names the installed daemon and config by absolute path.
+cmake_path(ABSOLUTE_PATH METALPXE_ETCDIR BASE_DIRECTORY ${CMAKE_INSTALL_PREFIX} OUTPUT_VARIABLE METALPXE_ETCDIR_FULL)
 configure_file(${PROJECT_SOURCE_DIR}/deploy/systemd/metalpxed.service.in
                ${PROJECT_BINARY_DIR}/deploy/metalpxed.service @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/deploy/metalpxed.service DESTINATION ${METALPXE_SYSTEMD_UNITDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/metalpxe.sysusers DESTINATION ${METALPXE_SYSUSERSDIR}
         RENAME metalpxe.conf)
 
-# GNUInstallDirs maps sysconfdir to /etc for the /usr prefix.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/config/metalpxe.yaml ${PROJECT_SOURCE_DIR}/deploy/config/machines.yaml
-        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/metalpxe)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/config/talos
-        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/metalpxe)
+        DESTINATION ${METALPXE_ETCDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/config/talos DESTINATION ${METALPXE_ETCDIR})
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 if(EXISTS ${PROJECT_SOURCE_DIR}/docs)

@@ -12,10 +12,14 @@
 #    the config, `apt-get purge` deletes both.
 # Exit 77 (ctest: skipped) only when mmdebstrap is missing.
 set -euo pipefail
-deb="$(realpath "$1")"
+deb="$(realpath -m "$1")"
+fail() { echo "FAIL: $*"; exit 1; }
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 command -v mmdebstrap >/dev/null || { echo "SKIP: mmdebstrap is missing (deploy/install-deps.sh installs it)"; exit 77; }
-[ -f "$deb" ] || { echo "FAIL: $deb does not exist: build it with deploy/package.sh"; exit 1; }
+if [ ! -f "$deb" ]; then
+  echo "--- $deb is missing: deploy/package.sh"
+  "$src/deploy/package.sh" || fail "deploy/package.sh"
+fi
 
 root="$(mktemp -d /tmp/mpx-deb-root.XXXXXX)"
 ns="mpx-deb-$$"
@@ -27,7 +31,6 @@ cleanup() {
   rm -rf "$root"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 step() { echo "--- $*"; }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 in_ns_root() { ip netns exec "$ns" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
@@ -91,7 +94,10 @@ for _ in $(seq 300); do
 done
 [ -n "$ok" ] || { cat "$root/tmp/metalpxed.log"; fail "no READY=1 from metalpxed"; }
 grep "READY=1" "$root/tmp/notify.log" | head -1
-ps -o user= -p "$daemon_pid" | grep -q metalpxe || fail "metalpxed does not run as metalpxe"
+[ "$(ps -o uid= -p "$daemon_pid" | tr -d ' ')" = "$(in_root id -u metalpxe)" ] || fail "metalpxed does not run as metalpxe"
+# Its effective capabilities are the unit's two: bind below 1024 (bit 10) and raw (bit 13).
+[ "$(awk '/^CapEff/ {print $2}' "/proc/$daemon_pid/status")" = "0000000000002400" ] ||
+  fail "metalpxed's capabilities: $(grep ^Cap "/proc/$daemon_pid/status")"
 
 step "metalpxectl health"
 in_ns_root metalpxectl --config /var/lib/metalpxe/pki/admin.metalpxeconfig health > "$root/tmp/health.txt" 2>&1 ||
