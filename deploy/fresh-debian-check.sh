@@ -52,7 +52,7 @@ commands=(cmake ninja c++ clang++ pkg-config protoc grpc_cpp_plugin git ccache:o
           busybox udhcpc dhclient dnsmasq perfdhcp kea-dhcp4 atftp tftp
           ipmitool ipmi-power ipmi_sim sshd redfishtool nginx wrk
           qemu-system-x86_64 etcd etcdctl
-          dpkg-buildpackage dh fakeroot lintian mmdebstrap systemd-analyze)
+          dpkg-buildpackage dh fakeroot lintian mmdebstrap systemd-analyze systemd-nspawn nsenter)
 missing=()
 for c in "${commands[@]}"; do
   name="${c%%:*}"

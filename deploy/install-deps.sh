@@ -17,6 +17,8 @@ BUILD_PKGS=(
   python3 python3-yaml python3-jsonschema
   # The Debian package (deploy/package.sh) and its test in a clean root.
   dpkg-dev debhelper fakeroot lintian mmdebstrap
+  # The unit: its exposure (systemd-analyze) and a boot of it (systemd-nspawn).
+  systemd systemd-container
 )
 PEER_PKGS=(
   iproute2 iputils-ping procps psmisc util-linux curl

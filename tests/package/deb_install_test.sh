@@ -24,10 +24,13 @@ fi
 root="$(mktemp -d /tmp/mpx-deb-root.XXXXXX)"
 ns="mpx-deb-$$"
 daemon_pid=""
+nspawn_pid=""
 cleanup() {
   [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+  if [ -n "$nspawn_pid" ]; then kill -9 "$nspawn_pid" 2>/dev/null; wait "$nspawn_pid" 2>/dev/null; fi
   for m in dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
+  ip netns del "$ns-c" 2>/dev/null || true
   rm -rf "$root"
 }
 trap cleanup EXIT
@@ -113,6 +116,81 @@ daemon_pid=""
 wait "$listener" || true
 grep -q "STOPPING=1" "$root/tmp/notify.log" || fail "no STOPPING=1"
 ls "$root/var/lib/metalpxe"
+
+# The real unit under a real systemd: the root booted with systemd-nspawn in
+# the test's namespace, a client namespace beside it on a veth pair. The
+# hardening (system call filter, capabilities, ProtectSystem...) must leave
+# metalpxed serving: HTTP and TFTP transfers from the client, DHCP bound.
+if command -v systemd-nspawn >/dev/null; then
+  step "boot the root with systemd-nspawn: metalpxed.service as installed"
+  for m in dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
+  rm -f "$root/usr/sbin/policy-rc.d" "$notify"
+  ip netns add "$ns-c"
+  ip link add veth-pkg-s netns "$ns" type veth peer name veth-pkg-c netns "$ns-c"
+  ip -n "$ns" addr add 10.71.0.1/24 dev veth-pkg-s
+  ip -n "$ns-c" addr add 10.71.0.2/24 dev veth-pkg-c
+  ip -n "$ns" link set veth-pkg-s up
+  ip -n "$ns-c" link set veth-pkg-c up
+  ip -n "$ns-c" link set lo up
+  systemd-nspawn -q -D "$root" -b --register=no --network-namespace-path="/run/netns/$ns" \
+    --console=read-only > "$(dirname "$root")/$(basename "$root").nspawn.log" 2>&1 &
+  nspawn_pid=$!
+  leader=""
+  for _ in $(seq 100); do
+    leader="$(pgrep -P "$nspawn_pid" | head -1)"
+    [ -n "$leader" ] && break
+    sleep 0.2
+  done
+  [ -n "$leader" ] || { cat "$(dirname "$root")/$(basename "$root").nspawn.log"; fail "systemd-nspawn did not start"; }
+  in_box() { nsenter -t "$leader" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+  state=""
+  for _ in $(seq 120); do
+    state="$(in_box systemctl is-active metalpxed 2>/dev/null || true)"
+    [ "$state" = active ] || [ "$state" = failed ] && break
+    sleep 0.5
+  done
+  if [ "$state" != active ]; then
+    in_box systemctl status --no-pager metalpxed || true
+    in_box journalctl -b --no-pager -u metalpxed | tail -30 || true
+    fail "metalpxed.service is $state under systemd"
+  fi
+  in_box systemctl show -p Type -p NotifyAccess -p StatusText -p User metalpxed
+  in_box systemctl show -p StatusText --value metalpxed | grep -q "dhcp proxy" || fail "no STATUS= summary"
+  step "the unit serves a client: HTTP and TFTP from $ns-c"
+  ip netns exec "$ns-c" curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://10.71.0.1:8080/boot.ipxe |
+    grep -q 200 || fail "HTTP /boot.ipxe from the client namespace"
+  (cd "$root/tmp" && ip netns exec "$ns-c" timeout 20 tftp 10.71.0.1 -m binary -c get undionly.kpxe tftp-undionly.kpxe) ||
+    fail "TFTP get undionly.kpxe"
+  cmp "$root/tmp/tftp-undionly.kpxe" "$root/usr/lib/ipxe/undionly.kpxe" || fail "TFTP transferred a different file"
+  listening="$(ip netns exec "$ns" ss -Hlnu)"
+  grep -q ':67 ' <<<"$listening" && grep -q ':4011 ' <<<"$listening" || fail "proxy DHCP not bound: $listening"
+  in_box metalpxectl --config /var/lib/metalpxe/pki/admin.metalpxeconfig health || fail "metalpxectl health under systemd"
+  step "watchdog keep-alives, reload, exposure"
+  w1="$(in_box systemctl show -p WatchdogTimestampMonotonic --value metalpxed)"
+  sleep 16   # WatchdogSec=30s: a keep-alive every 15 s
+  w2="$(in_box systemctl show -p WatchdogTimestampMonotonic --value metalpxed)"
+  [ "$w2" != "$w1" ] && [ "$w2" != 0 ] || fail "no watchdog keep-alive in 16 s ($w1, $w2)"
+  in_box systemctl reload metalpxed || fail "systemctl reload"
+  sleep 1
+  in_box journalctl -b --no-pager -u metalpxed | grep -q "reload (SIGHUP)" || fail "reload did not reach metalpxed"
+  [ "$(in_box systemctl is-active metalpxed)" = active ] || fail "not active after reload"
+  in_box systemd-analyze security --no-pager metalpxed.service | tail -1
+  step "systemctl stop: clean exit"
+  in_box systemctl stop metalpxed
+  in_box systemctl show -p Result -p ExecMainStatus metalpxed | tee "$root/tmp/stop.txt"
+  grep -q "Result=success" "$root/tmp/stop.txt" && grep -q "ExecMainStatus=0" "$root/tmp/stop.txt" ||
+    fail "metalpxed did not stop cleanly"
+  in_box systemctl poweroff || true
+  for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$nspawn_pid" 2>/dev/null || true
+  wait "$nspawn_pid" 2>/dev/null || true
+  nspawn_pid=""
+  mount -t proc proc "$root/proc"
+  mount --rbind /sys "$root/sys"
+  mount --rbind /dev "$root/dev"
+else
+  echo "--- systemd-nspawn missing (systemd-container): the unit under systemd is not checked"
+fi
 
 step "apt-get remove keeps state and config"
 in_root apt-get remove -y -q metalpxe > /dev/null
