@@ -424,14 +424,14 @@ TEST(dhcp_it, DiscoverFloodFromRandomMacsKeepsProbesBoundedAndServesOthers) {
   }
 
   // The flood: DISCOVERs, each from a new random MAC, ~10,000/s from another
-  // thread until the newcomer is through (at most 200,000 of them).
+  // thread until the newcomer is through (at most 600,000 of them).
   std::atomic<bool> flooding{true};
   std::atomic<bool> stop_flood{false};
   std::atomic<std::uint32_t> flood_sent{0};
   std::thread flood([&] {
     UdpPeer relay(net.client.name(), 67, "", Ip("10.66.0.2"));
     std::mt19937 rng(7);
-    for (std::uint32_t n = 0; n < 200000 && !stop_flood; ++n) {
+    for (std::uint32_t n = 0; n < 600000 && !stop_flood; ++n) {
       DhcpMessage m;
       m.xid = 0x50000000 + n;
       m.hops = 1;
