@@ -37,6 +37,12 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     udp::socket socket;
     bool boot_server_port;
   };
+  struct WrittenLease {  // what the stored-lease index needs of a write that became durable
+    MacAddress mac;
+    Ipv4Address ip;
+    std::int64_t expires_unix = 0;
+    LeaseRecord::Kind kind = LeaseRecord::Kind::kActive;
+  };
   struct Pending {  // a reply and where it goes
     std::size_t listener = 0;
     OutgoingDatagram datagram;
@@ -185,12 +191,13 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       int left = 0;
       Status error;  // the first failure
       std::optional<Pending> reply;
-      std::vector<LeaseRecord> writes;
+      std::vector<WrittenLease> writes;
     };
     auto join = std::make_shared<Join>();
     join->left = static_cast<int>(decision.writes.size());
     join->reply = std::move(reply);
-    join->writes = decision.writes;
+    join->writes.reserve(decision.writes.size());
+    for (const auto& w : decision.writes) join->writes.push_back(WrittenLease{w.mac, w.ip, w.expires_unix, w.kind});
     if (lost) lost->next_trial = std::chrono::steady_clock::now() + kStoreTrialInterval;
     std::weak_ptr<Impl> weak = shared_from_this();
     for (const auto& w : decision.writes) {
@@ -244,7 +251,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   struct WriteOutcome {
     Status error;                    // ok: every write is durable
     std::optional<Pending> reply;    // sent only when ok
-    std::vector<LeaseRecord> writes;
+    std::vector<WrittenLease> writes;
   };
   template <class JoinT>
   void Durable(JoinT&& join) {
@@ -317,7 +324,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
                 NowUnix() - lost->since_unix);
     lost.reset();
   }
-  void RememberDurable(const LeaseRecord& r) {
+  void RememberDurable(const WrittenLease& r) {
     auto it = durable.find(r.mac);
     if (r.kind == LeaseRecord::Kind::kActive) {
       if (!(r.mac == MacAddress{})) durable[r.mac] = StoredLease{r.ip, r.expires_unix};
