@@ -25,13 +25,15 @@ root="$(mktemp -d /tmp/mpx-deb-root.XXXXXX)"
 ns="mpx-deb-$$"
 daemon_pid=""
 nspawn_pid=""
+cgroups=()
 cleanup() {
   [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
   if [ -n "$nspawn_pid" ]; then kill -9 "$nspawn_pid" 2>/dev/null; wait "$nspawn_pid" 2>/dev/null; fi
   for m in dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
   ip netns del "$ns-c" 2>/dev/null || true
-  rm -rf "$root"
+  for c in "${cgroups[@]}"; do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+  rm -rf "$root" "$root.nspawn.log"
 }
 trap cleanup EXIT
 step() { echo "--- $*"; }
@@ -53,7 +55,7 @@ in_root apt-get install -y -q --no-install-recommends "/tmp/$(basename "$deb")" 
   { cat "$root/tmp/apt-install.log"; fail "apt-get install"; }
 tail -3 "$root/tmp/apt-install.log"
 in_root getent passwd metalpxe || fail "no metalpxe user"
-[ "$(stat -c %U "$root/var/lib/metalpxe")" = metalpxe ] || fail "/var/lib/metalpxe is not the metalpxe user's"
+[ "$(in_root stat -c %U /var/lib/metalpxe)" = metalpxe ] || fail "/var/lib/metalpxe is not the metalpxe user's"
 in_root dpkg-query -W -f='${Conffiles}\n' metalpxe | grep -q ' /etc/metalpxe/metalpxe.yaml ' ||
   fail "/etc/metalpxe/metalpxe.yaml is not a conffile"
 in_root test -f /usr/lib/ipxe/undionly.kpxe || fail "ipxe (the iPXE binaries) was not pulled in"
@@ -70,9 +72,10 @@ caps="$(sed -n 's/^AmbientCapabilities=//p' "$root$unit" | tr 'A-Z ' 'a-z,' | se
 [ "$caps" = "+net_bind_service,+net_raw" ] || fail "unexpected capabilities: $caps"
 notify="$root/run/metalpxe-notify"
 python3 - "$notify" > "$root/tmp/notify.log" 2>&1 <<'PY' &
-import socket, sys, time
+import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)  # as systemd's: the service's user sends to it
 s.settimeout(60)
 try:
     while True:
@@ -132,16 +135,28 @@ if command -v systemd-nspawn >/dev/null; then
   ip -n "$ns" link set veth-pkg-s up
   ip -n "$ns-c" link set veth-pkg-c up
   ip -n "$ns-c" link set lo up
-  systemd-nspawn -q -D "$root" -b --register=no --network-namespace-path="/run/netns/$ns" \
-    --console=read-only > "$(dirname "$root")/$(basename "$root").nspawn.log" 2>&1 &
+  # Its own cgroup (no systemd runs this machine to give it a scope): the
+  # container's systemd owns the cgroup it starts in, and would kill
+  # everything else in it, this test included.
+  for h in systemd unified; do
+    [ -d "/sys/fs/cgroup/$h" ] || continue
+    mkdir -p "/sys/fs/cgroup/$h/$ns"
+    cgroups+=("/sys/fs/cgroup/$h/$ns")
+  done
+  setsid sh -c 'n="$1"; shift; for c in "$@"; do echo $$ > "$c/cgroup.procs"; done
+      exec systemd-nspawn -q -D "$0" -b --register=no --keep-unit --network-namespace-path="/run/netns/$n" \
+        --console=read-only' \
+    "$root" "$ns" "${cgroups[@]}" > "$root.nspawn.log" 2>&1 &
   nspawn_pid=$!
   leader=""
-  for _ in $(seq 100); do
+  # The container's PID 1: nspawn's child once it runs systemd.
+  for _ in $(seq 150); do
     leader="$(pgrep -P "$nspawn_pid" | head -1)"
-    [ -n "$leader" ] && break
+    [ -n "$leader" ] && [ "$(cat "/proc/$leader/comm" 2>/dev/null)" = systemd ] && break
+    leader=""
     sleep 0.2
   done
-  [ -n "$leader" ] || { cat "$(dirname "$root")/$(basename "$root").nspawn.log"; fail "systemd-nspawn did not start"; }
+  [ -n "$leader" ] || { cat "$root.nspawn.log"; fail "systemd-nspawn did not start"; }
   in_box() { nsenter -t "$leader" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
   state=""
   for _ in $(seq 120); do
@@ -170,7 +185,8 @@ if command -v systemd-nspawn >/dev/null; then
   sleep 16   # WatchdogSec=30s: a keep-alive every 15 s
   w2="$(in_box systemctl show -p WatchdogTimestampMonotonic --value metalpxed)"
   [ "$w2" != "$w1" ] && [ "$w2" != 0 ] || fail "no watchdog keep-alive in 16 s ($w1, $w2)"
-  in_box systemctl reload metalpxed || fail "systemctl reload"
+  in_box systemctl reload metalpxed ||
+    { in_box journalctl -b --no-pager -u metalpxed | tail -20; fail "systemctl reload"; }
   sleep 1
   in_box journalctl -b --no-pager -u metalpxed | grep -q "reload (SIGHUP)" || fail "reload did not reach metalpxed"
   [ "$(in_box systemctl is-active metalpxed)" = active ] || fail "not active after reload"
@@ -180,7 +196,7 @@ if command -v systemd-nspawn >/dev/null; then
   in_box systemctl show -p Result -p ExecMainStatus metalpxed | tee "$root/tmp/stop.txt"
   grep -q "Result=success" "$root/tmp/stop.txt" && grep -q "ExecMainStatus=0" "$root/tmp/stop.txt" ||
     fail "metalpxed did not stop cleanly"
-  in_box systemctl poweroff || true
+  kill -s RTMIN+4 "$leader" 2>/dev/null || true   # systemd as PID 1: power off
   for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
   kill -9 "$nspawn_pid" 2>/dev/null || true
   wait "$nspawn_pid" 2>/dev/null || true
