@@ -12,8 +12,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "core/machine_registry.h"
@@ -31,24 +29,17 @@ using testing::Subprocess;
 using testing::TalosLab;
 using testing::WaitFor;
 
-std::string Fixture(const std::string& path) { return TalosLab::Get().dir() + "/" + path; }
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string DriverFixture(const std::string& path) { return TalosLab::Get().dir() + "/" + path; }
 
 // A running control plane stand-in at `ip` with `cluster`'s config.
 Subprocess StartControlPlane(const std::string& ip, const std::string& cluster, std::vector<std::string> extra = {}) {
   std::vector<std::string> args{"--listen", ip + ":50000", "--address", ip, "--config",
-                                Fixture(cluster + "/controlplane.yaml")};
+                                DriverFixture(cluster + "/controlplane.yaml")};
   args.insert(args.end(), extra.begin(), extra.end());
   return TalosLab::Get().StartApid(args);
 }
 
-std::size_t Count(const std::string& text, const std::string& what) {
+std::size_t CountOccurrences(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
@@ -94,10 +85,10 @@ class ClusterDriverTest : public ::testing::Test {
     ClusterConfig c;
     c.name = "prod";
     c.endpoint = "https://127.0.0.2:6443";
-    c.talosconfig_file = Fixture(creds_cluster + "/" + talosconfig);
+    c.talosconfig_file = DriverFixture(creds_cluster + "/" + talosconfig);
     c.talos = TalosLab::Get().Credentials(creds_cluster, talosconfig);
-    c.configs[Role::kControlPlane] = Fixture("cluster-a/controlplane.yaml");
-    c.configs[Role::kWorker] = Fixture("cluster-a/worker.yaml");
+    c.configs[Role::kControlPlane] = DriverFixture("cluster-a/controlplane.yaml");
+    c.configs[Role::kWorker] = DriverFixture("cluster-a/worker.yaml");
     c.bootstrap = mode;
     cfg->clusters["prod"] = c;
     auto inv = std::make_shared<Inventory>();
@@ -206,8 +197,8 @@ TEST_F(ClusterDriverTest, BootstrapsOnceOnTheFirstRunningControlPlaneAndNotAgain
   const ClusterRecord done = driver_->Record("prod");
   EXPECT_EQ(done.node, "cp-1");
   EXPECT_EQ(done.attempts, 3) << "two 'not ready' answers, then the bootstrap";
-  EXPECT_EQ(Count(cp1.Stdout(), "bootstrapped etcd"), 1u) << cp1.Describe();
-  EXPECT_EQ(Count(cp2.Stdout(), "bootstrapped etcd"), 0u) << cp2.Describe();
+  EXPECT_EQ(CountOccurrences(cp1.Stdout(), "bootstrapped etcd"), 1u) << cp1.Describe();
+  EXPECT_EQ(CountOccurrences(cp2.Stdout(), "bootstrapped etcd"), 0u) << cp2.Describe();
 
   // The cluster's events: the retries' reasons, then "bootstrapped".
   auto events = ClusterEvents();
@@ -232,8 +223,8 @@ TEST_F(ClusterDriverTest, BootstrapsOnceOnTheFirstRunningControlPlaneAndNotAgain
   StartDaemon();
   EXPECT_EQ(driver_->Record("prod").bootstrap, ClusterBootstrapState::kBootstrapped);
   ASSERT_TRUE(Rounds(3));
-  EXPECT_EQ(Count(cp1.Stdout(), "bootstrapped etcd"), 1u);
-  EXPECT_EQ(Count(cp2.Stdout(), "bootstrapped etcd"), 0u);
+  EXPECT_EQ(CountOccurrences(cp1.Stdout(), "bootstrapped etcd"), 1u);
+  EXPECT_EQ(CountOccurrences(cp2.Stdout(), "bootstrapped etcd"), 0u);
   EXPECT_EQ(driver_->Record("prod").attempts, 3);
 }
 
@@ -253,7 +244,7 @@ TEST_F(ClusterDriverTest, AnExistingEtcdIsRecognisedWithoutABootstrapCall) {
   const ClusterRecord r = driver_->Record("prod");
   EXPECT_EQ(r.attempts, 0) << "recognised, not called";
   EXPECT_EQ(r.reason, "recognised: etcd already runs on cp-1 (1 member)");
-  EXPECT_EQ(Count(cp1.Stdout(), "bootstrapped etcd"), 1u);  // the manual one only
+  EXPECT_EQ(CountOccurrences(cp1.Stdout(), "bootstrapped etcd"), 1u);  // the manual one only
 }
 
 TEST_F(ClusterDriverTest, ACertificateFromAnotherClusterIsNotRunning) {
@@ -265,7 +256,7 @@ TEST_F(ClusterDriverTest, ACertificateFromAnotherClusterIsNotRunning) {
   ASSERT_TRUE(Rounds(3));
   EXPECT_EQ(StateOf(kCp1.mac), MachineState::kInstalled);
   EXPECT_EQ(driver_->Record("prod").bootstrap, ClusterBootstrapState::kPending);
-  EXPECT_EQ(Count(cp1.Stdout(), "bootstrapped etcd"), 0u);
+  EXPECT_EQ(CountOccurrences(cp1.Stdout(), "bootstrapped etcd"), 0u);
 }
 
 TEST_F(ClusterDriverTest, AReaderRoleIsRefusedAndTheClusterFailsWithTheReason) {
@@ -309,7 +300,7 @@ TEST_F(ClusterDriverTest, ManualClustersAreNeverBootstrapped) {
   ASSERT_TRUE(WaitFor([&] { return StateOf(kCp1.mac) == MachineState::kRunning; }, std::chrono::seconds(30)));
   ASSERT_TRUE(Rounds(3));
   EXPECT_EQ(driver_->Record("prod").bootstrap, ClusterBootstrapState::kPending);
-  EXPECT_EQ(Count(cp1.Stdout(), "bootstrapped etcd"), 0u);
+  EXPECT_EQ(CountOccurrences(cp1.Stdout(), "bootstrapped etcd"), 0u);
 }
 
 TEST_F(ClusterDriverTest, ConfigByApplyInMaintenanceModeThenRunningAndBootstrapped) {
