@@ -178,6 +178,10 @@ void ClusterDriver::ApplyConfigs() {
     std::string failure;
     if (!client.ok()) {
       failure = client.status().message();
+    } else if (auto up = client->Version(options_.probe_timeout); !up.ok()) {
+      // A short look first: a silent address must not hold the round for
+      // ApplyConfiguration's long deadline.
+      failure = up.error().message;
     } else {
       auto config = provisioning_->ConfigToApply(t.mac);
       if (!config.ok()) continue;  // the machine failed with the reason
