@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   AddStreamCommands(app, ctx);
   AddAssetCommands(app, ctx);
   AddInfoCommands(app, ctx);
+  AddClusterCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

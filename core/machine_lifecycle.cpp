@@ -15,6 +15,7 @@ std::string_view LifecycleEventName(LifecycleEvent e) {
     case LifecycleEvent::kInstallFailed: return "install-failed";
     case LifecycleEvent::kReinstallRequested: return "reinstall-requested";
     case LifecycleEvent::kPowerFailed: return "power-failed";
+    case LifecycleEvent::kApiAnswered: return "api-answered";
   }
   return "?";
 }
@@ -42,7 +43,9 @@ std::optional<MachineState> NextState(MachineState s, LifecycleEvent e) {
         return S::kInstalling;
       return std::nullopt;
     case E::kInstallFinished:
-      return s == S::kInstalled ? std::nullopt : std::optional(S::kInstalled);
+      // A running machine finished its install long ago: a late or replayed
+      // event must not take it back.
+      return s == S::kInstalled || s == S::kRunning ? std::nullopt : std::optional(S::kInstalled);
     case E::kBootedAfterInstall:
       return s == S::kInstalling ? std::optional(S::kInstalled) : std::nullopt;
     case E::kInstallFailed:
@@ -51,6 +54,10 @@ std::optional<MachineState> NextState(MachineState s, LifecycleEvent e) {
       return s == S::kDiscovered ? std::nullopt : std::optional(S::kReinstallRequested);
     case E::kPowerFailed:
       return S::kFailed;
+    case E::kApiAnswered:
+      // Only an installed machine comes up: one in the installer (maintenance
+      // mode, or installing) answering is not running from its disk yet.
+      return s == S::kInstalled ? std::optional(S::kRunning) : std::nullopt;
   }
   return std::nullopt;
 }

@@ -5,7 +5,8 @@
 //
 //   discovered ──accepted──▶ pending-install ──config fetched / install started──▶ installing
 //   installing ──install finished / booted after install──▶ installed
-//   installed ──reinstall requested──▶ reinstall-requested ──PXE install served──▶ installing
+//   installed ──its Talos API answered Version over mTLS with the cluster's talosconfig──▶ running
+//   installed, running ──reinstall requested──▶ reinstall-requested ──PXE install served──▶ installing
 //   any ──install failed / power failed──▶ failed(reason) ──reinstall / accepted──▶ …
 #include <optional>
 #include <string_view>
@@ -26,6 +27,7 @@ enum class LifecycleEvent {
   kInstallFailed,       // Talos reported a config or install error
   kReinstallRequested,  // the operator asked for a reinstall
   kPowerFailed,         // the BMC could not power-cycle it
+  kApiAnswered,         // its Talos API answered Version over mutual TLS with the cluster's talosconfig
 };
 
 std::string_view LifecycleEventName(LifecycleEvent e);

@@ -283,6 +283,11 @@ void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind
   EmitLocked(KeyName(*config, primary), kind, message);
 }
 
+void MachineRegistry::RecordClusterEvent(const std::string& cluster, const std::string& message) {
+  std::lock_guard lock(mu_);
+  EmitLocked(std::string(kClusterEventPrefix) + cluster, "cluster", message);
+}
+
 std::vector<EventRecord> MachineRegistry::RecentEvents(std::int64_t after_id, std::size_t limit) const {
   std::lock_guard lock(mu_);
   std::vector<EventRecord> out;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -20,6 +21,9 @@
 #include "core/store.h"
 
 namespace metalpxe {
+
+// The subject of a cluster's events ("cluster/prod"): no machine name has a '/'.
+inline constexpr std::string_view kClusterEventPrefix = "cluster/";
 
 struct BootObservation {
   MacAddress mac;
@@ -84,6 +88,9 @@ class MachineRegistry {
   // what the machine's previous event said (same kind and message) is not
   // recorded: history holds changes of meaning, not repeated requests.
   void RecordEvent(const MacAddress& mac, const std::string& kind, const std::string& message);
+  // An event of a named cluster (kind "cluster", subject "cluster/<name>"):
+  // bootstrapped, or why not. Same history and "no repeats" rule.
+  void RecordClusterEvent(const std::string& cluster, const std::string& message);
   std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
   int Subscribe(EventListener listener);
   void Unsubscribe(int id);

@@ -5,11 +5,12 @@
 
 namespace metalpxe {
 namespace {
-constexpr std::array<std::pair<MachineState, std::string_view>, 6> kNames{{
+constexpr std::array<std::pair<MachineState, std::string_view>, 7> kNames{{
     {MachineState::kDiscovered, "discovered"},
     {MachineState::kPendingInstall, "pending-install"},
     {MachineState::kInstalling, "installing"},
     {MachineState::kInstalled, "installed"},
+    {MachineState::kRunning, "running"},
     {MachineState::kReinstallRequested, "reinstall-requested"},
     {MachineState::kFailed, "failed"},
 }};

@@ -11,6 +11,7 @@ enum class MachineState {
   kPendingInstall,      // in the inventory, will get the installer on next PXE boot
   kInstalling,          // fetched its config / reported install progress
   kInstalled,           // boots from its own disk
+  kRunning,             // installed, and its Talos API answered with the cluster's credentials
   kReinstallRequested,  // operator asked; power action under way
   kFailed,              // with a human-readable reason
 };

@@ -1,6 +1,7 @@
 #pragma once
 // The durable state of one appliance: DHCP leases, machine runtime state,
-// issued config tokens and the event history. The interface is what protocol
+// issued config tokens, the named clusters' bootstrap records and the event
+// history. The interface is what protocol
 // modules see; SqliteStore (sqlite_store.h) is the embedded default, and an
 // etcd-backed store can sit behind the same calls later.
 //
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cluster_state.h"
 #include "core/machine_state.h"
 #include "core/net_types.h"
 #include "core/result.h"
@@ -83,6 +85,10 @@ class Store {
   virtual void PutToken(const TokenRecord& token, DurableCallback done) = 0;
   virtual void DeleteExpiredTokens(std::int64_t now_unix, DurableCallback done) = 0;
   virtual Result<std::vector<TokenRecord>> LoadTokens() = 0;
+
+  // Named clusters' bootstrap records (cluster_state.h), by name.
+  virtual void PutCluster(const ClusterRecord& cluster, DurableCallback done) = 0;
+  virtual Result<std::vector<ClusterRecord>> LoadClusters() = 0;
 
   virtual void AppendEvent(const EventRecord& event, DurableCallback done) = 0;
   // Events with id > after_id, oldest first, at most `limit`.

@@ -84,6 +84,7 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_served.load()), {{"outcome", "served"}});
     w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_refused.load()), {{"outcome", "refused"}});
     w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_failed.load()), {{"outcome", "failed"}});
+    w.Sample("metalpxe_configs_total", static_cast<double>(b.configs_applied.load()), {{"outcome", "applied"}});
   }
   if (in.registry) {
     w.Family("metalpxe_unknown_machines_dropped_total", "counter",

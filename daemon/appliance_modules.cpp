@@ -13,6 +13,7 @@
 #include "core/provisioning/provisioning_service.h"
 #include "daemon/appliance_metrics.h"
 #include "daemon/asio_scheduler.h"
+#include "daemon/cluster_driver.h"
 #include "daemon/loader_presence.h"
 #include "daemon/management_backend_impl.h"
 #include "daemon/profile_assets.h"
@@ -33,6 +34,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<DriverPowerControl> power;
   std::unique_ptr<LoaderPresence> loaders;
   std::unique_ptr<ProvisioningService> service;
+  std::unique_ptr<ClusterDriver> clusters;  // named clusters: running state, bootstrap
   std::unique_ptr<dhcp::DhcpServer> dhcp;
   std::unique_ptr<tftp::TftpServer> tftp;
   std::unique_ptr<http::HttpServer> http;
@@ -78,6 +80,10 @@ struct ApplianceModules::Impl {
     options.loader_exists = [this](std::string_view file) { return loaders->Exists(file); };
     service = std::make_unique<ProvisioningService>(source, store.get(), options, power.get(), scheduler.get());
     if (auto st = service->Load(); !st.ok()) return st;
+    clusters = std::make_unique<ClusterDriver>(source, service->registry(), store.get(), *scheduler);
+    if (auto st = clusters->Load(); !st.ok()) return {st.code(), "clusters: " + st.message()};
+    clusters->SetConfigApplier(service.get());
+    clusters->Start();
 
     if (config->dhcp.mode != DhcpMode::kOff) {
       dhcp = std::make_unique<dhcp::DhcpServer>(
@@ -141,6 +147,7 @@ struct ApplianceModules::Impl {
     parts.dhcp = dhcp.get();
     parts.kmsg = kmsg.get();
     parts.assets = assets.get();
+    parts.clusters = clusters.get();
     parts.reload = [this] { return reload && reload(); };
     mgmt_backend = std::make_unique<ApplianceManagementBackend>(std::move(parts));
     mgmt = std::make_unique<ManagementServer>(server.api_listen, *pki, *mgmt_backend);
@@ -180,6 +187,7 @@ struct ApplianceModules::Impl {
     if (kmsg) kmsg->Stop();
     if (tftp) tftp->Stop();
     if (dhcp) dhcp->Stop();
+    clusters.reset();  // waits for a round under way (bounded); before the registry it reports to
     service.reset();  // its reinstall jobs, before the power control they call
     power.reset();    // waits for a power action in flight
     assets.reset();   // cancels a running download

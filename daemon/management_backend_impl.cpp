@@ -5,6 +5,7 @@
 
 #include "core/config_loader.h"
 #include "daemon/appliance.h"
+#include "daemon/kubernetes_readyz.h"
 #include "daemon/profile_assets.h"
 #include "core/provisioning/boot_urls.h"
 
@@ -217,6 +218,78 @@ void ApplianceManagementBackend::PullImage(const std::string& profile,
 }
 
 std::string ApplianceManagementBackend::Version() { return kVersion; }
+
+v1::Cluster ApplianceManagementBackend::ClusterToProto(const AppConfig& config, const ClusterConfig& c) const {
+  v1::Cluster out;
+  out.set_name(c.name);
+  out.set_endpoint(c.endpoint);
+  out.set_bootstrap_mode(std::string(BootstrapModeName(c.bootstrap)));
+  ClusterRecord r;
+  r.name = c.name;
+  if (p_.clusters) r = p_.clusters->Record(c.name);
+  out.set_bootstrap(std::string(ClusterBootstrapStateName(r.bootstrap)));
+  out.set_bootstrap_node(r.node);
+  out.set_bootstrap_reason(r.reason);
+  out.set_bootstrap_attempts(r.attempts);
+  out.set_bootstrap_changed_unix(r.changed_unix);
+  for (const auto& m : ClusterDriver::Members(config, registry(), c.name)) {
+    auto* n = out.add_nodes();
+    n->set_name(m.name);
+    n->set_role(std::string(RoleName(m.role)));
+    n->set_state(std::string(MachineStateName(m.state)));
+    n->set_ip(m.address);
+  }
+  return out;
+}
+
+std::vector<v1::Cluster> ApplianceManagementBackend::ListClusters() {
+  const auto config = p_.config->Current();
+  std::vector<v1::Cluster> out;
+  for (const auto& [name, c] : config->clusters) out.push_back(ClusterToProto(*config, c));
+  return out;
+}
+
+Result<v1::ClusterStatus> ApplianceManagementBackend::GetClusterStatus(const std::string& cluster) {
+  const auto config = p_.config->Current();
+  auto it = config->clusters.find(cluster);
+  if (it == config->clusters.end()) return Status(ErrorCode::kNotFound, "no cluster " + cluster);
+  v1::ClusterStatus out;
+  *out.mutable_cluster() = ClusterToProto(*config, it->second);
+  if (p_.clusters) {
+    auto members = p_.clusters->EtcdMembers(cluster);
+    if (members.ok()) {
+      for (const auto& m : *members) {
+        auto* e = out.add_etcd_members();
+        e->set_id(m.id);
+        e->set_hostname(m.hostname);
+        for (const auto& u : m.peer_urls) e->add_peer_urls(u);
+        for (const auto& u : m.client_urls) e->add_client_urls(u);
+        e->set_is_learner(m.is_learner);
+      }
+    } else {
+      out.set_etcd_error(members.status().message());
+    }
+  }
+  const ReadyzAnswer readyz = ProbeKubernetesReadyz(it->second, config->server.state_dir, std::chrono::seconds(5));
+  out.set_kubernetes_ready(readyz.ready);
+  out.set_kubernetes_detail(readyz.detail);
+  return out;
+}
+
+Result<Secret> ApplianceManagementBackend::Kubeconfig(const std::string& cluster) {
+  if (!p_.clusters) return Status(ErrorCode::kUnavailable, "cluster driver not running");
+  return p_.clusters->Kubeconfig(cluster);
+}
+
+Result<Secret> ApplianceManagementBackend::Talosconfig(const std::string& cluster) {
+  const auto config = p_.config->Current();
+  auto it = config->clusters.find(cluster);
+  if (it == config->clusters.end()) return Status(ErrorCode::kNotFound, "no cluster " + cluster);
+  std::ifstream in(it->second.talosconfig_file, std::ios::binary);
+  if (!in) return Status(ErrorCode::kUnavailable, "cannot read " + it->second.talosconfig_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return Secret(std::move(text));
+}
 
 v1::HealthResponse ApplianceManagementBackend::Health() {
   v1::HealthResponse h;

@@ -10,6 +10,7 @@
 #include "api/management/management_backend.h"
 #include "core/config_source.h"
 #include "core/provisioning/provisioning_service.h"
+#include "daemon/cluster_driver.h"
 #include "dhcp/server.h"
 #include "images/asset_cache.h"
 
@@ -21,6 +22,7 @@ struct ManagementParts {
   dhcp::DhcpServer* dhcp = nullptr;  // null when dhcp.mode is off
   KmsgLogReceiver* kmsg = nullptr;
   AssetCache* assets = nullptr;
+  ClusterDriver* clusters = nullptr;  // named clusters: bootstrap records, live calls
   // Re-reads config + inventory (after an accept wrote the accepted file).
   std::function<bool()> reload;
 };
@@ -47,12 +49,17 @@ class ApplianceManagementBackend final : public ManagementBackend {
   std::vector<v1::Image> Images() override;
   void PullImage(const std::string& profile, std::function<void(const v1::PullProgress&)> progress,
                  std::function<void(const Status&)> done) override;
+  std::vector<v1::Cluster> ListClusters() override;
+  Result<v1::ClusterStatus> GetClusterStatus(const std::string& cluster) override;
+  Result<Secret> Kubeconfig(const std::string& cluster) override;
+  Result<Secret> Talosconfig(const std::string& cluster) override;
   std::string Version() override;
   v1::HealthResponse Health() override;
 
  private:
   Result<MachineRecord> Find(const std::string& machine) const;
   v1::Machine ToProto(const AppConfig& config, const MachineRecord& r) const;
+  v1::Cluster ClusterToProto(const AppConfig& config, const ClusterConfig& c) const;
   MachineRegistry& registry() const { return p_.service->registry(); }
   ManagementParts p_;
 };

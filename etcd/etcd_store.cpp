@@ -46,6 +46,9 @@ void EtcdStore::PutToken(const TokenRecord& token, DurableCallback done) {
 void EtcdStore::DeleteExpiredTokens(std::int64_t now_unix, DurableCallback done) {
   writer_->Submit({DeleteExpiredTokensOp{now_unix}, std::move(done)});
 }
+void EtcdStore::PutCluster(const ClusterRecord& cluster, DurableCallback done) {
+  writer_->Submit({cluster, std::move(done)});
+}
 void EtcdStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
@@ -93,6 +96,15 @@ Result<std::vector<TokenRecord>> EtcdStore::LoadTokens() {
     if (t.ok() && key != keys_.Token(t->token_hash))
       return Result<TokenRecord>(ErrorCode::kDataLoss, "etcd store: token value does not match its key");
     return t;
+  });
+}
+
+Result<std::vector<ClusterRecord>> EtcdStore::LoadClusters() {
+  return LoadAll<ClusterRecord>(keys_.ClustersPrefix(), [this](const std::string& key, const std::string& value) {
+    auto c = DecodeCluster(value);
+    if (c.ok() && key != keys_.Cluster(c->name))
+      return Result<ClusterRecord>(ErrorCode::kDataLoss, "etcd store: cluster value is for " + c->name);
+    return c;
   });
 }
 

@@ -244,6 +244,34 @@ Result<TokenRecord> DecodeToken(std::string_view value) {
   });
 }
 
+std::string EncodeCluster(const ClusterRecord& c) {
+  json j = {{"v", kFormat},
+            {"bootstrap", std::string(ClusterBootstrapStateName(c.bootstrap))},
+            {"attempts", c.attempts},
+            {"changed", c.changed_unix}};
+  PutText(j, "name", c.name);
+  PutText(j, "node", c.node);
+  PutText(j, "reason", c.reason);
+  return j.dump();
+}
+
+Result<ClusterRecord> DecodeCluster(std::string_view value) {
+  return Decode<ClusterRecord>("cluster", value, [](const json& j, ClusterRecord& c) {
+    c.name = Str(j, "name");
+    if (c.name.empty()) return Bad("cluster", "no name");
+    auto state = ParseClusterBootstrapState(Str(j, "bootstrap"));
+    if (!state) return Bad("cluster", "bootstrap '" + Str(j, "bootstrap") + "'");
+    const auto attempts = Int(j, "attempts");
+    if (attempts < 0 || attempts > 1'000'000) return Bad("cluster", "attempts out of range");
+    c.bootstrap = *state;
+    c.node = Str(j, "node");
+    c.reason = Str(j, "reason");
+    c.attempts = static_cast<int>(attempts);
+    c.changed_unix = Int(j, "changed");
+    return Status::Ok();
+  });
+}
+
 std::string EncodeEvent(const EventRecord& e) {
   json j = {{"v", kFormat}, {"time", e.time_unix_ms}};
   PutText(j, "machine", e.machine);

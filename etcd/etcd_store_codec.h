@@ -9,6 +9,7 @@
 //   <prefix>leases/<ip>            LeaseRecord     ("10.66.0.100": same order as SQLite's)
 //   <prefix>machines/<mac>         MachineRecord
 //   <prefix>tokens/<sha256 hex>    TokenRecord
+//   <prefix>clusters/<name>        ClusterRecord
 //   <prefix>events/<20-digit id>   EventRecord     (zero-padded: key order is id order)
 //   <prefix>meta/event-seq         last event id handed out (decimal)
 //   <prefix>writers/<writer id>    a writer's last transaction number (see etcd_store_writer.h)
@@ -34,6 +35,8 @@ class StoreKeys {
   std::string MachinesPrefix() const { return prefix_ + "machines/"; }
   std::string Token(const std::string& hash) const { return TokensPrefix() + hash; }
   std::string TokensPrefix() const { return prefix_ + "tokens/"; }
+  std::string Cluster(const std::string& name) const { return ClustersPrefix() + name; }
+  std::string ClustersPrefix() const { return prefix_ + "clusters/"; }
   std::string Event(std::int64_t id) const;
   std::string EventsPrefix() const { return prefix_ + "events/"; }
   std::string EventSeq() const { return prefix_ + "meta/event-seq"; }
@@ -54,6 +57,9 @@ Result<MachineRecord> DecodeMachine(std::string_view value);
 
 std::string EncodeToken(const TokenRecord& token);
 Result<TokenRecord> DecodeToken(std::string_view value);
+
+std::string EncodeCluster(const ClusterRecord& cluster);
+Result<ClusterRecord> DecodeCluster(std::string_view value);
 
 // The id lives in the key, not in the value.
 std::string EncodeEvent(const EventRecord& event);

@@ -64,6 +64,7 @@ std::unique_ptr<EtcdStoreWriter::Batch> EtcdStoreWriter::TakeBatch(bool events_a
                    [&](const DeleteLeaseOp& d) { it.key = keys_.Lease(d.ip); },
                    [&](const MachineRecord& m) { it.key = keys_.Machine(m.mac), it.value = EncodeMachine(m); },
                    [&](const TokenRecord& t) { it.key = keys_.Token(t.token_hash), it.value = EncodeToken(t); },
+                   [&](const ClusterRecord& c) { it.key = keys_.Cluster(c.name), it.value = EncodeCluster(c); },
                    [&](EventRecord& e) {
                      if (e.time_unix_ms == 0) e.time_unix_ms = NowUnixMs();
                      it.value = EncodeEvent(e);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/secret.h"
 #include "metalpxe/v1/management.pb.h"
 
 namespace metalpxe {
@@ -55,6 +56,14 @@ class ManagementBackend {
   // on the download thread. kNotFound for an unknown profile.
   virtual void PullImage(const std::string& profile, std::function<void(const metalpxe::v1::PullProgress&)> progress,
                          std::function<void(const Status&)> done) = 0;
+
+  // Named clusters. GetClusterStatus calls the cluster's nodes and
+  // Kubernetes endpoint (bounded, blocking). kNotFound for an unknown name.
+  virtual std::vector<metalpxe::v1::Cluster> ListClusters() = 0;
+  virtual Result<metalpxe::v1::ClusterStatus> GetClusterStatus(const std::string& cluster) = 0;
+  // Credentials, for the caller only: never logged.
+  virtual Result<Secret> Kubeconfig(const std::string& cluster) = 0;
+  virtual Result<Secret> Talosconfig(const std::string& cluster) = 0;
 
   virtual std::string Version() = 0;
   virtual metalpxe::v1::HealthResponse Health() = 0;

@@ -274,6 +274,33 @@ class ManagementServer::Service final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ListClusters(grpc::ServerContext*, const v1::ListClustersRequest*,
+                            v1::ListClustersResponse* response) override {
+    for (auto& c : backend_.ListClusters()) *response->add_clusters() = std::move(c);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetClusterStatus(grpc::ServerContext*, const v1::GetClusterStatusRequest* request,
+                                v1::ClusterStatus* response) override {
+    if (request->cluster().empty()) return Invalid("cluster is required");
+    return Fill(backend_.GetClusterStatus(request->cluster()), response);
+  }
+
+  grpc::Status GetKubeconfig(grpc::ServerContext* context, const v1::GetKubeconfigRequest* request,
+                             v1::Credential* response) override {
+    if (request->cluster().empty()) return Invalid("cluster is required");
+    // Audit who took a credential; the credential itself is never logged.
+    spdlog::info("management API: {} fetches the kubeconfig of cluster {}", Caller(context), request->cluster());
+    return FillSecret(backend_.Kubeconfig(request->cluster()), response);
+  }
+
+  grpc::Status GetTalosconfig(grpc::ServerContext* context, const v1::GetTalosconfigRequest* request,
+                              v1::Credential* response) override {
+    if (request->cluster().empty()) return Invalid("cluster is required");
+    spdlog::info("management API: {} fetches the talosconfig of cluster {}", Caller(context), request->cluster());
+    return FillSecret(backend_.Talosconfig(request->cluster()), response);
+  }
+
  private:
   static grpc::Status Invalid(const std::string& message) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
@@ -282,6 +309,12 @@ class ManagementServer::Service final : public v1::Management::Service {
   static grpc::Status Fill(Result<T> result, T* response) {
     if (!result.ok()) return ToGrpcStatus(result.status());
     *response = std::move(result).value();
+    return grpc::Status::OK;
+  }
+
+  static grpc::Status FillSecret(Result<Secret> result, v1::Credential* response) {
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    response->set_data(result->Reveal());
     return grpc::Status::OK;
   }
 

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "core/config_clusters.h"
 #include "core/install/config_shorthands.h"
 #include "core/install/talos_patch.h"
 #include "core/install/yaml_writer.h"
@@ -130,7 +131,18 @@ Result<std::vector<YamlValue>> RenderMachineDocuments(const AppConfig& app, cons
     return Status(ErrorCode::kNotFound, context + ": profile '" + profile_name + "' is not defined");
   }
   TalosRelease release;
-  auto rendered = RenderProfileDocuments(profile_it->second, machine.role, cache, failure, &release);
+  // A machine of a named cluster renders from its cluster's base config
+  // (`talosctl gen config` of that cluster); the profile adds its patches.
+  const ProfileConfig* profile = &profile_it->second;
+  ProfileConfig with_cluster_base;
+  if (ClusterOf(app, machine) != nullptr) {
+    if (auto base = BaseConfigPathFor(app, machine)) {
+      with_cluster_base = *profile;
+      with_cluster_base.configs[machine.role] = *base;
+      profile = &with_cluster_base;
+    }
+  }
+  auto rendered = RenderProfileDocuments(*profile, machine.role, cache, failure, &release);
   if (!rendered.ok()) return Status(rendered.status().code(), context + ": " + rendered.status().message());
   std::vector<YamlValue> docs = std::move(rendered).value();
 

@@ -46,7 +46,7 @@ BootDecision DecideBoot(const AppConfig& config, const MachineConfig* machine, M
       case UnknownMachinePolicy::kAutoInstall:
         break;
     }
-    if (state == MachineState::kInstalled) {
+    if (state == MachineState::kInstalled || state == MachineState::kRunning) {
       d.action = BootAction::kBootFromDisk;
       d.disk_mode = config.boot.boot_from_disk;
       d.why = "installed";
@@ -69,7 +69,7 @@ BootDecision DecideBoot(const AppConfig& config, const MachineConfig* machine, M
   d.machine = machine;
   d.machine_name = machine->name;
   d.role = machine->role;
-  if (state == MachineState::kInstalled) {
+  if (state == MachineState::kInstalled || state == MachineState::kRunning) {
     d.action = BootAction::kBootFromDisk;
     d.disk_mode = machine->boot_from_disk.value_or(config.boot.boot_from_disk);
     d.why = "installed";

@@ -1,5 +1,6 @@
 #include "core/provisioning/provisioning_service.h"
 
+#include "core/config_clusters.h"
 #include "core/config_loader.h"
 #include "core/log.h"
 #include "core/install/machine_config_renderer.h"
@@ -131,12 +132,29 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
     }
     bound = req.peer;
   }
-  const IssuedToken token = tokens_.Issue(req.mac, bound, TokenClock::now());
   const bool wipe = jobs_ && jobs_->WipeRequested(req.mac);
   a.kind = IpxeAnswer::Kind::kInstall;
   a.assets = ProfileAssetUrlsFor(config.server, d.profile->name);
-  a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, ConfigUrl(config.server, token.token), wipe);
   a.why = d.why;
+  const ConfigDelivery delivery = d.machine ? ConfigDeliveryFor(config, *d.machine)
+                                            : d.profile->config_delivery.value_or(ConfigDelivery::kUrl);
+  if (delivery == ConfigDelivery::kApply) {
+    // No token and no config on the wire: Talos boots into maintenance mode
+    // and the cluster driver applies the config over TLS at this address.
+    a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, "", wipe);
+    registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
+                    "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) +
+                        ", config by apply to " + req.peer.ToString() + ")");
+    {
+      std::lock_guard lock(apply_mu_);
+      apply_targets_[req.mac] = ConfigApplyTarget{req.mac, d.machine_name, req.peer};
+    }
+    ++counters_.install_scripts;
+    if (jobs_) jobs_->InstallerServed(req.mac);
+    return a;
+  }
+  const IssuedToken token = tokens_.Issue(req.mac, bound, TokenClock::now());
+  a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, ConfigUrl(config.server, token.token), wipe);
   registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
                   "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) + ")");
   if (token.fresh) {
@@ -181,6 +199,45 @@ ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, Ipv4Addr
   a.kind = ConfigAnswer::Kind::kServed;
   a.yaml = std::move(*rendered);
   return a;
+}
+
+std::vector<ConfigApplyTarget> ProvisioningService::ConfigApplyTargets() const {
+  std::vector<ConfigApplyTarget> out;
+  std::lock_guard lock(apply_mu_);
+  for (const auto& [mac, t] : apply_targets_)
+    if (registry_.StateOf(mac) == MachineState::kPendingInstall) out.push_back(t);
+  return out;
+}
+
+Result<Secret> ProvisioningService::ConfigToApply(const MacAddress& mac) {
+  const auto config = config_.Current();
+  const auto machine = MachineToInstall(*config, mac);
+  if (!machine) return Status(ErrorCode::kNotFound, mac.ToString() + " is no longer in the inventory");
+  auto rendered = RenderMachineConfig(*config, *machine);
+  if (!rendered.ok()) {
+    ++counters_.configs_failed;
+    registry_.Apply(mac, LifecycleEvent::kInstallFailed, "config rendering failed", rendered.status().message());
+    return rendered.status();
+  }
+  return Secret(std::move(rendered).value());
+}
+
+void ProvisioningService::OnConfigApplied(const MacAddress& mac, Ipv4Address address, const std::string& mode) {
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_targets_.erase(mac);
+  }
+  ++counters_.configs_applied;
+  registry_.Apply(mac, LifecycleEvent::kConfigFetched,
+                  "config applied over TLS to " + address.ToString() + " (" + mode + ")");
+}
+
+void ProvisioningService::OnConfigRejected(const MacAddress& mac, const std::string& reason) {
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_targets_.erase(mac);
+  }
+  registry_.Apply(mac, LifecycleEvent::kInstallFailed, "config rejected by Talos", reason);
 }
 
 void ProvisioningService::OnTalosEvent(const TalosEvent& ev) {

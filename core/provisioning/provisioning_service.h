@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -78,6 +79,15 @@ struct ConfigAnswer {
   std::string why;   // safe to log
 };
 
+// A machine whose installer was served without talos.config (configDelivery
+// apply): Talos waits in maintenance mode at `address` (where the installer
+// was served) for ApplyConfiguration.
+struct ConfigApplyTarget {
+  MacAddress mac;
+  std::string machine;
+  Ipv4Address address;
+};
+
 // For /metrics.
 struct ProvisioningCounters {
   std::atomic<std::uint64_t> scripts{0};
@@ -86,6 +96,7 @@ struct ProvisioningCounters {
   std::atomic<std::uint64_t> configs_served{0};
   std::atomic<std::uint64_t> configs_refused{0};
   std::atomic<std::uint64_t> configs_failed{0};
+  std::atomic<std::uint64_t> configs_applied{0};
 };
 
 struct ProvisioningOptions {
@@ -117,6 +128,18 @@ class ProvisioningService {
   IpxeAnswer OnIpxe(const IpxeRequest& request);
   ConfigAnswer OnConfigFetch(std::string_view token, Ipv4Address peer);
 
+  // --- configDelivery apply (the daemon's cluster driver calls the nodes) ---
+  // Machines waiting for their config: installer served without
+  // talos.config, still pending-install.
+  std::vector<ConfigApplyTarget> ConfigApplyTargets() const;
+  // The machine's rendered config for ApplyConfiguration (a secret); a
+  // rendering failure fails the machine with the reason.
+  Result<Secret> ConfigToApply(const MacAddress& mac);
+  // Talos accepted the config at `address`: installing, no longer a target.
+  void OnConfigApplied(const MacAddress& mac, Ipv4Address address, const std::string& mode);
+  // Talos refused the config (InvalidArgument): failed with its reason.
+  void OnConfigRejected(const MacAddress& mac, const std::string& reason);
+
   // --- Talos --------------------------------------------------------------
   void OnTalosEvent(const TalosEvent& event);
   // The name kernel logs from this address are kept under ("" = unknown).
@@ -147,6 +170,8 @@ class ProvisioningService {
   std::unique_ptr<ReinstallJobs> jobs_;
   ProvisioningCounters counters_;
   std::mutex accept_mu_;  // one accept at a time writes the file
+  mutable std::mutex apply_mu_;
+  std::map<MacAddress, ConfigApplyTarget> apply_targets_;  // by the MAC the installer was served to
 };
 
 }  // namespace metalpxe

@@ -10,7 +10,6 @@ std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const Profi
   std::vector<std::string> args = {
       "initrd=" + std::string(kInitramfsFileName),
       "talos.platform=metal",
-      "talos.config=" + config_url,
       "console=tty0",
       "console=ttyS0",
       "talos.events.sink=" + addr + ":" + std::to_string(server.event_sink_port),
@@ -20,6 +19,9 @@ std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const Profi
       "pti=on",
       "printk.devkmsg=on",
   };
+  // configDelivery apply: no talos.config, so Talos waits in maintenance
+  // mode for ApplyConfiguration.
+  if (!config_url.empty()) args.insert(args.begin() + 2, "talos.config=" + config_url);
   if (wipe) args.push_back("talos.experimental.wipe=system");
   for (const auto& a : profile.kernel_args) args.push_back(a);
   if (machine)

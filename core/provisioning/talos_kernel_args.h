@@ -12,7 +12,9 @@ namespace metalpxe {
 // Arguments in order: initrd=<name> (UEFI iPXE needs it), the Talos
 // platform/config/event/log arguments, hardening defaults, then the
 // profile's and the machine's own. `wipe` adds talos.experimental.wipe=system.
-// `config_url` carries a secret token: the result must never be logged.
+// `config_url` carries a secret token: the result must never be logged. An
+// empty `config_url` (configDelivery apply) leaves talos.config out: Talos
+// then waits in maintenance mode for ApplyConfiguration.
 std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const ProfileConfig& profile,
                                          const MachineConfig* machine, const std::string& config_url, bool wipe);
 

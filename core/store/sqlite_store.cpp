@@ -110,6 +110,9 @@ void SqliteStore::PutToken(const TokenRecord& token, DurableCallback done) {
 void SqliteStore::DeleteExpiredTokens(std::int64_t now_unix, DurableCallback done) {
   writer_->Submit({DeleteExpiredTokensOp{now_unix}, std::move(done)});
 }
+void SqliteStore::PutCluster(const ClusterRecord& cluster, DurableCallback done) {
+  writer_->Submit({cluster, std::move(done)});
+}
 void SqliteStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
@@ -117,6 +120,7 @@ void SqliteStore::AppendEvent(const EventRecord& event, DurableCallback done) {
 Result<std::vector<LeaseRecord>> SqliteStore::LoadLeases() { return reader_->LoadLeases(); }
 Result<std::vector<MachineRecord>> SqliteStore::LoadMachines() { return reader_->LoadMachines(); }
 Result<std::vector<TokenRecord>> SqliteStore::LoadTokens() { return reader_->LoadTokens(); }
+Result<std::vector<ClusterRecord>> SqliteStore::LoadClusters() { return reader_->LoadClusters(); }
 Result<std::vector<EventRecord>> SqliteStore::LoadEvents(std::int64_t after_id, std::size_t limit) {
   return reader_->LoadEvents(after_id, limit);
 }

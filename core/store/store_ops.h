@@ -21,7 +21,7 @@ struct DeleteExpiredTokensOp {
 struct BarrierOp {};
 
 using StoreOp = std::variant<LeaseRecord, DeleteLeaseOp, MachineRecord, TokenRecord, DeleteExpiredTokensOp,
-                             EventRecord, BarrierOp>;
+                             EventRecord, ClusterRecord, BarrierOp>;
 
 struct PendingWrite {
   StoreOp op;

@@ -49,6 +49,7 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(SqliteDb db) {
        "state_changed FROM machines ORDER BY mac"},
       {&s.tokens,
        "SELECT token_hash, mac, bound_ip, issued, expires, max_fetches, fetches FROM tokens ORDER BY token_hash"},
+      {&s.clusters, "SELECT name, bootstrap, node, reason, attempts, changed FROM clusters ORDER BY name"},
       {&s.events, "SELECT id, time_ms, machine, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"},
   };
   for (const auto& p : prepare) {
@@ -123,6 +124,23 @@ Result<std::vector<TokenRecord>> StoreReader::LoadTokens() {
     t.expires_unix = r.ColumnInt(4);
     t.max_fetches = static_cast<int>(r.ColumnInt(5));
     t.fetches = static_cast<int>(r.ColumnInt(6));
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<ClusterRecord>> StoreReader::LoadClusters() {
+  std::lock_guard lock(mu_);
+  return Collect<ClusterRecord>(stmts_.clusters, [](const SqliteStatement& r, ClusterRecord& c) {
+    c.name = r.ColumnText(0);
+    auto state = ParseClusterBootstrapState(r.ColumnText(1));
+    if (!state) return BadRow("clusters", c.name, "bootstrap", r.ColumnText(1));
+    const std::int64_t attempts = r.ColumnInt(4);
+    if (attempts < 0 || attempts > 1'000'000) return BadRow("clusters", c.name, "attempts", std::to_string(attempts));
+    c.bootstrap = *state;
+    c.node = r.ColumnText(2);
+    c.reason = r.ColumnText(3);
+    c.attempts = static_cast<int>(attempts);
+    c.changed_unix = r.ColumnInt(5);
     return Status::Ok();
   });
 }

@@ -20,11 +20,12 @@ class StoreReader {
   Result<std::vector<LeaseRecord>> LoadLeases();
   Result<std::vector<MachineRecord>> LoadMachines();
   Result<std::vector<TokenRecord>> LoadTokens();
+  Result<std::vector<ClusterRecord>> LoadClusters();
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit);
 
  private:
   struct Statements {
-    SqliteStatement leases, machines, tokens, events;
+    SqliteStatement leases, machines, tokens, clusters, events;
   };
   StoreReader(SqliteDb db, Statements stmts) : db_(std::move(db)), stmts_(std::move(stmts)) {}
 

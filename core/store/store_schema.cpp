@@ -8,7 +8,7 @@ namespace {
 
 // Addresses and MACs are stored in their canonical text forms
 // (net_types.h) so an operator can read the file with the sqlite3 shell.
-constexpr std::array<SchemaMigration, 2> kMigrations{{
+constexpr std::array<SchemaMigration, 3> kMigrations{{
     {1, "initial schema: leases, machines, tokens, events",
      R"sql(
 CREATE TABLE leases (
@@ -54,6 +54,17 @@ CREATE TABLE events (
      R"sql(
 CREATE INDEX leases_by_mac ON leases(mac);
 CREATE INDEX tokens_by_expires ON tokens(expires);
+)sql"},
+    {3, "named clusters' bootstrap records",
+     R"sql(
+CREATE TABLE clusters (
+  name      TEXT PRIMARY KEY NOT NULL,
+  bootstrap TEXT NOT NULL,
+  node      TEXT NOT NULL DEFAULT '',
+  reason    TEXT NOT NULL DEFAULT '',
+  attempts  INTEGER NOT NULL DEFAULT 0,
+  changed   INTEGER NOT NULL DEFAULT 0
+);
 )sql"},
 }};
 

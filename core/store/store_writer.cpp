@@ -62,6 +62,9 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Start(SqliteDb db, std::size_t
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(token_hash) DO UPDATE SET mac = ?2, bound_ip = ?3, "
        "issued = ?4, expires = ?5, max_fetches = ?6, fetches = ?7"},
       {&s.delete_expired_tokens, "DELETE FROM tokens WHERE expires <= ?1"},
+      {&s.put_cluster,
+       "INSERT INTO clusters (name, bootstrap, node, reason, attempts, changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+       "ON CONFLICT(name) DO UPDATE SET bootstrap = ?2, node = ?3, reason = ?4, attempts = ?5, changed = ?6"},
       {&s.append_event, "INSERT INTO events (time_ms, machine, kind, message) VALUES (?1, ?2, ?3, ?4)"},
       // Ids only grow (AUTOINCREMENT), so "the newest max_events" is an id range.
       {&s.prune_events, "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1"},
@@ -215,6 +218,16 @@ Status StoreWriter::Apply(const StoreOp& op) {
             s.BindText(2, e.machine);
             s.BindText(3, e.kind);
             s.BindText(4, e.message);
+            return s.Run();
+          },
+          [&](const ClusterRecord& c) {
+            auto& s = stmts_.put_cluster;
+            s.BindText(1, c.name);
+            s.BindText(2, ClusterBootstrapStateName(c.bootstrap));
+            s.BindText(3, c.node);
+            s.BindText(4, c.reason);
+            s.BindInt(5, c.attempts);
+            s.BindInt(6, c.changed_unix);
             return s.Run();
           },
           [&](const BarrierOp&) { return Status::Ok(); },

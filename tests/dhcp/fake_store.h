@@ -62,6 +62,8 @@ class FakeStore final : public Store {
   void PutToken(const TokenRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   void DeleteExpiredTokens(std::int64_t, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<TokenRecord>> LoadTokens() override { return std::vector<TokenRecord>{}; }
+  void PutCluster(const ClusterRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
+  Result<std::vector<ClusterRecord>> LoadClusters() override { return std::vector<ClusterRecord>{}; }
   void AppendEvent(const EventRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t, std::size_t) override { return std::vector<EventRecord>{}; }
   Status Flush() override {

@@ -125,6 +125,25 @@ TEST(EtcdCodec, RecordsRoundTrip) {
   EXPECT_EQ(*DecodeCounter(EncodeCounter(77)), 77);
 }
 
+TEST(EtcdCodec, ClusterRecordRoundTripsAndItsKey) {
+  ClusterRecord c;
+  c.name = "prod";
+  c.bootstrap = ClusterBootstrapState::kBootstrapping;
+  c.node = "cp-1";
+  c.reason = "cp-1:50000: Bootstrap: time is not in sync yet";
+  c.attempts = 2;
+  c.changed_unix = 1'900'000'000;
+  auto back = DecodeCluster(EncodeCluster(c));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->name, c.name);
+  EXPECT_EQ(back->bootstrap, c.bootstrap);
+  EXPECT_EQ(back->node, c.node);
+  EXPECT_EQ(back->reason, c.reason);
+  EXPECT_EQ(back->attempts, c.attempts);
+  EXPECT_EQ(back->changed_unix, c.changed_unix);
+  EXPECT_EQ(StoreKeys("/metalpxe/").Cluster("prod"), "/metalpxe/clusters/prod");
+}
+
 TEST(EtcdCodec, RefusesWhatIsNotARecord) {
   for (const char* bad : {"", "{", "[]", "null", "{}", R"({"v":2,"ip":"10.0.0.1"})",
                           R"({"v":1,"ip":"10.0.0.1","mac":"52:54:00:00:00:01","kind":"active","expires":"soon"})",
@@ -140,6 +159,9 @@ TEST(EtcdCodec, RefusesWhatIsNotARecord) {
   }
   EXPECT_FALSE(DecodeMachine(R"({"v":1,"mac":"52:54:00:00:00:01","state":"flying","lastIp":"0.0.0.0"})").ok());
   EXPECT_FALSE(DecodeToken(R"({"v":1,"tokenHash":"aa","mac":"52:54:00:00:00:01","fetches":-1})").ok());
+  EXPECT_FALSE(DecodeCluster(R"({"v":1,"name":"prod","bootstrap":"maybe"})").ok());
+  EXPECT_FALSE(DecodeCluster(R"({"v":1,"bootstrap":"pending"})").ok());
+  EXPECT_FALSE(DecodeCluster(R"({"v":1,"name":"prod","bootstrap":"pending","attempts":-1})").ok());
   for (const char* bad : {"", "-1", "12a", " 1", "99999999999999999999"}) EXPECT_FALSE(DecodeCounter(bad).ok()) << bad;
 }
 

@@ -33,6 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           again->reason == m->reason && again->uuid == m->uuid && again->vendor_class == m->vendor_class &&
           again->serial == m->serial && again->last_ip == m->last_ip && again->last_seen_unix == m->last_seen_unix);
   }
+  if (auto c = DecodeCluster(value); c.ok()) {
+    auto again = DecodeCluster(EncodeCluster(*c));
+    Check(again.ok() && again->name == c->name && again->bootstrap == c->bootstrap && again->node == c->node &&
+          again->reason == c->reason && again->attempts == c->attempts && again->changed_unix == c->changed_unix);
+  }
   if (auto t = DecodeToken(value); t.ok()) {
     auto again = DecodeToken(EncodeToken(*t));
     Check(again.ok() && again->token_hash == t->token_hash && again->bound_ip == t->bound_ip &&

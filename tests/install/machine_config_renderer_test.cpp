@@ -706,5 +706,31 @@ TEST(install_render_errors, BaseThatIsNotYamlOrNotTalosDocuments) {
   EXPECT_NE(message.find("/v1alpha1 appears twice"), std::string::npos) << message;
 }
 
+// A machine of a named cluster renders from its cluster's base config; its
+// profile (here one without configs) only adds what it has.
+TEST(MachineConfigRenderer, ANamedClusterMachineUsesItsClusterBaseConfig) {
+  AppConfig app = MakeApp();
+  ProfileConfig bare;
+  bare.name = "bare";  // no configs: the cluster has them
+  app.profiles["bare"] = bare;
+  ClusterConfig cluster;
+  cluster.name = "prod";
+  cluster.configs[Role::kControlPlane] = kGolden + "/controlplane-multidoc.yaml";
+  cluster.configs[Role::kWorker] = kGolden + "/worker.yaml";
+  app.clusters["prod"] = cluster;
+  MachineConfig m = MakeMachine("cp-9");
+  m.profile = "bare";
+  m.cluster = "prod";
+  const std::string from_cluster = Render(app, m);
+  ASSERT_FALSE(from_cluster.empty());
+  // The same machine on the profile that names that file renders the same.
+  MachineConfig same = MakeMachine("cp-9");
+  same.profile = "multidoc";
+  EXPECT_EQ(from_cluster, Render(app, same));
+  // Without the cluster, a profile without configs has nothing to render from.
+  m.cluster.clear();
+  EXPECT_FALSE(RenderMachineConfig(app, m).ok());
+}
+
 }  // namespace
 }  // namespace metalpxe

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/config_clusters.h"
 #include "core/config_loader.h"
 #include "core/install/machine_config_renderer.h"
 #include "core/install/yaml_writer.h"
@@ -22,7 +23,10 @@ std::string Src(const std::string& rel) { return testing::SourceDir() + "/" + re
 void Render(const AppConfig& app, const MachineConfig& machine, std::vector<testing::SchemaCheck>* checks) {
   SCOPED_TRACE("machine " + machine.name);
   const std::string profile_name = machine.profile.empty() ? app.boot.default_profile : machine.profile;
-  const ProfileConfig& profile = app.profiles.at(profile_name);
+  // A machine of a named cluster renders from its cluster's base config:
+  // findings are judged against that base (core/config_clusters.h).
+  ProfileConfig profile = app.profiles.at(profile_name);
+  if (auto base = BaseConfigPathFor(app, machine)) profile.configs[machine.role] = *base;
   TalosRelease release;
   ASSERT_TRUE(RenderProfileDocuments(profile, machine.role, nullptr, nullptr, &release).ok());
   auto rendered = RenderMachineConfig(app, machine);

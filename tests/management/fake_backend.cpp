@@ -274,4 +274,52 @@ std::vector<std::string> FakeBackend::calls() {
   return calls_;
 }
 
+v1::Cluster FakeBackend::LabCluster() {
+  v1::Cluster c;
+  c.set_name("lab");
+  c.set_endpoint("https://10.66.0.10:6443");
+  c.set_bootstrap_mode("auto");
+  c.set_bootstrap("bootstrapped");
+  c.set_bootstrap_node("node-a");
+  c.set_bootstrap_reason("bootstrapped on node-a");
+  c.set_bootstrap_attempts(3);
+  c.set_bootstrap_changed_unix(NowMs() / 1000 - 300);
+  auto* n = c.add_nodes();
+  n->set_name("node-a");
+  n->set_role("controlplane");
+  n->set_state("running");
+  n->set_ip("10.66.0.10");
+  n = c.add_nodes();
+  n->set_name("node-w");
+  n->set_role("worker");
+  n->set_state("installed");
+  return c;
+}
+
+std::vector<v1::Cluster> FakeBackend::ListClusters() { return {LabCluster()}; }
+
+Result<v1::ClusterStatus> FakeBackend::GetClusterStatus(const std::string& cluster) {
+  if (cluster != "lab") return Status(ErrorCode::kNotFound, "no cluster " + cluster);
+  v1::ClusterStatus s;
+  *s.mutable_cluster() = LabCluster();
+  auto* m = s.add_etcd_members();
+  m->set_id(0x1234abcd);
+  m->set_hostname("node-a");
+  m->add_peer_urls("https://10.66.0.10:2380");
+  m->add_client_urls("https://10.66.0.10:2379");
+  s.set_kubernetes_ready(false);
+  s.set_kubernetes_detail("https://10.66.0.10:6443/readyz: connection refused");
+  return s;
+}
+
+Result<Secret> FakeBackend::Kubeconfig(const std::string& cluster) {
+  if (cluster != "lab") return Status(ErrorCode::kNotFound, "no cluster " + cluster);
+  return Secret("apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://10.66.0.10:6443\n");
+}
+
+Result<Secret> FakeBackend::Talosconfig(const std::string& cluster) {
+  if (cluster != "lab") return Status(ErrorCode::kNotFound, "no cluster " + cluster);
+  return Secret("context: lab\ncontexts:\n  lab:\n    endpoints:\n    - 10.66.0.10\n");
+}
+
 }  // namespace metalpxe::testing

@@ -1,7 +1,7 @@
 #pragma once
 // A ManagementBackend with fixed data for the management API tests: two
 // machines (one inventory, one discovered), events, kernel logs, leases and
-// images. It records the state-changing calls, and tests push live events
+// images, one cluster "lab" (bootstrapped, fixed credentials). It records the state-changing calls, and tests push live events
 // and log lines through EmitEvent / EmitLogLine.
 #include <map>
 #include <mutex>
@@ -34,6 +34,10 @@ class FakeBackend final : public ManagementBackend {
   std::vector<metalpxe::v1::Image> Images() override;
   void PullImage(const std::string& profile, std::function<void(const metalpxe::v1::PullProgress&)> progress,
                  std::function<void(const Status&)> done) override;
+  std::vector<metalpxe::v1::Cluster> ListClusters() override;
+  Result<metalpxe::v1::ClusterStatus> GetClusterStatus(const std::string& cluster) override;
+  Result<Secret> Kubeconfig(const std::string& cluster) override;
+  Result<Secret> Talosconfig(const std::string& cluster) override;
   std::string Version() override { return "0.1.0-test"; }
   metalpxe::v1::HealthResponse Health() override;
 
@@ -48,6 +52,7 @@ class FakeBackend final : public ManagementBackend {
   void SetPowerFailure(Status failure);
 
  private:
+  static metalpxe::v1::Cluster LabCluster();
   const metalpxe::v1::Machine* Find(const std::string& machine) const;  // mu_ held
 
   std::mutex mu_;

@@ -1,5 +1,7 @@
 // The real metalpxectl binary against a live ManagementServer (mutual TLS,
 // fake backend): every command in table, json and yaml output.
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -154,6 +156,48 @@ TEST_F(MgmtCliTable, LogsEventsLeasesImagesVersionHealth) {
 }
 
 // ---- json ------------------------------------------------------------------
+
+TEST_F(MgmtCliTable, ClustersStatusAndCredentials) {
+  auto list = Ctl({"clusters"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, HasSubstr("BOOTSTRAP"));
+  EXPECT_THAT(list.output, HasSubstr("lab"));
+  EXPECT_THAT(list.output, HasSubstr("bootstrapped"));
+  EXPECT_THAT(list.output, HasSubstr("1 installed, 1 running"));
+
+  auto status = Ctl({"cluster", "status", "lab"});
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("Bootstrap:   bootstrapped (auto) on node-a, 3 call(s)"));
+  EXPECT_THAT(status.output, HasSubstr("Kubernetes:  not ready"));
+  EXPECT_THAT(status.output, HasSubstr("000000001234abcd"));
+  EXPECT_THAT(status.output, HasSubstr("https://10.66.0.10:2380"));
+  auto json = Ctl({"-o", "json", "cluster", "status", "lab"});
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_EQ(Json(json)["cluster"]["bootstrap"], "bootstrapped");
+  auto unknown = Ctl({"cluster", "status", "nope"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  EXPECT_THAT(unknown.output, HasSubstr("no cluster nope"));
+
+  // The kubeconfig to stdout, as it is, whatever -o says.
+  for (auto args : {std::vector<std::string>{"kubeconfig", "lab"},
+                    std::vector<std::string>{"-o", "json", "kubeconfig", "lab"}}) {
+    auto kube = Ctl(args);
+    ASSERT_EQ(kube.exit_code, 0) << kube.output;
+    EXPECT_THAT(kube.output, HasSubstr("kind: Config\n"));
+  }
+  // To a file, private.
+  const std::string path = state_.path() + "/kubeconfig";
+  auto to_file = Ctl({"kubeconfig", "lab", path});
+  ASSERT_EQ(to_file.exit_code, 0) << to_file.output;
+  EXPECT_THAT(to_file.output, Not(HasSubstr("kind: Config")));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto talos = Ctl({"talosconfig", "lab"});
+  ASSERT_EQ(talos.exit_code, 0) << talos.output;
+  EXPECT_THAT(talos.output, HasSubstr("context: lab"));
+  EXPECT_EQ(Ctl({"kubeconfig"}).exit_code, 2);
+}
 
 using MgmtCliJson = LiveServer;
 

@@ -39,6 +39,10 @@ TEST(BootDecision, InventoryMachineInstallsUntilInstalled) {
   auto d = DecideBoot(f.cfg, &f.cp, MachineState::kInstalled, "52:54:00:00:00:01");
   EXPECT_EQ(d.action, BootAction::kBootFromDisk);
   EXPECT_EQ(d.disk_mode, BootFromDisk::kExit);
+  // A running machine (its Talos API answered) boots from its disk as well.
+  EXPECT_EQ(DecideBoot(f.cfg, &f.cp, MachineState::kRunning, "").action, BootAction::kBootFromDisk);
+  f.cfg.boot.unknown_machines = UnknownMachinePolicy::kAutoInstall;
+  EXPECT_EQ(DecideBoot(f.cfg, nullptr, MachineState::kRunning, "").action, BootAction::kBootFromDisk);
 }
 
 TEST(BootDecision, BootFromDiskMachineOverrideWins) {
@@ -74,6 +78,12 @@ TEST(TalosKernelArgs, CarryTheTalosArgumentsThenProfileThenMachine) {
             "console=ttyS0 talos.dashboard.disabled=1");
   auto wipe = TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], nullptr, config_url, true);
   EXPECT_NE(std::find(wipe.begin(), wipe.end(), "talos.experimental.wipe=system"), wipe.end());
+  // configDelivery apply: no talos.config at all (Talos waits in maintenance mode).
+  EXPECT_EQ(JoinArgs(TalosKernelArgs(f.cfg.server, f.cfg.profiles["default"], &f.cp, "", false)),
+            "initrd=initramfs.xz talos.platform=metal "
+            "console=tty0 console=ttyS0 talos.events.sink=10.66.0.1:50101 "
+            "talos.logging.kernel=tcp://10.66.0.1:50102 init_on_alloc=1 slab_nomerge pti=on printk.devkmsg=on "
+            "console=ttyS0 talos.dashboard.disabled=1");
 }
 
 }  // namespace

@@ -198,13 +198,66 @@ TEST_P(StoreContract, MachineRoundTrip) {
 
   // Every state survives the trip through its name.
   for (auto s : {MachineState::kDiscovered, MachineState::kPendingInstall, MachineState::kInstalling,
-                 MachineState::kInstalled, MachineState::kReinstallRequested, MachineState::kFailed}) {
+                 MachineState::kInstalled, MachineState::kRunning, MachineState::kReinstallRequested,
+                 MachineState::kFailed}) {
     m.state = s;
     store->PutMachine(m, nullptr);
     ASSERT_TRUE(store->Flush().ok());
     auto again = store->LoadMachines();
     ASSERT_TRUE(again.ok());
     EXPECT_EQ((*again)[0].state, s) << MachineStateName(s);
+  }
+}
+
+TEST_P(StoreContract, ClusterRecordRoundTripUpsertAcrossReopen) {
+  ClusterRecord a;
+  a.name = "prod";
+  a.bootstrap = ClusterBootstrapState::kBootstrapping;
+  a.node = "cp-1";
+  a.reason = "cp-1:50000: Bootstrap: bootstrap is not available yet";
+  a.attempts = 3;
+  a.changed_unix = 1'900'000'000;
+  ClusterRecord b;
+  b.name = "lab";  // everything else default: pending, never called
+  {
+    auto store = Open();
+    auto none = store->LoadClusters();
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty());
+    store->PutCluster(b, nullptr);
+    Durable d;
+    store->PutCluster(a, d.Callback());
+    ASSERT_TRUE(d.Wait().ok());
+  }
+  auto store = Open();
+  auto clusters = store->LoadClusters();
+  ASSERT_TRUE(clusters.ok()) << clusters.status().ToString();
+  ASSERT_EQ(clusters->size(), 2u);
+  const auto& lab = (*clusters)[0];  // by name
+  EXPECT_EQ(lab.name, "lab");
+  EXPECT_EQ(lab.bootstrap, ClusterBootstrapState::kPending);
+  EXPECT_EQ(lab.node, "");
+  EXPECT_EQ(lab.attempts, 0);
+  const auto& prod = (*clusters)[1];
+  EXPECT_EQ(prod.name, a.name);
+  EXPECT_EQ(prod.bootstrap, a.bootstrap);
+  EXPECT_EQ(prod.node, a.node);
+  EXPECT_EQ(prod.reason, a.reason);
+  EXPECT_EQ(prod.attempts, a.attempts);
+  EXPECT_EQ(prod.changed_unix, a.changed_unix);
+
+  // An upsert replaces the record; every state survives the trip through its name.
+  for (auto s : {ClusterBootstrapState::kBootstrapped, ClusterBootstrapState::kFailed,
+                 ClusterBootstrapState::kPending, ClusterBootstrapState::kBootstrapping}) {
+    a.bootstrap = s;
+    a.attempts += 1;
+    store->PutCluster(a, nullptr);
+    ASSERT_TRUE(store->Flush().ok());
+    auto again = store->LoadClusters();
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(again->size(), 2u);
+    EXPECT_EQ((*again)[1].bootstrap, s) << ClusterBootstrapStateName(s);
+    EXPECT_EQ((*again)[1].attempts, a.attempts);
   }
 }
 
