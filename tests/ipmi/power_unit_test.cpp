@@ -192,6 +192,7 @@ TEST(PowerUnit, FailureReasonsAreReadable) {
   EXPECT_EQ(PowerFailureReason({ErrorCode::kUnsupported, "x"}), "unsupported: x");
   EXPECT_EQ(PowerFailureReason({ErrorCode::kInternal, "x"}), "BMC error: x");
   EXPECT_EQ(PowerFailureReason({ErrorCode::kResourceExhausted, "x"}), "rate limited: x");
+  EXPECT_EQ(PowerFailureReason({ErrorCode::kFailedPrecondition, "x"}), "busy: x");
   EXPECT_EQ(PowerFailureReason(Status::Ok()), "");
 }
 

@@ -11,10 +11,14 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <random>
 #include <sstream>
 
+#include <boost/asio/io_context.hpp>
+
+#include "ipmi/driver_power_control.h"
 #include "ipmi/power_driver.h"
 #include "tests/ipmi/rescue_sshd.h"
 #include "tests/ipmi/robot_fixture.h"
@@ -198,6 +202,75 @@ TEST_F(RobotRescueImage, AnInstallDiskThatIsNotThereIsNamed) {
   EXPECT_NE(s.message().find("exit 3"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("nvme-SAMSUNG_MZVL2512HCJQ-00B00_S000000 is not a block device here"), std::string::npos)
       << s.message();
+}
+
+TEST_F(RobotRescueImage, TheDaemonsPowerControlResolvesTheImageAndHandsOverTheMachinesKey) {
+  // As metalpxed wires it: DriverPowerControl builds the driver from the
+  // inventory machine (its bmc carries the key), asks the image source (the
+  // asset cache in the daemon) for the profile's metal image on a worker, and
+  // completes on the io_context.
+  RescueSshd rescue(ns_.name(), testing::FreeTcpPort());
+  RobotFixtureOptions o;
+  o.rescue_host_keys = {rescue.HostPublicKey()};
+  o.on_reset = [&](const std::string&, bool active, const std::string&) {
+    if (active) rescue.Start();
+  };
+  RobotFixture robot(o, dir_);
+  boost::asio::io_context io;
+  std::vector<std::string> asked;
+  const std::string image_file = dir_ + "/metal-amd64.raw.zst";
+  DriverPowerControl power(io, Context(robot, rescue), MakePowerDriver,
+                           [&](const ProfileConfig& p) -> Result<DiskImageInstall> {
+                             asked.push_back(p.name);
+                             return DiskImageInstall{image_file, Sha256Of(image_file), "zstd", ""};
+                           });
+  MachineConfig m;
+  m.name = "hz-1";
+  m.macs = {*MacAddress::Parse("a8:a1:59:00:00:01")};
+  m.bmc = BmcConfig{};
+  m.bmc->type = BmcType::kHetznerRobot;
+  m.bmc->address = "321";
+  m.bmc->username = "#ws+robotuser";
+  m.bmc->password = Secret("robot-pass");
+  m.bmc->ssh_key_file = rescue.client_key();
+  auto ability = power.AbilityOf(m);
+  ASSERT_TRUE(ability.ok());
+  EXPECT_TRUE(ability->kexec);  // the rescue path
+  ReinstallPowerPlan plan;
+  ProfileConfig profile;
+  profile.name = "hetzner";
+  plan.image = ReinstallPowerPlan::DiskImage{profile, loop_};
+  std::optional<Status> done;
+  power.Reinstall(m, plan, [&](Status st) { done = st; });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(done.has_value());
+  ASSERT_TRUE(done->ok()) << done->ToString();
+  EXPECT_EQ(asked, std::vector<std::string>{"hetzner"});
+  EXPECT_EQ(Disk(raw_.size()), raw_);
+
+  // A failure comes back as the machine's reason (PowerFailureReason applied).
+  RobotFixtureOptions busy;
+  busy.manual_reset_active = true;
+  busy.rescue_host_keys = {rescue.HostPublicKey()};
+  std::filesystem::create_directory(dir_ + "/busy");
+  RobotFixture busy_robot(busy, dir_ + "/busy");
+  DriverPowerControl busy_power(io, Context(busy_robot, rescue), MakePowerDriver,
+                                [&](const ProfileConfig&) -> Result<DiskImageInstall> {
+                                  return DiskImageInstall{image_file, Sha256Of(image_file), "zstd", ""};
+                                });
+  done.reset();
+  busy_power.Reinstall(m, plan, [&](Status st) { done = st; });
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->message().rfind("busy: Hetzner Robot reset hw of server 321: HTTP 409 RESET_MANUAL_ACTIVE", 0), 0u)
+      << done->message();
 }
 
 }  // namespace
