@@ -45,28 +45,29 @@ Status RobotPowerDriver::SetNextBootNetwork(bool) {
           "Hetzner Robot servers cannot network-boot from metalpxe; reinstall goes through the rescue system"};
 }
 
-Result<std::string> RobotPowerDriver::RescueResetType() {
+Result<std::vector<std::string>> RobotPowerDriver::RescueResetTypes() {
   auto types = robot_.ResetTypes(server_number_);
   if (!types.ok()) return types.status();
-  for (const char* t : {"hw", "power", "sw"})
-    if (std::find(types->begin(), types->end(), t) != types->end()) return std::string(t);
-  return Status{ErrorCode::kUnsupported, "Hetzner Robot offers no automatic reset (hw, power or sw) for server " +
-                                             server_number_ + "; only: " + [&] {
-                                               std::string all;
-                                               for (const auto& t : *types) all += (all.empty() ? "" : " ") + t;
-                                               return all.empty() ? std::string("none") : all;
-                                             }()};
+  std::vector<std::string> out;
+  for (const char* t : {"sw", "hw", "power"})
+    if (std::find(types->begin(), types->end(), t) != types->end()) out.push_back(t);
+  if (out.empty()) {
+    std::string all;
+    for (const auto& t : *types) all += (all.empty() ? "" : " ") + t;
+    return Status{ErrorCode::kUnsupported, "Hetzner Robot offers no automatic reset (sw, hw or power) for server " +
+                                               server_number_ + "; only: " + (all.empty() ? std::string("none") : all)};
+  }
+  return out;
 }
 
-Result<RobotPowerDriver::Rescue> RobotPowerDriver::BootRescue() {
+Result<RobotPowerDriver::Rescue> RobotPowerDriver::BootRescue(const std::string& reset_type) {
   Result<std::string> fingerprint = context_.ssh_key_fingerprint.empty()
                                         ? SshKeyMd5Fingerprint(context_.ssh_private_key_file)
                                         : Result<std::string>(context_.ssh_key_fingerprint);
   if (!fingerprint.ok()) return fingerprint.status();
   auto server = robot_.GetServer(server_number_);
   if (!server.ok()) return server.status();
-  auto reset_type = RescueResetType();
-  if (!reset_type.ok()) return reset_type.status();
+  // A fresh activation each time: its host keys are the ones to pin.
   auto rescue = robot_.ActivateRescue(server_number_, *fingerprint);
   if (!rescue.ok()) return rescue.status();
   if (rescue->host_key_fingerprints.empty())
@@ -74,10 +75,28 @@ Result<RobotPowerDriver::Rescue> RobotPowerDriver::BootRescue() {
                   "Hetzner Robot activated the rescue system of server " + server_number_ +
                       " without listing its SSH host keys; metalpxe does not trust a host key on first use, so "
                       "the server was not reset"};
-  if (Status s = robot_.Reset(server_number_, *reset_type); !s.ok()) return s;
-  spdlog::info("robot server {}: reset {}, waiting for the rescue system on {}:{}", server_number_, *reset_type,
+  if (Status s = robot_.Reset(server_number_, reset_type); !s.ok()) return s;
+  spdlog::info("robot server {}: reset {}, waiting for the rescue system on {}:{}", server_number_, reset_type,
                server->server_ip, context_.ssh_port);
-  return Rescue{server->server_ip, rescue->host_key_fingerprints, *reset_type};
+  return Rescue{server->server_ip, rescue->host_key_fingerprints, reset_type};
+}
+
+Result<std::pair<RobotPowerDriver::Rescue, std::string>> RobotPowerDriver::InRescue(
+    const std::string& script, const std::string& stdin_file, std::string_view marker, bool may_end_without_status) {
+  auto types = RescueResetTypes();
+  if (!types.ok()) return types.status();
+  // Gentlest first: sw (Ctrl+Alt+Del) needs a responsive OS; when the rescue
+  // system does not come up after it, hw, then power, as Robot offers them.
+  for (std::size_t i = 0; i < types->size(); ++i) {
+    auto rescue = BootRescue((*types)[i]);
+    if (!rescue.ok()) return rescue.status();
+    auto out = RunInRescue(*rescue, script, stdin_file, marker, may_end_without_status);
+    if (out.ok()) return std::pair{*rescue, *out};
+    if (out.status().code() != ErrorCode::kUnavailable || i + 1 == types->size()) return out.status();
+    spdlog::warn("robot server {}: no rescue system after reset {}; escalating to reset {}", server_number_,
+                 (*types)[i], (*types)[i + 1]);
+  }
+  return Status{ErrorCode::kInternal, "unreachable"};
 }
 
 Result<std::string> RobotPowerDriver::RunInRescue(const Rescue& rescue, const std::string& script,
@@ -119,11 +138,9 @@ Result<std::string> RobotPowerDriver::RunInRescue(const Rescue& rescue, const st
 Status RobotPowerDriver::ReinstallWithKexec(const KexecInstall& install) {
   if (install.kernel_url.empty() || install.initramfs_url.empty())
     return {ErrorCode::kInvalidArgument, "kexec reinstall needs kernel and initramfs URLs"};
-  auto rescue = BootRescue();
-  if (!rescue.ok()) return rescue.status();
   // kexec -e ends the session on a real machine: no exit status, marker seen.
-  auto done = RunInRescue(*rescue, BuildKexecScript(install.kernel_url, install.initramfs_url, install.command_line),
-                          "", kKexecLoadedMarker, true);
+  auto done = InRescue(BuildKexecScript(install.kernel_url, install.initramfs_url, install.command_line), "",
+                       kKexecLoadedMarker, true);
   if (!done.ok()) return done.status();
   spdlog::info("robot server {}: installer kexec'd from the rescue system", server_number_);
   return Status::Ok();
@@ -132,15 +149,13 @@ Status RobotPowerDriver::ReinstallWithKexec(const KexecInstall& install) {
 Status RobotPowerDriver::ReinstallWithImage(const DiskImageInstall& image) {
   if (image.file.empty() || image.sha256.size() != 64)
     return {ErrorCode::kInvalidArgument, "image reinstall needs a verified image file and its sha256"};
-  auto rescue = BootRescue();
-  if (!rescue.ok()) return rescue.status();
-  auto written = RunInRescue(*rescue, BuildImageInstallScript(image.disk, image.sha256, image.compression),
-                             image.file, kImageWrittenMarker, false);
+  auto written = InRescue(BuildImageInstallScript(image.disk, image.sha256, image.compression), image.file,
+                          kImageWrittenMarker, false);
   if (!written.ok()) return written.status();
-  spdlog::info("robot server {}: {}", server_number_, *written);
-  // The rescue activation was used up by the reset that booted it: this
-  // reset boots the disk, i.e. Talos in maintenance mode.
-  if (Status s = robot_.Reset(server_number_, rescue->reset_type); !s.ok())
+  spdlog::info("robot server {}: {}", server_number_, written->second);
+  // The rescue activation was used up by the reset that booted it: the same
+  // kind of reset now boots the disk, i.e. Talos in maintenance mode.
+  if (Status s = robot_.Reset(server_number_, written->first.reset_type); !s.ok())
     return {s.code(), "image written, but the reset into Talos failed: " + s.message()};
   return Status::Ok();
 }

@@ -7,7 +7,8 @@
 //      named to Robot by its MD5 fingerprint); Robot answers with the rescue
 //      system's host keys, which are pinned (no answer with host keys: no
 //      reinstall, never trust on first use);
-//   2. reset (hw, else power, else sw: the first the server offers);
+//   2. reset: sw first (a clean reboot), escalating to hw, then power (those
+//      the server offers) when the rescue system does not come up in time;
 //   3. poll SSH until a host with a pinned key lets our key in; a host with
 //      another key (the old OS still running, or an impostor) gets nothing;
 //   4. installMethod image: stream the Talos metal image from metalpxe's
@@ -20,6 +21,8 @@
 // bmc.address is the server number; bmc.username/password the Robot web
 // service user.
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ipmi/power_driver.h"
@@ -48,12 +51,18 @@ class RobotPowerDriver final : public PowerDriver {
     std::vector<std::string> host_keys;  // MD5 fingerprints Robot listed
     std::string reset_type;              // the one that booted it (and boots the disk after)
   };
-  Result<Rescue> BootRescue();
+  // Activates rescue (its host keys are the pins) and resets with `reset_type`.
+  Result<Rescue> BootRescue(const std::string& reset_type);
+  // BootRescue + RunInRescue, escalating sw -> hw -> power (those Robot
+  // offers) while the rescue system does not come up; the rescue that ran
+  // the script and the marker line.
+  Result<std::pair<Rescue, std::string>> InRescue(const std::string& script, const std::string& stdin_file,
+                                                  std::string_view marker, bool may_end_without_status);
   // Runs `script` in the rescue system (stdin from `stdin_file` when set)
   // once a pinned host lets us in; returns the output line with `marker`.
   Result<std::string> RunInRescue(const Rescue& rescue, const std::string& script, const std::string& stdin_file,
                                   std::string_view marker, bool may_end_without_status);
-  Result<std::string> RescueResetType();
+  Result<std::vector<std::string>> RescueResetTypes();  // offered, in the order sw, hw, power
 
   std::string server_number_;
   PowerContext context_;

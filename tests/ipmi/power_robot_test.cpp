@@ -66,8 +66,8 @@ TEST_F(PowerRobot, ReinstallGoesThroughRescueResetSshAndKexec) {
   o.rescue_host_keys = {rescue.HostPublicKey()};  // what Robot lists: the pin
   // The hardware reset "boots the rescue system": sshd comes up only then,
   // and only if rescue was activated with metalpxe's key.
-  o.on_reset = [&](const std::string& type, bool active, const std::string& key) {
-    if (type == "hw" && active && key == fingerprint) rescue.Start();
+  o.on_reset = [&](const std::string&, bool active, const std::string& key) {
+    if (active && key == fingerprint) rescue.Start();
   };
   RobotFixture robot(o);
   const std::string kernel(200'000, 'K'), initrd = "initramfs-bytes\x01\x02";
@@ -92,7 +92,7 @@ TEST_F(PowerRobot, ReinstallGoesThroughRescueResetSshAndKexec) {
   Status s = StartReinstall(*d, plan);
   ASSERT_TRUE(s.ok()) << s.ToString() << "\nsshd:\n" << rescue.SshdLog();
 
-  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux " + fingerprint, "reset hw"}));
+  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux " + fingerprint, "reset sw"}));
   const std::string log = rescue.KexecLog();
   // Two calls: load with the exact command line (quote and all), then execute.
   const auto first_nl = log.find('\n');

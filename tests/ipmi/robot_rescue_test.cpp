@@ -126,13 +126,37 @@ TEST_F(RobotRescueImage, WritesTheVerifiedImageToTheDiskAndBootsIt) {
   ASSERT_TRUE(s.ok()) << s.ToString() << "\nsshd:\n" << rescue.SshdLog();
   EXPECT_EQ(Disk(raw_.size()), raw_);                         // the image, byte for byte
   EXPECT_EQ(Disk(raw_.size() + 16).substr(raw_.size()), std::string(16, '\xee'));  // and not past it
-  EXPECT_EQ(boots, (std::vector<std::string>{"hw -> rescue", "hw -> disk"}));
+  // The gentlest reset the server offers (sw, a clean reboot) booted the
+  // rescue system, and the same kind boots the disk.
+  EXPECT_EQ(boots, (std::vector<std::string>{"sw -> rescue", "sw -> disk"}));
   const auto actions = robot.Actions();
   ASSERT_EQ(actions.size(), 3u);
   EXPECT_EQ(actions[0].rfind("rescue linux ", 0), 0u);
-  EXPECT_EQ(actions[1], "reset hw");
-  EXPECT_EQ(actions[2], "reset hw");
+  EXPECT_EQ(actions[1], "reset sw");
+  EXPECT_EQ(actions[2], "reset sw");
   EXPECT_NE(rescue.SshdLog().find("Accepted publickey for root"), std::string::npos);
+}
+
+TEST_F(RobotRescueImage, ResetEscalatesWhenTheRescueSystemDoesNotComeUp) {
+  // A hung OS ignores Ctrl+Alt+Del (sw): only the hardware reset boots rescue.
+  RescueSshd rescue(ns_.name(), testing::FreeTcpPort());
+  RobotFixtureOptions o;
+  o.rescue_host_keys = {rescue.HostPublicKey()};
+  o.on_reset = [&](const std::string& type, bool active, const std::string&) {
+    if (type == "hw" && active) rescue.Start();
+  };
+  RobotFixture robot(o, dir_);
+  auto ctx = Context(robot, rescue);
+  ctx.rescue_timeout = std::chrono::seconds(3);
+  Status s = StartReinstall(*Driver(ctx), ImagePlan(loop_));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const auto actions = robot.Actions();
+  ASSERT_EQ(actions.size(), 5u) << ::testing::PrintToString(actions);
+  EXPECT_EQ(actions[1], "reset sw");
+  EXPECT_EQ(actions[2].rfind("rescue linux ", 0), 0u);  // activated again: fresh host keys to pin
+  EXPECT_EQ(actions[3], "reset hw");
+  EXPECT_EQ(actions[4], "reset hw");  // into Talos with the reset that works
+  EXPECT_EQ(Disk(raw_.size()), raw_);
 }
 
 TEST_F(RobotRescueImage, ARescueWithAnotherHostKeyGetsNothing) {
@@ -269,7 +293,7 @@ TEST_F(RobotRescueImage, TheDaemonsPowerControlResolvesTheImageAndHandsOverTheMa
     io.run_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(done.has_value());
-  EXPECT_EQ(done->message().rfind("busy: Hetzner Robot reset hw of server 321: HTTP 409 RESET_MANUAL_ACTIVE", 0), 0u)
+  EXPECT_EQ(done->message().rfind("busy: Hetzner Robot reset sw of server 321: HTTP 409 RESET_MANUAL_ACTIVE", 0), 0u)
       << done->message();
 }
 
