@@ -148,11 +148,11 @@ std::string BuildImageInstallScript(std::string_view disk, std::string_view sha2
        "fi\n";
   s += "disk=$want\n";
   s += "case \"$want\" in /dev/disk/by-*) ;; *)\n"
-       "  real=$(readlink -f \"$want\")\n"
+       "  real=$(readlink -f \"$want\" 2>/dev/null || true)\n"
        "  for l in /dev/disk/by-id/*; do\n"
        "    [ -e \"$l\" ] || continue\n"
        "    case \"$l\" in *-part[0-9]*) continue;; esac\n"
-       "    if [ \"$(readlink -f \"$l\")\" = \"$real\" ]; then disk=$l; break; fi\n"
+       "    if [ -n \"$real\" ] && [ \"$(readlink -f \"$l\")\" = \"$real\" ]; then disk=$l; break; fi\n"
        "  done;;\n"
        "esac\n";
   s += "[ -b \"$disk\" ] || fail 3 \"install disk $want is not a block device here\"\n";

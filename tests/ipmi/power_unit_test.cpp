@@ -3,6 +3,10 @@
 // the reinstall sequence and PowerExecutor's thread hand-off.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include <atomic>
 #include <thread>
 
@@ -149,6 +153,23 @@ TEST(PowerUnit, RobotDocuments) {
   auto t = ParseRobotResetTypes(R"({"reset":{"type":["sw","hw","man"]}})");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->size(), 3u);
+}
+
+TEST(PowerUnit, ImageScriptTreatsTheDiskNameAsDataAndStopsBeforeReadingTheImage) {
+  // An inventory's installDisk reaches a root shell in the rescue system: a
+  // hostile name must stay a name (exit 3: no such block device), and the
+  // script must stop before it reads a byte of the image.
+  char tmpl[] = "/tmp/mpx-imgscript-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string disk = "/dev/nonexistent$(touch " + dir + "/pwned)';touch " + dir + "/pwned2;'";
+  const std::string script = BuildImageInstallScript(disk, std::string(64, 'a'), "zstd");
+  auto r = testing::RunCommand({"sh", "-c", script + "\necho read-nothing-yet"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("is not a block device here"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/pwned"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/pwned2"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PowerUnit, ShellQuotingSurvivesAShell) {
