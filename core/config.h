@@ -31,6 +31,10 @@ enum class ConfigDelivery { kUrl, kApply };
 // `auto`: metalpxe calls Bootstrap once on the cluster's first running
 // control plane; `manual`: the operator runs `talosctl bootstrap`.
 enum class BootstrapMode { kManual, kAuto };
+// How a Hetzner Robot machine gets Talos from its rescue system: `image`
+// writes the Talos metal disk image to the install disk (dd), `kexec` boots
+// the installer kernel + initramfs (fails under Secure Boot lockdown).
+enum class InstallMethod { kImage, kKexec };
 
 std::string_view DhcpModeName(DhcpMode m);
 std::string_view UnknownMachinePolicyName(UnknownMachinePolicy p);
@@ -39,6 +43,7 @@ std::string_view RoleName(Role r);  // "controlplane" | "worker"
 std::string_view BmcTypeName(BmcType t);
 std::string_view ConfigDeliveryName(ConfigDelivery d);  // "url" | "apply"
 std::string_view BootstrapModeName(BootstrapMode b);    // "manual" | "auto"
+std::string_view InstallMethodName(InstallMethod m);    // "image" | "kexec"
 
 // Kernel args end up on an iPXE command line, where whitespace splits and
 // `${...}` expands: a safe arg has neither (nor quotes or '#').
@@ -86,7 +91,8 @@ struct ProfileConfig {
   std::string kernel;     // absolute path of a local file, or empty with talos_version
   std::string initramfs;
   std::string talos_version;  // Image Factory download when set
-  std::string schematic;
+  std::string schematic;       // the Image Factory schematic ID (given, or computed from schematic_file)
+  std::string schematic_file;  // absolute path of the talos-image.yaml it came from; empty when given as an ID
   std::string image_factory = "https://factory.talos.dev";
   std::string kernel_sha256;     // optional: empty = pin the first download (trust on first use)
   std::string initramfs_sha256;
@@ -106,6 +112,12 @@ struct BmcConfig {
   int cipher_suite = 3;          // ipmi
   std::uint32_t workaround_flags = 0;  // ipmi (FreeIPMI workaround bits)
   bool insecure_tls = false;     // redfish: skip certificate verification
+  // hetzner-robot: the private key the rescue system lets in (absolute path),
+  // and its public half's MD5 fingerprint, derived at load (Robot's
+  // `authorized_key` names a key registered in Robot by that fingerprint).
+  std::string ssh_key_file;
+  std::string ssh_key_fingerprint;
+  InstallMethod install_method = InstallMethod::kImage;
 };
 
 struct MachineConfig {
@@ -133,7 +145,13 @@ struct Inventory {
 
 // Remote reinstalls through a BMC (config section `power`): pacing of power
 // actions, and how long a power-cycled machine has to reach the installer.
+struct HetznerRobotConfig {
+  std::string url = "https://robot-ws.your-server.de";  // HTTPS only: Basic auth on every request
+  std::string ca_file;  // absolute; empty = the system's trust store
+};
+
 struct PowerConfig {
+  HetznerRobotConfig hetzner_robot;       // power.hetznerRobot
   std::chrono::seconds min_interval{30};  // at most one power action per machine per interval
   std::chrono::seconds pxe_timeout{600};  // power action → installer script served
   int attempts = 3;                       // power cycles before the reinstall fails

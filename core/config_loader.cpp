@@ -8,6 +8,7 @@
 
 #include "core/config_clusters.h"
 #include "core/config_paths.h"
+#include "core/image_schematic.h"
 #include "core/duration.h"
 #include "core/install/patch_problem_report.h"
 #include "core/inventory_loader.h"
@@ -201,7 +202,30 @@ void ReadBoot(MapReader r, BootConfig& b) {
   r.RejectUnknownKeys();
 }
 
-void ReadPower(MapReader r, PowerConfig& p) {
+// power.hetznerRobot: where the Robot web service is. Every request carries
+// the web-service password (Basic auth), so plain HTTP is refused; a test
+// fixture or proxy with its own certificate authority names it in caFile.
+void ReadHetznerRobot(MapReader r, const std::string& base_dir, HetznerRobotConfig& h) {
+  if (auto url = r.String("url")) {
+    if (url->rfind("https://", 0) != 0 || url->size() <= 8)
+      r.sink().Add(r.Raw("url"), r.Field("url") + ": '" + *url +
+                                     "' is not an HTTPS URL; the Robot password goes with every request, so "
+                                     "metalpxe talks to Robot over HTTPS only (a fixture with its own CA: https:// "
+                                     "and caFile)");
+    h.url = *url;
+    while (!h.url.empty() && h.url.back() == '/') h.url.pop_back();
+  }
+  if (auto ca = r.String("caFile")) {
+    h.ca_file = ResolvePath(*ca, base_dir);
+    if (auto why = WhyNotReadableFile(h.ca_file); !why.empty())
+      r.sink().Add(r.Raw("caFile"), r.Field("caFile") + ": " + h.ca_file + " " + why);
+  }
+  r.RejectUnknownKeys();
+}
+
+void ReadPower(MapReader r, const std::string& base_dir, PowerConfig& p) {
+  if (r.Has("hetznerRobot"))
+    ReadHetznerRobot(MapReader(r.sink(), r.Raw("hetznerRobot"), r.Field("hetznerRobot")), base_dir, p.hetzner_robot);
   ReadDurationAtLeast(r, "minInterval", std::chrono::seconds(1), p.min_interval);
   // Below half a minute no firmware gets from power-on to iPXE.
   ReadDurationAtLeast(r, "pxeTimeout", std::chrono::seconds(30), p.pxe_timeout);
@@ -243,7 +267,23 @@ void ReadProfile(MapReader r, const std::string& base_dir, bool configs_required
   const auto kernel = r.String("kernel");
   const auto initramfs = r.String("initramfs");
   const auto version = r.String("talosVersion");
-  const auto schematic = r.String("schematic");
+  auto schematic = r.String("schematic");
+  // schematicFile: a talos-image.yaml; its ID computed as Image Factory does.
+  if (auto file = r.String("schematicFile")) {
+    const std::string path = ResolvePath(*file, base_dir);
+    std::string text, error;
+    if (schematic) {
+      r.sink().Add(r.KeyMark("schematicFile"), r.what() + ": give schematic (an ID) or schematicFile, not both");
+    } else if (!ReadWholeFile(path, &text, &error)) {
+      r.sink().Add(r.Raw("schematicFile"), r.Field("schematicFile") + ": " + path + " " + error);
+    } else if (auto id = SchematicIdOf(text); !id.ok()) {
+      r.sink().Add(r.Raw("schematicFile"), r.Field("schematicFile") + ": " + path + ": " + id.status().message());
+    } else {
+      schematic = *id;
+      p.schematic_file = path;
+    }
+    if (!schematic) schematic = std::string(64, '0');  // reported above; keep the other checks quiet
+  }
   if (auto v = r.String("imageFactory")) p.image_factory = *v;
   if (auto v = r.String("kernelSha256")) p.kernel_sha256 = *v;
   if (auto v = r.String("initramfsSha256")) p.initramfs_sha256 = *v;
@@ -337,7 +377,7 @@ std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblem
   ReadServer(MapReader(sink, top.Raw("server"), "server"), base_dir, cfg->server);
   ReadDhcp(MapReader(sink, top.Raw("dhcp"), "dhcp"), root->Mark(), cfg->dhcp);
   ReadBoot(MapReader(sink, top.Raw("boot"), "boot"), cfg->boot);
-  ReadPower(MapReader(sink, top.Raw("power"), "power"), cfg->power);
+  ReadPower(MapReader(sink, top.Raw("power"), "power"), base_dir, cfg->power);
   ReadStoreSection(MapReader(sink, top.Raw("store"), "store"), base_dir, cfg->store);
 
   ReadClusters(sink, top.Raw("clusters"), base_dir, *cfg);

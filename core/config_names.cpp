@@ -42,6 +42,10 @@ std::string_view BmcTypeName(BmcType t) {
   return "?";
 }
 
+std::string_view InstallMethodName(InstallMethod m) {
+  return m == InstallMethod::kKexec ? "kexec" : "image";
+}
+
 bool IsSafeKernelArg(std::string_view arg) {
   if (arg.empty()) return false;
   for (char c : arg)

@@ -1,11 +1,14 @@
 #include "core/inventory_loader.h"
 
+#include <openssl/crypto.h>
+
 #include <cstdlib>
 #include <map>
 
 #include "core/config_clusters.h"
 #include "core/config_paths.h"
 #include "core/install/patch_problem_report.h"
+#include "core/ssh_key_file.h"
 #include "core/yaml_fields.h"
 
 namespace metalpxe {
@@ -24,6 +27,44 @@ std::string TrimTrailingNewlines(std::string s) {
   return s;
 }
 
+// hetzner-robot only: the server number, the rescue SSH key (its MD5
+// fingerprint is what Robot's authorized_key takes) and the install method.
+void ReadRobotBmcKeys(MapReader& r, const std::string& base_dir, BmcConfig& b) {
+  const bool robot = b.type == BmcType::kHetznerRobot;
+  for (const char* key : {"sshKeyFile", "installMethod"})
+    if (!robot && r.Has(key)) {
+      r.Raw(key);
+      r.sink().Add(r.KeyMark(key), r.Field(key) + ": only for type hetzner-robot, not " +
+                                       std::string(BmcTypeName(b.type)));
+    }
+  if (!robot) return;
+  if (!b.address.empty() && (b.address.size() > 10 || b.address.find_first_not_of("0123456789") != std::string::npos))
+    r.sink().Add(r.Raw("address"), r.Field("address") + ": '" + b.address +
+                                       "' is not a Robot server number (digits only, as Robot shows it, e.g. "
+                                       "\"1234567\")");
+  if (auto m = r.Enum<InstallMethod>("installMethod", {{"image", InstallMethod::kImage}, {"kexec", InstallMethod::kKexec}}))
+    b.install_method = *m;
+  const auto file = r.String("sshKeyFile");
+  if (!file) {
+    r.sink().Add(r.node(), r.what() + " needs sshKeyFile for type hetzner-robot (the private key whose public half "
+                                      "is registered in Robot; the rescue system lets it in)");
+    return;
+  }
+  b.ssh_key_file = ResolvePath(*file, base_dir);
+  std::string text, error;
+  if (!ReadWholeFile(b.ssh_key_file, &text, &error)) {
+    r.sink().Add(r.Raw("sshKeyFile"), r.Field("sshKeyFile") + ": " + b.ssh_key_file + " " + error);
+    return;
+  }
+  auto key = ParseOpenSshPrivateKey(text);
+  OPENSSL_cleanse(text.data(), text.size());  // the private key stays in the file
+  if (!key.ok()) {
+    r.sink().Add(r.Raw("sshKeyFile"), r.Field("sshKeyFile") + ": " + b.ssh_key_file + " " + key.status().message());
+    return;
+  }
+  b.ssh_key_fingerprint = key->md5_fingerprint;
+}
+
 void ReadBmc(MapReader r, const std::string& base_dir, BmcConfig& b) {
   if (auto t = r.Enum<BmcType>("type",
                                {{"ipmi", BmcType::kIpmi},
@@ -39,6 +80,7 @@ void ReadBmc(MapReader r, const std::string& base_dir, BmcConfig& b) {
   if (auto v = r.Int("cipherSuite", 0, 17)) b.cipher_suite = static_cast<int>(*v);
   if (auto v = r.Int("workaroundFlags", 0, 0x7fffffff)) b.workaround_flags = static_cast<std::uint32_t>(*v);
   if (auto v = r.Bool("insecureSkipVerify")) b.insecure_tls = *v;
+  ReadRobotBmcKeys(r, base_dir, b);
 
   // The password itself never sits in the inventory: inventories live in Git.
   if (r.Has("password")) {

@@ -73,7 +73,16 @@ struct ApplianceModules::Impl {
     scheduler = std::make_unique<AsioScheduler>(io);
     PowerContext power_context;
     power_context.interface = server.interface;  // wake-on-LAN leaves where machines are
-    power = std::make_unique<DriverPowerControl>(io, power_context);
+    // Hetzner Robot: the web service (a fixture in tests) and the CA to trust
+    // for it; each machine's rescue key comes with its bmc settings.
+    power_context.robot_base_url = config->power.hetzner_robot.url;
+    power_context.robot_ca_file = config->power.hetzner_robot.ca_file;
+    power = std::make_unique<DriverPowerControl>(
+        io, power_context, MakePowerDriver, [this](const ProfileConfig& profile) -> Result<DiskImageInstall> {
+          auto image = assets->ResolveDiskImage(profile);
+          if (!image.ok()) return image.status();
+          return DiskImageInstall{image->path, image->sha256, image->compression, ""};
+        });
     loaders = std::make_unique<LoaderPresence>(server.tftp_root);
     ProvisioningOptions options;
     options.token_key = *key;

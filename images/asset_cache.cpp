@@ -110,6 +110,24 @@ Result<BootAssetPaths> AssetCache::ResolveDownload(const ProfileConfig& p, const
   return BootAssetPaths{dir + "/" + kernel, dir + "/" + initramfs};
 }
 
+Result<DiskImageFile> AssetCache::ResolveDiskImage(const ProfileConfig& p) {
+  if (p.talos_version.empty() || p.schematic.empty())
+    return ProfileError(p, "names local kernel/initramfs files; installMethod image needs talosVersion and "
+                           "schematic (the metal image comes from Image Factory), or use installMethod kexec");
+  for (auto [what, value] : {std::pair{"schematic", &p.schematic}, std::pair{"talosVersion", &p.talos_version},
+                             std::pair{"arch", &p.arch}}) {
+    if (auto st = CheckPathComponent(what, *value); !st.ok()) return ProfileError(p, st.message());
+  }
+  const std::string file = FactoryMetalImageName(p.arch);
+  if (auto st = EnsureDownloaded(p, file, "", {}); !st.ok()) return st;
+  const std::string path = CacheDirFor(p) + "/" + file;
+  std::string pinned;
+  std::ifstream(path + ".sha256") >> pinned;
+  if (!IsSha256Hex(pinned)) return Status(ErrorCode::kDataLoss, "no pinned digest for " + path);
+  if (auto st = VerifyFile(path, pinned); !st.ok()) return st;  // the bytes sent are the verified ones
+  return DiskImageFile{path, LowerHex(pinned), "zstd"};
+}
+
 Status AssetCache::EnsureDownloaded(const ProfileConfig& p, const std::string& file, const std::string& sha256,
                                     const AssetProgressCallback& progress) {
   const std::string dir = CacheDirFor(p);

@@ -37,6 +37,12 @@ struct BootAssetPaths {
   std::string initramfs;
 };
 
+struct DiskImageFile {
+  std::string path;
+  std::string sha256;  // of the compressed file, as verified in the cache
+  std::string compression = "zstd";
+};
+
 struct AssetProgress {
   std::string profile;
   std::string file;          // "kernel-amd64", "initramfs-amd64.xz"
@@ -65,6 +71,11 @@ class AssetCache {
   // Resolve on the worker thread, one request at a time in submission
   // order; `done` runs on the worker thread (post it back to your loop).
   void ResolveAsync(ProfileConfig profile, AssetProgressCallback progress, AssetResolvedCallback done);
+
+  // The profile's Talos metal disk image (Image Factory metal-<arch>.raw.zst),
+  // downloaded once beside its kernel and pinned like it; blocks. For the
+  // Hetzner rescue install (dd from the rescue system, fed from here).
+  Result<DiskImageFile> ResolveDiskImage(const ProfileConfig& profile);
 
   // Where a download profile's files live.
   std::string CacheDirFor(const ProfileConfig& profile) const;

@@ -20,6 +20,8 @@ bool IsSha256Hex(std::string_view s);
 // the names the files get in the cache.
 std::string FactoryKernelName(std::string_view arch);
 std::string FactoryInitramfsName(std::string_view arch);
+// The metal disk image Hetzner rescue installs write with dd: "metal-amd64.raw.zst".
+std::string FactoryMetalImageName(std::string_view arch);
 
 // <base>/image/<schematic>/<version>/<file>; a trailing '/' on base is dropped.
 std::string FactoryAssetUrl(std::string_view base, std::string_view schematic, std::string_view version,

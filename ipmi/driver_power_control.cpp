@@ -2,8 +2,9 @@
 
 namespace metalpxe {
 
-DriverPowerControl::DriverPowerControl(boost::asio::io_context& io, PowerContext context, DriverFactory factory)
-    : context_(std::move(context)), factory_(std::move(factory)), executor_(io) {}
+DriverPowerControl::DriverPowerControl(boost::asio::io_context& io, PowerContext context, DriverFactory factory,
+                                       ImageSource images)
+    : context_(std::move(context)), factory_(std::move(factory)), images_(std::move(images)), executor_(io) {}
 
 Result<std::shared_ptr<PowerDriver>> DriverPowerControl::DriverFor(const MachineConfig& m) {
   if (!m.bmc) return Status{ErrorCode::kFailedPrecondition, "machine " + m.name + " has no bmc in the inventory"};
@@ -27,8 +28,20 @@ void DriverPowerControl::Reinstall(const MachineConfig& m, const ReinstallPowerP
   ReinstallPlan p;
   p.efi = plan.efi;
   if (plan.kexec) p.kexec = {plan.kexec->kernel_url, plan.kexec->initramfs_url, plan.kexec->command_line};
+  std::optional<ReinstallPowerPlan::DiskImage> image = plan.image;
   executor_.Run(
-      *driver, [p](PowerDriver& d) { return StartReinstall(d, p); },
+      *driver,
+      [p, image, images = images_](PowerDriver& d) mutable {
+        if (image) {
+          // The image is fetched (once, into the cache) off the event loop.
+          if (!images) return Status{ErrorCode::kUnsupported, "no image source for installMethod image"};
+          auto file = images(image->profile);
+          if (!file.ok()) return Status{file.status().code(), "metal image: " + file.status().message()};
+          file->disk = image->install_disk;
+          p.image = *file;
+        }
+        return StartReinstall(d, p);
+      },
       [done = std::move(done)](Status st) {
         done(st.ok() ? st : Status{st.code(), PowerFailureReason(st)});
       });

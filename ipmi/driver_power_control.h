@@ -17,7 +17,12 @@ class DriverPowerControl final : public PowerControl {
   using DriverFactory =
       std::function<Result<std::unique_ptr<PowerDriver>>(const BmcConfig&, const MacAddress&, const PowerContext&)>;
 
-  DriverPowerControl(boost::asio::io_context& io, PowerContext context, DriverFactory factory = MakePowerDriver);
+  // Where a profile's metal disk image comes from (the daemon's asset
+  // cache): blocking, called on a power worker before an image reinstall.
+  using ImageSource = std::function<Result<DiskImageInstall>(const ProfileConfig&)>;
+
+  DriverPowerControl(boost::asio::io_context& io, PowerContext context, DriverFactory factory = MakePowerDriver,
+                     ImageSource images = {});
 
   Result<Ability> AbilityOf(const MachineConfig& machine) override;
   void Reinstall(const MachineConfig& machine, const ReinstallPowerPlan& plan,
@@ -30,6 +35,7 @@ class DriverPowerControl final : public PowerControl {
 
   PowerContext context_;
   DriverFactory factory_;
+  ImageSource images_;
   PowerExecutor executor_;
 };
 

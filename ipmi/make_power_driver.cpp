@@ -29,7 +29,13 @@ Result<std::unique_ptr<PowerDriver>> MakePowerDriver(const BmcConfig& bmc, const
       const std::string& n = bmc.address;
       if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
         return Status{ErrorCode::kInvalidArgument, "hetzner-robot bmc.address must be the server number"};
-      return std::unique_ptr<PowerDriver>(new RobotPowerDriver(n, bmc.username, bmc.password, context));
+      // The machine's own rescue key (bmc.sshKeyFile) and its fingerprint
+      // as derived at config load; the context's key is a test's fallback.
+      PowerContext robot_context = context;
+      if (!bmc.ssh_key_file.empty()) robot_context.ssh_private_key_file = bmc.ssh_key_file;
+      robot_context.ssh_key_fingerprint = bmc.ssh_key_fingerprint;
+      robot_context.install_method = bmc.install_method;
+      return std::unique_ptr<PowerDriver>(new RobotPowerDriver(n, bmc.username, bmc.password, robot_context));
     }
     case BmcType::kWol:
       return std::unique_ptr<PowerDriver>(new WolPowerDriver(mac, context.interface, context.wol_port));

@@ -15,13 +15,17 @@ Status PowerDriver::ReinstallWithKexec(const KexecInstall&) {
   return {ErrorCode::kUnsupported, std::string(Kind()) + " driver cannot reinstall through rescue + kexec"};
 }
 
+Status PowerDriver::ReinstallWithImage(const DiskImageInstall&) {
+  return {ErrorCode::kUnsupported, std::string(Kind()) + " driver cannot write a disk image from a rescue system"};
+}
+
 Status StartReinstall(PowerDriver& driver, const ReinstallPlan& plan) {
   const PowerCapabilities caps = driver.Capabilities();
   if (caps.network_boot && caps.power_cycle) {
     if (Status s = driver.SetNextBootNetwork(plan.efi); !s.ok()) return s;
     return driver.PowerCycle();
   }
-  if (caps.kexec_reinstall) return driver.ReinstallWithKexec(plan.kexec);
+  if (caps.kexec_reinstall) return plan.image ? driver.ReinstallWithImage(*plan.image) : driver.ReinstallWithKexec(plan.kexec);
   if (caps.power_on) {
     // wake-on-LAN: can only switch an off machine on; it PXE-boots if its
     // firmware boot order says so. A running machine needs hands.
@@ -41,6 +45,7 @@ std::string PowerFailureReason(const Status& status) {
     case ErrorCode::kUnsupported: return "unsupported: " + status.message();
     case ErrorCode::kResourceExhausted: return "rate limited: " + status.message();
     case ErrorCode::kInvalidArgument: return "invalid BMC config: " + status.message();
+    case ErrorCode::kFailedPrecondition: return "busy: " + status.message();
     default: return "BMC error: " + status.message();
   }
 }

@@ -10,10 +10,12 @@
 //   kPermissionDenied   authentication failed (wrong user/password, TLS trust)
 //   kUnsupported        the BMC or driver cannot do this (e.g. manual, WoL off)
 //   kResourceExhausted  rate limited even after backing off (Robot)
+//   kFailedPrecondition the BMC is busy with something else (Robot: a manual reset)
 //   kInternal           the BMC answered with an error
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +50,15 @@ struct KexecInstall {
   std::string command_line;
 };
 
+// A reinstall that writes the Talos metal disk image from a rescue system
+// (Hetzner, installMethod image): metalpxe's verified copy is streamed to it.
+struct DiskImageInstall {
+  std::string file;         // local path in metalpxe's cache
+  std::string sha256;       // of `file` (compressed), checked again by the rescue system
+  std::string compression;  // "zstd" | "xz"
+  std::string disk;         // installDisk; empty = the rescue system's only disk
+};
+
 // Everything the drivers need beyond the machine's BmcConfig.
 struct PowerContext {
   std::chrono::milliseconds request_timeout{10'000};  // one BMC request
@@ -55,8 +66,11 @@ struct PowerContext {
   std::string interface;     // wol: the serving interface (SO_BINDTODEVICE); empty = routing decides
   std::uint16_t wol_port = 9;
   std::string ca_file;       // redfish/robot: extra CA bundle; empty = system store
-  std::string robot_base_url = "https://robot-ws.your-server.de";
-  std::string ssh_private_key_file;   // robot: metalpxe's key, registered in Robot
+  std::string robot_base_url = "https://robot-ws.your-server.de";  // power.hetznerRobot.url
+  std::string robot_ca_file;  // power.hetznerRobot.caFile; empty = ca_file, then the system store
+  std::string ssh_private_key_file;   // robot: the machine's bmc.sshKeyFile (registered in Robot)
+  std::string ssh_key_fingerprint;    // robot: its MD5 fingerprint; empty = derive with libssh
+  InstallMethod install_method = InstallMethod::kImage;  // robot: bmc.installMethod
   std::uint16_t ssh_port = 22;        // robot rescue SSH port (tests use another)
   std::chrono::milliseconds rescue_timeout{600'000};  // reset -> rescue SSH reachable
 };
@@ -76,6 +90,9 @@ class PowerDriver {
   virtual Status SetNextBootNetwork(bool efi) = 0;
   // Drivers that cannot network-boot (Hetzner Robot) reinstall this way.
   virtual Status ReinstallWithKexec(const KexecInstall& install);
+  // ... or by writing the disk image from the rescue system; on success the
+  // machine boots Talos from its disk (maintenance mode, waiting for config).
+  virtual Status ReinstallWithImage(const DiskImageInstall& image);
 };
 
 // Builds the driver for bmc.type. mac is the machine's boot MAC (wol).
@@ -87,12 +104,13 @@ Result<std::unique_ptr<PowerDriver>> MakePowerDriver(const BmcConfig& bmc, const
 // once + power cycle where the driver can, else rescue + kexec with `kexec`.
 struct ReinstallPlan {
   bool efi = true;
-  KexecInstall kexec;  // used only by drivers with kexec_reinstall
+  KexecInstall kexec;                    // used only by drivers with kexec_reinstall
+  std::optional<DiskImageInstall> image;  // set: those drivers write this image instead
 };
 Status StartReinstall(PowerDriver& driver, const ReinstallPlan& plan);
 
 // "unreachable: ...", "authentication failed: ...", "unsupported: ...",
-// "rate limited: ...", "BMC error: ..." — what the machine state shows.
+// "rate limited: ...", "busy: ...", "BMC error: ..." — what the machine state shows.
 std::string PowerFailureReason(const Status& status);
 
 }  // namespace metalpxe

@@ -1,10 +1,13 @@
 #pragma once
 // Client for the Hetzner Robot web service (https://robot-ws.your-server.de):
 // basic auth, form-encoded POSTs, JSON answers. Errors are classified:
-// 401 -> kPermissionDenied; 403 RATE_LIMIT_EXCEEDED -> kResourceExhausted
-// (retried with backoff by the caller's RetryPolicy); unknown server ->
-// kInvalidArgument; reset/rescue not available -> kUnsupported; 5xx ->
-// kInternal (503 kUnavailable).
+// 401 -> kPermissionDenied, never retried, and the user is not asked for
+// again for kRobotLoginBlock (3 failed logins block the address); 403
+// RATE_LIMIT_EXCEEDED -> kResourceExhausted (retried with backoff by the
+// caller's RetryPolicy); unknown server -> kInvalidArgument; reset/rescue not
+// available -> kUnsupported; RESET_MANUAL_ACTIVE -> kFailedPrecondition;
+// 503 (maintenance) -> kUnavailable; other 5xx -> kInternal.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,9 @@
 #include "ipmi/robot_codec.h"
 
 namespace metalpxe {
+
+// How long Robot blocks an address after 3 failed logins (its documentation).
+inline constexpr std::chrono::minutes kRobotLoginBlock{10};
 
 class RobotClient {
  public:

@@ -45,6 +45,18 @@ Result<std::vector<std::string>> ParseRobotResetTypes(std::string_view json);
 std::string BuildKexecScript(std::string_view kernel_url, std::string_view initramfs_url,
                              std::string_view command_line);
 inline constexpr std::string_view kKexecLoadedMarker = "metalpxe: kexec loaded";
+
+// The image step run over SSH in the rescue system, fed the compressed Talos
+// metal image on stdin: keep it in RAM (/tmp is tmpfs in rescue), check its
+// sha256 before a byte reaches the disk, find the disk by a stable name
+// (`disk` as given when it is /dev/disk/by-*; else its /dev/disk/by-id alias
+// in this rescue system; empty: the only disk there is), decompress onto it
+// with dd, read the written bytes back and compare their sha256 with the
+// image's, then print the marker with the disk's stable name. Exit codes:
+// 3 disk not found or ambiguous, 4 image digest wrong, 5 read-back differs,
+// 6 no decompressor. `compression` is "zstd" or "xz".
+std::string BuildImageInstallScript(std::string_view disk, std::string_view sha256, std::string_view compression);
+inline constexpr std::string_view kImageWrittenMarker = "metalpxe: image written to ";
 std::string ShellQuote(std::string_view s);
 
 }  // namespace metalpxe

@@ -2,7 +2,10 @@
 
 #include <libssh/libssh.h>
 
+#include <cctype>
+#include <cstdio>
 #include <memory>
+#include <vector>
 
 namespace metalpxe {
 namespace {
@@ -33,6 +36,65 @@ Result<KeyPtr> LoadKey(const std::string& file) {
   return KeyPtr(key);
 }
 
+std::string SshHexFingerprint(ssh_key key, ssh_publickey_hash_type type) {
+  unsigned char* hash = nullptr;
+  size_t len = 0;
+  if (ssh_get_publickey_hash(key, type, &hash, &len) != 0) return "";
+  std::string out;
+  if (type == SSH_PUBLICKEY_HASH_MD5) {
+    char* hex = ssh_get_hexa(hash, len);
+    out = hex ? hex : "";
+    ssh_string_free_char(hex);
+    for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  } else {
+    char* printable = ssh_get_fingerprint_hash(type, hash, len);
+    out = printable ? printable : "";
+    ssh_string_free_char(printable);
+  }
+  ssh_clean_pubkey_hash(&hash);
+  return out;
+}
+
+Status CheckHostKeyPinned(ssh_session session, const SshTarget& target, const std::string& where) {
+  ssh_key raw = nullptr;
+  if (ssh_get_server_publickey(session, &raw) != SSH_OK)
+    return {ErrorCode::kUnavailable, "SSH " + where + ": no host key offered"};
+  KeyPtr key(raw);
+  const std::string md5 = SshHexFingerprint(key.get(), SSH_PUBLICKEY_HASH_MD5);
+  for (const auto& pin : target.pinned_host_keys) {
+    std::string p = pin;
+    for (auto& c : p) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (!md5.empty() && p == md5) return Status::Ok();
+  }
+  std::string listed;
+  for (const auto& pin : target.pinned_host_keys) listed += (listed.empty() ? "" : ", ") + pin;
+  return {ErrorCode::kFailedPrecondition,
+          "SSH " + where + ": " + std::string(kHostKeyNotPinned) + " (it offered MD5:" + md5 + " " +
+              SshHexFingerprint(key.get(), SSH_PUBLICKEY_HASH_SHA256) + "; Robot listed " +
+              (listed.empty() ? "none" : listed) + "); nothing was sent"};
+}
+
+// Streams `path` into the channel's stdin, then EOF.
+Status StreamFileToChannel(ssh_channel channel, const std::string& path, const std::string& where) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return {ErrorCode::kInternal, "cannot open " + path + " to send to " + where};
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+  std::vector<char> buf(256 * 1024);
+  while (true) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n == 0) break;
+    std::size_t off = 0;
+    while (off < n) {
+      const int w = ssh_channel_write(channel, buf.data() + off, uint32_t(n - off));
+      if (w == SSH_ERROR) return {ErrorCode::kUnavailable, "SSH " + where + ": the connection broke while sending"};
+      off += std::size_t(w);
+    }
+  }
+  if (std::ferror(f)) return {ErrorCode::kInternal, "reading " + path + " failed"};
+  ssh_channel_send_eof(channel);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> SshKeyMd5Fingerprint(const std::string& private_key_file) {
@@ -55,7 +117,7 @@ Result<std::string> SshKeyMd5Fingerprint(const std::string& private_key_file) {
 }
 
 Result<SshExecResult> SshExec(const SshTarget& target, const std::string& command,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout, const std::string& stdin_file) {
   auto key = LoadKey(target.private_key_file);
   if (!key.ok()) return key.status();
   SessionPtr session(ssh_new());
@@ -75,6 +137,8 @@ Result<SshExecResult> SshExec(const SshTarget& target, const std::string& comman
   ssh_options_set(session.get(), SSH_OPTIONS_PROCESS_CONFIG, &no);
   if (ssh_connect(session.get()) != SSH_OK)
     return Status{ErrorCode::kUnavailable, "SSH " + where + ": " + ssh_get_error(session.get())};
+  // Pin before anything of ours crosses: no authentication, no command.
+  if (Status pinned = CheckHostKeyPinned(session.get(), target, where); !pinned.ok()) return pinned;
   if (ssh_userauth_publickey(session.get(), nullptr, key->get()) != SSH_AUTH_SUCCESS)
     return Status{ErrorCode::kUnavailable, "SSH " + where + ": key not accepted (not the rescue system yet?)"};
   ChannelPtr channel(ssh_channel_new(session.get()));
@@ -82,6 +146,8 @@ Result<SshExecResult> SshExec(const SshTarget& target, const std::string& comman
     return Status{ErrorCode::kUnavailable, "SSH " + where + ": cannot open a channel: " + ssh_get_error(session.get())};
   if (ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK)
     return Status{ErrorCode::kUnavailable, "SSH " + where + ": exec refused: " + ssh_get_error(session.get())};
+  if (!stdin_file.empty())
+    if (Status sent = StreamFileToChannel(channel.get(), stdin_file, where); !sent.ok()) return sent;
 
   SshExecResult result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

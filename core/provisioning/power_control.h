@@ -32,6 +32,14 @@ struct ReinstallPowerPlan {
     std::string command_line;
   };
   std::optional<Kexec> kexec;
+  // ... or (bmc.installMethod image) the Talos metal image of `profile`,
+  // written to `install_disk` from the rescue system; the machine then boots
+  // Talos from disk in maintenance mode and waits for its config.
+  struct DiskImage {
+    ProfileConfig profile;
+    std::string install_disk;  // empty: the rescue system's only disk
+  };
+  std::optional<DiskImage> image;
 };
 
 class PowerControl {

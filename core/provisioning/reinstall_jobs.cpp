@@ -86,7 +86,13 @@ ReinstallPowerPlan ReinstallJobs::PlanFor(const AppConfig& config, const Machine
   // case for servers, and what Talos recommends).
   const auto record = registry_.Get(m.macs.front());
   plan.efi = !record || ParseBootClientName(record->arch).firmware != Firmware::kBios;
-  if (kexec) {
+  const bool image = kexec && m.bmc && m.bmc->install_method == InstallMethod::kImage;
+  if (image) {
+    // Hetzner rescue, installMethod image: the profile's metal image on the
+    // install disk; Talos boots from it in maintenance mode (no token: the
+    // config comes by apply or the profile's delivery).
+    plan.image = ReinstallPowerPlan::DiskImage{config.profiles.at(m.profile), m.install_disk};
+  } else if (kexec) {
     // No PXE there (Hetzner): the same installer, arguments and token over kexec.
     const ProfileConfig& profile = config.profiles.at(m.profile);
     const IssuedToken token = tokens_.Issue(m.macs.front(), std::nullopt, TokenClock::now());
@@ -118,14 +124,35 @@ void ReinstallJobs::Attempt(const MacAddress& primary) {
   registry_.RecordEvent(primary, "power",
                         "reinstall attempt " + std::to_string(attempt) + " of " +
                             std::to_string(config->power.attempts) + " through " + ability->kind);
-  power_.Reinstall(*m, plan, [this, primary, attempt, alive = alive_](Status st) {
-    if (*alive) AttemptDone(primary, attempt, st);
+  power_.Reinstall(*m, plan, [this, primary, attempt, plan, alive = alive_](Status st) {
+    if (*alive) AttemptDone(primary, attempt, plan, st);
   });
 }
 
-void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const Status& st) {
+void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const ReinstallPowerPlan& plan,
+                                const Status& st) {
   ++(st.ok() ? power_ok_ : power_failed_);
   if (!st.ok()) return Fail(primary, st.message());
+  if (plan.image || plan.kexec) {
+    // Through the rescue system the driver's success is the installer having
+    // reached the machine (image on disk and reset, or kexec'd): no PXE boot
+    // will follow to mark it, so mark it here and stop the job. Waiting for
+    // a PXE fetch would reset the machine into rescue again and again.
+    {
+      std::lock_guard lock(mu_);
+      auto it = jobs_.find(primary);
+      if (it == jobs_.end() || it->second.attempt != attempt) return;
+      jobs_.erase(it);
+      wipe_.erase(primary);
+    }
+    registry_.Apply(primary, LifecycleEvent::kInstallerServed,
+                    plan.image ? "Talos image written to " +
+                                     (plan.image->install_disk.empty() ? std::string("the only disk")
+                                                                       : plan.image->install_disk) +
+                                     " from the rescue system; Talos boots from it in maintenance mode"
+                               : std::string("installer kexec'd from the rescue system"));
+    return;
+  }
   const auto timeout = config_.Current()->power.pxe_timeout;
   std::lock_guard lock(mu_);
   auto it = jobs_.find(primary);

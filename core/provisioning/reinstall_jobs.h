@@ -2,7 +2,9 @@
 // Remote reinstall, as rules: reinstall-requested → next boot from the
 // network (or Hetzner rescue + kexec) → power on/cycle through the machine's
 // BMC → the installer must be served within `power.pxeTimeout` → retry up to
-// `power.attempts` times → installing, or failed with a readable reason. At
+// `power.attempts` times → installing, or failed with a readable reason.
+// Through a Hetzner rescue system (image or kexec) the driver's success is
+// the installer reaching the machine: pending-install, no PXE deadline. At
 // most one power action per machine per `power.minInterval`. The settings are
 // read at each use, so a reload applies to the next action.
 //
@@ -58,7 +60,7 @@ class ReinstallJobs {
   };
   Status CheckRateLocked(const MacAddress& primary);
   void Attempt(const MacAddress& primary);
-  void AttemptDone(const MacAddress& primary, int attempt, const Status& st);
+  void AttemptDone(const MacAddress& primary, int attempt, const ReinstallPowerPlan& plan, const Status& st);
   void DeadlinePassed(const MacAddress& primary, int attempt);
   void Fail(const MacAddress& primary, const std::string& reason);
   ReinstallPowerPlan PlanFor(const AppConfig& config, const MachineConfig& m, bool kexec, bool wipe);

@@ -67,6 +67,30 @@ TEST(ConfigValidation, ExampleIsValid) {
   EXPECT_EQ(BaseConfigPathFor(c, c.inventory->machines[2]), Examples() + "/talos/worker.yaml");
 }
 
+TEST(ConfigValidation, HetznerDedicatedExampleIsValid) {
+  LoadedConfig loaded = LoadAppConfig(Examples() + "/hetzner-dedicated/metalpxe.yaml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.problems.empty() ? "" : loaded.problems[0].ToString());
+  const AppConfig& c = *loaded.config;
+  EXPECT_EQ(c.power.hetzner_robot.url, "https://robot-ws.your-server.de");
+  // talos-image.yaml's ID, computed as Image Factory does (the SHA-256 of its
+  // yaml.v3 rendering; image_schematic_test checks that against Image
+  // Factory's own test vectors).
+  const ProfileConfig& p = c.profiles.at("hetzner");
+  EXPECT_EQ(p.schematic, "d5088f6df91dd1fa05a50417c48f5222ed7470710374f3ee8587fb08e10a960d");
+  EXPECT_EQ(p.schematic_file, Examples() + "/hetzner-dedicated/talos-image.yaml");
+  ASSERT_EQ(c.inventory->machines.size(), 3u);
+  const MachineConfig& hz1 = c.inventory->machines[0];
+  EXPECT_EQ(hz1.name, "hz-1");
+  EXPECT_EQ(hz1.config_delivery, ConfigDelivery::kApply);
+  const BmcConfig& b = *hz1.bmc;
+  EXPECT_EQ(b.type, BmcType::kHetznerRobot);
+  EXPECT_EQ(b.address, "1234567");
+  EXPECT_EQ(b.install_method, InstallMethod::kImage);
+  // ssh-keygen -l -E md5 -f robot-rescue.key.pub
+  EXPECT_EQ(b.ssh_key_fingerprint, "91:4a:f6:6f:9e:25:23:aa:ad:63:3e:e2:8c:05:47:e6");
+  EXPECT_EQ(c.inventory->machines[2].bmc->install_method, InstallMethod::kKexec);
+}
+
 TEST(ConfigValidation, Clusters) {
   const std::string dir = Examples() + "/broken/";
   EXPECT_EQ(ProblemsOf("broken/clusters.yaml"),

@@ -1,5 +1,5 @@
 // libFuzzer target: Hetzner Robot answers (errors, server, rescue, reset
-// types) and the kexec script builder over arbitrary bytes.
+// types) and the kexec and image install script builders over arbitrary bytes.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -15,5 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)ParseRobotResetTypes(text);
   const auto third = text.size() / 3;
   (void)BuildKexecScript(text.substr(0, third), text.substr(third, third), text.substr(2 * third));
+  (void)BuildImageInstallScript(text.substr(0, third), text.substr(third, third), text.substr(2 * third));
   return 0;
 }

@@ -348,3 +348,43 @@ TEST_F(AssetCacheTest, images_ShutdownCancelsAStalledDownload) {
 
 }  // namespace
 }  // namespace metalpxe
+
+// --- the metal disk image for Hetzner rescue installs (installMethod image) ---
+
+namespace metalpxe {
+namespace {
+
+TEST_F(AssetCacheTest, images_MetalImageIsDownloadedOncePinnedAndReVerified) {
+  const std::string metal = RandomBytes((2 << 20) + 7, 3);
+  WriteFile(www_ + "/image/" + kSchematic + "/" + kVersion + "/metal-amd64.raw.zst", metal);
+  StartHttpd();
+  const std::string cached = CacheRoot() + "/" + kSchematic + "/" + kVersion + "/metal-amd64.raw.zst";
+  {
+    AssetCache cache(state_, QuickOptions());
+    auto image = cache.ResolveDiskImage(Profile());
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->path, cached);
+    EXPECT_EQ(image->sha256, Sha256Of(metal));
+    EXPECT_EQ(image->compression, "zstd");
+    EXPECT_EQ(ReadFile(image->path), metal);
+  }
+  StopHttpd();
+  // From the cache, verified again; a damaged copy is never handed out.
+  AssetCache again(state_, QuickOptions());
+  ASSERT_TRUE(again.ResolveDiskImage(Profile()).ok());
+  std::ofstream(cached, std::ios::trunc) << "damaged";
+  AssetCache third(state_, QuickOptions());
+  auto damaged = third.ResolveDiskImage(Profile());
+  EXPECT_FALSE(damaged.ok());  // re-download refused: the server is gone
+  // A profile of local kernel/initramfs files has no metal image to offer.
+  ProfileConfig local;
+  local.name = "local";
+  local.kernel = "/k";
+  local.initramfs = "/i";
+  auto none = third.ResolveDiskImage(local);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("installMethod kexec"), std::string::npos) << none.status().message();
+}
+
+}  // namespace
+}  // namespace metalpxe

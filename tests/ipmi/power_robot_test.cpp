@@ -5,6 +5,10 @@
 // test network namespace.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include "ipmi/power_driver.h"
 #include "ipmi/robot_client.h"
 #include "ipmi/robot_driver.h"
@@ -59,9 +63,10 @@ TEST_F(PowerRobot, ReinstallGoesThroughRescueResetSshAndKexec) {
   const std::string fingerprint = rescue.ClientKeyMd5();
   ASSERT_FALSE(fingerprint.empty());
   RobotFixtureOptions o;
+  o.rescue_host_keys = {rescue.HostPublicKey()};  // what Robot lists: the pin
   // The hardware reset "boots the rescue system": sshd comes up only then,
   // and only if rescue was activated with metalpxe's key.
-  o.on_hw_reset = [&](bool active, const std::string& key) {
+  o.on_reset = [&](const std::string&, bool active, const std::string& key) {
     if (active && key == fingerprint) rescue.Start();
   };
   RobotFixture robot(o);
@@ -87,7 +92,7 @@ TEST_F(PowerRobot, ReinstallGoesThroughRescueResetSshAndKexec) {
   Status s = StartReinstall(*d, plan);
   ASSERT_TRUE(s.ok()) << s.ToString() << "\nsshd:\n" << rescue.SshdLog();
 
-  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux " + fingerprint, "reset hw"}));
+  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux " + fingerprint, "reset sw"}));
   const std::string log = rescue.KexecLog();
   // Two calls: load with the exact command line (quote and all), then execute.
   const auto first_nl = log.find('\n');
@@ -105,16 +110,20 @@ TEST_F(PowerRobot, ReinstallGoesThroughRescueResetSshAndKexec) {
 TEST_F(PowerRobot, AnActiveRescueIsReplacedSoOurKeyIsInIt) {
   RobotFixture robot;
   RobotClient client(robot.url(), "#ws+robotuser", Secret("robot-pass"), HttpClientOptions{}, RetryPolicy{});
-  ASSERT_TRUE(client.ActivateRescue("321", "11:22").ok());
-  auto again = client.ActivateRescue("321", "aa:bb");  // 409 BOOT_ALREADY_ENABLED, then replaced
+  const std::string first = "11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00";
+  const std::string second = "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99";
+  ASSERT_TRUE(client.ActivateRescue("321", first).ok());
+  auto again = client.ActivateRescue("321", second);  // 409 BOOT_ALREADY_ENABLED, then replaced
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_TRUE(again->active);
-  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux 11:22", "rescue off", "rescue linux aa:bb"}));
+  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"rescue linux " + first, "rescue off", "rescue linux " + second}));
 }
 
 TEST_F(PowerRobot, RescueThatNeverAnswersIsUnreachable) {
   RescueSshd rescue(ns_.name(), testing::FreeTcpPort());  // never started
-  RobotFixture robot;
+  RobotFixtureOptions o;
+  o.rescue_host_keys = {rescue.HostPublicKey()};
+  RobotFixture robot(o);
   auto ctx = Context(robot);
   ctx.ssh_private_key_file = rescue.client_key();
   ctx.ssh_port = rescue.port();
@@ -178,6 +187,148 @@ TEST_F(PowerRobot, WrongPasswordUnknownServerAndUnreachable) {
   ctx.retry.max_attempts = 2;
   Status down = Driver(Bmc(), ctx)->PowerCycle();
   EXPECT_EQ(down.code(), ErrorCode::kUnavailable) << down.ToString();
+  EXPECT_TRUE(robot.Actions().empty());
+}
+
+}  // namespace
+}  // namespace metalpxe
+
+// --- Robot API realities, each ending in the reason the machine shows ---
+
+namespace metalpxe {
+namespace {
+
+class RobotRealities : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mpx-robot-tls-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    tls_dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(tls_dir_); }
+  PowerContext Context(const RobotFixture& robot) {
+    PowerContext c;
+    c.request_timeout = std::chrono::milliseconds(3000);
+    c.retry.max_attempts = 3;
+    c.retry.initial_backoff = std::chrono::milliseconds(20);
+    c.robot_base_url = robot.url();
+    c.robot_ca_file = robot.ca_file();
+    return c;
+  }
+  std::unique_ptr<PowerDriver> Driver(const PowerContext& ctx, const std::string& password = "robot-pass") {
+    BmcConfig b;
+    b.type = BmcType::kHetznerRobot;
+    b.address = "321";
+    b.username = "#ws+robotuser";
+    b.password = Secret(password);
+    auto d = MakePowerDriver(b, MacAddress{}, ctx);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? std::move(d).value() : nullptr;
+  }
+  std::string Reason(const Status& s) { return PowerFailureReason(s); }
+
+  NetNs ns_{"pwrobot2"};
+  ScopedNetNsEnter enter_{ns_.name()};
+  std::string tls_dir_;
+};
+
+TEST_F(RobotRealities, HttpsWithTheConfiguredCaAndNotWithout) {
+  RobotFixture robot({}, tls_dir_);
+  ASSERT_EQ(robot.url().rfind("https://", 0), 0u);
+  ASSERT_TRUE(Driver(Context(robot))->PowerCycle().ok());
+  auto ctx = Context(robot);
+  ctx.robot_ca_file.clear();  // the system store does not know the fixture's CA
+  Status s = Driver(ctx)->PowerCycle();
+  EXPECT_EQ(Reason(s).rfind("authentication failed: ", 0), 0u) << Reason(s);
+  EXPECT_NE(s.message().find("TLS certificate not trusted"), std::string::npos) << s.message();
+  EXPECT_EQ(robot.Actions(), std::vector<std::string>{"reset hw"});
+}
+
+TEST_F(RobotRealities, OneFailedLoginAndMetalpxeStopsAskingForEveryMachine) {
+  RobotFixture robot({}, tls_dir_);
+  Status first = Driver(Context(robot), "wrong-password")->PowerCycle();
+  EXPECT_EQ(first.code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(Reason(first).rfind("authentication failed: Hetzner Robot reset hw of server 321: HTTP 401", 0), 0u)
+      << Reason(first);
+  EXPECT_NE(first.message().find("does not retry"), std::string::npos);
+  EXPECT_EQ(first.message().find("wrong-password"), std::string::npos);  // never the password
+  // A second machine with the same user and password: not even asked.
+  Status second = Driver(Context(robot), "wrong-password")->PowerOn();
+  EXPECT_EQ(second.code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(second.message().find("asks again in"), std::string::npos) << second.message();
+  EXPECT_EQ(robot.failed_logins(), 1);
+  EXPECT_EQ(robot.Requests().size(), 1u);
+  // The corrected password is tried at once.
+  ASSERT_TRUE(Driver(Context(robot))->PowerCycle().ok());
+}
+
+TEST_F(RobotRealities, FixtureBlocksTheAddressAfterThreeFailedLogins) {
+  // The fixture's own strictness, seen by a plain client: after 3 failures
+  // even the right password is refused (what metalpxe's guard avoids).
+  RobotFixture robot({}, tls_dir_);
+  for (const char* pw : {"a", "b", "c"}) {
+    RobotClient c(robot.url(), "#ws+robotuser", Secret(std::string("x") + pw),
+                  HttpClientOptions{std::chrono::seconds(3), true, robot.ca_file()}, RetryPolicy{1});
+    EXPECT_EQ(c.Reset("321", "hw").code(), ErrorCode::kPermissionDenied);
+  }
+  RobotClient good(robot.url(), "#ws+robotuser", Secret("robot-pass"),
+                   HttpClientOptions{std::chrono::seconds(3), true, robot.ca_file()}, RetryPolicy{1});
+  EXPECT_EQ(good.Reset("321", "hw").code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(robot.failed_logins(), 3);
+  EXPECT_TRUE(robot.Actions().empty());
+}
+
+TEST_F(RobotRealities, DocumentedRequestLimitPerHourEndsInRateLimited) {
+  RobotFixtureOptions o;
+  o.limits["POST /reset"] = 2;  // documented: 50 per hour
+  RobotFixture robot(o, tls_dir_);
+  auto d = Driver(Context(robot));
+  ASSERT_TRUE(d->PowerCycle().ok());
+  ASSERT_TRUE(d->PowerCycle().ok());
+  Status s = d->PowerCycle();
+  EXPECT_EQ(Reason(s).rfind("rate limited: ", 0), 0u) << Reason(s);
+  EXPECT_NE(s.message().find("at most 2 of these requests per 3600 s"), std::string::npos) << s.message();
+  EXPECT_EQ(robot.Actions(), (std::vector<std::string>{"reset hw", "reset hw"}));
+  EXPECT_EQ(robot.Requests().size(), 5u);  // 2 resets, then 3 bounded attempts
+}
+
+TEST_F(RobotRealities, MaintenanceIsUnreachableAfterBoundedRetries) {
+  RobotFixtureOptions o;
+  o.maintenance = true;
+  RobotFixture robot(o, tls_dir_);
+  Status s = Driver(Context(robot))->PowerCycle();
+  EXPECT_EQ(Reason(s).rfind("unreachable: Hetzner Robot reset hw of server 321: HTTP 503", 0), 0u) << Reason(s);
+  EXPECT_NE(s.message().find("down for maintenance"), std::string::npos);
+  EXPECT_EQ(robot.Requests().size(), 3u);
+  robot.SetMaintenance(false);
+  EXPECT_TRUE(Driver(Context(robot))->PowerCycle().ok());
+}
+
+TEST_F(RobotRealities, ManualResetPendingIsBusyAndNoResetIsUnsupported) {
+  RobotFixtureOptions busy;
+  busy.manual_reset_active = true;
+  RobotFixture a(busy, tls_dir_);
+  Status s = Driver(Context(a))->PowerCycle();
+  EXPECT_EQ(Reason(s).rfind("busy: Hetzner Robot reset hw of server 321: HTTP 409 RESET_MANUAL_ACTIVE", 0), 0u)
+      << Reason(s);
+  EXPECT_EQ(a.Requests().size(), 1u);  // not retried
+
+  RobotFixtureOptions none;
+  none.reset_available = false;
+  RobotFixture b(none, tls_dir_);
+  Status u = Driver(Context(b))->PowerCycle();
+  EXPECT_EQ(Reason(u).rfind("unsupported: Hetzner Robot reset hw of server 321: HTTP 404 RESET_NOT_AVAILABLE", 0), 0u)
+      << Reason(u);
+  EXPECT_NE(u.message().find("offers no reset"), std::string::npos);
+}
+
+TEST_F(RobotRealities, InvalidInputNamesTheField) {
+  RobotFixture robot({}, tls_dir_);
+  RobotClient c(robot.url(), "#ws+robotuser", Secret("robot-pass"),
+                HttpClientOptions{std::chrono::seconds(3), true, robot.ca_file()}, RetryPolicy{1});
+  Status s = c.Reset("321", "power");  // not among the offered sw, hw, man
+  EXPECT_EQ(s.code(), ErrorCode::kUnsupported);
+  EXPECT_NE(s.message().find("HTTP 400 INVALID_INPUT"), std::string::npos) << s.message();
   EXPECT_TRUE(robot.Actions().empty());
 }
 

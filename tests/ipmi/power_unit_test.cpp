@@ -3,6 +3,10 @@
 // the reinstall sequence and PowerExecutor's thread hand-off.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include <atomic>
 #include <thread>
 
@@ -127,14 +131,45 @@ TEST(PowerUnit, RobotDocuments) {
   EXPECT_EQ(s->server_ip, "123.123.123.123");
   EXPECT_EQ(s->server_number, 321);
   EXPECT_FALSE(ParseRobotServer(R"({"server":{"server_number":"x"}})").ok());
+  // Host keys as authorized_key entries, as a bare fingerprint, or as an
+  // OpenSSH public key line (its MD5 computed); anything else is no pin.
   auto r = ParseRobotRescue(
-      R"({"rescue":{"active":true,"os":"linux","host_key":[{"key":{"fingerprint":"aa:bb"}}]}})");
+      R"({"rescue":{"active":true,"os":"linux","host_key":[)"
+      R"({"key":{"fingerprint":"cb:8b:ef:a7:fe:04:87:3f:e5:55:cd:12:e3:e8:9f:99","type":"ECDSA","size":256}},)"
+      R"("11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00",)"
+      R"("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHS9hvbLPXVAPcD2VRPOZ3VY2E0/yqRFqOiVdHWEIYoi root@rescue",)"
+      R"({"key":{"fingerprint":"aa:bb"}}, 7, "not a key"]}})");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->active);
-  EXPECT_EQ(r->host_key_fingerprints, std::vector<std::string>{"aa:bb"});
+  ASSERT_EQ(r->host_key_fingerprints.size(), 3u);
+  EXPECT_EQ(r->host_key_fingerprints[0], "cb:8b:ef:a7:fe:04:87:3f:e5:55:cd:12:e3:e8:9f:99");
+  EXPECT_EQ(r->host_key_fingerprints[1], "11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00");
+  const std::string line_md5 =
+      testing::RunCommand({"sh", "-c",
+                           "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHS9hvbLPXVAPcD2VRPOZ3VY2E0/yqRFqOiVdHWEIYoi x' | "
+                           "ssh-keygen -l -E md5 -f - | cut -d' ' -f2"})
+          .output;
+  EXPECT_EQ("MD5:" + r->host_key_fingerprints[2] + "\n", line_md5);
   auto t = ParseRobotResetTypes(R"({"reset":{"type":["sw","hw","man"]}})");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->size(), 3u);
+}
+
+TEST(PowerUnit, ImageScriptTreatsTheDiskNameAsDataAndStopsBeforeReadingTheImage) {
+  // An inventory's installDisk reaches a root shell in the rescue system: a
+  // hostile name must stay a name (exit 3: no such block device), and the
+  // script must stop before it reads a byte of the image.
+  char tmpl[] = "/tmp/mpx-imgscript-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string disk = "/dev/nonexistent$(touch " + dir + "/pwned)';touch " + dir + "/pwned2;'";
+  const std::string script = BuildImageInstallScript(disk, std::string(64, 'a'), "zstd");
+  auto r = testing::RunCommand({"sh", "-c", script + "\necho read-nothing-yet"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("is not a block device here"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/pwned"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/pwned2"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PowerUnit, ShellQuotingSurvivesAShell) {
@@ -178,6 +213,7 @@ TEST(PowerUnit, FailureReasonsAreReadable) {
   EXPECT_EQ(PowerFailureReason({ErrorCode::kUnsupported, "x"}), "unsupported: x");
   EXPECT_EQ(PowerFailureReason({ErrorCode::kInternal, "x"}), "BMC error: x");
   EXPECT_EQ(PowerFailureReason({ErrorCode::kResourceExhausted, "x"}), "rate limited: x");
+  EXPECT_EQ(PowerFailureReason({ErrorCode::kFailedPrecondition, "x"}), "busy: x");
   EXPECT_EQ(PowerFailureReason(Status::Ok()), "");
 }
 
@@ -217,6 +253,7 @@ class RecordingDriver : public PowerDriver {
   Status PowerCycle() override { calls.push_back("cycle"); return Status::Ok(); }
   Status SetNextBootNetwork(bool efi) override { calls.push_back(efi ? "pxe-efi" : "pxe-legacy"); return Status::Ok(); }
   Status ReinstallWithKexec(const KexecInstall& k) override { calls.push_back("kexec " + k.kernel_url); return Status::Ok(); }
+  Status ReinstallWithImage(const DiskImageInstall& i) override { calls.push_back("image " + i.disk); return Status::Ok(); }
   std::vector<std::string> calls;
 
  private:
@@ -226,12 +263,15 @@ class RecordingDriver : public PowerDriver {
 TEST(PowerUnit, ReinstallSequencePerCapability) {
   RecordingDriver bmc({.power_state = true, .power_on = true, .power_off = true, .power_cycle = true,
                        .network_boot = true, .kexec_reinstall = false});
-  ASSERT_TRUE(StartReinstall(bmc, {.efi = false, .kexec = {}}).ok());
+  ASSERT_TRUE(StartReinstall(bmc, {.efi = false, .kexec = {}, .image = std::nullopt}).ok());
   EXPECT_EQ(bmc.calls, (std::vector<std::string>{"pxe-legacy", "cycle"}));
   RecordingDriver robot({.power_state = false, .power_on = true, .power_off = true, .power_cycle = true,
                          .network_boot = false, .kexec_reinstall = true});
-  ASSERT_TRUE(StartReinstall(robot, {.efi = true, .kexec = {"http://k", "http://i", "args"}}).ok());
+  ASSERT_TRUE(StartReinstall(robot, {.efi = true, .kexec = {"http://k", "http://i", "args"}, .image = std::nullopt}).ok());
   EXPECT_EQ(robot.calls, std::vector<std::string>{"kexec http://k"});
+  // With an image in the plan (installMethod image) the rescue path writes it instead.
+  ASSERT_TRUE(StartReinstall(robot, {.efi = true, .kexec = {}, .image = DiskImageInstall{"f", "s", "zstd", "/dev/x"}}).ok());
+  EXPECT_EQ(robot.calls, (std::vector<std::string>{"kexec http://k", "image /dev/x"}));
   RecordingDriver wol({.power_state = false, .power_on = true});
   ASSERT_TRUE(StartReinstall(wol, {}).ok());
   EXPECT_EQ(wol.calls, std::vector<std::string>{"on"});

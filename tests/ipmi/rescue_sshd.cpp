@@ -71,6 +71,7 @@ RescueSshd::RescueSshd(std::string netns, std::uint16_t port) : netns_(std::move
         "KbdInteractiveAuthentication no\n"
         "UsePAM no\n"
         "StrictModes no\n"
+        "LogLevel VERBOSE\n"
         "SetEnv PATH=" + dir_ + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
   std::filesystem::create_directories("/run/sshd");  // sshd's privilege-separation dir
 }
@@ -90,6 +91,12 @@ std::string RescueSshd::ClientKeyMd5() const {
   const auto start = r.output.find("MD5:");
   if (start == std::string::npos) return "";
   return r.output.substr(start + 4, r.output.find(' ', start) - start - 4);
+}
+
+std::string RescueSshd::HostPublicKey() const {
+  std::string line = Read(dir_ + "/host_key.pub");
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  return line;
 }
 
 void RescueSshd::Start() {

@@ -22,6 +22,7 @@ class RescueSshd {
   const std::string& client_key() const { return client_key_; }  // private key file for the driver
   std::uint16_t port() const { return port_; }
   std::string ClientKeyMd5() const;  // ssh-keygen -l -E md5, "aa:bb:..."
+  std::string HostPublicKey() const; // the sshd's host key, an OpenSSH public key line
   void Start();                      // thread-safe, idempotent
   bool started() const;
   std::string KexecLog() const;      // one line per kexec call: "kexec [arg] [arg]..."

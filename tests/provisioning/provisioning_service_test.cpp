@@ -275,16 +275,22 @@ class RecordingPower final : public PowerControl {
  public:
   Result<Ability> AbilityOf(const MachineConfig& m) override {
     if (!m.bmc) return Status{ErrorCode::kFailedPrecondition, "machine " + m.name + " has no bmc in the inventory"};
-    return Ability{true, false, "ipmi"};
+    return rescue ? Ability{true, true, "hetzner-robot"} : Ability{true, false, "ipmi"};
   }
   void Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan, std::function<void(Status)> done) override {
-    calls.push_back(m.name + (plan.efi ? " efi" : " legacy"));
+    if (plan.image)
+      calls.push_back(m.name + " image " + plan.image->profile.name + " to " + plan.image->install_disk);
+    else if (plan.kexec)
+      calls.push_back(m.name + " kexec " + plan.kexec->kernel_url);
+    else
+      calls.push_back(m.name + (plan.efi ? " efi" : " legacy"));
     pending.push_back(std::move(done));
   }
   void Act(const MachineConfig&, PowerAction action, std::function<void(Result<std::string>)> done) override {
     calls.push_back(std::string(PowerActionName(action)));
     done(std::string("on"));
   }
+  bool rescue = false;  // a Hetzner Robot machine: reinstalls through the rescue system
   std::vector<std::string> calls;
   std::vector<std::function<void(Status)>> pending;
 };
@@ -372,6 +378,40 @@ TEST_F(ReinstallServiceTest, APowerFailureIsTheMachinesReason) {
   EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
   EXPECT_EQ(service_->registry().Get(kCp)->reason, "authentication failed: bad password");
   EXPECT_EQ(service_->power_actions_failed(), 1u);
+}
+
+TEST_F(ReinstallServiceTest, ThroughTheRescueSystemTheDriversSuccessIsTheInstallerReachingTheMachine) {
+  // installMethod image: the driver wrote the image and reset the server; no
+  // PXE fetch will ever mark it, so the job must end here (else every
+  // deadline would reset the server into rescue again).
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].install_disk = "/dev/disk/by-id/nvme-X";
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  ASSERT_EQ(power_.calls, std::vector<std::string>{"cp-1 image default to /dev/disk/by-id/nvme-X"});
+  power_.pending.at(0)(Status::Ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+  EXPECT_TRUE(scheduler_.timers.empty());  // no PXE deadline armed
+  scheduler_.Fire();
+  EXPECT_EQ(power_.calls.size(), 1u);
+  EXPECT_EQ(service_->power_actions_ok(), 1u);
+
+  // installMethod kexec: the same ending, the installer kexec'd.
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->install_method = InstallMethod::kKexec;
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  ASSERT_EQ(power_.calls.size(), 2u);
+  EXPECT_EQ(power_.calls[1].rfind("cp-1 kexec http://10.66.0.1:8080/", 0), 0u) << power_.calls[1];
+  power_.pending.at(1)(Status::Ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+  EXPECT_TRUE(scheduler_.timers.empty());
 }
 
 TEST_F(ReinstallServiceTest, RefusedWithoutABmcOrTooSoon) {
