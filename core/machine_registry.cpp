@@ -101,6 +101,10 @@ void MachineRegistry::EmitLocked(const std::string& machine, const std::string& 
   auto [last, fresh] = last_event_.try_emplace(machine);
   if (!fresh && last->second.first == kind && last->second.second == message) return;
   last->second = {kind, message};
+  AppendLocked(machine, kind, message);
+}
+
+void MachineRegistry::AppendLocked(const std::string& machine, const std::string& kind, const std::string& message) {
   EventRecord e;
   e.id = next_event_id_++;
   e.time_unix_ms = NowMs();
@@ -281,6 +285,11 @@ void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind
   std::lock_guard lock(mu_);
   if (!records_.count(primary) && !InventoryMachine(*config, primary)) return;  // unrecorded unknown MAC
   EmitLocked(KeyName(*config, primary), kind, message);
+}
+
+void MachineRegistry::RecordApiEvent(const std::string& machine, const std::string& message) {
+  std::lock_guard lock(mu_);
+  AppendLocked(machine, "api", message);
 }
 
 std::vector<EventRecord> MachineRegistry::RecentEvents(std::int64_t after_id, std::size_t limit) const {

@@ -84,6 +84,10 @@ class MachineRegistry {
   // what the machine's previous event said (same kind and message) is not
   // recorded: history holds changes of meaning, not repeated requests.
   void RecordEvent(const MacAddress& mac, const std::string& kind, const std::string& message);
+  // A management API call that changed (or tried to change) something, kind
+  // "api": always recorded, repeats included (each is someone's action).
+  // `machine`: the machine's event name, or "" for the appliance itself.
+  void RecordApiEvent(const std::string& machine, const std::string& message);
   std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
   int Subscribe(EventListener listener);
   void Unsubscribe(int id);
@@ -100,6 +104,7 @@ class MachineRegistry {
   // May a record exist for `primary`? (Past the bound, unknown MACs may not.)
   bool AdmitLocked(const AppConfig& config, const MacAddress& primary);
   void EmitLocked(const std::string& machine, const std::string& kind, const std::string& message);
+  void AppendLocked(const std::string& machine, const std::string& kind, const std::string& message);
   std::int64_t NowMs() const;
 
   const ConfigSource& config_;

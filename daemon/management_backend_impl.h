@@ -47,6 +47,7 @@ class ApplianceManagementBackend final : public ManagementBackend {
   std::vector<v1::Image> Images() override;
   void PullImage(const std::string& profile, std::function<void(const v1::PullProgress&)> progress,
                  std::function<void(const Status&)> done) override;
+  void RecordApiCall(const ApiCallRecord& call) override;
   std::string Version() override;
   v1::HealthResponse Health() override;
 

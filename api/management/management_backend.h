@@ -15,6 +15,15 @@
 
 namespace metalpxe {
 
+// A state-changing call, for the event history: who (certificate CN), what,
+// on which machine, and how it ended. Never a secret.
+struct ApiCallRecord {
+  std::string caller;   // CN of the client certificate
+  std::string rpc;      // "Power"
+  std::string machine;  // as the caller named it (name or MAC); "" when the call is not about one
+  std::string message;  // "admin: power CYCLE node-a: ok"
+};
+
 class ManagementBackend {
  public:
   virtual ~ManagementBackend() = default;
@@ -55,6 +64,9 @@ class ManagementBackend {
   // on the download thread. kNotFound for an unknown profile.
   virtual void PullImage(const std::string& profile, std::function<void(const metalpxe::v1::PullProgress&)> progress,
                          std::function<void(const Status&)> done) = 0;
+
+  // Records a state-changing call (or a refused attempt) as an event.
+  virtual void RecordApiCall(const ApiCallRecord& call) = 0;
 
   virtual std::string Version() = 0;
   virtual metalpxe::v1::HealthResponse Health() = 0;
