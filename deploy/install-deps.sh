@@ -24,6 +24,7 @@ PEER_PKGS=(
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
   etcd-server etcd-client openssl
+  prometheus  # promtool: /metrics is checked by Prometheus's own parser
 )
 
 SUDO=""

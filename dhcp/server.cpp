@@ -1,5 +1,6 @@
 #include "dhcp/server.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -40,7 +41,13 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     OutgoingDatagram datagram;
     std::optional<DhcpObservation> granted;  // observed once the ACK leaves
     MessageType type = MessageType::kOffer;
+    std::chrono::steady_clock::time_point received;  // the request's arrival
   };
+  // The reply types a server sends; a latency histogram each.
+  static constexpr std::array kReplyTypes = {MessageType::kOffer, MessageType::kAck, MessageType::kNak};
+  std::array<LatencyHistogram, kReplyTypes.size()> reply_latency{
+      LatencyHistogram(DhcpLatencyBounds()), LatencyHistogram(DhcpLatencyBounds()),
+      LatencyHistogram(DhcpLatencyBounds())};
 
   Impl(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
        BootPolicy policy)
@@ -89,6 +96,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void HandleDatagram(std::size_t li, const Datagram& d) {
+    const auto received = std::chrono::steady_clock::now();
     if (d.truncated) {
       ++stats.dropped_malformed;
       return;
@@ -130,6 +138,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       Pending p;
       p.listener = li;
       p.type = *out.msg.Type();
+      p.received = received;
       p.datagram.bytes = std::move(bytes).value();
       p.datagram.dest = out.dest;
       p.datagram.port = out.port;
@@ -209,7 +218,11 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       if (batch.empty()) continue;
       stats.send_errors += SendBatch(listeners[li]->socket.native_handle(), batch);
     }
+    const auto sent = std::chrono::steady_clock::now();
     for (auto& p : outbox) {
+      for (std::size_t t = 0; t < kReplyTypes.size(); ++t)
+        if (kReplyTypes[t] == p.type)
+          reply_latency[t].Observe(std::chrono::duration<double>(sent - p.received).count());
       ++stats.sent[static_cast<std::size_t>(p.type)];
       if (p.type == MessageType::kNak) ++stats.naks;
       if (p.granted && observer) observer(*p.granted);
@@ -281,6 +294,13 @@ void DhcpServer::Stop() {
 DhcpStats DhcpServer::Stats() const {
   std::lock_guard lock(impl_->mu);
   return impl_->stats;
+}
+
+std::vector<std::pair<MessageType, LatencyHistogram::Snapshot>> DhcpServer::ReplyLatencies() const {
+  std::vector<std::pair<MessageType, LatencyHistogram::Snapshot>> out;
+  for (std::size_t t = 0; t < Impl::kReplyTypes.size(); ++t)
+    out.emplace_back(Impl::kReplyTypes[t], impl_->reply_latency[t].Read());
+  return out;
 }
 
 std::vector<LeaseRecord> DhcpServer::Leases() const {

@@ -53,6 +53,7 @@ TftpTransfer::TftpTransfer(udp::socket socket, OpenedFile file, NegotiatedOption
 }
 
 void TftpTransfer::Start() {
+  started_ = std::chrono::steady_clock::now();
   counters_.transfers_started.fetch_add(1, std::memory_order_relaxed);
   counters_.active_transfers.fetch_add(1, std::memory_order_relaxed);
   Receive();
@@ -305,6 +306,7 @@ void TftpTransfer::Finish(bool ok, TftpError code, std::string_view message) {
   counters_.active_transfers.fetch_sub(1, std::memory_order_relaxed);
   (ok ? counters_.transfers_completed : counters_.transfers_failed).fetch_add(1, std::memory_order_relaxed);
   if (ok) {
+    counters_.durations.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     spdlog::debug("tftp: sent {} bytes to {}:{}", file_.size, peer_.address().to_string(), peer_.port());
   } else if (!message.empty()) {
     spdlog::info("tftp: transfer to {}:{} failed: {}", peer_.address().to_string(), peer_.port(), message);
