@@ -104,7 +104,9 @@ Result<std::vector<IssuedClientConfig>> ParseClientLedger(std::string_view yaml_
       if (!entry.IsMap()) return Status(ErrorCode::kInvalidArgument, "client ledger: every client must be a map");
       IssuedClientConfig e;
       e.name = LedgerScalar(entry, "name");
-      if (!IsValidClientName(e.name)) return Status(ErrorCode::kInvalidArgument, "client ledger: bad name '" + e.name + "'");
+      if (!IsValidClientName(e.name)) {
+        return Status(ErrorCode::kInvalidArgument, "client ledger: bad name '" + e.name + "'");
+      }
       auto role = ParseApiRole(LedgerScalar(entry, "role"));
       if (!role) return Status(ErrorCode::kInvalidArgument, "client ledger: " + e.name + ": unknown role");
       e.role = *role;

@@ -132,7 +132,8 @@ class ManagementServer::Service final : public v1::Management::Service {
     // Asking for the power state changes nothing: not an event.
     if (request->action() == v1::PowerRequest::STATUS) return status;
     return Audited(caller, __func__, request->machine(),
-                   "power " + v1::PowerRequest::Action_Name(request->action()) + " " + QuotedForEvent(request->machine()),
+                   "power " + v1::PowerRequest::Action_Name(request->action()) + " " +
+                       QuotedForEvent(request->machine()),
                    status);
   }
 
@@ -345,8 +346,9 @@ class ManagementServer::Service final : public v1::Management::Service {
     if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     auto role = ParseApiRole(request->role());
     if (!role) return Invalid("role must be viewer, operator or admin");
-    const int days = request->valid_days() == 0 ? kDefaultClientValidDays
-                                                : static_cast<int>(std::min<std::uint32_t>(request->valid_days(), 1u << 20));
+    // Capped before the cast; ClientCertificates refuses more than 10 years.
+    const std::uint32_t asked = std::min<std::uint32_t>(request->valid_days(), 1u << 20);
+    const int days = asked == 0 ? kDefaultClientValidDays : static_cast<int>(asked);
     auto issued = clients_.Issue(request->name(), *role, days, caller.name);
     std::string what = "issue client config " + QuotedForEvent(request->name()) + " (" + request->role() + ")";
     if (!issued.ok()) return Audited(caller, __func__, "", what, ToGrpcStatus(issued.status()));
