@@ -77,23 +77,41 @@ std::shared_ptr<grpc::Channel> ChannelFor(const ClientConfig& c) {
 
 // Calls /metalpxe.v1.Management/<rpc> with an empty request (every field at
 // its default: no rpc acts on it, the state-changing ones refuse it as
-// invalid), as bytes, so the test needs no code per rpc.
+// invalid), as bytes over a generic stream, so the test needs no code per
+// rpc and reads a server stream's messages to its end like a real client.
 grpc::Status CallEmpty(const std::shared_ptr<grpc::Channel>& channel, const std::string& rpc) {
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
+  auto step = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  auto call = stub.PrepareCall(&ctx, "/" + std::string(kService) + "/" + rpc, &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  if (step()) {
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1);
+    call->Write(request, reinterpret_cast<void*>(2));
+    if (step()) {
+      call->WritesDone(reinterpret_cast<void*>(3));
+      if (step()) {
+        grpc::ByteBuffer response;
+        for (int i = 0; i < 10000; ++i) {  // bounded: the fake backend's history is a handful
+          call->Read(&response, reinterpret_cast<void*>(4));
+          if (!step()) break;
+        }
+      }
+    }
+  }
   grpc::Status status;
-  auto call = stub.PrepareUnaryCall(&ctx, "/" + std::string(kService) + "/" + rpc, request, &cq);
-  call->StartCall();
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  step();
+  cq.Shutdown();
   void* tag = nullptr;
   bool ok = false;
-  EXPECT_TRUE(cq.Next(&tag, &ok));
-  cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
   return status;
@@ -122,8 +140,9 @@ TEST_F(MgmtRoles, EveryRpcIsCheckedForEveryRole) {
       SCOPED_TRACE(h.organization + " calls " + rpc + ": " + std::to_string(status.error_code()) + " " +
                    status.error_message());
       if (may) {
-        EXPECT_NE(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-        EXPECT_NE(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+        // Served: reads answer, the rest find the empty request invalid.
+        EXPECT_TRUE(status.error_code() == grpc::StatusCode::OK ||
+                    status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
         ++allowed;
       } else {
         EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
