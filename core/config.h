@@ -1,5 +1,5 @@
 #pragma once
-// The appliance config and inventory, as CONFIG.md names them, after
+// The appliance config and inventory, as docs/config.md names them, after
 // validation: every field here is already checked and in canonical form.
 // Loading and validation live in config_loader.h.
 #include <chrono>

@@ -1,7 +1,7 @@
 #pragma once
 // The `clusters:` section of the appliance config and the per-machine and
 // per-profile keys that refer to it (`cluster`, `configDelivery`), read and
-// validated here so the main loaders only call in (CONFIG.md "Clusters").
+// validated here so the main loaders only call in (docs/config.md "clusters").
 // A cluster is one `talosctl gen config` run: its talosconfig (the client
 // credentials metalpxe calls the Talos API with) and its two base configs,
 // checked to belong together (the base configs' machine.ca.crt is the

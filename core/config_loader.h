@@ -1,5 +1,5 @@
 #pragma once
-// Reads and validates the appliance config and its inventory (CONFIG.md).
+// Reads and validates the appliance config and its inventory (docs/config.md).
 // Validation collects every problem with its file, line and column instead of
 // stopping at the first, so `metalpxed --check-config` can list them all.
 #include <memory>

@@ -11,7 +11,7 @@ struct ConfigProblem {
   int column = 0;  // 1-based
   std::string message;
 
-  // "FILE:LINE:COLUMN: message" (CONFIG.md's --check-config format).
+  // "FILE:LINE:COLUMN: message" (docs/config.md: the --check-config format).
   std::string ToString() const {
     return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
   }

@@ -1,6 +1,6 @@
 #pragma once
 // The inventory: machines with their MACs, role, profile, disk, static IP,
-// BMC and patches (CONFIG.md "Inventory"). Validated against the appliance
+// BMC and patches (docs/config.md "inventory"). Validated against the appliance
 // config it belongs to (profiles, DHCP subnets).
 #include <memory>
 #include <string>

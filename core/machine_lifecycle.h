@@ -1,5 +1,5 @@
 #pragma once
-// The machine state machine (DESIGN.md "Machine model") as a pure table:
+// The machine state machine (docs/design.md "Machine model") as a pure table:
 // which happening moves a machine from which state to which. The registry
 // applies it and records every transition as an event.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// The lifecycle of a machine (DESIGN.md "Machine model"). Names are the ones
+// The lifecycle of a machine (docs/design.md "Machine model"). Names are the ones
 // users see in listings and events.
 #include <optional>
 #include <string_view>

@@ -1,5 +1,5 @@
 #pragma once
-// The `store:` section of the appliance config (CONFIG.md "Store"): where
+// The `store:` section of the appliance config (docs/config.md "store"): where
 // the appliance keeps its durable state. `sqlite` (the default) is one file
 // in stateDir; `etcd` is a cluster several appliances share, reached through
 // `endpoints` (http:// or https:// URLs), with an optional CA, client

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "daemon/appliance_modules.h"
 #include "daemon/config_reloader.h"
+#include "daemon/service_notifier.h"
 
 namespace metalpxe {
 
@@ -41,11 +42,16 @@ int RunAppliance(const std::string& config_path) {
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   boost::asio::signal_set hup(io, SIGHUP);
 
+  ServiceNotifier notifier(io);
   ApplianceModules modules(io, source);
-  ConfigReloader reloader(source, [&](const AppConfig& fresh) { modules.OnConfigReloaded(fresh); });
+  ConfigReloader reloader(source, [&](const AppConfig& fresh) {
+    modules.OnConfigReloaded(fresh);
+    notifier.Status(ServiceStatusLine(fresh));
+  });
   modules.SetReload([&] { return reloader.Reload("machine accepted"); });
   if (auto st = modules.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.ToString());
+    notifier.Status("cannot start: " + st.ToString());  // systemd then sees the exit code
     modules.Stop();
     return 1;
   }
@@ -57,7 +63,10 @@ int RunAppliance(const std::string& config_path) {
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](boost::system::error_code e, int) {
       if (e) return;
+      // systemctl reload (ExecReload sends SIGHUP): RELOADING=1 ... READY=1.
+      notifier.Reloading();
       reloader.Reload("SIGHUP");
+      notifier.Ready(ServiceStatusLine(*source.Current()));
       wait_hup();
     });
   };
@@ -65,6 +74,7 @@ int RunAppliance(const std::string& config_path) {
   stop_signals.async_wait([&](boost::system::error_code e, int sig) {
     if (e) return;
     spdlog::info("signal {}: shutting down", sig);
+    notifier.Stopping("stopping: closing listeners, flushing the store");
     watcher.Stop();
     hup.cancel();
     modules.Stop();  // closes sockets; the store flushes every pending write
@@ -74,6 +84,8 @@ int RunAppliance(const std::string& config_path) {
   spdlog::info("metalpxed {} running: {} machines in the inventory, dhcp {}, http {}:{}", kVersion,
                loaded.config->inventory->machines.size(), DhcpModeName(loaded.config->dhcp.mode),
                loaded.config->server.address.ToString(), loaded.config->server.http_port);
+  // Every listener is bound and the store is open (modules.Start returned).
+  notifier.Ready(ServiceStatusLine(*loaded.config));
   io.run();
   modules.Stop();
   spdlog::info("metalpxed stopped");

@@ -1,5 +1,6 @@
 #include "daemon/appliance_metrics.h"
 
+#include <algorithm>
 #include <map>
 
 #include "daemon/metrics.h"
@@ -30,8 +31,23 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_malformed), {{"reason", "malformed"}});
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_ignored), {{"reason", "ignored"}});
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_no_pool), {{"reason", "no-pool"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_probe_conflicts),
+             {{"reason", "every-probed-address-in-use"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_store_lost), {{"reason", "store-lost"}});
     w.Family("metalpxe_dhcp_store_failures_total", "counter", "Leases that could not be made durable (no ACK).");
     w.Sample("metalpxe_dhcp_store_failures_total", static_cast<double>(d.store_failures));
+    w.Family("metalpxe_dhcp_ping_checks_total", "counter",
+             "Addresses probed (ARP or ICMP echo) before an offer, by outcome; skipped: offered unprobed, probe budget spent.");
+    w.Sample("metalpxe_dhcp_ping_checks_total", static_cast<double>(d.probes_sent - std::min(d.probes_sent, d.probes_in_use)),
+             {{"outcome", "free"}});
+    w.Sample("metalpxe_dhcp_ping_checks_total", static_cast<double>(d.probes_in_use), {{"outcome", "in-use"}});
+    w.Sample("metalpxe_dhcp_ping_checks_total", static_cast<double>(d.probes_skipped), {{"outcome", "skipped"}});
+    w.Family("metalpxe_dhcp_store_writable", "gauge",
+             "1 while lease writes succeed; 0 while they fail (no new leases are handed out).");
+    w.Sample("metalpxe_dhcp_store_writable", d.store_writable ? 1 : 0);
+    w.Family("metalpxe_dhcp_renewals_unstored_total", "counter",
+             "Renewals ACKed without a write while the store was lost (for the time the store holds).");
+    w.Sample("metalpxe_dhcp_renewals_unstored_total", static_cast<double>(d.renewals_unstored));
     w.Family("metalpxe_dhcp_leases", "gauge", "Entries in the lease table.");
     w.Sample("metalpxe_dhcp_leases", static_cast<double>(d.leases));
   }

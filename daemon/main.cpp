@@ -16,6 +16,16 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--check-config", check_path, "Validate a config (and its inventory) and exit");
   app.set_version_flag("--version", std::string("metalpxed ") + metalpxe::kVersion);
+  // The man page (help2man) is made from this text.
+  app.footer(
+      "Signals: SIGTERM or SIGINT stops it (listeners close, the store flushes its pending writes); SIGHUP rereads "
+      "the config and the inventory, as does a change to either file.\n\n"
+      "Under systemd (metalpxed.service, Type=notify) it reports READY=1 once every listener is bound and the store "
+      "is open, a one-line STATUS=, and WATCHDOG=1 keep-alives from its event loop when WatchdogSec is set.\n\n"
+      "Files: /etc/metalpxe/metalpxe.yaml (the packaged config), /var/lib/metalpxe (stateDir: store, PKI, caches; "
+      "the metalpxectl client config is stateDir/pki/admin.metalpxeconfig).\n\n"
+      "Documentation: /usr/share/doc/metalpxe/ (config.md: every key; operations.md: install, upgrade, backup, "
+      "PXE troubleshooting).");
   CLI11_PARSE(app, argc, argv);
 
   // A client that goes away mid-sendfile must not kill the daemon.

@@ -232,6 +232,12 @@ v1::HealthResponse ApplianceManagementBackend::Health() {
   h.set_serving(true);
   for (const auto& img : Images())
     if (!img.ready()) h.add_problems("profile " + img.profile() + ": boot assets not ready");
+  if (p_.dhcp) {
+    const auto d = p_.dhcp->Stats();
+    if (!d.store_writable)
+      h.add_problems("dhcp: the lease store cannot be written (" + d.store_error +
+                     "): no new leases are handed out until it can");
+  }
   for (const auto& m : ListMachines())
     if (m.state() == "failed") h.add_problems("machine " + (m.name().empty() ? m.macs(0) : m.name()) + " failed: " + m.reason());
   return h;

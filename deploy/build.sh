@@ -37,7 +37,8 @@ flags="$opt -g1 -DNDEBUG"
 if command -v ccache >/dev/null 2>&1; then
   args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# -Werror here (the project's own and CI's builds), not in a plain cmake build.
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMETALPXE_WERROR=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" \
   -DCMAKE_UNITY_BUILD="${METALPXE_UNITY:-ON}" -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 "${args[@]}" >/dev/null
 cmake --build "$dir" -j "$jobs" ${targets[@]+--target "${targets[@]}"}

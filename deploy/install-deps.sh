@@ -11,9 +11,14 @@ BUILD_PKGS=(
   libssl-dev libfreeipmi-dev libsqlite3-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libssh-dev libarchive-dev
+  libssh-dev libarchive-dev libsystemd-dev
+  help2man
   clang libclang-rt-14-dev
   python3 python3-yaml python3-jsonschema
+  # The Debian package (deploy/package.sh) and its test in a clean root.
+  dpkg-dev debhelper fakeroot lintian mmdebstrap
+  # The unit: its exposure (systemd-analyze) and a boot of it (systemd-nspawn).
+  systemd systemd-container
 )
 PEER_PKGS=(
   iproute2 iputils-ping procps psmisc util-linux curl
@@ -23,6 +28,9 @@ PEER_PKGS=(
   openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
+  # The e2e lab's initramfs (zstd, xz, strip) and its store queries (sqlite3):
+  # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
+  zstd xz-utils binutils sqlite3
   etcd-server etcd-client openssl
   prometheus  # promtool: /metrics is checked by Prometheus's own parser
 )

@@ -3,7 +3,9 @@
 #   1. installs dependencies (deploy/install-deps.sh)
 #   2. release build: unit, integration (real peers in network namespaces) and
 #      the QEMU end-to-end lab
-#   3. clang ASan/UBSan build: unit and integration tests again, then every
+#   3. the Debian package (deploy/package.sh), installed, started, removed and
+#      purged in a clean Debian 12 root (tests/package/, mmdebstrap)
+#   4. clang ASan/UBSan build: unit and integration tests again, then every
 #      libFuzzer target (same tree) for a bounded time
 # Needs root (network namespaces). Prints one closing line "N passed, N failed".
 set -uo pipefail
@@ -55,12 +57,25 @@ build_or_fail() {
 }
 
 if build_or_fail release; then
-  run_suite release build -LE e2e
+  run_suite release build -LE 'e2e|package'
   # QEMU scenarios: each lab is its own namespace, two at a time (one TCG
   # core each); every scenario reports its time against its budget.
   rm -rf build/e2e-times
   run_suite e2e build -L e2e -j 2
   for f in build/e2e-times/*; do [ -f "$f" ] && summary+=("  e2e $(cat "$f")"); done
+fi
+# The Debian package (deploy/package.sh, Debian's flags, lintian) installed
+# into a clean Debian 12 root made by mmdebstrap.
+t0=$SECONDS
+mkdir -p build-package
+if deploy/package.sh > build-package/package.log 2>&1; then
+  summary+=("package: $(tail -n 1 build-package/package.log) ($((SECONDS - t0)) s)")
+  [ -d build ] && run_suite package build -L package
+else
+  tail -n 30 build-package/package.log
+  failed=$((failed + 1))
+  failures=$((failures + 1))
+  summary+=("package: deploy/package.sh failed (build-package/package.log)")
 fi
 if build_or_fail asan; then
   run_suite asan build-asan -LE 'e2e|bench|fuzz'

@@ -123,7 +123,7 @@ void LeaseTable::Bind(const MacAddress& mac, Ipv4Address ip) {
 
 std::optional<Ipv4Address> LeaseTable::Offer(std::size_t p, const MacAddress& mac,
                                              std::optional<Ipv4Address> requested, std::int64_t now,
-                                             std::int64_t hold) {
+                                             std::int64_t hold, bool* unbound) {
   const auto& pool = pools_[p];
   std::optional<Ipv4Address> pick;
   if (auto r = ReservationFor(mac); r && pool.subnet.Contains(*r) && Usable(FindByIp(*r), mac, now)) pick = r;
@@ -140,6 +140,11 @@ std::optional<Ipv4Address> LeaseTable::Offer(std::size_t p, const MacAddress& ma
   if (!pick) pick = ReusableAddress(p, mac, now);
   if (!pick) return std::nullopt;
 
+  if (unbound != nullptr) {
+    const LeaseEntry* before = FindByIp(*pick);
+    *unbound = before == nullptr || before->mac != mac || before->state == LeaseEntry::State::kDeclined ||
+               before->state == LeaseEntry::State::kReleased;
+  }
   Bind(mac, *pick);
   auto& e = by_ip_[*pick];
   const bool keep_active = e.mac == mac && e.state == LeaseEntry::State::kActive && e.expires > now;
@@ -173,6 +178,18 @@ std::optional<Ipv4Address> LeaseTable::Commit(const MacAddress& mac, Ipv4Address
   e.expires = expires;
   e.state = LeaseEntry::State::kActive;
   return previous;
+}
+
+void LeaseTable::SetProbing(Ipv4Address ip, bool probing) {
+  auto it = by_ip_.find(ip);
+  if (it != by_ip_.end()) it->second.probing = probing && it->second.state == LeaseEntry::State::kOffered;
+}
+
+void LeaseTable::MarkInUse(const MacAddress& mac, Ipv4Address ip, std::int64_t until) {
+  auto it = by_ip_.find(ip);
+  if (it == by_ip_.end() || it->second.mac != mac || it->second.state != LeaseEntry::State::kOffered) return;
+  it->second.probing = false;
+  Decline(mac, ip, until);
 }
 
 bool LeaseTable::Release(const MacAddress& mac, Ipv4Address ip, std::int64_t now) {

@@ -31,6 +31,7 @@ struct LeaseEntry {
   std::string hostname;
   std::int64_t expires = 0;    // unix seconds; offers: end of the hold
   State state = State::kOffered;
+  bool probing = false;        // an offer waiting for its ping-check (not sent yet)
 };
 
 class LeaseTable {
@@ -51,8 +52,18 @@ class LeaseTable {
   // DISCOVER: the address to offer `mac` in pool `p` (RFC 2131 4.3.1 order:
   // reservation, current binding, requested address, a free one, a reusable
   // one), held as an offer until now + hold. nullopt: pool exhausted.
+  // `unbound` (when given) says whether the address was bound to no one or
+  // to another MAC until now: one the server should ping-check first.
   std::optional<Ipv4Address> Offer(std::size_t p, const MacAddress& mac, std::optional<Ipv4Address> requested,
-                                   std::int64_t now, std::int64_t hold);
+                                   std::int64_t now, std::int64_t hold, bool* unbound = nullptr);
+
+  // Ping-check bookkeeping: an offer held while its probe runs, and an
+  // address found in use by a host we gave no lease (quarantined like a
+  // declined one until `until`, in memory only: nothing an unauthenticated
+  // client causes is written to the store). Both are no-ops unless `ip` is
+  // (still) offered to `mac`.
+  void SetProbing(Ipv4Address ip, bool probing);
+  void MarkInUse(const MacAddress& mac, Ipv4Address ip, std::int64_t until);
 
   // REQUEST: may `mac` have `ip` in pool `p` now? false means NAK.
   bool MayLease(std::size_t p, const MacAddress& mac, Ipv4Address ip, std::int64_t now) const;

@@ -36,6 +36,22 @@ struct DhcpStats {
   std::uint64_t naks = 0;
   std::uint64_t store_failures = 0;      // a lease could not be made durable: no ACK sent
   std::uint64_t send_errors = 0;
+  // Ping-check (address_probe.h): probes sent, addresses found in use (and
+  // skipped), unbound addresses offered without a probe because the probe
+  // budget was spent (a flood), the most probes outstanding at once, and
+  // DISCOVERs left unanswered after every probed address was in use.
+  std::uint64_t probes_sent = 0;
+  std::uint64_t probes_in_use = 0;
+  std::uint64_t probes_skipped = 0;
+  std::uint64_t probes_max_in_flight = 0;
+  std::uint64_t dropped_probe_conflicts = 0;
+  // A lost store (lease writes fail): no new leases, renewals of stored
+  // leases answered without a write for the time the store already holds.
+  bool store_writable = true;
+  std::int64_t store_lost_since_unix = 0;  // when writes started failing
+  std::string store_error;                 // the last write error
+  std::uint64_t dropped_store_lost = 0;    // DISCOVERs/REQUESTs not answered: no lease could be stored
+  std::uint64_t renewals_unstored = 0;     // renewals ACKed without a write while the store was lost
   std::uint64_t leases = 0;              // entries in the lease table
 };
 

@@ -13,6 +13,12 @@ std::uint32_t Seconds(std::chrono::seconds s) {
   return static_cast<std::uint32_t>(std::clamp<std::int64_t>(s.count(), 60, 0xfffffffe));
 }
 
+Decision VerdictOnly(Verdict v) {
+  Decision d;
+  d.verdict = v;
+  return d;
+}
+
 }  // namespace
 
 std::vector<LeasePool> PoolsFromConfig(const AppConfig& config) {
@@ -198,9 +204,22 @@ Decision DhcpResponder::HandleFull(const Inbound& in, const ClientInfo& info, Me
   switch (type) {
     case MessageType::kDiscover: {
       auto p = ChoosePool(in);
-      if (!p) return {Verdict::kNoPool, {}, {}, {}};
-      auto ip = table_.Offer(*p, mac, req.GetIpv4(opt::kRequestedIp), now, kOfferHoldSeconds);
-      if (!ip) return {Verdict::kNoPool, {}, {}, {}};
+      if (!p) return VerdictOnly(Verdict::kNoPool);
+      // A retransmission while this client's offer waits for its probe: the
+      // probe's answer sends that offer.
+      if (const auto* cur = table_.FindByMac(mac); cur != nullptr && cur->probing)
+        return VerdictOnly(Verdict::kNoReply);
+      bool unbound = false;
+      auto ip = table_.Offer(*p, mac, req.GetIpv4(opt::kRequestedIp), now, kOfferHoldSeconds, &unbound);
+      if (!ip) return VerdictOnly(Verdict::kNoPool);
+      if (unbound && probe_room_ == ProbeRoom::kAvailable) {
+        bool on_link = false;
+        for (const auto& a : in.local_addresses) on_link = on_link || table_.pool(*p).subnet.Contains(a);
+        table_.SetProbing(*ip, true);
+        d.probe = ProbeRequest{*ip, on_link};
+      } else if (unbound && probe_room_ == ProbeRoom::kFull) {
+        d.probe_skipped = true;
+      }
       DhcpMessage r = BaseReply(req, MessageType::kOffer);
       r.yiaddr = *ip;
       AddSubnetOptions(r, config_->dhcp.subnets[*p], true);
@@ -218,7 +237,7 @@ Decision DhcpResponder::HandleFull(const Inbound& in, const ClientInfo& info, Me
       auto p = ChoosePool(in);
       if (!p) {
         // Init-reboot on a network we do not serve: wrong network (RFC 2131 4.3.2).
-        return server_id ? Decision{Verdict::kNoPool, {}, {}, {}} : Nak(in, "wrong network");
+        return server_id ? VerdictOnly(Verdict::kNoPool) : Nak(in, "wrong network");
       }
       if (!table_.MayLease(*p, mac, *ip, now)) return Nak(in, "address not available");
       const auto& subnet = config_->dhcp.subnets[*p];
@@ -268,6 +287,18 @@ Decision DhcpResponder::HandleFull(const Inbound& in, const ClientInfo& info, Me
     }
     default: return d;
   }
+}
+
+bool DhcpResponder::ProbeAnswered(const MacAddress& mac, Ipv4Address ip, bool in_use, std::int64_t now) {
+  const LeaseEntry* e = table_.FindByIp(ip);
+  const bool held = e != nullptr && e->mac == mac && e->state == LeaseEntry::State::kOffered;
+  if (!held) return false;
+  if (in_use) {
+    table_.MarkInUse(mac, ip, now + kDeclineQuarantineSeconds);
+    return false;
+  }
+  table_.SetProbing(ip, false);
+  return true;
 }
 
 // ProxyDHCP on port 67: answer DISCOVERs of boot clients with an offer that

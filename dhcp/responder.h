@@ -47,10 +47,21 @@ struct Outbound {
 enum class Verdict { kReply, kNoReply, kIgnored, kNoPool };
 
 
+// An offer that may leave only once nobody answered a probe of its address.
+struct ProbeRequest {
+  Ipv4Address ip;
+  bool on_link = false;  // the pool's subnet is on the receiving interface: ARP; else ICMP echo
+};
+
+// Whether the server can ping-check an address now (see address_probe.h).
+enum class ProbeRoom { kOff, kAvailable, kFull };
+
 struct Decision {
   Verdict verdict = Verdict::kIgnored;
   std::optional<Outbound> reply;
   std::vector<LeaseRecord> writes;  // must be durable before `reply` leaves
+  std::optional<ProbeRequest> probe;  // `reply` waits for this probe
+  bool probe_skipped = false;         // an unbound address offered without a probe: no room
   std::optional<DhcpObservation> observation;  // of the request
 };
 
@@ -67,6 +78,13 @@ class DhcpResponder {
   void UpdateConfig(std::shared_ptr<const AppConfig> config);
 
   Decision Handle(const Inbound& in, std::int64_t now);
+
+  // Ping-check: whether the next Handle may ask for a probe.
+  void SetProbeRoom(ProbeRoom room) { probe_room_ = room; }
+  // The probe of `ip`, offered to `mac`, was answered (`in_use`) or timed
+  // out. Returns true when the held offer may leave now; when in use the
+  // address is quarantined and the caller may Handle the DISCOVER again.
+  bool ProbeAnswered(const MacAddress& mac, Ipv4Address ip, bool in_use, std::int64_t now);
 
   const LeaseTable& leases() const { return table_; }
 
@@ -87,6 +105,7 @@ class DhcpResponder {
   LeaseTable table_;
   BootPolicy policy_;
   LoaderChoice last_boot_;  // of the request being handled, for its observation
+  ProbeRoom probe_room_ = ProbeRoom::kOff;
 };
 
 std::vector<LeasePool> PoolsFromConfig(const AppConfig& config);

@@ -4,11 +4,13 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <unordered_map>
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 
 #include "core/log.h"
+#include "dhcp/address_probe.h"
 #include "dhcp/responder.h"
 #include "dhcp/socket_io.h"
 
@@ -51,13 +53,19 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
 
   Impl(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
        BootPolicy policy)
-      : io(io), config(config), store(store), observer(std::move(observer)), policy(std::move(policy)) {}
+      : io(io),
+        config(config),
+        store(store),
+        observer(std::move(observer)),
+        policy(std::move(policy)),
+        prober(io, AddressProbeOptions{}) {}
 
   boost::asio::io_context& io;
   const ConfigSource& config;
   Store& store;
   DhcpObserver observer;
   BootPolicy policy;
+  AddressProber prober;  // ping-check before offering an unbound address
 
   mutable std::mutex mu;  // everything below, except the durable queue
   std::unique_ptr<DhcpResponder> responder;
@@ -66,8 +74,9 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   DhcpStats stats;
   bool stopped = false;
 
-  std::mutex durable_mu;  // replies whose leases became durable, not yet sent
-  std::vector<Pending> durable_ready;
+  std::mutex durable_mu;  // write outcomes not yet handled on the io_context
+  struct WriteOutcome;
+  std::vector<WriteOutcome> durable_ready;
   bool drain_posted = false;
 
   void ArmRead(std::size_t li) {
@@ -115,11 +124,31 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     if (!d.local.IsUnspecified()) in.local_addresses.push_back(d.local);
     in.boot_server_port = listeners[li]->boot_server_port;
     if (auto t = in.msg.Type()) ++stats.received[static_cast<std::size_t>(*t)];
-
     responder->UpdateConfig(config.Current());
+    HandleInbound(li, in, 0, received);
+  }
+
+  // At most this many addresses are probed for one DISCOVER: a client (or a
+  // forged flood) cannot make one request cost more.
+  static constexpr int kMaxProbesPerDiscover = 4;
+
+  // `received`: the request's arrival, for the reply latency (a probe's wait
+  // and a retry after a conflict are part of what the client waits for).
+  void HandleInbound(std::size_t li, const Inbound& in, int attempt, std::chrono::steady_clock::time_point received) {
+    responder->SetProbeRoom(!prober.enabled() ? ProbeRoom::kOff
+                            : prober.HasRoom() ? ProbeRoom::kAvailable
+                                               : ProbeRoom::kFull);
+    const LostRule rule = RuleWhileLost(in);
+    if (rule == LostRule::kDrop) {
+      ++stats.dropped_store_lost;
+      return;
+    }
     Decision decision = responder->Handle(in, NowUnix());
+    if (rule == LostRule::kRenewUnstored && decision.reply && decision.reply->msg.Type() == MessageType::kAck)
+      LimitToStoredLease(decision, in.msg.Mac());
     stats.leases = responder->leases().size();
-    if (decision.observation && observer) observer(*decision.observation);
+    if (decision.probe_skipped) ++stats.probes_skipped;
+    if (attempt == 0 && decision.observation && observer) observer(*decision.observation);
     switch (decision.verdict) {
       case Verdict::kIgnored: ++stats.dropped_ignored; return;
       case Verdict::kNoPool: ++stats.dropped_no_pool; return;
@@ -152,6 +181,10 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       reply = std::move(p);
     }
+    if (decision.probe && reply) {
+      StartProbe(li, in, attempt, *decision.probe, std::move(*reply));
+      return;
+    }
     if (decision.writes.empty()) {
       if (reply) outbox.push_back(std::move(*reply));
       return;
@@ -159,30 +192,75 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     // The reply leaves once every write is durable; any failure withholds it
     // (the client retries, and no address is promised that a crash could lose).
     struct Join {
-      std::atomic<int> left;
-      std::atomic<bool> failed{false};
+      std::mutex mu;
+      int left = 0;
+      Status error;  // the first failure
       std::optional<Pending> reply;
+      std::vector<LeaseRecord> writes;
     };
     auto join = std::make_shared<Join>();
     join->left = static_cast<int>(decision.writes.size());
     join->reply = std::move(reply);
+    join->writes = decision.writes;
+    if (lost) lost->next_trial = std::chrono::steady_clock::now() + kStoreTrialInterval;
     std::weak_ptr<Impl> weak = shared_from_this();
     for (const auto& w : decision.writes) {
       store.PutLease(w, [weak, join](const Status& s) {
-        if (!s.ok()) join->failed = true;
+        std::unique_lock lock(join->mu);
+        if (!s.ok() && join->error.ok()) join->error = s;
         if (--join->left != 0) return;
+        lock.unlock();
         auto self = weak.lock();
         if (!self) return;
-        self->Durable(join->failed ? std::nullopt : std::move(join->reply), join->failed);
+        self->Durable(std::move(*join));
       });
     }
   }
 
-  // Store writer thread: queue the reply and wake the io_context once per batch.
-  void Durable(std::optional<Pending> reply, bool failed) {
+  // The offer waits on the io_context for the probe's answer; nothing blocks.
+  void StartProbe(std::size_t li, const Inbound& in, int attempt, const ProbeRequest& probe, Pending offer) {
+    std::weak_ptr<Impl> weak = shared_from_this();
+    const MacAddress mac = in.msg.Mac();
+    prober.Probe(probe.ip, in.ifindex, probe.on_link,
+                 [weak, li, in, attempt, ip = probe.ip, mac, offer = std::move(offer)](bool in_use) mutable {
+                   auto self = weak.lock();
+                   if (!self) return;
+                   std::lock_guard lock(self->mu);
+                   if (self->stopped || !self->responder) return;
+                   self->ProbeAnswered(li, in, attempt, ip, mac, in_use, std::move(offer));
+                   self->Flush();
+                 });
+  }
+
+  void ProbeAnswered(std::size_t li, const Inbound& in, int attempt, Ipv4Address ip, const MacAddress& mac,
+                     bool in_use, Pending offer) {
+    const bool send = responder->ProbeAnswered(mac, ip, in_use, NowUnix());
+    if (send) {
+      outbox.push_back(std::move(offer));
+      return;
+    }
+    if (!in_use) return;  // the held offer went away meanwhile (the client moved on)
+    // Skipped and recorded: the address stays quarantined in the lease table
+    // and the next candidate is tried, a bounded number of times.
+    SPDLOG_WARN("dhcp: {} is in use by a host that has no lease from us; not offered to {} (quarantined for {} s)",
+                ip.ToString(), mac.ToString(), DhcpResponder::kDeclineQuarantineSeconds);
+    if (attempt + 1 < kMaxProbesPerDiscover) {
+      HandleInbound(li, in, attempt + 1, offer.received);
+    } else {
+      ++stats.dropped_probe_conflicts;
+    }
+  }
+
+  // The outcome of one request's writes, from the store's writer thread.
+  struct WriteOutcome {
+    Status error;                    // ok: every write is durable
+    std::optional<Pending> reply;    // sent only when ok
+    std::vector<LeaseRecord> writes;
+  };
+  template <class JoinT>
+  void Durable(JoinT&& join) {
     std::lock_guard lock(durable_mu);
-    if (failed) ++failures_from_store;
-    if (reply) durable_ready.push_back(std::move(*reply));
+    durable_ready.push_back(WriteOutcome{join.error, std::move(join.reply), std::move(join.writes)});
     if (drain_posted) return;
     drain_posted = true;
     std::weak_ptr<Impl> weak = shared_from_this();
@@ -190,23 +268,111 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       if (auto self = weak.lock()) self->DrainDurable();
     });
   }
-  std::uint64_t failures_from_store = 0;  // guarded by durable_mu
 
   void DrainDurable() {
-    std::vector<Pending> ready;
-    std::uint64_t failures = 0;
+    std::vector<WriteOutcome> ready;
     {
       std::lock_guard lock(durable_mu);
       ready.swap(durable_ready);
-      failures = failures_from_store;
-      failures_from_store = 0;
       drain_posted = false;
     }
     std::lock_guard lock(mu);
-    stats.store_failures += failures;
-    if (stopped) return;
-    for (auto& p : ready) outbox.push_back(std::move(p));
-    Flush();
+    for (auto& o : ready) {
+      if (!o.error.ok()) {
+        ++stats.store_failures;
+        // An address held by another MAC (a second appliance, a stale
+        // table) is a refusal, not a broken store.
+        if (o.error.code() != ErrorCode::kAlreadyExists) StoreLost(o.error);
+        continue;
+      }
+      StoreWritable();
+      for (const auto& w : o.writes) RememberDurable(w);
+      if (!stopped && o.reply) outbox.push_back(std::move(*o.reply));
+    }
+    if (!stopped) Flush();
+  }
+
+  // ---- A lost store -------------------------------------------------------
+  // When lease writes fail (disk full or gone, etcd unreachable) no address
+  // is handed out that a restart could not remember: DISCOVERs and REQUESTs
+  // of clients without a stored lease go unanswered (they retry), and a
+  // client renewing a lease the store holds is ACKed without a write, for no
+  // longer than the stored lease still runs. Every kStoreTrialInterval one
+  // request takes the normal path; its write tells whether the store is back.
+  static constexpr std::chrono::seconds kStoreTrialInterval{5};
+  struct LostStore {
+    std::int64_t since_unix = 0;
+    std::string reason;
+    std::chrono::steady_clock::time_point next_trial;
+  };
+  std::optional<LostStore> lost;                           // guarded by mu
+  struct StoredLease {
+    Ipv4Address ip;
+    std::int64_t expires_unix = 0;
+  };
+  std::unordered_map<MacAddress, StoredLease> durable;     // active leases the store holds, by MAC
+
+  void StoreLost(const Status& error) {
+    if (lost) {
+      lost->reason = error.message();
+      return;
+    }
+    lost = LostStore{NowUnix(), error.message(), std::chrono::steady_clock::now() + kStoreTrialInterval};
+    SPDLOG_ERROR("dhcp: the lease store cannot be written ({}): no new leases until it can; renewals of stored "
+                 "leases are answered for the time the store already holds",
+                 error.message());
+  }
+  void StoreWritable() {
+    if (!lost) return;
+    SPDLOG_WARN("dhcp: the lease store is writable again after {} s; handing out leases again",
+                NowUnix() - lost->since_unix);
+    lost.reset();
+  }
+  void RememberDurable(const LeaseRecord& r) {
+    auto it = durable.find(r.mac);
+    if (r.kind == LeaseRecord::Kind::kActive) {
+      if (!(r.mac == MacAddress{})) durable[r.mac] = StoredLease{r.ip, r.expires_unix};
+    } else if (it != durable.end() && it->second.ip == r.ip) {
+      durable.erase(it);
+    }
+  }
+  const StoredLease* DurableLease(const MacAddress& mac, std::int64_t now) const {
+    auto it = durable.find(mac);
+    if (it == durable.end() || it->second.expires_unix <= now) return nullptr;
+    return &it->second;
+  }
+
+  enum class LostRule { kNormal, kDrop, kRenewUnstored };
+  // What to do with a request while the store is lost.
+  LostRule RuleWhileLost(const Inbound& in) {
+    if (!lost || in.boot_server_port) return LostRule::kNormal;
+    const auto type = in.msg.Type();
+    if (type != MessageType::kDiscover && type != MessageType::kRequest) return LostRule::kNormal;
+    const auto now = NowUnix();
+    const bool trial_due = std::chrono::steady_clock::now() >= lost->next_trial;
+    const StoredLease* held = DurableLease(in.msg.Mac(), now);
+    if (*type == MessageType::kDiscover) return held != nullptr || trial_due ? LostRule::kNormal : LostRule::kDrop;
+    std::optional<Ipv4Address> ip = in.msg.GetIpv4(opt::kRequestedIp);
+    if (!ip && !in.msg.ciaddr.IsUnspecified()) ip = in.msg.ciaddr;
+    if (trial_due) return LostRule::kNormal;  // its write is the trial
+    if (held != nullptr && ip && *ip == held->ip) return LostRule::kRenewUnstored;
+    return LostRule::kDrop;
+  }
+
+  // The ACK of a renewal that is not written: the lease it grants ends when
+  // the stored one does (RFC 2132 T1/T2 at 1/2 and 7/8 of what is left).
+  void LimitToStoredLease(Decision& d, const MacAddress& mac) {
+    const StoredLease* held = DurableLease(mac, NowUnix());
+    if (held == nullptr || !d.reply) return;
+    const auto left = static_cast<std::uint32_t>(std::max<std::int64_t>(held->expires_unix - NowUnix(), 1));
+    auto& m = d.reply->msg;
+    if (m.GetU32(opt::kLeaseTime).value_or(0) > left) {
+      m.SetU32(opt::kLeaseTime, left);
+      m.SetU32(opt::kRenewalTime, left / 2);
+      m.SetU32(opt::kRebindingTime, static_cast<std::uint32_t>(std::uint64_t(left) * 7 / 8));
+    }
+    d.writes.clear();
+    ++stats.renewals_unstored;
   }
 
   void Flush() {
@@ -258,6 +424,13 @@ Status DhcpServer::Start() {
 
   std::lock_guard lock(impl_->mu);
   impl_->stopped = false;
+  impl_->durable.clear();
+  impl_->lost.reset();
+  for (const auto& l : leases) {
+    auto it = impl_->durable.find(l.mac);
+    if (l.kind == LeaseRecord::Kind::kActive && (it == impl_->durable.end() || it->second.expires_unix < l.expires_unix))
+      impl_->durable[l.mac] = Impl::StoredLease{l.ip, l.expires_unix};
+  }
   impl_->responder = std::make_unique<DhcpResponder>(cfg, leases, impl_->policy);
   impl_->stats.leases = impl_->responder->leases().size();
   std::vector<std::pair<std::uint16_t, bool>> ports;
@@ -275,6 +448,11 @@ Status DhcpServer::Start() {
     if (ec) return Status(ErrorCode::kInternal, "asio assign: " + ec.message());
     impl_->listeners.push_back(std::move(l));
   }
+  if (mode == DhcpMode::kFull) {
+    if (auto st = impl_->prober.Open(); !st.ok())
+      SPDLOG_WARN("dhcp: ping-check off (addresses are offered without checking that no host uses them): {}",
+                  st.message());
+  }
   for (std::size_t i = 0; i < impl_->listeners.size(); ++i) impl_->ArmRead(i);
   SPDLOG_INFO("dhcp: {} mode on {} ({} leases loaded)", DhcpModeName(mode),
               cfg->server.interface.empty() ? "all interfaces" : cfg->server.interface, leases.size());
@@ -289,11 +467,22 @@ void DhcpServer::Stop() {
     l->socket.close(ec);
   }
   impl_->listeners.clear();
+  impl_->prober.Close();
 }
 
 DhcpStats DhcpServer::Stats() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  DhcpStats s = impl_->stats;
+  const auto p = impl_->prober.Stats();
+  s.probes_sent = p.sent;
+  s.probes_in_use = p.in_use;
+  s.probes_max_in_flight = p.max_in_flight;
+  if (impl_->lost) {
+    s.store_writable = false;
+    s.store_lost_since_unix = impl_->lost->since_unix;
+    s.store_error = impl_->lost->reason;
+  }
+  return s;
 }
 
 std::vector<std::pair<MessageType, LatencyHistogram::Snapshot>> DhcpServer::ReplyLatencies() const {

@@ -50,7 +50,7 @@ Status TransportError(CURLcode code, const std::string& url, const char* detail)
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
       return {ErrorCode::kPermissionDenied,
-              url + ": TLS certificate not trusted (" + what + "); add its CA or set insecureTls: true"};
+              url + ": TLS certificate not trusted (" + what + "); add its CA or set insecureSkipVerify: true"};
     default:
       return {ErrorCode::kUnavailable, url + ": " + what};
   }

@@ -1,22 +1,28 @@
 #!/bin/bash
 # DHCP benchmark: perfdhcp (as a relay, from its own namespace) against
-# metalpxe's DHCP server (SqliteStore, fsync per group commit: every ACK is
-# durable before it leaves) and against Kea 2.2 (kea-dhcp4, memfile with
-# persist, no fsync) in the same run, same namespaces, stepping the rate up.
-# Prints, for each, the highest rate sustained with under 0.1 % drops (median
-# of REPS runs per step) and the ratio; then resident memory and restart time
-# with 100,000 leases.
+# metalpxed itself in full mode, configured as a user would (a subnet with a
+# pool, router and DNS, the SQLite store in stateDir: every ACK is durable
+# before it leaves, ping-check on), and against Kea 2.2 (kea-dhcp4, memfile
+# with persist, no fsync) in the same run, same namespaces, stepping the rate
+# up, the servers taking turns at each step. Prints, for each, the highest
+# rate sustained with under 0.1 % drops (median of REPS runs per step) and
+# the ratio; then resident memory and restart time with LEASES leases.
+# SERVERS may add "dhcpmodule" (metalpxe-dhcp-testserver: the DHCP module
+# alone on the same store), shown beside metalpxed, never instead of it.
 #
-#   bench/dhcp/run.sh [BUILD_DIR]     (env: RATES, REPS, SECONDS_PER_RUN, LEASES)
+#   bench/dhcp/run.sh [BUILD_DIR]     (env: RATES, REPS, SECONDS_PER_RUN, LEASES, SERVERS)
 set -euo pipefail
 
-BUILD=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build-dhcp}
+BUILD=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 SERVER_BIN=$BUILD/dhcp/metalpxe-dhcp-testserver
+METALPXED=${METALPXED:-$BUILD/daemon/metalpxed}
+SERVERS=${SERVERS:-"metalpxed kea"}
 RATES=${RATES:-"500 1000 2000 3000 4000 5000 6000 7000 8000 10000 12000 16000"}
 REPS=${REPS:-3}
 SECS=${SECONDS_PER_RUN:-5}
 LEASES=${LEASES:-100000}
-[ -x "$SERVER_BIN" ] || { echo "build metalpxe-dhcp-testserver first ($SERVER_BIN)"; exit 1; }
+[ -x "$METALPXED" ] || { echo "build metalpxed first ($METALPXED)"; exit 1; }
+[ -x "$SERVER_BIN" ] || { echo "build metalpxe-dhcp-testserver first ($SERVER_BIN): it preloads leases"; exit 1; }
 for t in perfdhcp kea-dhcp4 ip; do command -v $t >/dev/null || { echo "missing $t"; exit 1; }; done
 
 SRV=mpxbench-srv-$$; CLI=mpxbench-cli-$$
@@ -50,6 +56,65 @@ start_metalpxe() {  # $1 = state dir
   echo "metalpxe did not start"; cat "$WORK/srv.err"; exit 1
 }
 
+# metalpxed as a user would run it: full mode on veth-s, one profile, an
+# empty inventory (perfdhcp's clients are unknown machines, policy discover).
+metalpxed_config() {  # $1 = state dir
+  mkdir -p "$WORK/assets" "$WORK/talos"
+  [ -f "$WORK/assets/vmlinuz" ] || { head -c 4096 /dev/urandom >"$WORK/assets/vmlinuz"; cp "$WORK/assets/vmlinuz" "$WORK/assets/initramfs.xz"; }
+  printf 'version: v1alpha1\nmachine:\n  type: worker\ncluster:\n  clusterName: bench\n' >"$WORK/talos/worker.yaml"
+  cp "$WORK/talos/worker.yaml" "$WORK/talos/controlplane.yaml"
+  cat >"$WORK/metalpxe.yaml" <<YAML
+server:
+  interface: veth-s
+  address: 10.0.0.1
+  stateDir: $1
+  httpPort: 8080
+  tftpPort: 69
+  tftpRoot: /usr/lib/ipxe
+  apiListen: 10.0.0.1:50100
+  eventSinkPort: 50101
+  kmsgLogPort: 50102
+dhcp:
+  mode: full
+  subnets:
+    - subnet: $SUBNET
+      pool: $POOL_FIRST-$POOL_LAST
+      router: 10.0.0.1
+      dns: [10.0.0.1]
+      leaseTime: 1h
+boot:
+  unknownMachines: discover
+profiles:
+  default:
+    kernel: $WORK/assets/vmlinuz
+    initramfs: $WORK/assets/initramfs.xz
+    configs:
+      controlplane: $WORK/talos/controlplane.yaml
+      worker: $WORK/talos/worker.yaml
+machines: []
+YAML
+}
+
+start_metalpxed() {  # $1 = state dir
+  metalpxed_config "$1"
+  ip netns exec $SRV "$METALPXED" --config "$WORK/metalpxe.yaml" >"$WORK/srv.out" 2>"$WORK/srv.err" &
+  SERVER_PID=$!
+  for _ in $(seq 1 3000); do
+    grep -q "dhcp: full mode" "$WORK/srv.out" "$WORK/srv.err" 2>/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.01
+  done
+  echo "metalpxed did not start"; cat "$WORK/srv.out" "$WORK/srv.err"; exit 1
+}
+
+start_server() {  # $1 = metalpxed|dhcpmodule|kea, $2 = state dir
+  case $1 in
+    metalpxed) start_metalpxed "$2" ;;
+    dhcpmodule) start_metalpxe "$2" ;;
+    kea) start_kea "$2/leases4.csv" ;;
+  esac
+}
+
 kea_config() {  # $1 = lease file
   cat >"$WORK/kea.json" <<JSON
 { "Dhcp4": {
@@ -77,15 +142,23 @@ start_kea() {  # $1 = lease file
 
 stop_server() { kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
-# One perfdhcp run at rate $1: prints "achieved_rate max_drop_percent".
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat 2>/dev/null || echo 0; }  # utime+stime of a server
+HZ=$(getconf CLK_TCK)
+
+# One perfdhcp run at rate $1: prints "achieved_rate max_drop_percent
+# server_cpu_us_per_DORA". The CPU cost per exchange does not depend on how
+# busy the rest of the machine is, so it is the steadier figure on a shared box.
 perf_run() {
-  local out
+  local out before after
+  before=$(cpu_ticks "$SERVER_PID")
   out=$(ip netns exec $CLI perfdhcp -4 -r "$1" -R 10000000 -p "$SECS" -W 2000000 -l 10.0.0.2 10.0.0.1 2>&1 || true)
-  local rate drops
+  after=$(cpu_ticks "$SERVER_PID")
+  local rate drops acks
   # ACKs received per second of sending (perfdhcp's own Rate: counts the exit wait too).
-  rate=$(echo "$out" | awk -v s="$SECS" '/REQUEST-ACK/ {ra = 1} ra && /received packets:/ {printf "%.0f", $3 / s; exit}')
+  acks=$(echo "$out" | awk '/REQUEST-ACK/ {ra = 1} ra && /received packets:/ {print $3; exit}')
+  rate=$(awk -v a="${acks:-0}" -v s="$SECS" 'BEGIN {printf "%.0f", a / s}')
   drops=$(echo "$out" | awk '/drops ratio:/ {gsub("%",""); if ($3+0 > m) m = $3+0} END {print m+0}')
-  echo "${rate:-0} ${drops:-100}"
+  echo "${rate:-0} ${drops:-100} $(awk -v d=$((after - before)) -v hz="$HZ" -v a="${acks:-0}" 'BEGIN {printf "%.0f", (a > 0 ? d / hz * 1e6 / a : 0)}')"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -94,29 +167,31 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # metalpxe, ...) so a change in machine load hits both alike. A server stops
 # after two steps in a row at >= 0.1 % drops. Prints "server rate achieved drops".
 sweep() {
-  declare -A fails=([metalpxe]=0 [kea]=0)
+  declare -A fails=()
+  for who in $SERVERS; do fails[$who]=0; done
   for rate in $RATES; do
-    declare -A achieved=() drops=()
+    declare -A achieved=() drops=() cpu=()
     local active=0
     for rep in $(seq 1 "$REPS"); do
-      for who in metalpxe kea; do
+      for who in $SERVERS; do
         [ "${fails[$who]}" -ge 2 ] && continue
         active=1
         local dir=$WORK/$who-$rate-$rep; mkdir -p "$dir"
-        if [ "$who" = metalpxe ]; then start_metalpxe "$dir"; else start_kea "$dir/leases4.csv"; fi
-        read -r a d < <(perf_run "$rate")
+        start_server "$who" "$dir"
+        read -r a d c < <(perf_run "$rate")
         stop_server
-        achieved[$who]+="$a "; drops[$who]+="$d "
+        achieved[$who]+="$a "; drops[$who]+="$d "; cpu[$who]+="$c "
         rm -rf "$dir"
       done
     done
     [ $active = 0 ] && break
-    for who in metalpxe kea; do
+    for who in $SERVERS; do
       [ -z "${achieved[$who]:-}" ] && continue
-      local ma md
+      local ma md mc
       ma=$(printf '%s\n' ${achieved[$who]} | median)
       md=$(printf '%s\n' ${drops[$who]} | median)
-      echo "$who $rate $ma $md"
+      mc=$(printf '%s\n' ${cpu[$who]} | median)
+      echo "$who $rate $ma $md $mc"
       if awk "BEGIN {exit !($md >= 0.1)}"; then fails[$who]=$((fails[$who] + 1)); else fails[$who]=0; fi
     done
   done
@@ -124,15 +199,20 @@ sweep() {
 }
 
 echo "# perfdhcp DORA sweep: ${SECS}s per run, median of $REPS runs; drops = worse of DO and RA"
-echo "# server offered_rate achieved_DORA/s drops%"
+echo "# server offered_rate achieved_DORA/s drops% server_CPU_us_per_DORA"
 RESULTS=$WORK/results
 sweep | tee "$RESULTS"
 
 best() { awk -v w="$1" '$1 == w && $4 < 0.1 && $3 > b {b = $3} END {printf "%.0f\n", b + 0}' "$RESULTS"; }
-OURS=$(best metalpxe); KEA=$(best kea)
+OURS=$(best metalpxed); KEA=$(best kea)
 echo
-echo "highest DORA/s with < 0.1 % drops: metalpxe $OURS (fsync group commit), kea $KEA (memfile, no fsync)"
-awk -v a="$OURS" -v b="$KEA" 'BEGIN {if (b > 0) printf "ratio metalpxe/kea: %.2f\n", a / b}'
+echo "highest DORA/s with < 0.1 % drops: metalpxed $OURS (every ACK fsync'd, group commit), kea $KEA (memfile, no fsync)"
+[[ " $SERVERS " == *" dhcpmodule "* ]] && echo "  beside: the DHCP module alone (metalpxe-dhcp-testserver) $(best dhcpmodule)"
+awk -v a="$OURS" -v b="$KEA" 'BEGIN {if (b > 0) printf "ratio metalpxed/kea: %.2f\n", a / b}'
+# Server CPU per DORA: median over every step both completed with < 0.1 % drops.
+cpu_med() { awk -v w="$1" '$1 == w && $4 < 0.1 {print $5}' "$RESULTS" | median; }
+CO=$(cpu_med metalpxed); CK=$(cpu_med kea)
+echo "server CPU per DORA (median over clean steps): metalpxed ${CO:-?} us, kea ${CK:-?} us"
 
 # Memory and restart time with $LEASES leases.
 echo
@@ -141,8 +221,9 @@ rss_kib() { awk '/VmRSS/ {print $2}' /proc/"$1"/status; }
 DIR=$WORK/mem-metalpxe; mkdir -p "$DIR"
 ip netns exec $SRV "$SERVER_BIN" --state-dir "$DIR" --address 10.0.0.1 --subnet $SUBNET \
   --pool $POOL_FIRST-$POOL_LAST --preload "$LEASES" >/dev/null
-T0=$(date +%s.%N); start_metalpxe "$DIR"; T1=$(date +%s.%N)
-echo "metalpxe: restart $(awk -v a="$T0" -v b="$T1" 'BEGIN {printf "%.3f", b - a}') s, RSS $(( $(rss_kib "$SERVER_PID") / 1024 )) MiB"
+start_metalpxed "$DIR"; stop_server  # the first start makes the appliance's PKI; time a restart
+T0=$(date +%s.%N); start_metalpxed "$DIR"; T1=$(date +%s.%N)
+echo "metalpxed: restart $(awk -v a="$T0" -v b="$T1" 'BEGIN {printf "%.3f", b - a}') s, RSS $(( $(rss_kib "$SERVER_PID") / 1024 )) MiB"
 stop_server
 # Kea's memfile with the same leases (CSV, as Kea writes it).
 KDIR=$WORK/mem-kea; mkdir -p "$KDIR"

@@ -78,12 +78,12 @@ profiles:
     configs:
       controlplane: $T/talos/controlplane.yaml
       worker: $T/talos/worker.yaml
-inventory:
-  machines:
-    - name: cp-1
-      macs: ["52:54:00:12:34:56"]
-      role: controlplane
-      installDisk: /dev/sda
+# The inventory inline (CONFIG.md: a file, or an inline machines list).
+machines:
+  - name: cp-1
+    macs: ["52:54:00:12:34:56"]
+    role: controlplane
+    installDisk: /dev/sda
 YAML
 "$METALPXED" --check-config "$T/metalpxe.yaml"
 

@@ -87,7 +87,13 @@ constexpr std::size_t kMaxNodes = 200'000;
 
 std::string Where(std::string_view what, const YAML::Mark& mark) {
   std::string out(what);
-  if (!mark.is_null()) out += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  if (mark.is_null()) return out;
+  // Appended piece by piece: `":" + std::to_string(...)` makes GCC 12 at -O3
+  // report a false -Wrestrict inside libstdc++ (GCC PR 105651).
+  out += ':';
+  out += std::to_string(mark.line + 1);
+  out += ':';
+  out += std::to_string(mark.column + 1);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/store/lost_database.h"
 #include "core/store/store_reader.h"
 #include "core/store/store_schema.h"
 
@@ -59,6 +60,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& state_
                   "state directory " + state_dir + " is not writable: " + std::strerror(err));
   }
   const std::string path = (std::filesystem::path(state_dir) / kFileName).string();
+  if (auto st = CheckDatabaseNotLost(state_dir, kFileName); !st.ok()) return st;
 
   auto wdb = SqliteDb::Open(path, /*create=*/true);
   if (!wdb.ok()) return wdb.status();

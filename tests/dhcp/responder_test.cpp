@@ -307,5 +307,49 @@ TEST(dhcp_responder, RepliesAndBootpAreNotAnswered) {
   EXPECT_EQ(f.r.Handle(Local(bootp), kNow).verdict, Verdict::kIgnored);
 }
 
+
+TEST(dhcp_responder, UnboundAddressIsProbedAndOneInUseIsSkippedAndQuarantined) {
+  Fixture f;
+  f.r.SetProbeRoom(ProbeRoom::kAvailable);
+  auto d = Request(MessageType::kDiscover);
+  auto first = f.r.Handle(Local(d), kNow);
+  ASSERT_EQ(first.verdict, Verdict::kReply);
+  ASSERT_TRUE(first.probe.has_value()) << "a never-leased address is probed before it is offered";
+  EXPECT_EQ(first.probe->ip, Ip("10.66.0.100"));
+  EXPECT_TRUE(first.probe->on_link) << "the pool's subnet is on the receiving interface: ARP";
+  // A retransmission while the probe runs is not answered twice.
+  EXPECT_EQ(f.r.Handle(Local(d), kNow).verdict, Verdict::kNoReply);
+  // Someone answered: the address is skipped, quarantined, and the next one probed.
+  EXPECT_FALSE(f.r.ProbeAnswered(d.Mac(), Ip("10.66.0.100"), true, kNow));
+  EXPECT_EQ(f.r.leases().FindByIp(Ip("10.66.0.100"))->state, LeaseEntry::State::kDeclined);
+  auto second = f.r.Handle(Local(d), kNow);
+  ASSERT_TRUE(second.probe.has_value());
+  EXPECT_EQ(second.probe->ip, Ip("10.66.0.101"));
+  EXPECT_TRUE(f.r.ProbeAnswered(d.Mac(), Ip("10.66.0.101"), false, kNow)) << "nobody answered: the offer leaves";
+  // The client's own offer is not probed again, and no write was asked for.
+  auto again = f.r.Handle(Local(d), kNow);
+  EXPECT_FALSE(again.probe.has_value());
+  EXPECT_EQ(again.reply->msg.yiaddr, Ip("10.66.0.101"));
+  EXPECT_TRUE(again.writes.empty());
+}
+
+TEST(dhcp_responder, RelayedSubnetIsProbedByEchoAndNoRoomMeansOfferedUnprobed) {
+  Fixture f;  // 10.77.0.0/24 is served through a relay
+  auto& r = f.r;
+  r.SetProbeRoom(ProbeRoom::kAvailable);
+  auto d = Request(MessageType::kDiscover);
+  d.giaddr = Ip("10.77.0.1");
+  auto out = r.Handle(Local(d), kNow);
+  ASSERT_TRUE(out.probe.has_value());
+  EXPECT_EQ(out.probe->ip, Ip("10.77.0.10"));
+  EXPECT_FALSE(out.probe->on_link) << "not our link: ICMP echo";
+  r.SetProbeRoom(ProbeRoom::kFull);
+  auto other = Request(MessageType::kDiscover, "52:54:00:12:34:99");
+  auto unprobed = r.Handle(Local(other), kNow);
+  EXPECT_FALSE(unprobed.probe.has_value());
+  EXPECT_TRUE(unprobed.probe_skipped);
+  EXPECT_EQ(unprobed.verdict, Verdict::kReply);
+}
+
 }  // namespace
 }  // namespace metalpxe::dhcp

@@ -195,7 +195,7 @@ TEST_F(PowerRedfish, TlsIsVerifiedByDefault) {
   auto st = Driver(Bmc(bmc.url()))->GetPowerState();
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.status().code(), ErrorCode::kPermissionDenied) << st.status().ToString();
-  EXPECT_NE(st.status().message().find("insecureTls"), std::string::npos);
+  EXPECT_NE(st.status().message().find("insecureSkipVerify"), std::string::npos);
 
   auto insecure = Bmc(bmc.url());
   insecure.insecure_tls = true;

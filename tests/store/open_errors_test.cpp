@@ -104,5 +104,46 @@ TEST(store_open_errors, ReadOnlyDatabaseIsNotOpenedSilentlyReadOnly) {
       << out.message;
 }
 
+
+// A used state directory whose database is gone (deleted, or truncated to 0
+// bytes with no WAL) must not start as a first start: every lease would be
+// forgotten and handed out again.
+TEST(store_open_errors, UsedStateDirectoryWithLostDatabaseIsRefusedUnlessAskedToStartEmpty) {
+  TempDir dir;
+  {
+    auto s = SqliteStore::Open(dir.path());
+    ASSERT_TRUE(s.ok()) << "a first start (nothing in the directory) opens";
+  }
+  std::filesystem::create_directories(dir.Sub("pki"));
+  std::ofstream(dir.Sub("token.key")) << std::string(32, 'k');
+  // Truncated to 0 bytes, WAL gone: refused, naming the file and the way out.
+  std::filesystem::remove(dir.Sub("metalpxe.db-wal"));
+  std::filesystem::remove(dir.Sub("metalpxe.db-shm"));
+  std::filesystem::resize_file(dir.Sub("metalpxe.db"), 0);
+  auto empty = SqliteStore::Open(dir.path());
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), ErrorCode::kDataLoss);
+  EXPECT_NE(empty.status().message().find(dir.Sub("metalpxe.db") + " is empty"), std::string::npos)
+      << empty.status().message();
+  EXPECT_NE(empty.status().message().find("pki, token.key"), std::string::npos) << empty.status().message();
+  EXPECT_NE(empty.status().message().find(dir.Sub("metalpxe.db.start-empty")), std::string::npos);
+  EXPECT_EQ(std::filesystem::file_size(dir.Sub("metalpxe.db")), 0u) << "the refusal changed nothing";
+  // Deleted: refused too.
+  std::filesystem::remove(dir.Sub("metalpxe.db"));
+  auto missing = SqliteStore::Open(dir.path());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("is missing"), std::string::npos) << missing.status().message();
+  // The operator asks for an empty start: it opens once, and the marker is used up.
+  std::ofstream(dir.Sub("metalpxe.db.start-empty")) << "";
+  {
+    auto s = SqliteStore::Open(dir.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("metalpxe.db.start-empty")));
+  // From then on it is an ordinary database and opens again.
+  auto again = SqliteStore::Open(dir.path());
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
 }  // namespace
 }  // namespace metalpxe

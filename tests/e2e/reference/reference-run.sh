@@ -33,7 +33,7 @@ machine:
   network:
     hostname: ref-cp
 YAML
-# The Talos kernel arguments metalpxe renders (DESIGN.md), static here.
+# The Talos kernel arguments metalpxe renders (docs/design.md "Boot flows"), static here.
 cat >"$www/boot.ipxe" <<IPXE
 #!ipxe
 echo reference boot.ipxe for \${mac}
