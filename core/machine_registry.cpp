@@ -101,10 +101,6 @@ void MachineRegistry::EmitLocked(const std::string& machine, const std::string& 
   auto [last, fresh] = last_event_.try_emplace(machine);
   if (!fresh && last->second.first == kind && last->second.second == message) return;
   last->second = {kind, message};
-  AppendLocked(machine, kind, message);
-}
-
-void MachineRegistry::AppendLocked(const std::string& machine, const std::string& kind, const std::string& message) {
   EventRecord e;
   e.id = next_event_id_++;
   e.time_unix_ms = NowMs();
@@ -289,7 +285,9 @@ void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind
 
 void MachineRegistry::RecordApiEvent(const std::string& machine, const std::string& message) {
   std::lock_guard lock(mu_);
-  AppendLocked(machine, "api", message);
+  // Each call is someone's action: never folded into "no repeats".
+  last_event_.erase(machine);
+  EmitLocked(machine, "api", message);
 }
 
 std::vector<EventRecord> MachineRegistry::RecentEvents(std::int64_t after_id, std::size_t limit) const {

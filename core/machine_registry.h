@@ -104,7 +104,6 @@ class MachineRegistry {
   // May a record exist for `primary`? (Past the bound, unknown MACs may not.)
   bool AdmitLocked(const AppConfig& config, const MacAddress& primary);
   void EmitLocked(const std::string& machine, const std::string& kind, const std::string& message);
-  void AppendLocked(const std::string& machine, const std::string& kind, const std::string& message);
   std::int64_t NowMs() const;
 
   const ConfigSource& config_;

@@ -38,7 +38,7 @@ struct HttpServer::Counters {
 struct HttpServer::RequestContext {
   std::uint64_t body_bytes = 0;
   LatencyHistogram* durations = nullptr;  // the route's, once the request line is read
-  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point timing_since;
   bool stretched_timeout = false;  // send_stall_timeout in force for this request
 };
 
@@ -120,7 +120,7 @@ struct MhdCallbacks {
     if (ctx == nullptr) return;
     if (ctx->durations != nullptr) {
       ctx->durations->Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count());
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->timing_since).count());
     }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
       self->counters_->bytes.fetch_add(ctx->body_bytes, relaxed);
@@ -303,14 +303,14 @@ LatencyHistogram* HttpServer::DurationsOf(const std::string& route) const {
 bool HttpServer::Refuse(MHD_Connection* connection, RequestContext* ctx) {
   counters_->requests.fetch_add(1, relaxed);
   ctx->durations = DurationsOf(kOtherRoute);
-  ctx->started = std::chrono::steady_clock::now();
+  ctx->timing_since = std::chrono::steady_clock::now();
   LogRequest("-", "-", 405, 0, connection);  // method and path are client text we do not need
   return QueueText(connection, 405, "method not allowed\n", ctx, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 }
 
 bool HttpServer::OnRequest(MHD_Connection* connection, const char* url, const char* method, RequestContext* ctx) {
   counters_->requests.fetch_add(1, relaxed);
-  ctx->started = std::chrono::steady_clock::now();
+  ctx->timing_since = std::chrono::steady_clock::now();
   const std::string_view path = url;
   if (const auto it = exact_.find(std::string(path)); it != exact_.end()) {
     ctx->durations = DurationsOf(it->first);
