@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   AddAssetCommands(app, ctx);
   AddInfoCommands(app, ctx);
   AddClusterCommands(app, ctx);
+  AddClientConfigCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

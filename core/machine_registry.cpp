@@ -288,6 +288,13 @@ void MachineRegistry::RecordClusterEvent(const std::string& cluster, const std::
   EmitLocked(std::string(kClusterEventPrefix) + cluster, "cluster", message);
 }
 
+void MachineRegistry::RecordApiEvent(const std::string& machine, const std::string& message) {
+  std::lock_guard lock(mu_);
+  // Each call is someone's action: never folded into "no repeats".
+  last_event_.erase(machine);
+  EmitLocked(machine, "api", message);
+}
+
 std::vector<EventRecord> MachineRegistry::RecentEvents(std::int64_t after_id, std::size_t limit) const {
   std::lock_guard lock(mu_);
   std::vector<EventRecord> out;

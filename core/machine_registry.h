@@ -91,6 +91,10 @@ class MachineRegistry {
   // An event of a named cluster (kind "cluster", subject "cluster/<name>"):
   // bootstrapped, or why not. Same history and "no repeats" rule.
   void RecordClusterEvent(const std::string& cluster, const std::string& message);
+  // A management API call that changed (or tried to change) something, kind
+  // "api": always recorded, repeats included (each is someone's action).
+  // `machine`: the machine's event name, or "" for the appliance itself.
+  void RecordApiEvent(const std::string& machine, const std::string& message);
   std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
   int Subscribe(EventListener listener);
   void Unsubscribe(int id);

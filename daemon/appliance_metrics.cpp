@@ -51,6 +51,12 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Family("metalpxe_dhcp_leases", "gauge", "Entries in the lease table.");
     w.Sample("metalpxe_dhcp_leases", static_cast<double>(d.leases));
   }
+  if (!in.dhcp_reply_latency.empty()) {
+    w.Family("metalpxe_dhcp_reply_latency_seconds", "histogram",
+             "Time from a DHCP request's arrival to its reply leaving, by reply type (ACKs include the lease write).");
+    for (const auto& [type, h] : in.dhcp_reply_latency)
+      w.Histogram("metalpxe_dhcp_reply_latency_seconds", h, {{"type", std::string(dhcp::MessageTypeName(type))}});
+  }
   if (in.tftp) {
     const auto& t = *in.tftp;
     w.Family("metalpxe_tftp_transfers_total", "counter", "TFTP transfers, by outcome.");
@@ -61,6 +67,11 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_tftp_bytes_sent_total", static_cast<double>(t.bytes_sent));
     w.Family("metalpxe_tftp_active_transfers", "gauge", "TFTP transfers in progress.");
     w.Sample("metalpxe_tftp_active_transfers", static_cast<double>(t.active_transfers));
+    w.Family("metalpxe_tftp_retransmits_total", "counter", "TFTP windows or OACKs sent again after a timeout.");
+    w.Sample("metalpxe_tftp_retransmits_total", static_cast<double>(t.retransmits));
+    w.Family("metalpxe_tftp_transfer_duration_seconds", "histogram",
+             "Duration of completed TFTP transfers, request to last acknowledgement.");
+    w.Histogram("metalpxe_tftp_transfer_duration_seconds", t.durations);
   }
   if (in.http) {
     const auto& h = *in.http;
@@ -72,6 +83,16 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_http_bytes_sent_total", static_cast<double>(h.bytes_sent));
     w.Family("metalpxe_http_active_connections", "gauge", "Open HTTP connections.");
     w.Sample("metalpxe_http_active_connections", static_cast<double>(h.active_connections));
+    w.Family("metalpxe_http_connections_refused_total", "counter",
+             "HTTP connections closed at once because a connection limit was reached.");
+    w.Sample("metalpxe_http_connections_refused_total", static_cast<double>(h.connections_refused));
+    if (!h.durations.empty()) {
+      w.Family("metalpxe_http_request_duration_seconds", "histogram",
+               "HTTP request duration, request line read to response sent, by route (registered path or prefix; "
+               "other: no route).");
+      for (const auto& [route, hist] : h.durations)
+        w.Histogram("metalpxe_http_request_duration_seconds", hist, {{"route", route}});
+    }
   }
   if (in.boot) {
     const auto& b = *in.boot;

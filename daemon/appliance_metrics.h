@@ -1,7 +1,14 @@
 #pragma once
-// The appliance's /metrics: every module's counters in Prometheus text.
+// The appliance's /metrics: every module's counters in Prometheus text
+// (exposition format 0.0.4), every family with # HELP and # TYPE, and the
+// latency histograms metalpxe_http_request_duration_seconds{route},
+// metalpxe_tftp_transfer_duration_seconds and
+// metalpxe_dhcp_reply_latency_seconds{type}. deploy/grafana/metalpxe.json
+// is built on these names: rename one and the dashboard breaks.
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/event_sink_server.h"
 #include "api/kmsg_log_receiver.h"
@@ -16,6 +23,7 @@ namespace metalpxe {
 struct ApplianceMetricsInput {
   const MachineRegistry* registry = nullptr;
   std::optional<dhcp::DhcpStats> dhcp;
+  std::vector<std::pair<dhcp::MessageType, LatencyHistogram::Snapshot>> dhcp_reply_latency;
   std::optional<tftp::TftpStats> tftp;
   std::optional<http::HttpStats> http;
   const ProvisioningCounters* boot = nullptr;

@@ -177,7 +177,10 @@ struct ApplianceModules::Impl {
   std::string CollectMetrics() const {
     ApplianceMetricsInput in;
     in.registry = &service->registry();
-    if (dhcp) in.dhcp = dhcp->Stats();
+    if (dhcp) {
+      in.dhcp = dhcp->Stats();
+      in.dhcp_reply_latency = dhcp->ReplyLatencies();
+    }
     if (tftp) in.tftp = tftp->Stats();
     if (http) in.http = http->Stats();
     in.boot = &service->counters();

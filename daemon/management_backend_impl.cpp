@@ -217,6 +217,15 @@ void ApplianceManagementBackend::PullImage(const std::string& profile,
       });
 }
 
+void ApplianceManagementBackend::RecordApiCall(const ApiCallRecord& call) {
+  // The event names the machine as the others do (inventory name, else MAC);
+  // a call about no machine, or one we do not know, is the appliance's own.
+  std::string machine;
+  if (!call.machine.empty())
+    if (auto r = Find(call.machine); r.ok()) machine = r->name.empty() ? r->mac.ToString() : r->name;
+  registry().RecordApiEvent(machine, call.message);
+}
+
 std::string ApplianceManagementBackend::Version() { return kVersion; }
 
 v1::Cluster ApplianceManagementBackend::ClusterToProto(const AppConfig& config, const ClusterConfig& c) const {

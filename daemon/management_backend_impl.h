@@ -53,6 +53,7 @@ class ApplianceManagementBackend final : public ManagementBackend {
   Result<v1::ClusterStatus> GetClusterStatus(const std::string& cluster) override;
   Result<Secret> Kubeconfig(const std::string& cluster) override;
   Result<Secret> Talosconfig(const std::string& cluster) override;
+  void RecordApiCall(const ApiCallRecord& call) override;
   std::string Version() override;
   v1::HealthResponse Health() override;
 

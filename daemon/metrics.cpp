@@ -30,4 +30,18 @@ void PrometheusWriter::Sample(std::string_view name, double value, const Labels&
   out_ += fmt::format(" {}\n", value);
 }
 
+void PrometheusWriter::Histogram(std::string_view name, const LatencyHistogram::Snapshot& h, const Labels& labels) {
+  const std::string bucket = std::string(name) + "_bucket";
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  for (std::size_t i = 0; i < h.bounds.size() && i < h.cumulative.size(); ++i) {
+    with_le.back().second = fmt::format("{}", h.bounds[i]);
+    Sample(bucket, static_cast<double>(h.cumulative[i]), with_le);
+  }
+  with_le.back().second = "+Inf";
+  Sample(bucket, static_cast<double>(h.count), with_le);
+  Sample(std::string(name) + "_sum", h.sum_seconds, labels);
+  Sample(std::string(name) + "_count", static_cast<double>(h.count), labels);
+}
+
 }  // namespace metalpxe

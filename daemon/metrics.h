@@ -8,14 +8,19 @@
 #include <utility>
 #include <vector>
 
+#include "core/latency_histogram.h"
+
 namespace metalpxe {
 
 class PrometheusWriter {
  public:
   using Labels = std::vector<std::pair<std::string, std::string>>;
-  // Starts a metric family; `type` is counter or gauge.
+  // Starts a metric family; `type` is counter, gauge or histogram.
   void Family(std::string_view name, std::string_view type, std::string_view help);
   void Sample(std::string_view name, double value, const Labels& labels = {});
+  // One histogram series of the current family: <name>_bucket{...,le=...}
+  // for each bound and +Inf, <name>_sum and <name>_count.
+  void Histogram(std::string_view name, const LatencyHistogram::Snapshot& h, const Labels& labels = {});
   const std::string& text() const { return out_; }
 
  private:

@@ -32,6 +32,7 @@ PEER_PKGS=(
   # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
   zstd xz-utils binutils sqlite3
   etcd-server etcd-client openssl
+  prometheus  # promtool: /metrics is checked by Prometheus's own parser
 )
 
 SUDO=""

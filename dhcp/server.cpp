@@ -1,5 +1,6 @@
 #include "dhcp/server.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -48,7 +49,13 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     OutgoingDatagram datagram;
     std::optional<DhcpObservation> granted;  // observed once the ACK leaves
     MessageType type = MessageType::kOffer;
+    std::chrono::steady_clock::time_point received;  // the request's arrival
   };
+  // The reply types a server sends; a latency histogram each.
+  static constexpr std::array kReplyTypes = {MessageType::kOffer, MessageType::kAck, MessageType::kNak};
+  std::array<LatencyHistogram, kReplyTypes.size()> reply_latency{
+      LatencyHistogram(DhcpLatencyBounds()), LatencyHistogram(DhcpLatencyBounds()),
+      LatencyHistogram(DhcpLatencyBounds())};
 
   Impl(boost::asio::io_context& io, const ConfigSource& config, Store& store, DhcpObserver observer,
        BootPolicy policy)
@@ -104,6 +111,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void HandleDatagram(std::size_t li, const Datagram& d) {
+    const auto received = std::chrono::steady_clock::now();
     if (d.truncated) {
       ++stats.dropped_malformed;
       return;
@@ -123,14 +131,16 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     in.boot_server_port = listeners[li]->boot_server_port;
     if (auto t = in.msg.Type()) ++stats.received[static_cast<std::size_t>(*t)];
     responder->UpdateConfig(config.Current());
-    HandleInbound(li, in, 0);
+    HandleInbound(li, in, 0, received);
   }
 
   // At most this many addresses are probed for one DISCOVER: a client (or a
   // forged flood) cannot make one request cost more.
   static constexpr int kMaxProbesPerDiscover = 4;
 
-  void HandleInbound(std::size_t li, const Inbound& in, int attempt) {
+  // `received`: the request's arrival, for the reply latency (a probe's wait
+  // and a retry after a conflict are part of what the client waits for).
+  void HandleInbound(std::size_t li, const Inbound& in, int attempt, std::chrono::steady_clock::time_point received) {
     responder->SetProbeRoom(!prober.enabled() ? ProbeRoom::kOff
                             : prober.HasRoom() ? ProbeRoom::kAvailable
                                                : ProbeRoom::kFull);
@@ -163,6 +173,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       Pending p;
       p.listener = li;
       p.type = *out.msg.Type();
+      p.received = received;
       p.datagram.bytes = std::move(bytes).value();
       p.datagram.dest = out.dest;
       p.datagram.port = out.port;
@@ -241,7 +252,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     SPDLOG_WARN("dhcp: {} is in use by a host that has no lease from us; not offered to {} (quarantined for {} s)",
                 ip.ToString(), mac.ToString(), DhcpResponder::kDeclineQuarantineSeconds);
     if (attempt + 1 < kMaxProbesPerDiscover) {
-      HandleInbound(li, in, attempt + 1);
+      HandleInbound(li, in, attempt + 1, offer.received);
     } else {
       ++stats.dropped_probe_conflicts;
     }
@@ -380,7 +391,11 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       if (batch.empty()) continue;
       stats.send_errors += SendBatch(listeners[li]->socket.native_handle(), batch);
     }
+    const auto sent = std::chrono::steady_clock::now();
     for (auto& p : outbox) {
+      for (std::size_t t = 0; t < kReplyTypes.size(); ++t)
+        if (kReplyTypes[t] == p.type)
+          reply_latency[t].Observe(std::chrono::duration<double>(sent - p.received).count());
       ++stats.sent[static_cast<std::size_t>(p.type)];
       if (p.type == MessageType::kNak) ++stats.naks;
       if (p.granted && observer) observer(*p.granted);
@@ -475,6 +490,13 @@ DhcpStats DhcpServer::Stats() const {
     s.store_error = impl_->lost->reason;
   }
   return s;
+}
+
+std::vector<std::pair<MessageType, LatencyHistogram::Snapshot>> DhcpServer::ReplyLatencies() const {
+  std::vector<std::pair<MessageType, LatencyHistogram::Snapshot>> out;
+  for (std::size_t t = 0; t < Impl::kReplyTypes.size(); ++t)
+    out.emplace_back(Impl::kReplyTypes[t], impl_->reply_latency[t].Read());
+  return out;
 }
 
 std::vector<LeaseRecord> DhcpServer::Leases() const {

@@ -7,11 +7,13 @@
 // the store's callback posts the ACK back to the io_context. Sockets are read
 // with recvmmsg and written with sendmmsg in batches.
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "core/config_source.h"
+#include "core/latency_histogram.h"
 #include "core/result.h"
 #include "core/store.h"
 #include "dhcp/boot_policy.h"
@@ -43,6 +45,10 @@ class DhcpServer {
 
   DhcpStats Stats() const;               // any thread
   std::vector<LeaseRecord> Leases() const;  // any thread
+  // Time from a request's arrival in the server to its reply leaving, by
+  // reply type (offer, ack, nak); for ACKs of a new lease this includes the
+  // durable store write. Any thread.
+  std::vector<std::pair<MessageType, LatencyHistogram::Snapshot>> ReplyLatencies() const;
 
  private:
   struct Impl;

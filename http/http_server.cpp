@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -26,12 +28,17 @@ struct HttpServer::Counters {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::int64_t> last_refusal_warning_s{-1'000'000};  // steady clock, seconds
+  // By route; filled by Start() (routes are registered before), read-only
+  // while the daemon runs, so lookups need no lock.
+  std::map<std::string, std::unique_ptr<LatencyHistogram>> durations;
 };
 
 // Lives from the first access-handler call of a request to its completion
 // callback, so the bytes of a response are counted only when it was sent.
 struct HttpServer::RequestContext {
   std::uint64_t body_bytes = 0;
+  LatencyHistogram* durations = nullptr;  // the route's, once the request line is read
+  std::chrono::steady_clock::time_point timing_since;
   bool stretched_timeout = false;  // send_stall_timeout in force for this request
 };
 
@@ -49,6 +56,8 @@ constexpr std::uint64_t kFdsKeptForOthers = 256;
 // limit with this message (daemon.c, new_connection_prepare_); no callback
 // sees them otherwise.
 constexpr std::string_view kMhdRefusedMessage = "Server reached connection limit";
+// The duration label of requests no route matched (and refused methods).
+constexpr const char* kOtherRoute = "other";
 
 bool IsHead(const char* method) { return std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0; }
 
@@ -109,6 +118,10 @@ struct MhdCallbacks {
     auto* self = static_cast<HttpServer*>(cls);
     auto* ctx = static_cast<HttpServer::RequestContext*>(*req_cls);
     if (ctx == nullptr) return;
+    if (ctx->durations != nullptr) {
+      ctx->durations->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->timing_since).count());
+    }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
       self->counters_->bytes.fetch_add(ctx->body_bytes, relaxed);
       // Back to the idle timeout for whatever the client does next.
@@ -173,6 +186,13 @@ Status HttpServer::Start() {
   FitLimitsToOpenFiles();
   std::stable_sort(prefixes_.begin(), prefixes_.end(),
                    [](const PrefixRoute& a, const PrefixRoute& b) { return a.prefix.size() > b.prefix.size(); });
+  auto add_durations = [this](const std::string& route) {
+    auto& h = counters_->durations[route];
+    if (!h) h = std::make_unique<LatencyHistogram>(HttpDurationBounds());
+  };
+  for (const auto& [path, handler] : exact_) add_durations(path);
+  for (const auto& route : prefixes_) add_durations(route.prefix);
+  add_durations(kOtherRoute);
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -230,6 +250,7 @@ HttpStats HttpServer::Stats() const {
   s.active_connections = counters_->active.load(relaxed);
   s.connections_total = counters_->connections.load(relaxed);
   s.connections_refused = counters_->refused.load(relaxed);
+  for (const auto& [route, h] : counters_->durations) s.durations.emplace_back(route, h->Read());
   return s;
 }
 
@@ -273,21 +294,34 @@ const HttpServer::PrefixRoute* HttpServer::FindPrefix(std::string_view path) con
   return nullptr;
 }
 
+LatencyHistogram* HttpServer::DurationsOf(const std::string& route) const {
+  auto it = counters_->durations.find(route);
+  if (it == counters_->durations.end()) it = counters_->durations.find(kOtherRoute);
+  return it == counters_->durations.end() ? nullptr : it->second.get();
+}
+
 bool HttpServer::Refuse(MHD_Connection* connection, RequestContext* ctx) {
   counters_->requests.fetch_add(1, relaxed);
+  ctx->durations = DurationsOf(kOtherRoute);
+  ctx->timing_since = std::chrono::steady_clock::now();
   LogRequest("-", "-", 405, 0, connection);  // method and path are client text we do not need
   return QueueText(connection, 405, "method not allowed\n", ctx, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 }
 
 bool HttpServer::OnRequest(MHD_Connection* connection, const char* url, const char* method, RequestContext* ctx) {
   counters_->requests.fetch_add(1, relaxed);
+  ctx->timing_since = std::chrono::steady_clock::now();
   const std::string_view path = url;
-  if (const auto it = exact_.find(std::string(path)); it != exact_.end())
+  if (const auto it = exact_.find(std::string(path)); it != exact_.end()) {
+    ctx->durations = DurationsOf(it->first);
     return ServeHandler(connection, it->second, method, url, ctx);
+  }
   if (const PrefixRoute* route = FindPrefix(path)) {
+    ctx->durations = DurationsOf(route->prefix);
     if (route->files) return ServeFile(connection, method, *route, path, ctx);
     return ServeHandler(connection, route->handler, method, url, ctx);
   }
+  ctx->durations = DurationsOf(kOtherRoute);
   LogRequest(method, path, 404, 0, connection);
   return QueueText(connection, 404, "not found\n", ctx);
 }

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/latency_histogram.h"
 #include "core/net_types.h"
 #include "core/result.h"
 #include "http/http_types.h"
@@ -69,6 +70,10 @@ struct HttpStats {
   // Accepted and closed at once: the client was at its per-address limit or
   // the server at its total (counted from libmicrohttpd's own report).
   std::uint64_t connections_refused = 0;
+  // Request durations (request line read to response sent or aborted) by
+  // route: the path or prefix a handler was registered for, "other" for
+  // requests no route matched and refused methods. Bounded: one per route.
+  std::vector<std::pair<std::string, LatencyHistogram::Snapshot>> durations;
 };
 
 class HttpServer {
@@ -114,6 +119,8 @@ class HttpServer {
   bool QueueText(MHD_Connection* connection, int status, std::string_view body, RequestContext* ctx,
                  const char* extra_header = nullptr, const char* extra_value = nullptr);
   const PrefixRoute* FindPrefix(std::string_view path) const;
+  // The duration histogram of a route (registered at Start), else "other"'s.
+  LatencyHistogram* DurationsOf(const std::string& route) const;
   // Gives a connection about to send `body_bytes` the send-stall timeout
   // instead of the idle one (see HttpServerOptions), for this request only.
   void StretchTimeoutForBody(MHD_Connection* connection, std::uint64_t body_bytes, RequestContext* ctx);

@@ -16,6 +16,15 @@
 
 namespace metalpxe {
 
+// A state-changing call, for the event history: who (certificate CN), what,
+// on which machine, and how it ended. Never a secret.
+struct ApiCallRecord {
+  std::string caller;   // CN of the client certificate
+  std::string rpc;      // "Power"
+  std::string machine;  // as the caller named it (name or MAC); "" when the call is not about one
+  std::string message;  // "admin: power CYCLE node-a: ok"
+};
+
 class ManagementBackend {
  public:
   virtual ~ManagementBackend() = default;
@@ -64,6 +73,8 @@ class ManagementBackend {
   // Credentials, for the caller only: never logged.
   virtual Result<Secret> Kubeconfig(const std::string& cluster) = 0;
   virtual Result<Secret> Talosconfig(const std::string& cluster) = 0;
+  // Records a state-changing call (or a refused attempt) as an event.
+  virtual void RecordApiCall(const ApiCallRecord& call) = 0;
 
   virtual std::string Version() = 0;
   virtual metalpxe::v1::HealthResponse Health() = 0;

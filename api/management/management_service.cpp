@@ -7,9 +7,12 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include "api/management/client_certificates.h"
 #include "api/management/grpc_status.h"
-#include "api/running_grpc_server.h"
 #include "api/management/stream_queue.h"
+#include "api/management/x509_issuer.h"
+#include "api/running_grpc_server.h"
+#include "core/api_roles.h"
 #include "core/log.h"
 #include "metalpxe/v1/management.grpc.pb.h"
 
@@ -29,49 +32,80 @@ constexpr std::size_t kProgressQueue = 64;
 constexpr std::uint32_t kDefaultLogTail = 100;
 constexpr std::uint32_t kMaxLogTail = 100000;
 
-// Who made the call, for the audit lines of state-changing rpcs.
-std::string Caller(const grpc::ServerContext* context) {
-  auto auth = context->auth_context();
-  if (auth) {
-    for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
-      return std::string(v.data(), v.size()) + "@" + context->peer();
-    }
-  }
-  return context->peer();
+constexpr int kDefaultClientValidDays = 365;
+// Longest piece of a request quoted in an event (names and MACs are short;
+// anything longer is not worth a megabyte of history).
+constexpr std::size_t kMaxQuoted = 80;
+
+// Who is calling: read from the client certificate the TLS handshake
+// verified, on every call.
+struct CallerIdentity {
+  std::string name;  // CN
+  std::optional<ApiRole> role;
+  std::string serial;
+  std::string peer;  // ip:port, for the log
+};
+
+std::string QuotedForEvent(const std::string& text) {
+  return text.size() <= kMaxQuoted ? text : text.substr(0, kMaxQuoted) + "...";
+}
+
+v1::ClientConfigEntry ToProtoClientEntry(const IssuedClientConfig& e) {
+  v1::ClientConfigEntry out;
+  out.set_name(e.name);
+  out.set_role(std::string(ApiRoleName(e.role)));
+  out.set_serial(e.serial);
+  out.set_issued_unix(e.issued_unix);
+  out.set_expires_unix(e.expires_unix);
+  out.set_issued_by(e.issued_by);
+  out.set_revoked_unix(e.revoked_unix);
+  out.set_revoked_by(e.revoked_by);
+  return out;
 }
 
 }  // namespace
 
 class ManagementServer::Service final : public v1::Management::Service {
  public:
-  explicit Service(ManagementBackend& backend) : backend_(backend) {}
+  Service(ManagementBackend& backend, ClientCertificates& clients, std::string ca_pem)
+      : backend_(backend), clients_(clients), clients_ca_pem_(std::move(ca_pem)) {}
 
   void Stop() { stopping_.store(true); }
   void Resume() { stopping_.store(false); }
 
-  grpc::Status ListMachines(grpc::ServerContext*, const v1::ListMachinesRequest*,
+  grpc::Status ListMachines(grpc::ServerContext* context, const v1::ListMachinesRequest*,
                             v1::ListMachinesResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     for (auto& m : backend_.ListMachines()) *response->add_machines() = std::move(m);
     return grpc::Status::OK;
   }
 
-  grpc::Status GetMachine(grpc::ServerContext*, const v1::GetMachineRequest* request, v1::Machine* response) override {
+  grpc::Status GetMachine(grpc::ServerContext* context, const v1::GetMachineRequest* request,
+                          v1::Machine* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
     return Fill(backend_.GetMachine(request->machine()), response);
   }
 
   grpc::Status AcceptMachine(grpc::ServerContext* context, const v1::AcceptMachineRequest* request,
                              v1::Machine* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->mac().empty() || request->name().empty() || request->role().empty()) {
       return Invalid("mac, name and role are required");
     }
-    spdlog::info("management API: {} accepts {} as {} ({})", Caller(context), request->mac(), request->name(),
-                 request->role());
-    return Fill(backend_.AcceptMachine(*request), response);
+    return Audited(caller, __func__, request->mac(),
+                   "accept " + QuotedForEvent(request->mac()) + " as " + QuotedForEvent(request->name()) + " (" +
+                       QuotedForEvent(request->role()) + ")",
+                   Fill(backend_.AcceptMachine(*request), response));
   }
 
-  grpc::Status ExportMachines(grpc::ServerContext*, const v1::ExportMachinesRequest*,
+  grpc::Status ExportMachines(grpc::ServerContext* context, const v1::ExportMachinesRequest*,
                               v1::ExportMachinesResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     auto yaml = backend_.ExportMachinesYaml();
     if (!yaml.ok()) return ToGrpcStatus(yaml.status());
     response->set_yaml(std::move(yaml).value());
@@ -80,20 +114,30 @@ class ManagementServer::Service final : public v1::Management::Service {
 
   grpc::Status Reinstall(grpc::ServerContext* context, const v1::ReinstallRequest* request,
                          v1::Machine* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
-    spdlog::info("management API: {} requests reinstall of {}{}", Caller(context), request->machine(),
-                 request->wipe() ? " (wipe)" : "");
-    return Fill(backend_.Reinstall(request->machine(), request->wipe()), response);
+    return Audited(caller, __func__, request->machine(),
+                   "reinstall " + QuotedForEvent(request->machine()) + (request->wipe() ? " (wipe)" : ""),
+                   Fill(backend_.Reinstall(request->machine(), request->wipe()), response));
   }
 
   grpc::Status Power(grpc::ServerContext* context, const v1::PowerRequest* request,
                      v1::PowerResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
     if (!v1::PowerRequest::Action_IsValid(request->action())) return Invalid("unknown power action");
-    if (request->action() != v1::PowerRequest::STATUS) {
-      spdlog::info("management API: {} requests power {} of {}", Caller(context),
-                   v1::PowerRequest::Action_Name(request->action()), request->machine());
-    }
+    const grpc::Status status = PowerCall(context, request, response);
+    // Asking for the power state changes nothing: not an event.
+    if (request->action() == v1::PowerRequest::STATUS) return status;
+    return Audited(caller, __func__, request->machine(),
+                   "power " + v1::PowerRequest::Action_Name(request->action()) + " " +
+                       QuotedForEvent(request->machine()),
+                   status);
+  }
+
+  grpc::Status PowerCall(grpc::ServerContext* context, const v1::PowerRequest* request, v1::PowerResponse* response) {
     // The backend answers on its own thread, possibly after we gave up on a
     // cancelled client: the shared state outlives this handler.
     struct Pending {
@@ -122,6 +166,8 @@ class ManagementServer::Service final : public v1::Management::Service {
 
   grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest* request,
                            grpc::ServerWriter<v1::Event>* writer) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     const std::string machine = request->machine();
     // Subscribe before reading history so nothing falls between the two;
     // the overlap is removed by event id.
@@ -162,6 +208,8 @@ class ManagementServer::Service final : public v1::Management::Service {
 
   grpc::Status KernelLogs(grpc::ServerContext* context, const v1::KernelLogsRequest* request,
                           grpc::ServerWriter<v1::LogLine>* writer) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
     std::shared_ptr<StreamQueue<v1::LogLine>> queue;
     std::uint64_t sub = 0;
@@ -216,20 +264,33 @@ class ManagementServer::Service final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListLeases(grpc::ServerContext*, const v1::ListLeasesRequest*, v1::ListLeasesResponse* response) override {
+  grpc::Status ListLeases(grpc::ServerContext* context, const v1::ListLeasesRequest*,
+                          v1::ListLeasesResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     for (auto& l : backend_.Leases()) *response->add_leases() = std::move(l);
     return grpc::Status::OK;
   }
 
-  grpc::Status ListImages(grpc::ServerContext*, const v1::ListImagesRequest*, v1::ListImagesResponse* response) override {
+  grpc::Status ListImages(grpc::ServerContext* context, const v1::ListImagesRequest*,
+                          v1::ListImagesResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     for (auto& i : backend_.Images()) *response->add_images() = std::move(i);
     return grpc::Status::OK;
   }
 
   grpc::Status PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
                          grpc::ServerWriter<v1::PullProgress>* writer) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->profile().empty()) return Invalid("profile is required");
-    spdlog::info("management API: {} pulls boot assets of profile {}", Caller(context), request->profile());
+    return Audited(caller, __func__, "", "pull boot assets of profile " + QuotedForEvent(request->profile()),
+                   PullImageCall(context, request, writer));
+  }
+
+  grpc::Status PullImageCall(grpc::ServerContext* context, const v1::PullImageRequest* request,
+                             grpc::ServerWriter<v1::PullProgress>* writer) {
     struct Shared {
       StreamQueue<v1::PullProgress> queue{kProgressQueue};
       std::mutex mu;
@@ -264,41 +325,95 @@ class ManagementServer::Service final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse* response) override {
+  grpc::Status Version(grpc::ServerContext* context, const v1::VersionRequest*,
+                       v1::VersionResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     response->set_version(backend_.Version());
     return grpc::Status::OK;
   }
 
-  grpc::Status Health(grpc::ServerContext*, const v1::HealthRequest*, v1::HealthResponse* response) override {
+  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest*, v1::HealthResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     *response = backend_.Health();
     return grpc::Status::OK;
   }
 
-  grpc::Status ListClusters(grpc::ServerContext*, const v1::ListClustersRequest*,
+  grpc::Status ListClusters(grpc::ServerContext* context, const v1::ListClustersRequest*,
                             v1::ListClustersResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     for (auto& c : backend_.ListClusters()) *response->add_clusters() = std::move(c);
     return grpc::Status::OK;
   }
 
-  grpc::Status GetClusterStatus(grpc::ServerContext*, const v1::GetClusterStatusRequest* request,
+  grpc::Status GetClusterStatus(grpc::ServerContext* context, const v1::GetClusterStatusRequest* request,
                                 v1::ClusterStatus* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->cluster().empty()) return Invalid("cluster is required");
     return Fill(backend_.GetClusterStatus(request->cluster()), response);
   }
 
   grpc::Status GetKubeconfig(grpc::ServerContext* context, const v1::GetKubeconfigRequest* request,
                              v1::Credential* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->cluster().empty()) return Invalid("cluster is required");
     // Audit who took a credential; the credential itself is never logged.
-    spdlog::info("management API: {} fetches the kubeconfig of cluster {}", Caller(context), request->cluster());
+    spdlog::info("management API: {}@{} fetches the kubeconfig of cluster {}", caller.name, caller.peer,
+                 QuotedForEvent(request->cluster()));
     return FillSecret(backend_.Kubeconfig(request->cluster()), response);
   }
 
   grpc::Status GetTalosconfig(grpc::ServerContext* context, const v1::GetTalosconfigRequest* request,
                               v1::Credential* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
     if (request->cluster().empty()) return Invalid("cluster is required");
-    spdlog::info("management API: {} fetches the talosconfig of cluster {}", Caller(context), request->cluster());
+    spdlog::info("management API: {}@{} fetches the talosconfig of cluster {}", caller.name, caller.peer,
+                 QuotedForEvent(request->cluster()));
     return FillSecret(backend_.Talosconfig(request->cluster()), response);
+  }
+
+  grpc::Status IssueClientConfig(grpc::ServerContext* context, const v1::IssueClientConfigRequest* request,
+                                 v1::IssueClientConfigResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
+    auto role = ParseApiRole(request->role());
+    if (!role) return Invalid("role must be viewer, operator or admin");
+    // Capped before the cast; ClientCertificates refuses more than 10 years.
+    const std::uint32_t asked = std::min<std::uint32_t>(request->valid_days(), 1u << 20);
+    const int days = asked == 0 ? kDefaultClientValidDays : static_cast<int>(asked);
+    auto issued = clients_.Issue(request->name(), *role, days, caller.name);
+    std::string what = "issue client config " + QuotedForEvent(request->name()) + " (" + request->role() + ")";
+    if (!issued.ok()) return Audited(caller, __func__, "", what, ToGrpcStatus(issued.status()));
+    *response->mutable_entry() = ToProtoClientEntry(issued->entry);
+    response->set_ca(clients_ca_pem_);
+    response->set_crt(issued->pair.cert_pem);
+    response->set_key(issued->pair.key_pem.Reveal());
+    return Audited(caller, __func__, "", what + ", serial " + issued->entry.serial, grpc::Status::OK);
+  }
+
+  grpc::Status ListClientConfigs(grpc::ServerContext* context, const v1::ListClientConfigsRequest*,
+                                 v1::ListClientConfigsResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
+    for (const auto& e : clients_.List()) *response->add_clients() = ToProtoClientEntry(e);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RevokeClientConfig(grpc::ServerContext* context, const v1::RevokeClientConfigRequest* request,
+                                  v1::ClientConfigEntry* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
+    if (request->client().empty()) return Invalid("client (name or serial) is required");
+    const std::string what = "revoke client config " + QuotedForEvent(request->client());
+    auto revoked = clients_.Revoke(request->client(), caller.name, caller.serial);
+    if (!revoked.ok()) return Audited(caller, __func__, "", what, ToGrpcStatus(revoked.status()));
+    *response = ToProtoClientEntry(*revoked);
+    return Audited(caller, __func__, "", what + ", serial " + revoked->serial, grpc::Status::OK);
   }
 
  private:
@@ -318,7 +433,53 @@ class ManagementServer::Service final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
+  // Every handler's first line: who calls, is the certificate revoked, and
+  // does its role allow `rpc` (core/api_roles: the table)? Refusals name the
+  // role the call needs; refused state-changing calls are recorded too.
+  grpc::Status Authorize(grpc::ServerContext* context, std::string_view rpc, CallerIdentity* caller) {
+    caller->peer = context->peer();
+    std::string pem;
+    if (auto auth = context->auth_context()) {
+      for (const auto& v : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) pem.assign(v.data(), v.size());
+    }
+    auto id = ReadCertificateIdentity(pem);
+    if (!id.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no readable client certificate on this call");
+    }
+    caller->name = id->common_name;
+    caller->serial = id->serial;
+    caller->role = ApiRoleFromOrganizations(id->organizations);
+    if (auto revoked = clients_.CheckNotRevoked(id->serial); !revoked.ok()) {
+      spdlog::warn("management API: {}@{} refused {}: {}", caller->name, caller->peer, rpc, revoked.message());
+      if (RuleForRpc(rpc).changes_state) {
+        backend_.RecordApiCall({caller->name, std::string(rpc), "",
+                                caller->name + ": refused " + std::string(rpc) + ": certificate revoked"});
+      }
+      return ToGrpcStatus(revoked);
+    }
+    const ApiDecision decision = DecideApiCall(rpc, caller->role);
+    if (decision.allowed) return grpc::Status::OK;
+    spdlog::warn("management API: {}@{} refused: {}", caller->name, caller->peer, decision.refusal);
+    if (RuleForRpc(rpc).changes_state) {
+      backend_.RecordApiCall({caller->name, std::string(rpc), "", caller->name + ": refused: " + decision.refusal});
+    }
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, decision.refusal);
+  }
+
+  // A state-changing call ended: log it and record it as an event with the
+  // caller's name. `what` never holds a secret.
+  grpc::Status Audited(const CallerIdentity& caller, std::string_view rpc, const std::string& machine,
+                       const std::string& what, grpc::Status status) {
+    std::string message = caller.name + ": " + what + ": ";
+    message += status.ok() ? "ok" : "failed: " + QuotedForEvent(status.error_message());
+    spdlog::info("management API: {}@{} {}", caller.name, caller.peer, message.substr(caller.name.size() + 2));
+    backend_.RecordApiCall({caller.name, std::string(rpc), machine, message});
+    return status;
+  }
+
   ManagementBackend& backend_;
+  ClientCertificates& clients_;
+  std::string clients_ca_pem_;
   std::atomic<bool> stopping_{false};
 };
 
@@ -327,12 +488,16 @@ struct ManagementServer::GrpcServer {
 };
 
 ManagementServer::ManagementServer(std::string listen, const ApiPki& pki, ManagementBackend& backend)
-    : listen_(std::move(listen)), pki_(pki), service_(std::make_unique<Service>(backend)) {}
+    : listen_(std::move(listen)),
+      pki_(pki),
+      clients_(std::make_unique<ClientCertificates>(pki)),
+      service_(std::make_unique<Service>(backend, *clients_, pki.ca_cert_pem)) {}
 
 ManagementServer::~ManagementServer() { Shutdown(); }
 
 Status ManagementServer::Start() {
   if (server_) return Status(ErrorCode::kFailedPrecondition, "management API already started");
+  if (auto s = clients_->Load(); !s.ok()) return s;
   service_->Resume();  // after a Shutdown, streams may run again
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = pki_.ca_cert_pem;

@@ -1,12 +1,15 @@
 #pragma once
 // The management API server: metalpxe.v1.Management over gRPC with mutual
 // TLS on server.apiListen. Only clients whose certificate the API CA signed
-// get past the handshake; each rpc is translated to ManagementBackend.
+// get past the handshake; every call is then checked against the deny list
+// of revoked certificates and the role its certificate's Organization
+// carries (core/api_roles.h), and translated to ManagementBackend.
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "api/management/client_certificates.h"
 #include "api/management/management_backend.h"
 #include "api/management/pki.h"
 #include "core/result.h"
@@ -31,6 +34,7 @@ class ManagementServer {
   class Service;
   std::string listen_;
   ApiPki pki_;
+  std::unique_ptr<ClientCertificates> clients_;  // issued configs and the deny list
   std::unique_ptr<Service> service_;
   struct GrpcServer;
   std::unique_ptr<GrpcServer> server_;

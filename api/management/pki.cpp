@@ -73,6 +73,7 @@ Result<ApiPki> EnsureApiPki(const std::string& state_dir, Ipv4Address server_add
     spdlog::info("management API: created CA {}", ca_crt);
   }
   pki.ca_cert_pem = ca->cert_pem;
+  pki.ca_key_pem = ca->key_pem;
 
   const std::vector<std::string> ips = {server_address.ToString(), "127.0.0.1"};
   const std::vector<std::string> names = {host_name, "localhost"};
@@ -104,6 +105,7 @@ Result<ApiPki> EnsureApiPki(const std::string& state_dir, Ipv4Address server_add
     if (auto s = SavePair(*admin, adm_crt, adm_key); !s.ok()) return s;
     spdlog::info("management API: issued admin client certificate {}", adm_crt);
   }
+  pki.admin_cert_pem = admin->cert_pem;
 
   ClientConfig client{server_address.ToString() + ":" + std::to_string(api_port), ca->cert_pem, admin->cert_pem,
                       admin->key_pem};

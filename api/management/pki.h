@@ -16,6 +16,8 @@ namespace metalpxe {
 struct ApiPki {
   std::string dir;                 // <stateDir>/pki
   std::string ca_cert_pem;         // trust anchor for client certificates
+  Secret ca_key_pem;               // signs client configs issued through the API
+  std::string admin_cert_pem;      // the bootstrap admin's certificate (ledger entry "admin")
   std::string server_cert_pem;
   Secret server_key_pem;
   std::string client_config_path;  // <stateDir>/pki/admin.metalpxeconfig

@@ -1,5 +1,7 @@
 #include "api/management/x509_issuer.h"
 
+#include <cctype>
+#include <ctime>
 #include <memory>
 
 #include <openssl/bio.h>
@@ -190,6 +192,43 @@ bool CertificateCovers(const std::string& cert_pem, const std::string& ca_cert_p
     }
   }
   return true;
+}
+
+Result<CertificateIdentity> ReadCertificateIdentity(const std::string& cert_pem) {
+  X509Ptr cert = ParseCert(cert_pem);
+  if (!cert) {
+    ERR_clear_error();
+    return Status(ErrorCode::kInvalidArgument, "not a PEM certificate");
+  }
+  CertificateIdentity id;
+  const X509_NAME* subject = X509_get_subject_name(cert.get());
+  auto text_of = [](const X509_NAME_ENTRY* entry) {
+    unsigned char* utf8 = nullptr;
+    const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+    std::string out = n > 0 ? std::string(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n)) : "";
+    OPENSSL_free(utf8);
+    return out;
+  };
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_organizationName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_organizationName, i)) {
+    id.organizations.push_back(text_of(X509_NAME_get_entry(subject, i)));
+  }
+  if (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0) {
+    id.common_name = text_of(X509_NAME_get_entry(subject, i));
+  }
+  std::unique_ptr<BIGNUM, Free> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  if (!bn) return OpenSslError("read serial");
+  char* hex = BN_bn2hex(bn.get());
+  if (!hex) return OpenSslError("serial to hex");
+  id.serial = hex;
+  OPENSSL_free(hex);
+  for (auto& c : id.serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // BN_bn2hex writes whole bytes ("0a1b"); the deny list's form has no leading zeros.
+  if (auto first = id.serial.find_first_not_of('0'); first == std::string::npos) id.serial = "0";
+  else id.serial.erase(0, first);
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) id.not_after_unix = timegm(&tm);
+  return id;
 }
 
 }  // namespace metalpxe

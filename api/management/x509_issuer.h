@@ -2,6 +2,7 @@
 // The few OpenSSL 3 operations the management API's PKI needs: P-256 keys,
 // a self-signed CA, and leaf certificates (server / client) signed by it.
 // PEM in, PEM out, so callers never hold OpenSSL objects.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,14 @@ Result<PemKeyPair> IssueLeaf(const PemKeyPair& ca, const LeafSpec& spec);
 // names every IP and DNS name given; false tells the caller to reissue.
 bool CertificateCovers(const std::string& cert_pem, const std::string& ca_cert_pem,
                        const std::vector<std::string>& ip_addresses, const std::vector<std::string>& dns_names);
+
+// What the management API reads from a client certificate on each call.
+struct CertificateIdentity {
+  std::string common_name;                 // the caller's name
+  std::vector<std::string> organizations;  // every O= (the role)
+  std::string serial;                      // lowercase hex, no leading zeros (the deny list's key)
+  std::int64_t not_after_unix = 0;
+};
+Result<CertificateIdentity> ReadCertificateIdentity(const std::string& cert_pem);
 
 }  // namespace metalpxe

@@ -25,6 +25,7 @@ void AddStreamCommands(CLI::App& app, CommandContext& ctx);   // logs, events
 void AddAssetCommands(CLI::App& app, CommandContext& ctx);    // leases, images list|pull
 void AddInfoCommands(CLI::App& app, CommandContext& ctx);     // version, health
 void AddClusterCommands(CLI::App& app, CommandContext& ctx);  // clusters, cluster status, kubeconfig, talosconfig
+void AddClientConfigCommands(CLI::App& app, CommandContext& ctx);  // config new|list|revoke
 
 // Shared by the machine commands: the machines table.
 void PrintMachines(Session& session, const std::vector<metalpxe::v1::Machine>& machines);

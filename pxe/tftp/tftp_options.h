@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/latency_histogram.h"
 #include "core/net_types.h"
 #include "pxe/tftp/tftp_packet.h"
 
@@ -34,6 +35,8 @@ struct TftpStats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t retransmits = 0;        // windows or OACKs sent again after a timeout
   std::uint64_t active_transfers = 0;
+  // Completed transfers, request to last ACK (retries included).
+  LatencyHistogram::Snapshot durations;
 };
 
 }  // namespace metalpxe::tftp

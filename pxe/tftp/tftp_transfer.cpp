@@ -53,6 +53,7 @@ TftpTransfer::TftpTransfer(udp::socket socket, OpenedFile file, NegotiatedOption
 }
 
 void TftpTransfer::Start() {
+  started_ = std::chrono::steady_clock::now();
   counters_.transfers_started.fetch_add(1, std::memory_order_relaxed);
   counters_.active_transfers.fetch_add(1, std::memory_order_relaxed);
   Receive();
@@ -303,6 +304,11 @@ void TftpTransfer::Finish(bool ok, TftpError code, std::string_view message) {
   socket_.close(ec);
   file_.fd.Reset();
   counters_.active_transfers.fetch_sub(1, std::memory_order_relaxed);
+  // The duration first: whoever sees the transfer counted sees its duration.
+  if (ok) {
+    const auto took = std::chrono::steady_clock::now() - started_;
+    counters_.durations.Observe(std::chrono::duration<double>(took).count());
+  }
   (ok ? counters_.transfers_completed : counters_.transfers_failed).fetch_add(1, std::memory_order_relaxed);
   if (ok) {
     spdlog::debug("tftp: sent {} bytes to {}:{}", file_.size, peer_.address().to_string(), peer_.port());

@@ -88,6 +88,7 @@ class TftpTransfer : public std::enable_shared_from_this<TftpTransfer> {
   bool waiting_writable_ = false;
   bool finished_ = false;
   bool use_gso_ = true;
+  std::chrono::steady_clock::time_point started_;  // Start(): the request was accepted
   std::chrono::milliseconds initial_timeout_;
   std::chrono::milliseconds max_timeout_;
   std::chrono::milliseconds timeout_;

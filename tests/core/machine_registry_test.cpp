@@ -36,6 +36,25 @@ TEST(MachineRegistry, InventoryMachinesStartPendingAndShareStateAcrossTheirMacs)
   EXPECT_EQ(events[1].message, "installing -> installed: talos: install finished");
 }
 
+TEST(MachineRegistry, ApiCallsAreEventsEvenWhenRepeated) {
+  SwappableConfigSource src(ConfigWith(UnknownMachinePolicy::kDiscover));
+  MachineRegistry reg(src, nullptr);
+  int live = 0;
+  reg.Subscribe([&](const EventRecord& e) { live += e.kind == "api" ? 1 : 0; });
+  reg.RecordApiEvent("cp-1", "olga: power CYCLE cp-1: ok");
+  reg.RecordApiEvent("cp-1", "olga: power CYCLE cp-1: ok");  // a second action, not a repeat
+  reg.RecordApiEvent("", "admin: issue client config bob (viewer), serial ab: ok");
+  reg.RecordEvent(kCp1, "power", "cycled");
+  reg.RecordEvent(kCp1, "power", "cycled");  // ordinary events still fold repeats
+  auto events = reg.RecentEvents(0, 100);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].kind, "api");
+  EXPECT_EQ(events[1].machine, "cp-1");
+  EXPECT_EQ(events[2].machine, "");
+  EXPECT_EQ(events[3].kind, "power");
+  EXPECT_EQ(live, 3);
+}
+
 TEST(MachineRegistry, UnknownMachinesAreDiscoveredThenAcceptedByTheInventory) {
   SwappableConfigSource src(ConfigWith(UnknownMachinePolicy::kDiscover));
   MachineRegistry reg(src, nullptr);

@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "tests/support/netns.h"
+#include "tests/support/prometheus_check.h"
 #include "tests/support/subprocess.h"
 
 namespace metalpxe {
@@ -188,6 +189,28 @@ TEST_F(ApplianceIt, InstallLoopEndsInBootFromDisk) {
   EXPECT_EQ(Metric("metalpxe_dhcp_ping_checks_total{outcome=\"free\"}"), "1");
   EXPECT_EQ(Metric("metalpxe_dhcp_ping_checks_total{outcome=\"in-use\"}"), "0");
   EXPECT_EQ(Metric("metalpxe_dhcp_store_writable"), "1");
+
+  // A firmware's TFTP fetch of iPXE (tftp-hpa's client, a real peer).
+  auto tftp = RunCommand({"tftp", "-m", "binary", "10.66.0.1", "-c", "get", "undionly.kpxe",
+                          (dir_ / "undionly.kpxe").string()},
+                         std::chrono::seconds(30), net_->client.name());
+  EXPECT_EQ(tftp.exit_code, 0) << tftp.output;
+  EXPECT_EQ(fs::file_size(dir_ / "undionly.kpxe"), fs::file_size("/usr/lib/ipxe/undionly.kpxe"));
+
+  // /metrics after a whole install, as Prometheus reads it: promtool's
+  // parser and linter, HELP/TYPE on every family, consistent histograms,
+  // and the latency histograms counted what this boot did.
+  auto metrics = Curl(net_->server, "http://10.66.0.1:8080/metrics");
+  ASSERT_EQ(metrics.exit_code, 0);
+  EXPECT_EQ(testing::CheckPrometheusText(metrics.output), "") << metrics.output;
+  const std::string& m = metrics.output;
+  EXPECT_GE(testing::PrometheusSample(m, "metalpxe_dhcp_reply_latency_seconds_count{type=\"DHCPOFFER\"}"), 1) << m;
+  EXPECT_GE(testing::PrometheusSample(m, "metalpxe_dhcp_reply_latency_seconds_count{type=\"DHCPACK\"}"), 1) << m;
+  EXPECT_EQ(testing::PrometheusSample(m, "metalpxe_tftp_transfer_duration_seconds_count"), 1) << m;
+  EXPECT_GE(testing::PrometheusSample(m, "metalpxe_http_request_duration_seconds_count{route=\"/ipxe\"}"), 2) << m;
+  EXPECT_GE(testing::PrometheusSample(m, "metalpxe_http_request_duration_seconds_count{route=\"/assets/profiles\"}"), 1)
+      << m;
+  EXPECT_GE(testing::PrometheusSample(m, "metalpxe_http_request_duration_seconds_count{route=\"/config/\"}"), 1) << m;
 }
 
 TEST_F(ApplianceIt, TalosConfigErrorFailsTheMachineWithTalosReason) {
@@ -271,6 +294,32 @@ TEST_F(ApplianceIt, MetalpxectlManagesTheLiveDaemonOverMutualTls) {
   EXPECT_NE(exported.output.find("name: api-1"), std::string::npos) << exported.output;
   auto events = ctl({"events", "--machine", "api-1"});
   EXPECT_NE(events.output.find("discovered -> pending-install"), std::string::npos) << events.output;
+  // The accept is an event with the caller's name (the admin certificate's CN).
+  EXPECT_NE(events.output.find("admin: accept " + mac + " as api-1 (worker): ok"), std::string::npos)
+      << events.output;
+
+  // A viewer's config, issued by the live daemon, reads and may not act.
+  const std::string viewer = (dir_ / "viewer.metalpxeconfig").string();
+  auto issued = ctl({"config", "new", "vic", "--role", "viewer", viewer});
+  ASSERT_EQ(issued.exit_code, 0) << issued.output;
+  auto as_viewer = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {Bin("cli/metalpxectl"), "--config", viewer});
+    return RunCommand(args, std::chrono::seconds(20), net_->server.name());
+  };
+  EXPECT_EQ(as_viewer({"machines"}).exit_code, 0);
+  auto refused_power = as_viewer({"power", "cycle", "cp-1"});
+  EXPECT_EQ(refused_power.exit_code, 1) << refused_power.output;
+  EXPECT_NE(refused_power.output.find("Power needs the operator role"), std::string::npos) << refused_power.output;
+  auto revoked = ctl({"config", "revoke", "vic"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.output;
+  auto after = as_viewer({"machines"});
+  EXPECT_EQ(after.exit_code, 1) << after.output;
+  EXPECT_NE(after.output.find("was revoked"), std::string::npos) << after.output;
+  auto all_events = ctl({"events"});
+  EXPECT_NE(all_events.output.find("vic: refused: Power needs the operator role"), std::string::npos)
+      << all_events.output;
+  EXPECT_NE(all_events.output.find("admin: revoke client config vic"), std::string::npos) << all_events.output;
+  EXPECT_EQ(all_events.output.find("PRIVATE KEY"), std::string::npos);
 
   // Without the client certificate the API refuses.
   std::ofstream(dir_ / "foreign.yaml") << "endpoint: 10.66.0.1:50100\n";

@@ -149,6 +149,11 @@ TEST(dhcp_it, UdhcpcGetsLeaseWithRouterDnsAndLeaseTime) {
   for (const auto& o : srv.observations())
     if (o.message_type == MessageType::kAck && o.leased_ip == Ip("10.66.1.1")) saw_ack = true;
   EXPECT_TRUE(saw_ack);
+  // Every reply sent was timed, under its own type.
+  const auto stats = srv.server().Stats();
+  for (const auto& [type, h] : srv.server().ReplyLatencies())
+    EXPECT_EQ(h.count, stats.sent[static_cast<std::size_t>(type)]) << MessageTypeName(type);
+  EXPECT_GE(stats.sent[static_cast<std::size_t>(MessageType::kAck)], 1u);
   std::filesystem::remove_all(dir);
 }
 

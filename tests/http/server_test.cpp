@@ -394,6 +394,21 @@ TEST_F(HttpServerTest, http_stats_count_responses_bytes_connections) {
   EXPECT_GE(after.bytes_sent - before.bytes_sent, 1000u);
   EXPECT_GE(after.connections_total - before.connections_total, 3u);
   EXPECT_EQ(after.requests_total - before.requests_total, 3u);
+  // One duration per request, under the route it matched; a path no route
+  // has is "other", and no route appears that was not registered.
+  auto count_of = [](const HttpStats& s, const std::string& route) -> std::int64_t {
+    for (const auto& [r, h] : s.durations)
+      if (r == route) return static_cast<std::int64_t>(h.count);
+    return -1;
+  };
+  EXPECT_EQ(count_of(after, "/assets") - count_of(before, "/assets"), 2);
+  EXPECT_EQ(count_of(after, "/throws") - count_of(before, "/throws"), 1);
+  EXPECT_EQ(count_of(after, "/ipxe") - count_of(before, "/ipxe"), 0);
+  Curl({}, "/no/such/route");
+  const std::int64_t other_before = count_of(after, "other");
+  ASSERT_TRUE(metalpxe::testing::WaitFor([&] { return count_of(server_->Stats(), "other") == other_before + 1; },
+                                         std::chrono::seconds(10)));
+  EXPECT_EQ(count_of(after, "/no/such/route"), -1);
 }
 
 }  // namespace

@@ -269,6 +269,16 @@ int FakeBackend::log_subscribers() {
   return static_cast<int>(log_subs_.size());
 }
 
+void FakeBackend::RecordApiCall(const ApiCallRecord& call) {
+  std::lock_guard lock(mu_);
+  api_calls_.push_back(call);
+}
+
+std::vector<ApiCallRecord> FakeBackend::api_calls() {
+  std::lock_guard lock(mu_);
+  return api_calls_;
+}
+
 std::vector<std::string> FakeBackend::calls() {
   std::lock_guard lock(mu_);
   return calls_;

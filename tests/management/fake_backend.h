@@ -38,6 +38,7 @@ class FakeBackend final : public ManagementBackend {
   Result<metalpxe::v1::ClusterStatus> GetClusterStatus(const std::string& cluster) override;
   Result<Secret> Kubeconfig(const std::string& cluster) override;
   Result<Secret> Talosconfig(const std::string& cluster) override;
+  void RecordApiCall(const ApiCallRecord& call) override;
   std::string Version() override { return "0.1.0-test"; }
   metalpxe::v1::HealthResponse Health() override;
 
@@ -47,6 +48,7 @@ class FakeBackend final : public ManagementBackend {
   int event_subscribers();
   int log_subscribers();
   std::vector<std::string> calls();  // "accept aa:..:01 node-b worker", "reinstall node-a wipe", "power node-a CYCLE"
+  std::vector<ApiCallRecord> api_calls();  // what RecordApiCall was given, in order
   // Power calls on known machines end with this status from now on (as the
   // daemon's do when the BMC does not answer); Ok restores the normal answer.
   void SetPowerFailure(Status failure);
@@ -62,6 +64,7 @@ class FakeBackend final : public ManagementBackend {
   std::map<int, std::function<void(const metalpxe::v1::Event&)>> event_subs_;
   std::map<std::uint64_t, std::pair<std::string, std::function<void(const metalpxe::v1::LogLine&)>>> log_subs_;
   std::vector<std::string> calls_;
+  std::vector<ApiCallRecord> api_calls_;
   Status power_failure_;
   std::vector<std::string> exported_;
   int next_sub_ = 1;

@@ -185,6 +185,10 @@ TEST_F(tftp_server, CurlDownloadsAreIdentical) {
     EXPECT_EQ(ReadAll(out_ / (name + ".1468")), ReadAll(root_ / name)) << name;
   }
   EXPECT_EQ(server_->Stats().transfers_completed, 8u);
+  // Each completed transfer is one duration observation.
+  const auto durations = server_->Stats().durations;
+  EXPECT_EQ(durations.count, 8u);
+  EXPECT_GT(durations.sum_seconds, 0.0);
 }
 
 TEST_F(tftp_server, PathsInsideTheRootAreServed) {
