@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   AddStreamCommands(app, ctx);
   AddAssetCommands(app, ctx);
   AddInfoCommands(app, ctx);
+  AddTimelineCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

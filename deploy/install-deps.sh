@@ -24,6 +24,7 @@ PEER_PKGS=(
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
   etcd-server etcd-client openssl
+  chromium                      # the status page test drives a real headless browser
 )
 
 SUDO=""

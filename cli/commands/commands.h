@@ -24,6 +24,7 @@ void AddPowerCommand(CLI::App& app, CommandContext& ctx);     // power on|off|cy
 void AddStreamCommands(CLI::App& app, CommandContext& ctx);   // logs, events
 void AddAssetCommands(CLI::App& app, CommandContext& ctx);    // leases, images list|pull
 void AddInfoCommands(CLI::App& app, CommandContext& ctx);     // version, health
+void AddTimelineCommand(CLI::App& app, CommandContext& ctx);  // timeline MACHINE [-w]
 
 // Shared by the machine commands: the machines table.
 void PrintMachines(Session& session, const std::vector<metalpxe::v1::Machine>& machines);

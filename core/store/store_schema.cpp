@@ -8,7 +8,7 @@ namespace {
 
 // Addresses and MACs are stored in their canonical text forms
 // (net_types.h) so an operator can read the file with the sqlite3 shell.
-constexpr std::array<SchemaMigration, 2> kMigrations{{
+constexpr std::array<SchemaMigration, 3> kMigrations{{
     {1, "initial schema: leases, machines, tokens, events",
      R"sql(
 CREATE TABLE leases (
@@ -54,6 +54,22 @@ CREATE TABLE events (
      R"sql(
 CREATE INDEX leases_by_mac ON leases(mac);
 CREATE INDEX tokens_by_expires ON tokens(expires);
+)sql"},
+    // h18-timeline: pre-assigned number 4 (h15-cluster holds 3); numbered 3
+    // on this branch because migrations must be contiguous. Renumber on merge.
+    {3, "per-machine boot timeline",
+     R"sql(
+CREATE TABLE timeline (
+  mac     TEXT NOT NULL,
+  seq     INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  source  TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  details TEXT NOT NULL DEFAULT '',
+  repeats INTEGER NOT NULL DEFAULT 0,
+  last_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (mac, seq)
+) WITHOUT ROWID;
 )sql"},
 }};
 
