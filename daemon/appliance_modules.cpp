@@ -22,6 +22,8 @@
 #include "http/http_server.h"
 #include "ipmi/driver_power_control.h"
 #include "pxe/tftp/tftp_server.h"
+#include "ui/ui_password.h"
+#include "ui/ui_server.h"
 
 namespace metalpxe {
 
@@ -42,6 +44,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<AssetCache> assets;
   std::unique_ptr<ApplianceManagementBackend> mgmt_backend;
   std::unique_ptr<ManagementServer> mgmt;
+  std::unique_ptr<ui::UiServer> ui;
   std::function<bool()> reload;
   bool stopped = false;
 
@@ -170,6 +173,15 @@ struct ApplianceModules::Impl {
     mgmt = std::make_unique<ManagementServer>(server.api_listen, *pki, *mgmt_backend);
     if (auto st = mgmt->Start(); !st.ok()) return st;
     spdlog::info("management API on {} (client config: {})", server.api_listen, pki->client_config_path);
+    if (server.ui_listen != "off") {
+      ui::UiServerOptions uopt;
+      uopt.listen = server.ui_listen;
+      uopt.state_dir = server.state_dir;
+      ui = std::make_unique<ui::UiServer>(uopt, *mgmt_backend);
+      if (auto st = ui->Start(); !st.ok()) return st;
+      spdlog::info("status page on http://{}/{}", server.ui_listen,
+                   ui::ReadUiPasswordFile(server.state_dir).ok() ? "" : " (no password yet: metalpxed --set-ui-password)");
+    }
     return Status::Ok();
   }
 
@@ -198,6 +210,7 @@ struct ApplianceModules::Impl {
   void Stop() {
     if (stopped) return;
     stopped = true;
+    if (ui) ui->Stop();  // before the backend it reads
     if (mgmt) mgmt->Shutdown();
     if (events) events->Shutdown();
     if (http) http->Stop();
