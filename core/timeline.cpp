@@ -114,7 +114,12 @@ bool MachineTimeline::Record(const MacAddress& mac, TimelineSource source, std::
     if (last.source == e.source && last.summary == e.summary && last.details == e.details) {
       ++last.repeats;
       last.last_unix_ms = std::max(last.last_unix_ms, e.time_unix_ms);
-      if (store_) store_->PutTimelineEntry(last, IgnoreTimelineWrite);
+      line.repeat_unwritten = true;
+      if (store_ && e.time_unix_ms - line.last_write_ms >= options_.repeat_write_ms) {
+        store_->PutTimelineEntry(last, IgnoreTimelineWrite);
+        line.repeat_unwritten = false;
+        line.last_write_ms = e.time_unix_ms;
+      }
       for (const auto& [id, listener] : listeners_) listener(last);
       return true;
     }
@@ -123,6 +128,10 @@ bool MachineTimeline::Record(const MacAddress& mac, TimelineSource source, std::
   // interleave in time order; within one process they only grow.
   e.seq = std::max(line.last_seq + 1, e.time_unix_ms * 1000);
   line.last_seq = e.seq;
+  if (store_ && line.repeat_unwritten && !line.entries.empty())
+    store_->PutTimelineEntry(line.entries.back(), IgnoreTimelineWrite);
+  line.repeat_unwritten = false;
+  line.last_write_ms = e.time_unix_ms;
   if (store_) store_->PutTimelineEntry(e, IgnoreTimelineWrite);
   line.entries.push_back(e);
   std::size_t popped = 0;

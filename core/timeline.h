@@ -54,6 +54,7 @@ std::string CleanTimelineText(std::string_view text, std::size_t max_bytes);
 struct MachineTimelineOptions {
   std::size_t max_entries = 500;    // per machine, newest kept
   std::size_t max_machines = 4096;  // beyond it new MACs are not recorded (a MAC flood cannot push out history)
+  std::int64_t repeat_write_ms = 5000;  // a repeated entry's count is written at most this often
 };
 
 class MachineTimeline {
@@ -89,6 +90,11 @@ class MachineTimeline {
     std::deque<TimelineEntry> entries;
     std::int64_t last_seq = 0;
     std::size_t untrimmed = 0;  // entries dropped from memory, not yet from the store
+    // Repeats are written at most every repeat_write_ms (a retransmission
+    // storm is not a write per packet); the last count is written when the
+    // next entry comes.
+    bool repeat_unwritten = false;
+    std::int64_t last_write_ms = 0;
     bool trimmed_once = false;
   };
   std::int64_t NowMs() const;

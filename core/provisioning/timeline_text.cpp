@@ -16,14 +16,14 @@ std::string_view DhcpClientWho(BootStage s) {
   return "unknown";
 }
 
-std::string Seconds(std::chrono::milliseconds d) {
+std::string TimelineSeconds(std::chrono::milliseconds d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(d.count()) / 1000.0);
   return buf;
 }
 
 // bytes per second as "12.3 MiB/s", "" when the time is too short to say.
-std::string Rate(std::uint64_t bytes, std::chrono::milliseconds d) {
+std::string TimelineRate(std::uint64_t bytes, std::chrono::milliseconds d) {
   if (d.count() <= 0) return "";
   const auto per_s = static_cast<std::uint64_t>(static_cast<double>(bytes) * 1000.0 / static_cast<double>(d.count()));
   return HumanBytes(per_s) + "/s";
@@ -90,19 +90,19 @@ TimelineText DhcpTimelineText(const DhcpExchange& x) {
 TimelineText TftpTimelineText(const TftpFetch& f) {
   TimelineText t;
   if (f.ok) {
-    t.summary = "TFTP " + f.file + " sent, " + HumanBytes(f.size) + " in " + Seconds(f.duration);
+    t.summary = "TFTP " + f.file + " sent, " + HumanBytes(f.size) + " in " + TimelineSeconds(f.duration);
     if (f.retransmits > 0) t.summary += ", " + std::to_string(f.retransmits) + " retries";
   } else if (f.size == 0 && f.duration.count() == 0) {
     t.summary = "TFTP " + f.file + " refused: " + f.error;
   } else {
-    t.summary = "TFTP " + f.file + " failed after " + Seconds(f.duration) + ": " + f.error;
+    t.summary = "TFTP " + f.file + " failed after " + TimelineSeconds(f.duration) + ": " + f.error;
   }
   t.details = "file=" + f.file + " size=" + std::to_string(f.size) + " ms=" + std::to_string(f.duration.count()) +
               " retries=" + std::to_string(f.retransmits);
   if (f.block_size) t.details += " blksize=" + std::to_string(f.block_size);
   if (f.window_size) t.details += " windowsize=" + std::to_string(f.window_size);
   if (f.ok) {
-    const auto rate = Rate(f.size, f.duration);
+    const auto rate = TimelineRate(f.size, f.duration);
     if (!rate.empty()) t.details += " rate=" + rate;
   } else {
     t.details += " error=" + f.error;
@@ -127,14 +127,14 @@ TimelineText HttpFileTimelineText(const HttpFileFetch& f) {
   if (f.status >= 400) {
     t.summary = "HTTP GET " + what + ": " + std::to_string(f.status);
   } else if (!f.completed) {
-    t.summary = "HTTP GET " + what + " interrupted after " + Seconds(f.duration);
+    t.summary = "HTTP GET " + what + " interrupted after " + TimelineSeconds(f.duration);
   } else {
-    t.summary = "HTTP GET " + what + ", " + HumanBytes(f.bytes) + " in " + Seconds(f.duration);
+    t.summary = "HTTP GET " + what + ", " + HumanBytes(f.bytes) + " in " + TimelineSeconds(f.duration);
   }
   t.details = "path=" + f.path + " status=" + std::to_string(f.status) + " bytes=" + std::to_string(f.bytes) +
               " ms=" + std::to_string(f.duration.count());
   if (f.completed && f.status < 400) {
-    const auto rate = Rate(f.bytes, f.duration);
+    const auto rate = TimelineRate(f.bytes, f.duration);
     if (!rate.empty()) t.details += " rate=" + rate;
   }
   return t;

@@ -348,7 +348,7 @@ class Browser:
 
     def navigate(self, url):
         self.send("Page.navigate", {"url": url})
-        self.wait_js("document.readyState === 'complete'", 15)
+        self.wait_js("location.href !== 'about:blank' && document.readyState === 'complete'", 15)
 
     def screenshot(self, name):
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
@@ -435,7 +435,8 @@ def browser_test(lab):
     try:
         b.attach()
         b.navigate(UI + "/")
-        check("without a session the browser lands on the login form", b.js("location.pathname") == "/login")
+        check("without a session the browser lands on the login form",
+              b.wait_js("location.pathname === '/login' && document.readyState === 'complete'", 15))
         b.js("document.querySelector('#password').value = %s; document.querySelector('#login').submit(); true"
              % json.dumps(PASSWORD))
         b.wait_js("location.pathname === '/' && document.readyState === 'complete'", 15)
@@ -550,6 +551,7 @@ def main():
     if os.geteuid() != 0:
         print("status page browser test: needs root (network namespaces)")
         return 1
+    args.build_dir, args.source_dir = os.path.abspath(args.build_dir), os.path.abspath(args.source_dir)
     work = tempfile.mkdtemp(prefix="mpx-ui-")
     lab = Lab(args.build_dir, args.source_dir, work)
     lab.shots = os.path.join(args.build_dir, "tests", "ui", "screenshots")
