@@ -158,7 +158,9 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
     res.set(http::field::cache_control, "no-store");
     res.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'");
     res.set("X-Content-Type-Options", "nosniff");
-    res.set("Referrer-Policy", "no-referrer");
+    // same-origin, not no-referrer: with no-referrer Chromium sends
+    // "Origin: null" on the login form's POST, which SameOrigin() refuses.
+    res.set("Referrer-Policy", "same-origin");
     res.body() = std::move(body);
     res.keep_alive(keep_alive);
     res.prepare_payload();
