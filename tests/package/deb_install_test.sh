@@ -151,7 +151,7 @@ if command -v systemd-nspawn >/dev/null; then
   leader=""
   # The container's PID 1: nspawn's child once it runs systemd.
   for _ in $(seq 150); do
-    leader="$(pgrep -P "$nspawn_pid" | head -1)"
+    leader="$(pgrep -P "$nspawn_pid" | head -1 || true)"
     [ -n "$leader" ] && [ "$(cat "/proc/$leader/comm" 2>/dev/null)" = systemd ] && break
     leader=""
     sleep 0.2
