@@ -94,13 +94,12 @@ class TftpTransfer : public std::enable_shared_from_this<TftpTransfer> {
   bool waiting_writable_ = false;
   bool finished_ = false;
   bool use_gso_ = true;
-  std::chrono::steady_clock::time_point started_;  // Start(): the request was accepted
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();  // reset by Start()
   std::chrono::milliseconds initial_timeout_;
   std::chrono::milliseconds max_timeout_;
   std::chrono::milliseconds timeout_;
   unsigned retries_ = 0;
   unsigned retransmits_ = 0;  // all timeouts of the transfer, for its report
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   unsigned max_retries_;
   std::uint64_t timer_generation_ = 0;
   std::vector<std::byte> oack_;
