@@ -129,6 +129,7 @@ class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
       return;
     }
     shared_->lines.fetch_add(1, std::memory_order_relaxed);
+    if (shared_->options.line_observer) shared_->options.line_observer(peer_, *parsed);
     batch.push_back({std::move(parsed).value(), std::string(line)});
   }
 

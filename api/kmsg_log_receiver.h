@@ -44,6 +44,10 @@ struct KmsgLogReceiverOptions {
   std::chrono::seconds silent_timeout{15}; // until the first complete line (Talos sends its ring buffer at once)
   std::chrono::seconds keepalive_idle{60}; // TCP keepalive: probes after this much silence, 3 x 10 s
   KmsgLogStoreOptions store;
+  // Every parsed line (tokens already redacted) with the address it came
+  // from, on the io_context's thread: the boot timeline picks its milestones
+  // here. Must only queue.
+  std::function<void(Ipv4Address peer, const KmsgLine& line)> line_observer;
 };
 
 struct KmsgReceiverCounters {

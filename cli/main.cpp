@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   AddInfoCommands(app, ctx);
   AddClusterCommands(app, ctx);
   AddClientConfigCommands(app, ctx);
+  AddTimelineCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

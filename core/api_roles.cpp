@@ -26,6 +26,8 @@ constexpr std::array kApiRpcRules = {
     ApiRpcRule{"PullImage", ApiRole::kOperator, true},
     ApiRpcRule{"Version", ApiRole::kViewer, false},
     ApiRpcRule{"Health", ApiRole::kViewer, false},
+    ApiRpcRule{"Timeline", ApiRole::kViewer, false},
+    ApiRpcRule{"WatchTimeline", ApiRole::kViewer, false},
     // Clusters: status is a read; kubeconfig and talosconfig are credentials
     // that are admin of the cluster, so only an admin may take them.
     ApiRpcRule{"ListClusters", ApiRole::kViewer, false},

@@ -57,6 +57,9 @@ struct ServerConfig {
   std::uint16_t tftp_port = 69;
   std::string tftp_root = "/usr/lib/ipxe";
   std::string api_listen = "0.0.0.0:50100";
+  // The web status page (ui/): loopback by default, off the boot network;
+  // "off" serves no page.
+  std::string ui_listen = "127.0.0.1:50180";
   std::uint16_t event_sink_port = 50101;
   std::uint16_t kmsg_log_port = 50102;
   std::string log_level = "info";

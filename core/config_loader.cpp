@@ -45,7 +45,13 @@ void ReadServer(MapReader r, const std::string& base_dir, ServerConfig& s) {
   if (auto v = r.Int("httpPort", 1, kMaxPort)) s.http_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.Int("tftpPort", 1, kMaxPort)) s.tftp_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.String("tftpRoot")) s.tftp_root = ResolvePath(*v, base_dir);
-  if (auto v = r.String("apiListen")) {
+  auto listen_address = [&](const char* key, const char* example, std::string& into, bool may_be_off) {
+    auto v = r.String(key);
+    if (!v) return;
+    if (may_be_off && *v == "off") {
+      into = *v;
+      return;
+    }
     const auto colon = v->rfind(':');
     const std::string host = colon == std::string::npos ? "" : v->substr(0, colon);
     long long port = 0;
@@ -54,10 +60,13 @@ void ReadServer(MapReader r, const std::string& base_dir, ServerConfig& s) {
     } catch (...) {
     }
     if (colon == std::string::npos || port < 1 || port > kMaxPort || (!host.empty() && !Ipv4Address::Parse(host)))
-      r.sink().Add(r.Raw("apiListen"), "server.apiListen: '" + *v + "' is not ADDRESS:PORT (e.g. 0.0.0.0:50100)");
+      r.sink().Add(r.Raw(key), "server." + std::string(key) + ": '" + *v + "' is not ADDRESS:PORT (e.g. " + example +
+                                   ")" + (may_be_off ? " or off" : ""));
     else
-      s.api_listen = *v;
-  }
+      into = *v;
+  };
+  listen_address("apiListen", "0.0.0.0:50100", s.api_listen, false);
+  listen_address("uiListen", "127.0.0.1:50180", s.ui_listen, true);
   if (auto v = r.Int("eventSinkPort", 1, kMaxPort)) s.event_sink_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.Int("kmsgLogPort", 1, kMaxPort)) s.kmsg_log_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.Enum<std::string>("logLevel", {{"trace", "trace"},
@@ -452,7 +461,7 @@ ReloadedConfig ReloadAppConfig(const AppConfig& running) {
     const auto& b = fresh->server;
     return a.interface != b.interface || a.address != b.address || a.state_dir != b.state_dir ||
            a.http_port != b.http_port || a.tftp_port != b.tftp_port || a.tftp_root != b.tftp_root ||
-           a.api_listen != b.api_listen || a.event_sink_port != b.event_sink_port ||
+           a.api_listen != b.api_listen || a.ui_listen != b.ui_listen || a.event_sink_port != b.event_sink_port ||
            a.kmsg_log_port != b.kmsg_log_port || a.log_level != b.log_level;
   };
   auto dhcp_changed = [&] {

@@ -97,7 +97,13 @@ std::uint64_t MachineRegistry::unknown_machines_dropped() const {
   return unknown_dropped_;
 }
 
-void MachineRegistry::EmitLocked(const std::string& machine, const std::string& kind, const std::string& message) {
+void MachineRegistry::SetMachineEventHook(MachineEventHook hook) {
+  std::lock_guard lock(mu_);
+  machine_event_hook_ = std::move(hook);
+}
+
+void MachineRegistry::EmitLocked(const MacAddress& primary, const std::string& machine, const std::string& kind,
+                                 const std::string& message) {
   auto [last, fresh] = last_event_.try_emplace(machine);
   if (!fresh && last->second.first == kind && last->second.second == message) return;
   last->second = {kind, message};
@@ -111,6 +117,8 @@ void MachineRegistry::EmitLocked(const std::string& machine, const std::string& 
   recent_.push_back(e);
   if (recent_.size() > kRecentEvents) recent_.pop_front();
   for (const auto& [id, listener] : listeners_) listener(e);
+  // Cluster and API events name no machine's MAC: no timeline entry.
+  if (machine_event_hook_ && primary != MacAddress{}) machine_event_hook_(primary, e);
 }
 
 MachineState MachineRegistry::StateOf(const MacAddress& mac) const {
@@ -199,7 +207,7 @@ void MachineRegistry::ObserveBoot(const BootObservation& seen) {
     changed = true;
   }
   if (fresh && !known)
-    EmitLocked(primary.ToString(), "state",
+    EmitLocked(primary, primary.ToString(), "state",
                "discovered: unknown machine (" + (r.arch.empty() ? std::string("firmware unknown") : r.arch) +
                    (r.vendor_class.empty() ? "" : ", " + r.vendor_class) + ")");
   // Nothing new but the time: written now and then, not per request.
@@ -244,7 +252,7 @@ std::optional<MachineState> MachineRegistry::Apply(const MacAddress& mac, Lifecy
   std::string message = std::string(MachineStateName(before)) + " -> " + std::string(MachineStateName(*next)) +
                         ": " + cause;
   if (!r.reason.empty()) message += " (" + r.reason + ")";
-  EmitLocked(name, "state", message);
+  EmitLocked(primary, name, "state", message);
   spdlog::info("machine {}: {}", name, message);
   return next;
 }
@@ -280,19 +288,19 @@ void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind
   const MacAddress primary = PrimaryMac(*config, mac);
   std::lock_guard lock(mu_);
   if (!records_.count(primary) && !InventoryMachine(*config, primary)) return;  // unrecorded unknown MAC
-  EmitLocked(KeyName(*config, primary), kind, message);
+  EmitLocked(primary, KeyName(*config, primary), kind, message);
 }
 
 void MachineRegistry::RecordClusterEvent(const std::string& cluster, const std::string& message) {
   std::lock_guard lock(mu_);
-  EmitLocked(std::string(kClusterEventPrefix) + cluster, "cluster", message);
+  EmitLocked(MacAddress{}, std::string(kClusterEventPrefix) + cluster, "cluster", message);
 }
 
 void MachineRegistry::RecordApiEvent(const std::string& machine, const std::string& message) {
   std::lock_guard lock(mu_);
   // Each call is someone's action: never folded into "no repeats".
   last_event_.erase(machine);
-  EmitLocked(machine, "api", message);
+  EmitLocked(MacAddress{}, machine, "api", message);
 }
 
 std::vector<EventRecord> MachineRegistry::RecentEvents(std::int64_t after_id, std::size_t limit) const {

@@ -97,6 +97,14 @@ class MachineRegistry {
   void RecordApiEvent(const std::string& machine, const std::string& message);
   std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
   int Subscribe(EventListener listener);
+  // Every recorded event with the machine's primary MAC, under the
+  // registry's lock (must only queue, never call back in): the boot
+  // timeline's feed of state changes and power actions.
+  using MachineEventHook = std::function<void(const MacAddress& primary, const EventRecord&)>;
+  void SetMachineEventHook(MachineEventHook hook);
+  // The MAC a machine's records and timeline are kept under: the first of
+  // its inventory MACs, or the MAC itself.
+  MacAddress PrimaryOf(const MacAddress& mac) const { return PrimaryMac(*config_.Current(), mac); }
   void Unsubscribe(int id);
 
   // Unknown MACs not recorded because max_unknown_machines was reached.
@@ -110,7 +118,8 @@ class MachineRegistry {
   void CountUnknownLocked(const AppConfig& config);
   // May a record exist for `primary`? (Past the bound, unknown MACs may not.)
   bool AdmitLocked(const AppConfig& config, const MacAddress& primary);
-  void EmitLocked(const std::string& machine, const std::string& kind, const std::string& message);
+  void EmitLocked(const MacAddress& primary, const std::string& machine, const std::string& kind,
+                  const std::string& message);
   std::int64_t NowMs() const;
 
   const ConfigSource& config_;
@@ -123,6 +132,7 @@ class MachineRegistry {
   std::deque<EventRecord> recent_;  // bounded in-memory history
   std::int64_t next_event_id_ = 1;
   std::map<int, EventListener> listeners_;
+  MachineEventHook machine_event_hook_;
   int next_listener_ = 1;
   // The last event of each machine (kind, message), for "no repeats".
   std::unordered_map<std::string, std::pair<std::string, std::string>> last_event_;

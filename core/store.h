@@ -21,6 +21,7 @@
 #include "core/machine_state.h"
 #include "core/net_types.h"
 #include "core/result.h"
+#include "core/timeline.h"
 
 namespace metalpxe {
 
@@ -93,6 +94,13 @@ class Store {
   virtual void AppendEvent(const EventRecord& event, DurableCallback done) = 0;
   // Events with id > after_id, oldest first, at most `limit`.
   virtual Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit) = 0;
+
+  // Each machine's boot timeline (core/timeline.h), keyed by (mac, seq):
+  // a put of an existing key replaces it. Trim deletes the machine's entries
+  // with seq < keep_from_seq. Load returns the newest `limit`, oldest first.
+  virtual void PutTimelineEntry(const TimelineEntry& entry, DurableCallback done) = 0;
+  virtual void TrimTimeline(const MacAddress& mac, std::int64_t keep_from_seq, DurableCallback done) = 0;
+  virtual Result<std::vector<TimelineEntry>> LoadTimeline(const MacAddress& mac, std::size_t limit) = 0;
 
   // Blocks until every write submitted before the call is durable (or failed).
   virtual Status Flush() = 0;

@@ -23,6 +23,8 @@
 #include "http/http_server.h"
 #include "ipmi/driver_power_control.h"
 #include "pxe/tftp/tftp_server.h"
+#include "ui/ui_password.h"
+#include "ui/ui_server.h"
 
 namespace metalpxe {
 
@@ -44,6 +46,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<AssetCache> assets;
   std::unique_ptr<ApplianceManagementBackend> mgmt_backend;
   std::unique_ptr<ManagementServer> mgmt;
+  std::unique_ptr<ui::UiServer> ui;
   std::function<bool()> reload;
   bool stopped = false;
 
@@ -56,6 +59,22 @@ struct ApplianceModules::Impl {
     seen.client = o.client;
     seen.vendor_class = o.vendor_class;
     seen.uuid = o.uuid;
+    // The lease granted once its write is durable comes as an ACK observed
+    // a second time: not a new exchange for the timeline.
+    const bool received = o.message_type != dhcp::MessageType::kAck;
+    auto name = [](dhcp::MessageType t) {
+      std::string_view n = dhcp::MessageTypeName(t);  // "DHCPDISCOVER"
+      if (n.substr(0, 4) == "DHCP") n.remove_prefix(4);
+      return std::string(n);
+    };
+    if (received) {
+      seen.received = name(o.message_type);
+      if (o.reply_type) seen.replied = name(*o.reply_type);
+      if (!o.offered.IsUnspecified()) seen.offered = o.offered;
+      seen.boot_file = o.boot_file;
+      seen.boot_why = o.boot_why;
+      seen.proxy = o.proxy;
+    }
     return seen;
   }
 
@@ -105,12 +124,19 @@ struct ApplianceModules::Impl {
     topt.root = server.tftp_root;
     topt.port = server.tftp_port;
     topt.interface = server.interface;
+    topt.observer = [this](const tftp::TftpTransferReport& r) {
+      service->OnTftpFetch(r.peer, {r.file, r.size, r.duration, r.retransmits, r.block_size, r.window_size, r.ok,
+                                    r.error});
+    };
     tftp = std::make_unique<tftp::TftpServer>(io, topt);
     if (auto st = tftp->Start(); !st.ok()) return {st.code(), "tftp: " + st.message()};
 
     http::HttpServerOptions hopt;
     hopt.port = server.http_port;
     hopt.threads = 4;
+    hopt.file_observer = [this](const http::HttpFileReport& r) {
+      service->OnHttpFileFetch(r.peer, {r.path, r.status, r.bytes, r.duration, r.completed});
+    };
     http = std::make_unique<http::HttpServer>(hopt);
     boot = std::make_unique<http::BootEndpoints>(source, *service);
     boot->Register(*http);
@@ -132,6 +158,7 @@ struct ApplianceModules::Impl {
     KmsgLogReceiverOptions kopt;
     kopt.port = server.kmsg_log_port;
     kopt.store.log_dir = std::filesystem::path(server.state_dir) / "logs";
+    kopt.line_observer = [this](Ipv4Address peer, const KmsgLine& line) { service->OnKernelLog(peer, line.msg); };
     kmsg = std::make_unique<KmsgLogReceiver>(io, kopt, [this](Ipv4Address peer) { return service->LogKeyFor(peer); });
     if (auto st = kmsg->Start(); !st.ok()) return {st.code(), "kernel logs: " + st.message()};
     if (auto st = StartManagementApi(server); !st.ok()) return {st.code(), "management API: " + st.message()};
@@ -162,6 +189,15 @@ struct ApplianceModules::Impl {
     mgmt = std::make_unique<ManagementServer>(server.api_listen, *pki, *mgmt_backend);
     if (auto st = mgmt->Start(); !st.ok()) return st;
     spdlog::info("management API on {} (client config: {})", server.api_listen, pki->client_config_path);
+    if (server.ui_listen != "off") {
+      ui::UiServerOptions uopt;
+      uopt.listen = server.ui_listen;
+      uopt.state_dir = server.state_dir;
+      ui = std::make_unique<ui::UiServer>(uopt, *mgmt_backend);
+      if (auto st = ui->Start(); !st.ok()) return st;
+      spdlog::info("status page on http://{}/{}", server.ui_listen,
+                   ui::ReadUiPasswordFile(server.state_dir).ok() ? "" : " (no password yet: metalpxed --set-ui-password)");
+    }
     return Status::Ok();
   }
 
@@ -193,6 +229,7 @@ struct ApplianceModules::Impl {
   void Stop() {
     if (stopped) return;
     stopped = true;
+    if (ui) ui->Stop();  // before the backend it reads
     if (mgmt) mgmt->Shutdown();
     if (events) events->Shutdown();
     if (http) http->Stop();

@@ -7,6 +7,7 @@
 
 #include "daemon/appliance.h"
 #include "daemon/check_config.h"
+#include "daemon/set_ui_password.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"metalpxed: network-boot provisioning appliance for Talos Linux"};
@@ -15,6 +16,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "Run the appliance with this config until SIGTERM/SIGINT")
       ->check(CLI::ExistingFile);
   app.add_option("--check-config", check_path, "Validate a config (and its inventory) and exit");
+  bool set_ui_password = false;
+  app.add_flag("--set-ui-password", set_ui_password,
+               "Set the web status page's password (read from standard input) in the config's stateDir, and exit");
   app.set_version_flag("--version", std::string("metalpxed ") + metalpxe::kVersion);
   // The man page (help2man) is made from this text.
   app.footer(
@@ -35,5 +39,6 @@ int main(int argc, char** argv) {
     std::cerr << "metalpxed: give --config FILE to run, or --check-config FILE to validate\n" << app.help();
     return 2;
   }
+  if (set_ui_password) return metalpxe::RunSetUiPassword(config_path, std::cin, std::cout, std::cerr);
   return metalpxe::RunAppliance(config_path);
 }

@@ -8,6 +8,7 @@
 #include "daemon/kubernetes_readyz.h"
 #include "daemon/profile_assets.h"
 #include "core/provisioning/boot_urls.h"
+#include "core/timeline.h"
 
 namespace metalpxe {
 namespace {
@@ -32,6 +33,20 @@ v1::Event ToProto(const EventRecord& e) {
 }
 
 }  // namespace
+
+// Also used by the status page (ui/), so one shape reaches every reader.
+v1::TimelineEntry TimelineEntryToProto(const TimelineEntry& e) {
+  v1::TimelineEntry out;
+  out.set_mac(e.mac.ToString());
+  out.set_seq(e.seq);
+  out.set_time_unix_ms(e.time_unix_ms);
+  out.set_source(std::string(TimelineSourceName(e.source)));
+  out.set_summary(e.summary);
+  out.set_details(e.details);
+  out.set_repeats(e.repeats);
+  out.set_last_unix_ms(e.last_unix_ms);
+  return out;
+}
 
 Result<MachineRecord> ApplianceManagementBackend::Find(const std::string& machine) const {
   if (auto r = registry().GetByName(machine)) return *r;
@@ -159,6 +174,28 @@ Result<std::uint64_t> ApplianceManagementBackend::SubscribeKernelLogs(const std:
 void ApplianceManagementBackend::UnsubscribeKernelLogs(std::uint64_t id) {
   if (p_.kmsg) p_.kmsg->Unsubscribe(id);
 }
+
+Result<v1::TimelineResponse> ApplianceManagementBackend::Timeline(const std::string& machine, std::size_t limit) {
+  auto r = Find(machine);
+  if (!r.ok()) return r.status();
+  v1::TimelineResponse out;
+  out.set_machine(r->name.empty() ? r->mac.ToString() : r->name);
+  out.set_mac(r->mac.ToString());
+  for (const auto& e : p_.service->timeline().Entries(r->mac, limit == 0 ? SIZE_MAX : limit))
+    *out.add_entries() = TimelineEntryToProto(e);
+  return out;
+}
+
+Result<int> ApplianceManagementBackend::SubscribeTimeline(const std::string& machine,
+                                                          std::function<void(const v1::TimelineEntry&)> listener) {
+  auto r = Find(machine);
+  if (!r.ok()) return r.status();
+  return p_.service->timeline().Subscribe([mac = r->mac, listener = std::move(listener)](const TimelineEntry& e) {
+    if (e.mac == mac) listener(TimelineEntryToProto(e));
+  });
+}
+
+void ApplianceManagementBackend::UnsubscribeTimeline(int id) { p_.service->timeline().Unsubscribe(id); }
 
 std::vector<v1::Lease> ApplianceManagementBackend::Leases() {
   std::vector<v1::Lease> out;

@@ -27,6 +27,8 @@ struct ManagementParts {
   std::function<bool()> reload;
 };
 
+v1::TimelineEntry TimelineEntryToProto(const TimelineEntry& e);
+
 class ApplianceManagementBackend final : public ManagementBackend {
  public:
   explicit ApplianceManagementBackend(ManagementParts parts) : p_(std::move(parts)) {}
@@ -45,6 +47,10 @@ class ApplianceManagementBackend final : public ManagementBackend {
   Result<std::uint64_t> SubscribeKernelLogs(const std::string& machine,
                                             std::function<void(const v1::LogLine&)> listener) override;
   void UnsubscribeKernelLogs(std::uint64_t id) override;
+  Result<v1::TimelineResponse> Timeline(const std::string& machine, std::size_t limit) override;
+  Result<int> SubscribeTimeline(const std::string& machine,
+                                std::function<void(const v1::TimelineEntry&)> listener) override;
+  void UnsubscribeTimeline(int id) override;
   std::vector<v1::Lease> Leases() override;
   std::vector<v1::Image> Images() override;
   void PullImage(const std::string& profile, std::function<void(const v1::PullProgress&)> progress,

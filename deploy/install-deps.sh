@@ -33,6 +33,7 @@ PEER_PKGS=(
   zstd xz-utils binutils sqlite3
   etcd-server etcd-client openssl
   prometheus  # promtool: /metrics is checked by Prometheus's own parser
+  chromium                      # the status page test drives a real headless browser
 )
 
 SUDO=""

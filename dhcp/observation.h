@@ -22,6 +22,9 @@ struct DhcpObservation {
   std::string boot_why;                // why that boot file, or why none
   std::string uuid;                    // option 97 as text, "" when absent
   MessageType message_type = MessageType::kDiscover;  // received, or kAck when a lease was granted
+  std::optional<MessageType> reply_type;  // what the answer is, nullopt for none
+  Ipv4Address offered;                    // the answer's yiaddr (unspecified in proxy answers)
+  bool proxy = false;                     // a proxyDHCP or boot-server answer (no address)
 };
 
 using DhcpObserver = std::function<void(const DhcpObservation&)>;

@@ -72,10 +72,16 @@ Decision DhcpResponder::Handle(const Inbound& in, std::int64_t now) {
 
   if (in.boot_server_port) {
     d = HandleBootServer(in, info, *type);
+    obs.proxy = true;
   } else if (config_->dhcp.mode == DhcpMode::kFull) {
     d = HandleFull(in, info, *type, now);
   } else if (config_->dhcp.mode == DhcpMode::kProxy) {
     d = HandleProxy(in, info, *type);
+    obs.proxy = true;
+  }
+  if (d.reply) {
+    obs.reply_type = d.reply->msg.Type();
+    obs.offered = d.reply->msg.yiaddr;
   }
   if (last_boot_.answer) obs.boot_file = last_boot_.answer->boot_file;
   obs.boot_why = std::move(last_boot_.why);

@@ -53,6 +53,13 @@ void EtcdStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
 
+void EtcdStore::PutTimelineEntry(const TimelineEntry& entry, DurableCallback done) {
+  writer_->Submit({entry, std::move(done)});
+}
+void EtcdStore::TrimTimeline(const MacAddress& mac, std::int64_t keep_from_seq, DurableCallback done) {
+  writer_->Submit({TrimTimelineOp{mac, keep_from_seq}, std::move(done)});
+}
+
 template <typename T, typename Decode>
 Result<std::vector<T>> EtcdStore::LoadAll(const std::string& prefix, Decode decode) {
   std::vector<T> out;
@@ -123,6 +130,30 @@ Result<std::vector<EventRecord>> EtcdStore::LoadEvents(std::int64_t after_id, st
     auto id = keys_.EventId(kv.key());
     if (!id) return Status(ErrorCode::kDataLoss, "etcd store: '" + kv.key() + "' is not an event key");
     auto e = DecodeEvent(*id, kv.value());
+    if (!e.ok()) return AtKey(kv.key(), e.status());
+    out.push_back(std::move(e).value());
+  }
+  return out;
+}
+
+Result<std::vector<TimelineEntry>> EtcdStore::LoadTimeline(const MacAddress& mac, std::size_t limit) {
+  if (limit == 0) return std::vector<TimelineEntry>{};
+  // Newest first from etcd (descending keys), returned oldest first.
+  const std::string prefix = keys_.TimelinePrefix(mac);
+  pb::RangeRequest req = PrefixRequest(prefix, 0);
+  req.set_sort_order(pb::RangeRequest::DESCEND);
+  req.set_sort_target(pb::RangeRequest::KEY);
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  req.set_limit(static_cast<std::int64_t>(limit > kMax ? kMax : limit));
+  auto r = client_->RangeSync(req);
+  if (!r.ok()) return Status(r.status().code(), "etcd store: " + r.status().message());
+  std::vector<TimelineEntry> out;
+  out.reserve(static_cast<std::size_t>(r->kvs_size()));
+  for (int i = r->kvs_size() - 1; i >= 0; --i) {
+    const auto& kv = r->kvs(i);
+    auto seq = keys_.TimelineSeq(mac, kv.key());
+    if (!seq) return Status(ErrorCode::kDataLoss, "etcd store: '" + kv.key() + "' is not a timeline key");
+    auto e = DecodeTimelineEntry(mac, *seq, kv.value());
     if (!e.ok()) return AtKey(kv.key(), e.status());
     out.push_back(std::move(e).value());
   }

@@ -51,6 +51,10 @@ class EtcdStore final : public Store {
   void AppendEvent(const EventRecord& event, DurableCallback done) override;
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit) override;
 
+  void PutTimelineEntry(const TimelineEntry& entry, DurableCallback done) override;
+  void TrimTimeline(const MacAddress& mac, std::int64_t keep_from_seq, DurableCallback done) override;
+  Result<std::vector<TimelineEntry>> LoadTimeline(const MacAddress& mac, std::size_t limit) override;
+
   // Must not be called from a write callback: returns kFailedPrecondition there.
   Status Flush() override;
 

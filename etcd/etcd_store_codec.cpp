@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -127,6 +128,30 @@ std::string StoreKeys::Event(std::int64_t id) const {
   char digits[24];
   std::snprintf(digits, sizeof digits, "%020lld", static_cast<long long>(id));
   return EventsPrefix() + digits;
+}
+
+namespace {
+std::string ZeroPadded20(std::int64_t v) {
+  char digits[24];
+  std::snprintf(digits, sizeof digits, "%020lld", static_cast<long long>(v));
+  return digits;
+}
+std::optional<std::int64_t> Padded20After(const std::string& p, std::string_view key) {
+  if (key.size() != p.size() + 20 || key.substr(0, p.size()) != p) return std::nullopt;
+  std::int64_t id = 0;
+  const auto digits = key.substr(p.size());
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  if (ec != std::errc() || end != digits.data() + digits.size() || id < 0) return std::nullopt;
+  return id;
+}
+}  // namespace
+
+std::string StoreKeys::TimelineEntryKey(const MacAddress& mac, std::int64_t seq) const {
+  return TimelinePrefix(mac) + ZeroPadded20(seq < 0 ? 0 : seq);
+}
+
+std::optional<std::int64_t> StoreKeys::TimelineSeq(const MacAddress& mac, std::string_view key) const {
+  return Padded20After(TimelinePrefix(mac), key);
 }
 
 std::optional<std::int64_t> StoreKeys::EventId(std::string_view key) const {
@@ -287,6 +312,36 @@ Result<EventRecord> DecodeEvent(std::int64_t id, std::string_view value) {
     e.machine = Str(j, "machine");
     e.kind = Str(j, "kind");
     e.message = Str(j, "message");
+    return Status::Ok();
+  });
+}
+
+std::string EncodeTimelineEntry(const TimelineEntry& e) {
+  json j = {{"v", kFormat},
+            {"time", e.time_unix_ms},
+            {"source", std::string(TimelineSourceName(e.source))},
+            {"repeats", e.repeats},
+            {"last", e.last_unix_ms}};
+  PutText(j, "summary", e.summary);
+  PutText(j, "details", e.details);
+  return j.dump();
+}
+
+Result<TimelineEntry> DecodeTimelineEntry(const MacAddress& mac, std::int64_t seq, std::string_view value) {
+  return Decode<TimelineEntry>("timeline entry", value, [&](const json& j, TimelineEntry& e) {
+    const auto source = ParseTimelineSource(Str(j, "source"));
+    if (!source) return Bad("timeline entry", "unknown source");
+    e.mac = mac;
+    e.seq = seq;
+    e.time_unix_ms = Int(j, "time");
+    e.source = *source;
+    e.summary = Str(j, "summary");
+    e.details = Str(j, "details");
+    const auto repeats = Int(j, "repeats");
+    if (repeats < 0 || repeats > std::numeric_limits<std::uint32_t>::max())
+      return Bad("timeline entry", "repeats out of range");
+    e.repeats = static_cast<std::uint32_t>(repeats);
+    e.last_unix_ms = Int(j, "last");
     return Status::Ok();
   });
 }

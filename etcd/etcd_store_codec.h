@@ -11,6 +11,7 @@
 //   <prefix>tokens/<sha256 hex>    TokenRecord
 //   <prefix>clusters/<name>        ClusterRecord
 //   <prefix>events/<20-digit id>   EventRecord     (zero-padded: key order is id order)
+//   <prefix>timeline/<mac>/<20-digit seq>  TimelineEntry (a machine's entries are one key range)
 //   <prefix>meta/event-seq         last event id handed out (decimal)
 //   <prefix>writers/<writer id>    a writer's last transaction number (see etcd_store_writer.h)
 //   <prefix>leaders/...            election keys (etcd_election.h)
@@ -39,6 +40,10 @@ class StoreKeys {
   std::string ClustersPrefix() const { return prefix_ + "clusters/"; }
   std::string Event(std::int64_t id) const;
   std::string EventsPrefix() const { return prefix_ + "events/"; }
+  std::string TimelinePrefix(const MacAddress& mac) const { return prefix_ + "timeline/" + mac.ToString() + "/"; }
+  std::string TimelineEntryKey(const MacAddress& mac, std::int64_t seq) const;
+  // The seq in a timeline key of `mac`; nullopt for any other key.
+  std::optional<std::int64_t> TimelineSeq(const MacAddress& mac, std::string_view key) const;
   std::string EventSeq() const { return prefix_ + "meta/event-seq"; }
   std::string Writer(const std::string& id) const { return prefix_ + "writers/" + id; }
 
@@ -64,6 +69,10 @@ Result<ClusterRecord> DecodeCluster(std::string_view value);
 // The id lives in the key, not in the value.
 std::string EncodeEvent(const EventRecord& event);
 Result<EventRecord> DecodeEvent(std::int64_t id, std::string_view value);
+
+// The machine and seq live in the key, not in the value.
+std::string EncodeTimelineEntry(const TimelineEntry& entry);
+Result<TimelineEntry> DecodeTimelineEntry(const MacAddress& mac, std::int64_t seq, std::string_view value);
 
 // Non-negative decimal without sign or leading junk.
 std::string EncodeCounter(std::int64_t value);

@@ -54,7 +54,8 @@ std::unique_ptr<EtcdStoreWriter::Batch> EtcdStoreWriter::TakeBatch(bool events_a
   // The marker's compare, put and read-back are in every transaction.
   std::size_t ops = 1, bytes = 3 * (marker.size() + kOpOverhead);
   const std::size_t event_key = keys_.Event(0).size(), seq_key = keys_.EventSeq().size();
-  while (!pending_.empty() && !std::holds_alternative<DeleteExpiredTokensOp>(pending_.front().op)) {
+  while (!pending_.empty() && !std::holds_alternative<DeleteExpiredTokensOp>(pending_.front().op) &&
+         !std::holds_alternative<TrimTimelineOp>(pending_.front().op)) {
     auto& front = pending_.front();
     const bool event = std::holds_alternative<EventRecord>(front.op);
     if (event && !events_allowed) break;  // the counter belongs to the batch in flight
@@ -65,6 +66,9 @@ std::unique_ptr<EtcdStoreWriter::Batch> EtcdStoreWriter::TakeBatch(bool events_a
                    [&](const MachineRecord& m) { it.key = keys_.Machine(m.mac), it.value = EncodeMachine(m); },
                    [&](const TokenRecord& t) { it.key = keys_.Token(t.token_hash), it.value = EncodeToken(t); },
                    [&](const ClusterRecord& c) { it.key = keys_.Cluster(c.name), it.value = EncodeCluster(c); },
+                   [&](const TimelineEntry& e) {
+                     it.key = keys_.TimelineEntryKey(e.mac, e.seq), it.value = EncodeTimelineEntry(e);
+                   },
                    [&](EventRecord& e) {
                      if (e.time_unix_ms == 0) e.time_unix_ms = NowUnixMs();
                      it.value = EncodeEvent(e);
@@ -209,6 +213,7 @@ bool EtcdStoreWriter::BuildTxn(Lane& lane, Batch& batch, pb::TxnRequest& txn) {
                    },
                    [&](const BarrierOp&) {},
                    [&](const DeleteExpiredTokensOp&) {},
+                   [&](const TrimTimelineOp&) {},
                    [&](const auto&) { *txn.add_success() = PutOp(it.key, it.value), writes = true; },
                },
                it.write.op);

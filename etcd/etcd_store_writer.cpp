@@ -119,8 +119,10 @@ void EtcdStoreWriter::Run() {
 
 void EtcdStoreWriter::FillLanes() {
   while (!pending_.empty()) {
-    if (std::holds_alternative<DeleteExpiredTokensOp>(pending_.front().op)) {
-      // A read-then-delete of its own: after everything before it, alone.
+    if (std::holds_alternative<DeleteExpiredTokensOp>(pending_.front().op) ||
+        std::holds_alternative<TrimTimelineOp>(pending_.front().op)) {
+      // A delete of its own: after everything before it (so no entry it
+      // removes is still in flight to be written back), alone.
       for (const auto& lane : lanes_)
         if (lane.batch) return;
       auto b = std::make_unique<Batch>();
@@ -128,7 +130,11 @@ void EtcdStoreWriter::FillLanes() {
       b->items.resize(1);
       b->items[0].write = std::move(pending_.front());
       pending_.pop_front();
-      DeleteExpiredTokens(b->items[0]);
+      if (std::holds_alternative<TrimTimelineOp>(b->items[0].write.op)) {
+        TrimTimeline(b->items[0]);
+      } else {
+        DeleteExpiredTokens(b->items[0]);
+      }
       finished_[b->order] = std::move(b);
       continue;
     }
@@ -214,6 +220,18 @@ void EtcdStoreWriter::RunReadyCallbacks() {
       RunCallback(it.write.done, it.result);
     }
   }
+}
+
+void EtcdStoreWriter::TrimTimeline(Item& item) {
+  const auto& trim = std::get<TrimTimelineOp>(item.write.op);
+  item.done = true;
+  // One range delete [first key of the machine, its key at keep_from): any
+  // number of entries, one operation; repeating it changes nothing.
+  pb::DeleteRangeRequest del;
+  del.set_key(keys_.TimelinePrefix(trim.mac));
+  del.set_range_end(keys_.TimelineEntryKey(trim.mac, trim.keep_from_seq));
+  auto r = client_->DeleteRangeSync(del, RepeatSafe());
+  item.result = r.ok() ? Status::Ok() : Status(r.status().code(), "etcd store: " + r.status().message());
 }
 
 void EtcdStoreWriter::DeleteExpiredTokens(Item& item) {

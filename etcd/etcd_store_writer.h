@@ -130,6 +130,7 @@ class EtcdStoreWriter {
   void Finish(std::size_t lane);
   void RunReadyCallbacks();
   void DeleteExpiredTokens(Item& item);
+  void TrimTimeline(Item& item);
 
   // Transactions (etcd_store_txn.cpp): what is in one and what its answer means.
   Status Preload();

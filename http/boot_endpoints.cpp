@@ -28,7 +28,8 @@ void BootEndpoints::Register(HttpServer& server) {
   server.HandlePrefix(std::string(kConfigPathPrefix), [this](const HttpRequest& r) { return MachineConfigFile(r); });
 }
 
-HttpResponse BootEndpoints::ChainScript(const HttpRequest&) const {
+HttpResponse BootEndpoints::ChainScript(const HttpRequest& req) const {
+  service_.OnChainScript(req.peer);
   return Script(RenderChainScript(config_.Current()->server));
 }
 

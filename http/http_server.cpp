@@ -40,6 +40,11 @@ struct HttpServer::RequestContext {
   LatencyHistogram* durations = nullptr;  // the route's, once the request line is read
   std::chrono::steady_clock::time_point timing_since;
   bool stretched_timeout = false;  // send_stall_timeout in force for this request
+  // Static files only, for HttpServerOptions::file_observer.
+  bool file = false;
+  int status = 0;
+  std::string path;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 namespace {
@@ -121,6 +126,17 @@ struct MhdCallbacks {
     if (ctx->durations != nullptr) {
       ctx->durations->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->timing_since).count());
+    }
+    if (ctx->file && self->options_.file_observer) {
+      HttpFileReport report;
+      report.peer = PeerOf(connection);
+      report.path = std::move(ctx->path);
+      report.status = ctx->status;
+      report.completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+      report.bytes = report.completed ? ctx->body_bytes : 0;
+      report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                ctx->started);
+      self->options_.file_observer(report);
     }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
       self->counters_->bytes.fetch_add(ctx->body_bytes, relaxed);
@@ -389,8 +405,11 @@ bool HttpServer::ServeFile(MHD_Connection* connection, const char* method, const
                            std::string_view path, RequestContext* ctx) {
   const std::string_view rel = path.substr(route.prefix.size());
   auto asset = OpenAsset(rel, route.roots);
+  ctx->file = !IsHead(method);
+  ctx->path = std::string(path.substr(0, 512));
   if (!asset.ok()) {
     const bool bad = asset.status().code() == ErrorCode::kInvalidArgument;
+    ctx->status = bad ? 400 : 404;
     if (asset.status().code() == ErrorCode::kPermissionDenied)
       spdlog::warn("http: refused {}{}: {}", route.prefix, PathForLog(rel), asset.status().message());
     LogRequest(method, path, bad ? 400 : 404, 0, connection);
@@ -421,6 +440,7 @@ bool HttpServer::ServeFile(MHD_Connection* connection, const char* method, const
   if (response == nullptr) return false;
   for (const auto& [name, value] : plan.headers) MHD_add_response_header(response, name.c_str(), value.c_str());
   ctx->body_bytes = has_body && !IsHead(method) ? plan.length : 0;
+  ctx->status = plan.status;
   StretchTimeoutForBody(connection, ctx->body_bytes, ctx);
   LogRequest(method, path, plan.status, ctx->body_bytes, connection);
   return QueueAndCount(connection, plan.status, response, counters_->by_class);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,18 @@ struct MHD_Daemon;
 struct MHD_Connection;
 
 namespace metalpxe::http {
+
+// How one static-file request ended (ServeFiles routes only): for the
+// machine's boot timeline, reported once the response is done.
+struct HttpFileReport {
+  Ipv4Address peer;
+  std::string path;        // the URL path (libmicrohttpd gives it without the query)
+  int status = 0;
+  std::uint64_t bytes = 0;  // body bytes, when completed
+  std::chrono::milliseconds duration{0};
+  bool completed = false;   // the whole response was sent
+};
+using HttpFileObserver = std::function<void(const HttpFileReport&)>;
 
 struct HttpServerOptions {
   Ipv4Address bind_address;                 // 0.0.0.0: all addresses
@@ -56,6 +69,8 @@ struct HttpServerOptions {
   // Per-connection memory for the request line and headers (and response
   // headers): MHD_OPTION_CONNECTION_MEMORY_LIMIT. Larger requests get 431.
   std::size_t max_request_bytes = 16 * 1024;
+  // May be empty; runs on a worker thread and must only queue.
+  HttpFileObserver file_observer;
 };
 
 struct HttpStats {

@@ -59,6 +59,14 @@ class ManagementBackend {
                                                     std::function<void(const metalpxe::v1::LogLine&)> listener) = 0;
   virtual void UnsubscribeKernelLogs(std::uint64_t id) = 0;
 
+  // A machine's boot timeline (name or MAC; kNotFound for neither), the
+  // newest `limit` entries oldest first. Subscribe: its new entries, on the
+  // thread that recorded them (must not block).
+  virtual Result<metalpxe::v1::TimelineResponse> Timeline(const std::string& machine, std::size_t limit) = 0;
+  virtual Result<int> SubscribeTimeline(const std::string& machine,
+                                        std::function<void(const metalpxe::v1::TimelineEntry&)> listener) = 0;
+  virtual void UnsubscribeTimeline(int id) = 0;
+
   virtual std::vector<metalpxe::v1::Lease> Leases() = 0;
   virtual std::vector<metalpxe::v1::Image> Images() = 0;
   // Downloads (or verifies) a profile's boot assets; progress and done run

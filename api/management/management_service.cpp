@@ -264,6 +264,56 @@ class ManagementServer::Service final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status Timeline(grpc::ServerContext* context, const v1::TimelineRequest* request,
+                        v1::TimelineResponse* response) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
+    if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
+    auto t = backend_.Timeline(request->machine(), request->limit());
+    if (!t.ok()) return ToGrpcStatus(t.status());
+    *response = std::move(t).value();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchTimeline(grpc::ServerContext* context, const v1::TimelineRequest* request,
+                             grpc::ServerWriter<v1::TimelineEntry>* writer) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
+    if (request->machine().empty()) return Invalid("machine (name or MAC) is required");
+    // Subscribe before reading history so nothing falls between the two;
+    // the overlap is removed by (seq, repeats): an entry sent again with a
+    // higher repeat count is news, the same one twice is not.
+    auto queue = std::make_shared<StreamQueue<v1::TimelineEntry>>(kEventQueue);
+    auto sub = backend_.SubscribeTimeline(request->machine(), [queue](const v1::TimelineEntry& e) { queue->Push(e); });
+    if (!sub.ok()) return ToGrpcStatus(sub.status());
+    struct Unsub {
+      ManagementBackend& b;
+      int id;
+      ~Unsub() { b.UnsubscribeTimeline(id); }
+    } unsub{backend_, *sub};
+    auto history = backend_.Timeline(request->machine(), request->limit());
+    if (!history.ok()) return ToGrpcStatus(history.status());
+    std::int64_t last_seq = -1;
+    std::uint32_t last_repeats = 0;
+    for (const auto& e : history->entries()) {
+      if (!writer->Write(e)) return grpc::Status::OK;
+      last_seq = e.seq();
+      last_repeats = e.repeats();
+    }
+    while (!context->IsCancelled() && !stopping_.load()) {
+      if (queue->overflowed()) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "timeline entries were dropped because this client reads too slowly; watch again");
+      }
+      auto e = queue->Pop(kSlice);
+      if (!e || e->seq() < last_seq || (e->seq() == last_seq && e->repeats() <= last_repeats)) continue;
+      last_seq = e->seq();
+      last_repeats = e->repeats();
+      if (!writer->Write(*e)) break;
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status ListLeases(grpc::ServerContext* context, const v1::ListLeasesRequest*,
                           v1::ListLeasesResponse* response) override {
     CallerIdentity caller;

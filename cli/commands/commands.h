@@ -26,6 +26,7 @@ void AddAssetCommands(CLI::App& app, CommandContext& ctx);    // leases, images 
 void AddInfoCommands(CLI::App& app, CommandContext& ctx);     // version, health
 void AddClusterCommands(CLI::App& app, CommandContext& ctx);  // clusters, cluster status, kubeconfig, talosconfig
 void AddClientConfigCommands(CLI::App& app, CommandContext& ctx);  // config new|list|revoke
+void AddTimelineCommand(CLI::App& app, CommandContext& ctx);  // timeline MACHINE [-w]
 
 // Shared by the machine commands: the machines table.
 void PrintMachines(Session& session, const std::vector<metalpxe::v1::Machine>& machines);

@@ -24,6 +24,23 @@ std::string CleanIdentifier(std::string_view in) {
   return out;
 }
 
+std::string_view IpxeAnswerName(IpxeAnswer::Kind k) {
+  switch (k) {
+    case IpxeAnswer::Kind::kInstall: return "install";
+    case IpxeAnswer::Kind::kBootFromDisk: return "boot from disk";
+    case IpxeAnswer::Kind::kDiscover: return "discover";
+    case IpxeAnswer::Kind::kIgnore: return "ignore";
+    case IpxeAnswer::Kind::kRefused: return "refused";
+  }
+  return "unknown";
+}
+
+// Talos sends an event per task (dozens per boot): the timeline keeps the
+// sequences, phases, stages, services and errors that tell the story.
+bool TalosEventForTimeline(const TalosEvent& ev) {
+  return ev.type != kTalosTaskEvent && ev.type != kTalosAddressEvent;
+}
+
 std::string TalosEventSummary(const TalosEvent& ev) {
   std::string summary = ev.type;
   if (!ev.name.empty()) summary += " " + ev.name;
@@ -40,6 +57,7 @@ ProvisioningService::ProvisioningService(const ConfigSource& config, Store* stor
     : config_(config),
       store_(store),
       options_(std::move(options)),
+      timeline_(store, options_.timeline),
       registry_(config, store, {}, options_.registry),
       tokens_(ConfigTokenOptions::FromBootConfig(config.Current()->boot), options_.token_key, store,
               // One boot is three DHCP clients: a token bound to the address
@@ -47,10 +65,29 @@ ProvisioningService::ProvisioningService(const ConfigSource& config, Store* stor
               // installer's own DHCP got for the same MAC.
               [this](const MacAddress& mac, Ipv4Address peer) { return registry_.AddressOf(mac) == peer; }) {
   if (power && scheduler) jobs_ = std::make_unique<ReinstallJobs>(config, registry_, tokens_, *power, *scheduler);
+  // State changes and power actions are told by the registry, wherever
+  // they come from (boot path, Talos, reinstall jobs, the API).
+  registry_.SetMachineEventHook([this](const MacAddress& primary, const EventRecord& e) {
+    if (e.kind == "state") timeline_.Record(primary, TimelineSource::kState, e.message);
+    if (e.kind == "power") timeline_.Record(primary, TimelineSource::kPower, e.message);
+  });
+}
+
+void ProvisioningService::RecordTimeline(const MacAddress& mac, TimelineSource source, const TimelineText& text) {
+  const MacAddress primary = registry_.PrimaryOf(mac);
+  if (!registry_.Get(primary) && !MachineRegistry::InventoryMachine(*config_.Current(), primary)) return;
+  timeline_.Record(primary, source, text.summary, text.details);
+}
+
+void ProvisioningService::RecordTimelineByAddress(Ipv4Address peer, TimelineSource source, const TimelineText& text) {
+  if (const auto mac = registry_.MacForAddress(peer)) RecordTimeline(*mac, source, text);
 }
 
 Status ProvisioningService::Load() {
   if (auto st = registry_.Load(); !st.ok()) return st;
+  std::vector<MacAddress> macs;
+  for (const auto& m : registry_.List()) macs.push_back(m.mac);
+  if (auto st = timeline_.Load(macs); !st.ok()) return st;
   if (store_) {
     auto n = tokens_.LoadFrom(*store_);
     if (!n.ok()) return n.status();
@@ -71,6 +108,9 @@ void ProvisioningService::OnDhcp(const DhcpSighting& seen) {
   // own DHCP is not a boot client).
   const bool boot_client = seen.client.stage != BootStage::kOs;
   if (!boot_client && !MachineRegistry::InventoryMachine(*config, seen.mac) && !registry_.Get(seen.mac)) return;
+  // The exchange itself was recorded when it was answered; the lease
+  // granted after its write only updates the address below.
+  const bool exchange = !seen.received.empty();
   BootObservation o;
   o.mac = seen.mac;
   o.ip = seen.leased;
@@ -78,9 +118,51 @@ void ProvisioningService::OnDhcp(const DhcpSighting& seen) {
   if (boot_client) o.arch = BootClientName(seen.client);
   o.vendor_class = seen.vendor_class;
   registry_.ObserveBoot(o);
+  if (exchange)
+    RecordTimeline(seen.mac, TimelineSource::kDhcp,
+                   DhcpTimelineText({seen.received, seen.replied, seen.client, seen.vendor_class, seen.offered,
+                                     seen.boot_file, seen.boot_why, seen.proxy}));
+}
+
+void ProvisioningService::OnChainScript(Ipv4Address peer) {
+  RecordTimelineByAddress(peer, TimelineSource::kHttp,
+                          {"HTTP GET /boot.ipxe: chain script served", "path=/boot.ipxe peer=" + peer.ToString()});
+}
+
+void ProvisioningService::OnTftpFetch(Ipv4Address peer, const TftpFetch& fetch) {
+  RecordTimelineByAddress(peer, TimelineSource::kTftp, TftpTimelineText(fetch));
+}
+
+void ProvisioningService::OnHttpFileFetch(Ipv4Address peer, const HttpFileFetch& fetch) {
+  RecordTimelineByAddress(peer, TimelineSource::kHttp, HttpFileTimelineText(fetch));
+}
+
+void ProvisioningService::OnKernelLog(Ipv4Address peer, std::string_view msg) {
+  if (auto milestone = KernelLogMilestone(msg)) {
+    RecordTimelineByAddress(peer, TimelineSource::kKmsg, {*milestone, ""});
+  }
 }
 
 IpxeAnswer ProvisioningService::OnIpxe(const IpxeRequest& req) {
+  IpxeAnswer a = DecideIpxe(req);
+  TimelineText t;
+  const std::string client = BootClientName(BootClientFromIpxe(req.buildarch, req.platform));
+  t.summary = "HTTP GET /ipxe" + (client.empty() ? std::string() : " (" + client + ")") + ": " +
+              std::string(IpxeAnswerName(a.kind));
+  if (a.kind == IpxeAnswer::Kind::kInstall) t.summary += " as " + std::string(RoleName(a.role));
+  if (a.kind == IpxeAnswer::Kind::kDiscover) t.summary += ", retry in " + std::to_string(a.retry_seconds) + " s";
+  if (a.kind == IpxeAnswer::Kind::kBootFromDisk)
+    t.summary += " (" + std::string(BootFromDiskName(a.disk_mode)) + ")";
+  // a.why is safe to log; the kernel arguments (which carry the token) are never looked at here.
+  t.details = "decision=" + std::string(IpxeAnswerName(a.kind)) + " peer=" + req.peer.ToString();
+  if (!a.machine_name.empty()) t.details += " machine=" + a.machine_name;
+  if (!a.assets.kernel.empty()) t.details += " kernel=" + a.assets.kernel + " initramfs=" + a.assets.initramfs;
+  if (!a.why.empty()) t.details += " why=" + a.why;
+  RecordTimeline(req.mac, TimelineSource::kHttp, t);
+  return a;
+}
+
+IpxeAnswer ProvisioningService::DecideIpxe(const IpxeRequest& req) {
   ++counters_.scripts;
   const auto config = config_.Current();
   // In full DHCP mode our own DHCP says which address a MAC holds; a request
@@ -173,8 +255,11 @@ ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, Ipv4Addr
   if (!mac.ok()) {
     ++counters_.configs_refused;
     const auto why = TokenRejectionOf(mac.status());
-    a.why = "config fetch from " + peer.ToString() + " refused: " +
-            std::string(why ? TokenRejectionName(*why) : std::string_view("invalid"));
+    const std::string reason(why ? TokenRejectionName(*why) : std::string_view("invalid"));
+    a.why = "config fetch from " + peer.ToString() + " refused: " + reason;
+    // The token is not the machine's to name here: it is known by address.
+    RecordTimelineByAddress(peer, TimelineSource::kHttp,
+                            {"HTTP GET /config: refused (" + reason + ")", "peer=" + peer.ToString() + " why=" + reason});
     return a;
   }
   const auto config = config_.Current();
@@ -183,6 +268,8 @@ ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, Ipv4Addr
     // Removed from the inventory since its script was served.
     ++counters_.configs_refused;
     a.why = "config fetch refused: " + mac->ToString() + " is no longer in the inventory";
+    RecordTimeline(*mac, TimelineSource::kHttp,
+                   {"HTTP GET /config: refused (no longer in the inventory)", "peer=" + peer.ToString()});
     registry_.RecordEvent(*mac, "config-fetch", "refused: no longer in the inventory");
     return a;
   }
@@ -191,10 +278,14 @@ ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, Ipv4Addr
     ++counters_.configs_failed;
     a.kind = ConfigAnswer::Kind::kFailed;
     a.why = "config rendering failed for " + machine->name + ": " + rendered.status().message();
+    RecordTimeline(*mac, TimelineSource::kHttp, {"HTTP GET /config: rendering failed", "peer=" + peer.ToString()});
     registry_.Apply(*mac, LifecycleEvent::kInstallFailed, "config rendering failed", rendered.status().message());
     return a;
   }
   ++counters_.configs_served;
+  RecordTimeline(*mac, TimelineSource::kHttp,
+                 {"HTTP GET /config: granted to " + peer.ToString(),
+                  "peer=" + peer.ToString() + " machine=" + machine->name + " bytes=" + std::to_string(rendered->size())});
   registry_.Apply(*mac, LifecycleEvent::kConfigFetched, "config fetched by " + peer.ToString());
   a.kind = ConfigAnswer::Kind::kServed;
   a.yaml = std::move(*rendered);
@@ -248,6 +339,11 @@ void ProvisioningService::OnTalosEvent(const TalosEvent& ev) {
   }
   const std::string summary = TalosEventSummary(ev);
   registry_.RecordEvent(*mac, "talos", summary);
+  if (TalosEventForTimeline(ev)) {
+    std::string details = "type=" + ev.type;
+    if (!ev.error_code.empty()) details += " code=" + ev.error_code;
+    RecordTimeline(*mac, TimelineSource::kTalos, {TalosTimelineSummary(ev), details});
+  }
   const bool installing = registry_.StateOf(*mac) == MachineState::kInstalling;
   const auto signal = InterpretTalosEvent(ev, installing);
   if (!signal) return;

@@ -31,7 +31,9 @@
 #include "core/provisioning/boot_files.h"
 #include "core/provisioning/boot_urls.h"
 #include "core/provisioning/reinstall_jobs.h"
+#include "core/provisioning/timeline_text.h"
 #include "core/talos_event.h"
+#include "core/timeline.h"
 
 namespace metalpxe {
 
@@ -42,6 +44,15 @@ struct DhcpSighting {
   BootClient client;
   std::string vendor_class;  // option 60 as sent
   std::string uuid;          // option 97 as text
+  // For the boot timeline: the exchange as the DHCP server answered it.
+  // (Default member initializers: older aggregate initializations of the
+  // first five fields stay valid and warning-free.)
+  std::string received{};                // "DISCOVER", "REQUEST", ...; "" for a lease granted after its write
+  std::string replied{};                 // "OFFER", "ACK", "NAK", "" for no reply
+  std::optional<Ipv4Address> offered{};  // the reply's yiaddr
+  std::string boot_file{};
+  std::string boot_why{};
+  bool proxy = false;
 };
 
 // GET /ipxe?mac=…&uuid=…&serial=…&arch=…&platform=…
@@ -107,6 +118,7 @@ struct ProvisioningOptions {
   // Seconds an unknown machine waits before asking again.
   int discover_retry_seconds = 15;
   MachineRegistry::Options registry;
+  MachineTimelineOptions timeline;
 };
 
 class ProvisioningService {
@@ -139,9 +151,16 @@ class ProvisioningService {
   void OnConfigApplied(const MacAddress& mac, Ipv4Address address, const std::string& mode);
   // Talos refused the config (InvalidArgument): failed with its reason.
   void OnConfigRejected(const MacAddress& mac, const std::string& reason);
+  // GET /boot.ipxe (the chain script; no MAC yet, so known by address).
+  void OnChainScript(Ipv4Address peer);
+  // Boot files fetched by TFTP or HTTP (iPXE, kernel, initramfs): timeline only.
+  void OnTftpFetch(Ipv4Address peer, const TftpFetch& fetch);
+  void OnHttpFileFetch(Ipv4Address peer, const HttpFileFetch& fetch);
 
   // --- Talos --------------------------------------------------------------
   void OnTalosEvent(const TalosEvent& event);
+  // One kernel-log line from this address; milestones go to the timeline.
+  void OnKernelLog(Ipv4Address peer, std::string_view msg);
   // The name kernel logs from this address are kept under ("" = unknown).
   std::string LogKeyFor(Ipv4Address peer) const;
 
@@ -156,15 +175,23 @@ class ProvisioningService {
   MachineRegistry& registry() { return registry_; }
   const MachineRegistry& registry() const { return registry_; }
   const ProvisioningCounters& counters() const { return counters_; }
+  MachineTimeline& timeline() { return timeline_; }
+  const MachineTimeline& timeline() const { return timeline_; }
   std::uint64_t power_actions_ok() const { return jobs_ ? jobs_->power_actions_ok() : 0; }
   std::uint64_t power_actions_failed() const { return jobs_ ? jobs_->power_actions_failed() : 0; }
 
  private:
+  IpxeAnswer DecideIpxe(const IpxeRequest& request);
   IpxeAnswer InstallAnswer(const AppConfig& config, const IpxeRequest& request, const BootDecision& d);
+  // A timeline entry for a machine the registry keeps (inventory or
+  // recorded); nothing for MACs it does not (ignored, or past its bound).
+  void RecordTimeline(const MacAddress& mac, TimelineSource source, const TimelineText& text);
+  void RecordTimelineByAddress(Ipv4Address peer, TimelineSource source, const TimelineText& text);
 
   const ConfigSource& config_;
   Store* store_;
   ProvisioningOptions options_;
+  MachineTimeline timeline_;  // before the registry: its hook writes here
   MachineRegistry registry_;
   ConfigTokenIssuer tokens_;
   std::unique_ptr<ReinstallJobs> jobs_;

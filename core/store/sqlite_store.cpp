@@ -117,6 +117,16 @@ void SqliteStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
 
+void SqliteStore::PutTimelineEntry(const TimelineEntry& entry, DurableCallback done) {
+  writer_->Submit({entry, std::move(done)});
+}
+void SqliteStore::TrimTimeline(const MacAddress& mac, std::int64_t keep_from_seq, DurableCallback done) {
+  writer_->Submit({TrimTimelineOp{mac, keep_from_seq}, std::move(done)});
+}
+Result<std::vector<TimelineEntry>> SqliteStore::LoadTimeline(const MacAddress& mac, std::size_t limit) {
+  return reader_->LoadTimeline(mac, limit);
+}
+
 Result<std::vector<LeaseRecord>> SqliteStore::LoadLeases() { return reader_->LoadLeases(); }
 Result<std::vector<MachineRecord>> SqliteStore::LoadMachines() { return reader_->LoadMachines(); }
 Result<std::vector<TokenRecord>> SqliteStore::LoadTokens() { return reader_->LoadTokens(); }

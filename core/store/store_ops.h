@@ -16,12 +16,16 @@ struct DeleteLeaseOp {
 struct DeleteExpiredTokensOp {
   std::int64_t now_unix = 0;
 };
+struct TrimTimelineOp {
+  MacAddress mac;
+  std::int64_t keep_from_seq = 0;
+};
 // Changes nothing; its callback runs once every write queued before it is
 // durable. Flush() is built on it.
 struct BarrierOp {};
 
 using StoreOp = std::variant<LeaseRecord, DeleteLeaseOp, MachineRecord, TokenRecord, DeleteExpiredTokensOp,
-                             EventRecord, ClusterRecord, BarrierOp>;
+                             EventRecord, ClusterRecord, TimelineEntry, TrimTimelineOp, BarrierOp>;
 
 struct PendingWrite {
   StoreOp op;

@@ -51,6 +51,10 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(SqliteDb db) {
        "SELECT token_hash, mac, bound_ip, issued, expires, max_fetches, fetches FROM tokens ORDER BY token_hash"},
       {&s.clusters, "SELECT name, bootstrap, node, reason, attempts, changed FROM clusters ORDER BY name"},
       {&s.events, "SELECT id, time_ms, machine, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"},
+      // The newest ?2, returned oldest first.
+      {&s.timeline,
+       "SELECT seq, time_ms, source, summary, details, repeats, last_ms FROM (SELECT * FROM timeline WHERE mac = ?1 "
+       "ORDER BY seq DESC LIMIT ?2) ORDER BY seq"},
   };
   for (const auto& p : prepare) {
     auto stmt = db.Prepare(p.sql);
@@ -156,6 +160,30 @@ Result<std::vector<EventRecord>> StoreReader::LoadEvents(std::int64_t after_id, 
     e.machine = r.ColumnText(2);
     e.kind = r.ColumnText(3);
     e.message = r.ColumnText(4);
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<TimelineEntry>> StoreReader::LoadTimeline(const MacAddress& mac, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  const std::string key = mac.ToString();
+  stmts_.timeline.BindText(1, key);
+  stmts_.timeline.BindInt(2, static_cast<std::int64_t>(limit > kMax ? kMax : limit));
+  return Collect<TimelineEntry>(stmts_.timeline, [&](const SqliteStatement& r, TimelineEntry& e) {
+    auto source = ParseTimelineSource(r.ColumnText(2));
+    if (!source) return BadRow("timeline", key, "source", r.ColumnText(2));
+    e.mac = mac;
+    e.seq = r.ColumnInt(0);
+    e.time_unix_ms = r.ColumnInt(1);
+    e.source = *source;
+    e.summary = r.ColumnText(3);
+    e.details = r.ColumnText(4);
+    const auto repeats = r.ColumnInt(5);
+    if (repeats < 0 || repeats > std::numeric_limits<std::uint32_t>::max())
+      return BadRow("timeline", key, "repeats", std::to_string(repeats));
+    e.repeats = static_cast<std::uint32_t>(repeats);
+    e.last_unix_ms = r.ColumnInt(6);
     return Status::Ok();
   });
 }

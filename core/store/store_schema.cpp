@@ -8,7 +8,7 @@ namespace {
 
 // Addresses and MACs are stored in their canonical text forms
 // (net_types.h) so an operator can read the file with the sqlite3 shell.
-constexpr std::array<SchemaMigration, 3> kMigrations{{
+constexpr std::array<SchemaMigration, 4> kMigrations{{
     {1, "initial schema: leases, machines, tokens, events",
      R"sql(
 CREATE TABLE leases (
@@ -65,6 +65,20 @@ CREATE TABLE clusters (
   attempts  INTEGER NOT NULL DEFAULT 0,
   changed   INTEGER NOT NULL DEFAULT 0
 );
+)sql"},
+    {4, "per-machine boot timeline",
+     R"sql(
+CREATE TABLE timeline (
+  mac     TEXT NOT NULL,
+  seq     INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  source  TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  details TEXT NOT NULL DEFAULT '',
+  repeats INTEGER NOT NULL DEFAULT 0,
+  last_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (mac, seq)
+) WITHOUT ROWID;
 )sql"},
 }};
 

@@ -68,6 +68,11 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Start(SqliteDb db, std::size_t
       {&s.append_event, "INSERT INTO events (time_ms, machine, kind, message) VALUES (?1, ?2, ?3, ?4)"},
       // Ids only grow (AUTOINCREMENT), so "the newest max_events" is an id range.
       {&s.prune_events, "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1"},
+      {&s.put_timeline,
+       "INSERT INTO timeline (mac, seq, time_ms, source, summary, details, repeats, last_ms) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mac, seq) DO UPDATE SET time_ms = ?3, source = ?4, "
+       "summary = ?5, details = ?6, repeats = ?7, last_ms = ?8"},
+      {&s.trim_timeline, "DELETE FROM timeline WHERE mac = ?1 AND seq < ?2"},
   };
   for (const auto& p : prepare) {
     auto stmt = db.Prepare(p.sql);
@@ -229,6 +234,23 @@ Status StoreWriter::Apply(const StoreOp& op) {
             s.BindInt(5, c.attempts);
             s.BindInt(6, c.changed_unix);
             return s.Run();
+          },
+          [&](const TimelineEntry& e) {
+            auto& s = stmts_.put_timeline;
+            s.BindText(1, e.mac.ToString());
+            s.BindInt(2, e.seq);
+            s.BindInt(3, e.time_unix_ms != 0 ? e.time_unix_ms : NowUnixMs());
+            s.BindText(4, TimelineSourceName(e.source));
+            s.BindText(5, e.summary);
+            s.BindText(6, e.details);
+            s.BindInt(7, e.repeats);
+            s.BindInt(8, e.last_unix_ms);
+            return s.Run();
+          },
+          [&](const TrimTimelineOp& t) {
+            stmts_.trim_timeline.BindText(1, t.mac.ToString());
+            stmts_.trim_timeline.BindInt(2, t.keep_from_seq);
+            return stmts_.trim_timeline.Run();
           },
           [&](const BarrierOp&) { return Status::Ok(); },
       },

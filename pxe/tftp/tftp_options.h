@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/latency_histogram.h"
@@ -10,6 +11,20 @@
 #include "pxe/tftp/tftp_packet.h"
 
 namespace metalpxe::tftp {
+
+// How one request ended, for the machine's boot timeline (core/timeline.h):
+// a finished or failed transfer, or a request refused before one started.
+struct TftpTransferReport {
+  Ipv4Address peer;
+  std::string file;                     // as requested (printable bytes only)
+  std::uint64_t size = 0;               // the file's size (0 when refused)
+  std::chrono::milliseconds duration{0};
+  unsigned retransmits = 0;             // timeouts that sent a window or OACK again
+  std::uint16_t block_size = 0, window_size = 0;
+  bool ok = false;
+  std::string error;                    // why it failed or was refused, "" when ok
+};
+using TftpObserver = std::function<void(const TftpTransferReport&)>;
 
 struct TftpOptions {
   std::string root;                     // served directory (read-only)
@@ -23,6 +38,7 @@ struct TftpOptions {
   std::uint16_t max_block_size = kMaxBlockSize;  // blksize answers are capped here
   std::uint16_t max_window_size = 64;            // windowsize answers are capped here
   bool use_gso = true;  // send a window as one UDP GSO datagram train where the path allows
+  TftpObserver observer;  // may be empty; runs on the event loop, must only queue
 };
 
 // Counters since Start(), for /metrics. Bytes are DATA payload put on the

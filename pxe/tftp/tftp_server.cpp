@@ -146,26 +146,26 @@ void TftpServer::HandleRequest(Request request) {
   if (req->mode != "octet") {
     // netascii would need line-ending translation and breaks block offsets;
     // boot loaders all ask for octet.
-    Refuse(request, TftpError::kIllegalOperation, "only octet mode is supported");
+    Refuse(request, TftpError::kIllegalOperation, "only octet mode is supported", req->filename);
     return;
   }
   if (transfers_.size() >= options_.max_transfers) {
-    Refuse(request, TftpError::kNotDefined, "server busy: too many transfers, retry later");
+    Refuse(request, TftpError::kNotDefined, "server busy: too many transfers, retry later", req->filename);
     return;
   }
   auto requested = ReadRequestedOptions(req->options);
   if (!requested.ok()) {
-    Refuse(request, TftpError::kOptionNegotiation, requested.status().message());
+    Refuse(request, TftpError::kOptionNegotiation, requested.status().message(), req->filename);
     return;
   }
   auto file = root_->OpenForRead(req->filename);
   if (!file.ok()) {
     if (file.status().code() == ErrorCode::kNotFound) {
-      Refuse(request, TftpError::kFileNotFound, "file not found");
+      Refuse(request, TftpError::kFileNotFound, "file not found", req->filename);
     } else {
       spdlog::warn("tftp: {} asked for '{}': refused ({})", Describe(request.peer), Printable(req->filename),
                    file.status().message());
-      Refuse(request, TftpError::kAccessViolation, "access violation");
+      Refuse(request, TftpError::kAccessViolation, "access violation", req->filename);
     }
     return;
   }
@@ -175,15 +175,29 @@ void TftpServer::HandleRequest(Request request) {
   if (!socket.ok()) {
     spdlog::warn("tftp: cannot open a transfer socket for {}: {}", Describe(request.peer),
                  socket.status().message());
-    Refuse(request, TftpError::kNotDefined, "server error");
+    Refuse(request, TftpError::kNotDefined, "server error", req->filename);
     return;
   }
   spdlog::debug("tftp: {} reads '{}' ({} bytes, blksize {}, windowsize {})", Describe(request.peer),
                 Printable(req->filename), file->size, negotiated.block_size, negotiated.window_size);
+  TftpTransferReport report;
+  report.file = Printable(req->filename);
+  report.size = file->size;
+  report.block_size = negotiated.block_size;
+  report.window_size = negotiated.window_size;
   auto transfer = std::make_shared<TftpTransfer>(
       std::move(socket).value(), std::move(file).value(), std::move(negotiated), options_, counters_,
-      [this, alive = std::weak_ptr<bool>(alive_)](const udp::endpoint& peer) {
-        if (!alive.expired()) transfers_.erase(peer);
+      [this, alive = std::weak_ptr<bool>(alive_), report = std::move(report)](const udp::endpoint& peer,
+                                                                            const TftpTransfer::Outcome& o) mutable {
+        if (alive.expired()) return;
+        transfers_.erase(peer);
+        if (!options_.observer) return;
+        report.peer = Ipv4Address{peer.address().to_v4().to_uint()};
+        report.ok = o.ok;
+        report.error = o.error;
+        report.retransmits = o.retransmits;
+        report.duration = o.duration;
+        options_.observer(report);
       });
   transfers_[request.peer] = Active{transfer, std::move(request.bytes)};
   transfer->Start();
@@ -202,8 +216,15 @@ Result<boost::asio::ip::udp::socket> TftpServer::OpenTransferSocket(const Reques
   return sock;
 }
 
-void TftpServer::Refuse(const Request& request, TftpError code, std::string_view message) {
+void TftpServer::Refuse(const Request& request, TftpError code, std::string_view message, std::string_view file) {
   counters_.requests_refused.fetch_add(1, std::memory_order_relaxed);
+  if (options_.observer && !file.empty()) {
+    TftpTransferReport report;
+    report.peer = Ipv4Address{request.peer.address().to_v4().to_uint()};
+    report.file = Printable(file);
+    report.error = std::string(message);
+    options_.observer(report);
+  }
   spdlog::debug("tftp: refused {}: ERROR {} {}", Describe(request.peer), static_cast<int>(code), message);
   const auto packet = EncodeError(code, message);
   // From a fresh port, like a transfer would (RFC 1350: a reply comes from

@@ -51,7 +51,7 @@ class TftpServer {
   void DrainRequests();
   void HandleRequest(Request request);
   Result<udp::socket> OpenTransferSocket(const Request& request);
-  void Refuse(const Request& request, TftpError code, std::string_view message);
+  void Refuse(const Request& request, TftpError code, std::string_view message, std::string_view file = {});
 
   boost::asio::io_context& io_;
   TftpOptions options_;

@@ -225,6 +225,7 @@ void TftpTransfer::OnTimeout() {
     return;
   }
   ++retries_;
+  ++retransmits_;
   counters_.retransmits.fetch_add(1, std::memory_order_relaxed);
   timeout_ = std::min(timeout_ * 2, max_timeout_);
   if (oack_pending_) {
@@ -315,7 +316,13 @@ void TftpTransfer::Finish(bool ok, TftpError code, std::string_view message) {
   } else if (!message.empty()) {
     spdlog::info("tftp: transfer to {}:{} failed: {}", peer_.address().to_string(), peer_.port(), message);
   }
-  if (auto done = std::move(done_)) done(peer_);
+  Outcome outcome;
+  outcome.ok = ok;
+  outcome.error = ok ? "" : (message.empty() ? std::string("aborted by the client") : std::string(message));
+  outcome.retransmits = retransmits_;
+  outcome.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+  if (auto done = std::move(done_)) done(peer_, outcome);
 }
 
 }  // namespace metalpxe::tftp

@@ -40,7 +40,13 @@ class TftpTransfer : public std::enable_shared_from_this<TftpTransfer> {
  public:
   using udp = boost::asio::ip::udp;
   // Called once when the transfer ends by itself (not after Cancel()).
-  using DoneCallback = std::function<void(const udp::endpoint& peer)>;
+  struct Outcome {
+    bool ok = false;
+    std::string error;
+    unsigned retransmits = 0;
+    std::chrono::milliseconds duration{0};
+  };
+  using DoneCallback = std::function<void(const udp::endpoint& peer, const Outcome& outcome)>;
 
   // socket: open, bound to the local address the request came to, connected to the peer.
   TftpTransfer(udp::socket socket, OpenedFile file, NegotiatedOptions negotiated, const TftpOptions& options,
@@ -88,11 +94,12 @@ class TftpTransfer : public std::enable_shared_from_this<TftpTransfer> {
   bool waiting_writable_ = false;
   bool finished_ = false;
   bool use_gso_ = true;
-  std::chrono::steady_clock::time_point started_;  // Start(): the request was accepted
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();  // reset by Start()
   std::chrono::milliseconds initial_timeout_;
   std::chrono::milliseconds max_timeout_;
   std::chrono::milliseconds timeout_;
   unsigned retries_ = 0;
+  unsigned retransmits_ = 0;  // all timeouts of the transfer, for its report
   unsigned max_retries_;
   std::uint64_t timer_generation_ = 0;
   std::vector<std::byte> oack_;

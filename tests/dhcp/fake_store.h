@@ -66,6 +66,15 @@ class FakeStore final : public Store {
   Result<std::vector<ClusterRecord>> LoadClusters() override { return std::vector<ClusterRecord>{}; }
   void AppendEvent(const EventRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t, std::size_t) override { return std::vector<EventRecord>{}; }
+  void PutTimelineEntry(const TimelineEntry&, DurableCallback done) override {
+    Enqueue([] { return Status::Ok(); }, std::move(done));
+  }
+  void TrimTimeline(const MacAddress&, std::int64_t, DurableCallback done) override {
+    Enqueue([] { return Status::Ok(); }, std::move(done));
+  }
+  Result<std::vector<TimelineEntry>> LoadTimeline(const MacAddress&, std::size_t) override {
+    return std::vector<TimelineEntry>{};
+  }
   Status Flush() override {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return queue_.empty() && !busy_; });

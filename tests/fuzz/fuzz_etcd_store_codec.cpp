@@ -48,6 +48,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Check(again.ok() && again->message == e->message && again->machine == e->machine && again->kind == e->kind &&
           again->time_unix_ms == e->time_unix_ms);
   }
+  static const MacAddress mac = *MacAddress::Parse("52:54:00:00:00:01");
+  if (auto t = DecodeTimelineEntry(mac, 9, value); t.ok()) {
+    auto again = DecodeTimelineEntry(mac, 9, EncodeTimelineEntry(*t));
+    Check(again.ok() && again->summary == t->summary && again->details == t->details && again->source == t->source &&
+          again->repeats == t->repeats && again->time_unix_ms == t->time_unix_ms &&
+          again->last_unix_ms == t->last_unix_ms && again->seq == 9 && again->mac == mac);
+  }
+  (void)StoreKeys("/metalpxe/").TimelineSeq(mac, value);
   if (auto c = DecodeCounter(value); c.ok()) Check(*DecodeCounter(EncodeCounter(*c)) == *c);
   (void)StoreKeys("/metalpxe/").EventId(value);
   return 0;

@@ -56,6 +56,73 @@ FakeBackend::FakeBackend() {
     l.set_message("boot line " + std::to_string(i));
     logs_["node-a"].push_back(l);
   }
+  int seq = 1;
+  for (auto [source, summary] : {std::pair{"dhcp", "DHCP DISCOVER from firmware (uefi-x86_64) -> OFFER 10.66.0.10"},
+                                 std::pair{"tftp", "TFTP snponly.efi sent, 1.0 MiB in 0.50 s"},
+                                 std::pair{"http", "HTTP GET /ipxe (uefi-x86_64): install as controlplane"}}) {
+    v1::TimelineEntry e;
+    e.set_mac("52:54:00:00:00:0a");
+    e.set_seq(seq);
+    e.set_time_unix_ms(t0 + seq * 1000);
+    e.set_last_unix_ms(e.time_unix_ms());
+    e.set_source(source);
+    e.set_summary(summary);
+    ++seq;
+    timelines_["node-a"].push_back(e);
+  }
+}
+
+Result<v1::TimelineResponse> FakeBackend::Timeline(const std::string& machine, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  const auto* m = Find(machine);
+  if (!m) return Status(ErrorCode::kNotFound, "no machine " + machine);
+  v1::TimelineResponse out;
+  out.set_machine(m->name().empty() ? m->macs(0) : m->name());
+  out.set_mac(m->macs(0));
+  const auto& entries = timelines_[m->name()];
+  const std::size_t start = limit != 0 && entries.size() > limit ? entries.size() - limit : 0;
+  for (std::size_t i = start; i < entries.size(); ++i) *out.add_entries() = entries[i];
+  return out;
+}
+
+Result<int> FakeBackend::SubscribeTimeline(const std::string& machine,
+                                           std::function<void(const v1::TimelineEntry&)> listener) {
+  std::lock_guard lock(mu_);
+  const auto* m = Find(machine);
+  if (!m) return Status(ErrorCode::kNotFound, "no machine " + machine);
+  timeline_subs_[next_sub_] = {m->name(), std::move(listener)};
+  return next_sub_++;
+}
+
+void FakeBackend::UnsubscribeTimeline(int id) {
+  std::lock_guard lock(mu_);
+  timeline_subs_.erase(id);
+}
+
+void FakeBackend::EmitTimeline(const std::string& machine, const std::string& source, const std::string& summary,
+                               bool repeat) {
+  std::lock_guard lock(mu_);
+  auto& entries = timelines_[machine];
+  if (repeat && !entries.empty()) {
+    entries.back().set_repeats(entries.back().repeats() + 1);
+    entries.back().set_last_unix_ms(NowMs());
+  } else {
+    v1::TimelineEntry e;
+    e.set_mac(machine == "node-a" ? "52:54:00:00:00:0a" : "52:54:00:00:00:0d");
+    e.set_seq(entries.empty() ? 1 : entries.back().seq() + 1);
+    e.set_time_unix_ms(NowMs());
+    e.set_last_unix_ms(e.time_unix_ms());
+    e.set_source(source);
+    e.set_summary(summary);
+    entries.push_back(e);
+  }
+  for (auto& [id, sub] : timeline_subs_)
+    if (sub.first == machine) sub.second(entries.back());
+}
+
+int FakeBackend::timeline_subscribers() {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(timeline_subs_.size());
 }
 
 const v1::Machine* FakeBackend::Find(const std::string& machine) const {

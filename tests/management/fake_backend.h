@@ -30,6 +30,10 @@ class FakeBackend final : public ManagementBackend {
   Result<std::uint64_t> SubscribeKernelLogs(const std::string& machine,
                                             std::function<void(const metalpxe::v1::LogLine&)> listener) override;
   void UnsubscribeKernelLogs(std::uint64_t id) override;
+  Result<metalpxe::v1::TimelineResponse> Timeline(const std::string& machine, std::size_t limit) override;
+  Result<int> SubscribeTimeline(const std::string& machine,
+                                std::function<void(const metalpxe::v1::TimelineEntry&)> listener) override;
+  void UnsubscribeTimeline(int id) override;
   std::vector<metalpxe::v1::Lease> Leases() override;
   std::vector<metalpxe::v1::Image> Images() override;
   void PullImage(const std::string& profile, std::function<void(const metalpxe::v1::PullProgress&)> progress,
@@ -45,6 +49,10 @@ class FakeBackend final : public ManagementBackend {
   // Test side.
   void EmitEvent(const std::string& machine, const std::string& kind, const std::string& message);
   void EmitLogLine(const std::string& machine, const std::string& message);
+  // A new timeline entry of `machine` (name), or the last one again when `repeat`.
+  void EmitTimeline(const std::string& machine, const std::string& source, const std::string& summary,
+                    bool repeat = false);
+  int timeline_subscribers();
   int event_subscribers();
   int log_subscribers();
   std::vector<std::string> calls();  // "accept aa:..:01 node-b worker", "reinstall node-a wipe", "power node-a CYCLE"
@@ -63,6 +71,8 @@ class FakeBackend final : public ManagementBackend {
   std::map<std::string, std::vector<metalpxe::v1::LogLine>> logs_;  // by machine name
   std::map<int, std::function<void(const metalpxe::v1::Event&)>> event_subs_;
   std::map<std::uint64_t, std::pair<std::string, std::function<void(const metalpxe::v1::LogLine&)>>> log_subs_;
+  std::map<std::string, std::vector<metalpxe::v1::TimelineEntry>> timelines_;  // by machine name
+  std::map<int, std::pair<std::string, std::function<void(const metalpxe::v1::TimelineEntry&)>>> timeline_subs_;
   std::vector<std::string> calls_;
   std::vector<ApiCallRecord> api_calls_;
   Status power_failure_;

@@ -119,6 +119,27 @@ TEST_F(MgmtStream, EventsWatchJsonLinesFilteredByMachine) {
   EXPECT_EQ(j["message"], "ours");
 }
 
+TEST_F(MgmtStream, TimelineWatchPrintsNewEntriesAndRepeats) {
+  auto watch = CtlStart({"timeline", "node-a", "-w"});
+  ASSERT_TRUE(WaitFor([&] { return watch.Stdout().find("HTTP GET /ipxe") != std::string::npos; }, 20s))
+      << watch.Describe();
+  ASSERT_TRUE(WaitFor([&] { return backend_.timeline_subscribers() == 1; }, 10s));
+  backend_.EmitTimeline("node-a", "state", "pending-install -> installing: config fetched");
+  EXPECT_TRUE(WaitFor([&] { return watch.Stdout().find("state    pending-install -> installing") != std::string::npos; },
+                      20s))
+      << watch.Describe();
+  backend_.EmitTimeline("node-a", "state", "", /*repeat=*/true);
+  EXPECT_TRUE(WaitFor([&] { return watch.Stdout().find("config fetched (x2, last ") != std::string::npos; }, 20s))
+      << watch.Describe();
+  backend_.EmitTimeline("node-d", "dhcp", "not this machine");
+  backend_.EmitTimeline("node-a", "kmsg", "kernel started");
+  EXPECT_TRUE(WaitFor([&] { return watch.Stdout().find("kernel started") != std::string::npos; }, 20s));
+  EXPECT_EQ(watch.Stdout().find("not this machine"), std::string::npos);
+  watch.Kill(SIGTERM);
+  watch.Wait(10s);
+  EXPECT_TRUE(WaitFor([&] { return backend_.timeline_subscribers() == 0; }, 10s));
+}
+
 TEST_F(MgmtStream, LogsFollowPrintsNewLines) {
   auto follow = CtlStart({"logs", "node-a", "-f"});
   ASSERT_TRUE(WaitFor([&] { return follow.Stdout().find("boot line 2") != std::string::npos; }, 20s))

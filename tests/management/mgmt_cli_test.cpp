@@ -155,6 +155,32 @@ TEST_F(MgmtCliTable, LogsEventsLeasesImagesVersionHealth) {
   EXPECT_THAT(health.output, HasSubstr("yes"));
 }
 
+TEST_F(MgmtCliTable, TimelineOfAMachineByNameOrMacInEveryFormat) {
+  auto t = Ctl({"timeline", "node-a"});
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_THAT(t.output, HasSubstr("SOURCE"));
+  EXPECT_THAT(t.output, HasSubstr("dhcp     DHCP DISCOVER from firmware (uefi-x86_64) -> OFFER 10.66.0.10"));
+  EXPECT_THAT(t.output, HasSubstr("tftp     TFTP snponly.efi sent"));
+  // Oldest first.
+  EXPECT_LT(t.output.find("DHCP DISCOVER"), t.output.find("HTTP GET /ipxe"));
+  auto by_mac = Ctl({"timeline", "52:54:00:00:00:0a", "--limit", "1"});
+  ASSERT_EQ(by_mac.exit_code, 0) << by_mac.output;
+  EXPECT_THAT(by_mac.output, HasSubstr("HTTP GET /ipxe"));
+  EXPECT_THAT(by_mac.output, Not(HasSubstr("DHCP DISCOVER")));
+  auto json = Json(Ctl({"-o", "json", "timeline", "node-a"}));
+  EXPECT_EQ(json["machine"], "node-a");
+  EXPECT_EQ(json["mac"], "52:54:00:00:00:0a");
+  ASSERT_EQ(json["entries"].size(), 3u);
+  EXPECT_EQ(json["entries"][1]["source"], "tftp");
+  EXPECT_TRUE(json["entries"][0]["timeUnixMs"].is_number());
+  auto yaml = Yaml(Ctl({"-o", "yaml", "timeline", "node-a"}));
+  EXPECT_EQ(yaml["entries"][2]["source"].as<std::string>(), "http");
+  auto ghost = Ctl({"timeline", "ghost"});
+  EXPECT_EQ(ghost.exit_code, 1);
+  EXPECT_THAT(ghost.output, HasSubstr("ghost"));
+  EXPECT_EQ(Ctl({"timeline"}).exit_code, 2);
+}
+
 // ---- json ------------------------------------------------------------------
 
 TEST_F(MgmtCliTable, ClustersStatusAndCredentials) {

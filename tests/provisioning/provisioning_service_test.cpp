@@ -131,6 +131,57 @@ TEST_F(ProvisioningServiceTest, InstallerScriptThenItsOwnConfigThroughOneToken) 
   EXPECT_EQ(service_->registry().Get(kCp)->arch, "uefi-x86_64");
 }
 
+TEST_F(ProvisioningServiceTest, OneBootIsOneTimelineWithoutSecretsKeptAcrossARestart) {
+  DhcpSighting d;
+  d.mac = kCp;
+  d.client = BootClientFromDhcp(7, "PXEClient:Arch:00007", false);
+  d.received = "DISCOVER";
+  d.replied = "OFFER";
+  d.boot_file = "snponly.efi";
+  d.proxy = true;
+  service_->OnDhcp(d);
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall);
+  const std::string token = TokenOf(a);
+  service_->OnHttpFileFetch(kCpIp, {"/assets/profiles/default/vmlinuz", 200, 1000, std::chrono::milliseconds(10), true});
+  ASSERT_EQ(service_->OnConfigFetch(token, kCpIp).kind, ConfigAnswer::Kind::kServed);
+  ASSERT_EQ(service_->OnConfigFetch("not-a-token", kCpIp).kind, ConfigAnswer::Kind::kRefused);
+  service_->OnKernelLog(kCpIp, "Linux version 6.6.52-talos");
+  service_->OnKernelLog(kCpIp, "random noise");
+  TalosEvent ev;
+  ev.peer = kCpIp;
+  ev.type = kTalosSequenceEvent;
+  ev.name = "install";
+  ev.action = "START";
+  service_->OnTalosEvent(ev);
+  // Someone else's address: not this machine's story.
+  service_->OnTftpFetch(kOther, {"snponly.efi", 10, {}, 0, 0, 0, true, ""});
+
+  auto check = [&](const std::vector<TimelineEntry>& entries) {
+    std::vector<std::string> lines;
+    for (const auto& e : entries) {
+      lines.push_back(std::string(TimelineSourceName(e.source)) + ": " + e.summary);
+      EXPECT_EQ(e.summary.find(token), std::string::npos) << e.summary;
+      EXPECT_EQ(e.details.find(token), std::string::npos) << e.details;
+      EXPECT_EQ(e.details.find("machine:"), std::string::npos) << "no config text: " << e.details;
+    }
+    const std::vector<std::string> expected = {
+        "dhcp: DHCP DISCOVER from firmware (uefi-x86_64) -> OFFER, boot file snponly.efi (proxy)",
+        "http: HTTP GET /ipxe (uefi-x86_64): install as controlplane",
+        "http: HTTP GET kernel /assets/profiles/default/vmlinuz, 1000 B in 0.01 s",
+        "http: HTTP GET /config: granted to 10.66.0.50",
+        "state: pending-install -> installing: config fetched by 10.66.0.50",
+        "http: HTTP GET /config: refused (unknown)",
+        "kmsg: kernel started",
+        "talos: Talos Sequence install START",
+    };
+    EXPECT_EQ(lines, expected);
+  };
+  check(service_->timeline().Entries(kCp));
+  OpenService();  // a restart: the story is read back from the store
+  check(service_->timeline().Entries(kCp));
+}
+
 TEST_F(ProvisioningServiceTest, RepeatedRequestsWriteNothingAndGetTheSameToken) {
   const std::string first = TokenOf(Ipxe(kCp, kCpIp));
   const std::size_t events = StoredEvents();

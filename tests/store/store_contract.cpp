@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <vector>
 
 #include "tests/store/store_test_util.h"
 
@@ -383,6 +384,127 @@ TEST_P(StoreContract, ACallbackMayQueueMoreWrites) {
                      [&](const Status&) { store->AppendEvent({0, 2, "m", "k", "second"}, second.Callback()); });
   ASSERT_TRUE(second.Wait().ok());
   EXPECT_EQ(store->LoadEvents(0, 10)->size(), 2u);
+}
+
+TimelineEntry Entry(const char* mac, std::int64_t seq, TimelineSource source, std::string summary,
+                    std::string details = "") {
+  TimelineEntry e;
+  e.mac = Mac(mac);
+  e.seq = seq;
+  e.time_unix_ms = 1'700'000'000'000 + seq;
+  e.source = source;
+  e.summary = std::move(summary);
+  e.details = std::move(details);
+  e.repeats = static_cast<std::uint32_t>(seq % 3);
+  e.last_unix_ms = e.time_unix_ms + e.repeats * 1000;
+  return e;
+}
+
+void ExpectSameEntry(const TimelineEntry& a, const TimelineEntry& b) {
+  EXPECT_EQ(a.mac, b.mac);
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.time_unix_ms, b.time_unix_ms);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.summary, b.summary);
+  EXPECT_EQ(a.details, b.details);
+  EXPECT_EQ(a.repeats, b.repeats);
+  EXPECT_EQ(a.last_unix_ms, b.last_unix_ms);
+}
+
+TEST_P(StoreContract, TimelineRoundTripPerMachineAcrossReopen) {
+  // Seqs past 2^40 (the recorder's are clock-based) and every source.
+  const std::int64_t base = std::int64_t{1'700'000'000'000} * 1000;
+  std::vector<TimelineEntry> a;
+  for (int i = 0; i < 7; ++i)
+    a.push_back(Entry("52:54:00:00:00:0a", base + i, static_cast<TimelineSource>(i), "step " + std::to_string(i),
+                      "n=" + std::to_string(i)));
+  const auto b = Entry("52:54:00:00:00:0b", base + 3, TimelineSource::kHttp, "GET /boot.ipxe", "decided=install");
+  {
+    auto store = Open();
+    // Written newest first: loads come back in seq order whatever the write order.
+    for (auto it = a.rbegin(); it != a.rend(); ++it) store->PutTimelineEntry(*it, nullptr);
+    Durable d;
+    store->PutTimelineEntry(b, d.Callback());
+    ASSERT_TRUE(d.Wait().ok());
+  }
+  auto store = Open();
+  auto got = store->LoadTimeline(Mac("52:54:00:00:00:0a"), 100);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) ExpectSameEntry((*got)[i], a[i]);
+  auto other = store->LoadTimeline(Mac("52:54:00:00:00:0b"), 100);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  ExpectSameEntry((*other)[0], b);
+  auto none = store->LoadTimeline(Mac("52:54:00:00:00:0c"), 100);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreContract, TimelineLoadLimitGivesTheNewestOldestFirst) {
+  auto store = Open();
+  for (int i = 1; i <= 20; ++i)
+    store->PutTimelineEntry(Entry("52:54:00:00:00:0a", i, TimelineSource::kDhcp, "e" + std::to_string(i)), nullptr);
+  ASSERT_TRUE(store->Flush().ok());
+  auto got = store->LoadTimeline(Mac("52:54:00:00:00:0a"), 5);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*got)[static_cast<std::size_t>(i)].seq, 16 + i);
+  EXPECT_TRUE(store->LoadTimeline(Mac("52:54:00:00:00:0a"), 0)->empty());
+}
+
+TEST_P(StoreContract, TimelinePutReplacesTheSameSeq) {
+  auto store = Open();
+  store->PutTimelineEntry(Entry("52:54:00:00:00:0a", 5, TimelineSource::kDhcp, "first"), nullptr);
+  store->PutTimelineEntry(Entry("52:54:00:00:00:0a", 5, TimelineSource::kTftp, "second", "x"), nullptr);
+  ASSERT_TRUE(store->Flush().ok());
+  auto got = store->LoadTimeline(Mac("52:54:00:00:00:0a"), 10);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].summary, "second");
+  EXPECT_EQ((*got)[0].source, TimelineSource::kTftp);
+}
+
+TEST_P(StoreContract, TimelineTrimRemovesOnlyOlderEntriesOfThatMachine) {
+  auto store = Open();
+  for (int i = 1; i <= 10; ++i) {
+    store->PutTimelineEntry(Entry("52:54:00:00:00:0a", i, TimelineSource::kHttp, "a" + std::to_string(i)), nullptr);
+    store->PutTimelineEntry(Entry("52:54:00:00:00:0b", i, TimelineSource::kHttp, "b" + std::to_string(i)), nullptr);
+  }
+  // A trim queued right behind the puts it removes: it applies after them.
+  Durable d;
+  store->TrimTimeline(Mac("52:54:00:00:00:0a"), 8, d.Callback());
+  // Written after the trim, below its line: kept (the trim is not a floor).
+  store->PutTimelineEntry(Entry("52:54:00:00:00:0a", 2, TimelineSource::kHttp, "late"), nullptr);
+  ASSERT_TRUE(d.Wait().ok());
+  ASSERT_TRUE(store->Flush().ok());
+  auto a = store->LoadTimeline(Mac("52:54:00:00:00:0a"), 100);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->size(), 4u);
+  EXPECT_EQ((*a)[0].summary, "late");
+  EXPECT_EQ((*a)[1].seq, 8);
+  EXPECT_EQ((*a)[3].seq, 10);
+  EXPECT_EQ(store->LoadTimeline(Mac("52:54:00:00:00:0b"), 100)->size(), 10u);
+  // Trimming a machine with nothing stored, or everything, is fine.
+  Durable none, all;
+  store->TrimTimeline(Mac("52:54:00:00:00:0c"), 100, none.Callback());
+  store->TrimTimeline(Mac("52:54:00:00:00:0b"), std::int64_t{1} << 62, all.Callback());
+  ASSERT_TRUE(none.Wait().ok());
+  ASSERT_TRUE(all.Wait().ok());
+  EXPECT_TRUE(store->LoadTimeline(Mac("52:54:00:00:00:0b"), 100)->empty());
+}
+
+TEST_P(StoreContract, TimelineKeepsAnyTextAsItWas) {
+  auto store = Open();
+  // Details are cleaned by the recorder, not the store: the store keeps bytes.
+  const std::string odd("\xff\x00zz \"quoted\" \\ /", 15);
+  store->PutTimelineEntry(Entry("52:54:00:00:00:0a", 1, TimelineSource::kKmsg, odd, "é ✓"), nullptr);
+  ASSERT_TRUE(store->Flush().ok());
+  auto got = store->LoadTimeline(Mac("52:54:00:00:00:0a"), 10);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].summary, odd);
+  EXPECT_EQ((*got)[0].details, "é ✓");
 }
 
 }  // namespace
