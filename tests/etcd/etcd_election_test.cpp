@@ -58,9 +58,12 @@ class Candidate {
   void Resign() { election_.reset(); }
 
  private:
-  std::unique_ptr<EtcdElection> election_;
+  // Declared after what its callback touches: members are destroyed in
+  // reverse order, and the election may report a last step-down while its
+  // destructor stops it.
   mutable std::mutex mu_;
   std::vector<std::pair<Clock::time_point, ElectionStatus>> history_;
+  std::unique_ptr<EtcdElection> election_;
 };
 
 TEST(EtcdElection, OneLeaderOfTwoAndResignationHandsOverAtOnce) {
