@@ -262,7 +262,9 @@ TEST(TalosMachineClient, MaintenanceModeTakesTheConfigThenRunsWithIt) {
 }
 
 TEST(TalosMachineClient, UpgradeRebootsIntoTheNewVersion) {
-  Subprocess node = StartNode("127.0.0.12", {"--reboot-ms", "500"});
+  // A reboot long enough that the first poll lands inside it even on a
+  // loaded machine (500 ms was missed at load 17: the API was back first).
+  Subprocess node = StartNode("127.0.0.12", {"--reboot-ms", "3000"});
   MachineClient c = Admin("127.0.0.12");
   auto refused = c.Upgrade("not-an-image");
   ASSERT_FALSE(refused.ok());
