@@ -1,7 +1,7 @@
 #!/bin/bash
 # DORA/s with two metalpxed appliances on a 3-member etcd (issue #20) next to
 # one metalpxed on its SQLite store and Kea 2.2 (kea-dhcp4, memfile with
-# persist), in the same run, on the same segment: a bridge with the etcd
+# persist, raw sockets: perfdhcp's relayed packets are broadcast), in the same run, on the same segment: a bridge with the etcd
 # members (Debian's etcd-server, data under SCRATCH, a real disk), the
 # appliances in their own namespaces, perfdhcp in another broadcasting as a
 # relay (-l eth0), so with two appliances only the subnet's leader answers
@@ -57,7 +57,7 @@ for i in 0 1 2; do
     --listen-peer-urls http://127.0.0.1:$((22001 + i * 10)) --initial-advertise-peer-urls http://127.0.0.1:$((22001 + i * 10)) \
     --initial-cluster "$CLUSTER" --initial-cluster-token $TAG --initial-cluster-state new \
     --logger zap --log-level error >"$WORK/etcd-m$i.log" 2>&1 &
-  PIDS+=($!)
+  PIDS+=($!); disown $!
 done
 ENDPOINTS="http://10.0.0.1:22000, http://10.0.0.1:22010, http://10.0.0.1:22020"
 
@@ -134,7 +134,7 @@ start() {  # $1 = etcd|sqlite|kea, $2 = run dir
     kea)
       cat >"$2/kea.json" <<JSON
 { "Dhcp4": {
-    "interfaces-config": { "interfaces": ["eth0"], "dhcp-socket-type": "udp" },
+    "interfaces-config": { "interfaces": ["eth0"], "dhcp-socket-type": "raw" },
     "lease-database": { "type": "memfile", "persist": true, "name": "$2/leases4.csv", "lfc-interval": 0 },
     "valid-lifetime": 3600,
     "subnet4": [ { "id": 1, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.1.0.0 - 10.254.255.254" } ],
