@@ -34,6 +34,11 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_probe_conflicts),
              {{"reason", "every-probed-address-in-use"}});
     w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_store_lost), {{"reason", "store-lost"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_standby), {{"reason", "standby"}});
+    w.Sample("metalpxe_dhcp_dropped_total", static_cast<double>(d.dropped_taking_over), {{"reason", "taking-over"}});
+    w.Family("metalpxe_dhcp_lease_reloads_total", "counter",
+             "Lease tables read again from the store (taking over a subnet, or a grant the store refused).");
+    w.Sample("metalpxe_dhcp_lease_reloads_total", static_cast<double>(d.lease_reloads));
     w.Family("metalpxe_dhcp_store_failures_total", "counter", "Leases that could not be made durable (no ACK).");
     w.Sample("metalpxe_dhcp_store_failures_total", static_cast<double>(d.store_failures));
     w.Family("metalpxe_dhcp_ping_checks_total", "counter",
@@ -50,6 +55,19 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_dhcp_renewals_unstored_total", static_cast<double>(d.renewals_unstored));
     w.Family("metalpxe_dhcp_leases", "gauge", "Entries in the lease table.");
     w.Sample("metalpxe_dhcp_leases", static_cast<double>(d.leases));
+  }
+  if (in.dhcp_leadership && in.dhcp_leadership->elected) {
+    const auto& l = *in.dhcp_leadership;
+    w.Family("metalpxe_dhcp_subnet_leader", "gauge",
+             "1 while this appliance leads the subnet's election and answers its DHCP; 0 while it stands by.");
+    for (const auto& r : l.subnets)
+      w.Sample("metalpxe_dhcp_subnet_leader", ShouldAnswerDhcp(l, r.subnet) == DhcpAnswer::kAnswer ? 1 : 0,
+               {{"subnet", r.subnet.ToString()}});
+  }
+  if (in.store_health && in.store_health->etcd) {
+    w.Family("metalpxe_store_quorum", "gauge",
+             "1 while the last etcd call succeeded; 0 while etcd fails (no quorum or unreachable): no new leases.");
+    w.Sample("metalpxe_store_quorum", in.store_health->ok ? 1 : 0);
   }
   if (!in.dhcp_reply_latency.empty()) {
     w.Family("metalpxe_dhcp_reply_latency_seconds", "histogram",

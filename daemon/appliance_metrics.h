@@ -3,7 +3,8 @@
 // (exposition format 0.0.4), every family with # HELP and # TYPE, and the
 // latency histograms metalpxe_http_request_duration_seconds{route},
 // metalpxe_tftp_transfer_duration_seconds and
-// metalpxe_dhcp_reply_latency_seconds{type}. deploy/grafana/metalpxe.json
+// metalpxe_dhcp_reply_latency_seconds{type}. With several appliances on
+// etcd: metalpxe_dhcp_subnet_leader{subnet} and metalpxe_store_quorum. deploy/grafana/metalpxe.json
 // is built on these names: rename one and the dashboard breaks.
 #include <optional>
 #include <string>
@@ -12,7 +13,9 @@
 
 #include "api/event_sink_server.h"
 #include "api/kmsg_log_receiver.h"
+#include "core/dhcp_leadership.h"
 #include "core/machine_registry.h"
+#include "daemon/dhcp_elections.h"
 #include "dhcp/observation.h"
 #include "core/provisioning/provisioning_service.h"
 #include "http/http_server.h"
@@ -30,6 +33,8 @@ struct ApplianceMetricsInput {
   std::optional<EventSinkCounters> events;
   std::optional<KmsgReceiverCounters> kmsg;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> power_actions;  // ok, failed
+  std::optional<DhcpLeadership> dhcp_leadership;  // with an election per subnet (etcd store)
+  std::optional<StoreHealthView> store_health;    // etcd store only
 };
 
 std::string RenderApplianceMetrics(const ApplianceMetricsInput& in);

@@ -14,10 +14,12 @@
 #include "daemon/appliance_metrics.h"
 #include "daemon/asio_scheduler.h"
 #include "daemon/cluster_driver.h"
+#include "daemon/dhcp_elections.h"
 #include "daemon/loader_presence.h"
 #include "daemon/management_backend_impl.h"
 #include "daemon/profile_assets.h"
 #include "dhcp/server.h"
+#include "etcd/etcd_store.h"
 #include "etcd/open_store.h"
 #include "http/boot_endpoints.h"
 #include "http/http_server.h"
@@ -38,6 +40,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<ProvisioningService> service;
   std::unique_ptr<ClusterDriver> clusters;  // named clusters: running state, bootstrap
   std::unique_ptr<dhcp::DhcpServer> dhcp;
+  std::unique_ptr<DhcpElections> elections;  // etcd store, full mode: one leader per subnet answers
   std::unique_ptr<tftp::TftpServer> tftp;
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::BootEndpoints> boot;
@@ -117,7 +120,22 @@ struct ApplianceModules::Impl {
       dhcp = std::make_unique<dhcp::DhcpServer>(
           io, source, *store, [this](const dhcp::DhcpObservation& o) { service->OnDhcp(SightingOf(o)); },
           [this](const BootClient& client, const MacAddress& mac) { return service->LoaderFor(client, mac); });
+      auto* shared = dynamic_cast<etcd::EtcdStore*>(store.get());
+      const bool elect = shared != nullptr && config->dhcp.mode == DhcpMode::kFull;
+      std::vector<Ipv4Cidr> subnets;
+      for (const auto& s : config->dhcp.subnets) subnets.push_back(s.subnet);
+      if (elect) {
+        // Several appliances may share this store: answer nothing until
+        // elected, not even the first packet after the socket opens.
+        dhcp->SetLeadership(StandbyLeadership(subnets));
+      }
       if (auto st = dhcp->Start(); !st.ok()) return {st.code(), "dhcp: " + st.message()};
+      if (elect) {
+        DhcpElectionOptions eo;
+        eo.prefix = config->store.prefix;
+        eo.candidate = DhcpCandidateName(server.address);
+        elections = std::make_unique<DhcpElections>(io, shared->client(), *dhcp, std::move(subnets), eo);
+      }
     }
 
     tftp::TftpOptions topt;
@@ -185,6 +203,7 @@ struct ApplianceModules::Impl {
     parts.assets = assets.get();
     parts.clusters = clusters.get();
     parts.reload = [this] { return reload && reload(); };
+    if (elections) parts.store_health = [this] { return elections->StoreHealth(); };
     mgmt_backend = std::make_unique<ApplianceManagementBackend>(std::move(parts));
     mgmt = std::make_unique<ManagementServer>(server.api_listen, *pki, *mgmt_backend);
     if (auto st = mgmt->Start(); !st.ok()) return st;
@@ -216,7 +235,9 @@ struct ApplianceModules::Impl {
     if (dhcp) {
       in.dhcp = dhcp->Stats();
       in.dhcp_reply_latency = dhcp->ReplyLatencies();
+      in.dhcp_leadership = dhcp->Leadership();
     }
+    if (elections) in.store_health = elections->StoreHealth();
     if (tftp) in.tftp = tftp->Stats();
     if (http) in.http = http->Stats();
     in.boot = &service->counters();
@@ -235,6 +256,7 @@ struct ApplianceModules::Impl {
     if (http) http->Stop();
     if (kmsg) kmsg->Stop();
     if (tftp) tftp->Stop();
+    elections.reset();  // silent, then resigns: a standby takes over at once
     if (dhcp) dhcp->Stop();
     clusters.reset();  // waits for a round under way (bounded); before the registry it reports to
     service.reset();  // its reinstall jobs, before the power control they call

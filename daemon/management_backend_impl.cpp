@@ -347,6 +347,30 @@ v1::HealthResponse ApplianceManagementBackend::Health() {
     if (!d.store_writable)
       h.add_problems("dhcp: the lease store cannot be written (" + d.store_error +
                      "): no new leases are handed out until it can");
+    const DhcpLeadership l = p_.dhcp->Leadership();
+    for (const auto& r : l.subnets) {
+      auto* out = h.add_dhcp_subnets();
+      out->set_subnet(r.subnet.ToString());
+      out->set_role(std::string(DhcpSubnetRoleName(l, r)));
+      out->set_leader(r.leader_name);
+      out->set_term(r.leader ? r.term : 0);
+    }
+    if (p_.config && p_.config->Current()->dhcp.mode == DhcpMode::kFull && !l.elected)
+      for (const auto& s : p_.config->Current()->dhcp.subnets) {
+        auto* out = h.add_dhcp_subnets();
+        out->set_subnet(s.subnet.ToString());
+        out->set_role("single");
+      }
+  }
+  if (p_.config) h.set_store(std::string(StoreTypeName(p_.config->Current()->store.type)));
+  if (p_.store_health) {
+    const StoreHealthView s = p_.store_health();
+    if (s.etcd) {
+      h.set_store(s.ok ? "etcd" : (s.no_quorum ? "etcd: no quorum (" : "etcd: failing (") + s.last_error + ")");
+      if (!s.ok)
+        h.add_problems(std::string("store: ") + (s.no_quorum ? "etcd has no quorum" : "etcd fails") + " (" +
+                       s.last_error + "): no new DHCP leases are granted until it works again");
+    }
   }
   for (const auto& m : ListMachines())
     if (m.state() == "failed") h.add_problems("machine " + (m.name().empty() ? m.macs(0) : m.name()) + " failed: " + m.reason());

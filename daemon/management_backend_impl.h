@@ -11,6 +11,7 @@
 #include "core/config_source.h"
 #include "core/provisioning/provisioning_service.h"
 #include "daemon/cluster_driver.h"
+#include "daemon/dhcp_elections.h"
 #include "dhcp/server.h"
 #include "images/asset_cache.h"
 
@@ -25,6 +26,8 @@ struct ManagementParts {
   ClusterDriver* clusters = nullptr;  // named clusters: bootstrap records, live calls
   // Re-reads config + inventory (after an accept wrote the accepted file).
   std::function<bool()> reload;
+  // The store's health (etcd: quorum, last error); empty: SQLite.
+  std::function<StoreHealthView()> store_health;
 };
 
 v1::TimelineEntry TimelineEntryToProto(const TimelineEntry& e);

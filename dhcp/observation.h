@@ -55,6 +55,13 @@ struct DhcpStats {
   std::string store_error;                 // the last write error
   std::uint64_t dropped_store_lost = 0;    // DISCOVERs/REQUESTs not answered: no lease could be stored
   std::uint64_t renewals_unstored = 0;     // renewals ACKed without a write while the store was lost
+  // Several appliances on one store (core/dhcp_leadership.h): requests left
+  // to the subnet's leader, requests held back while a new leader reads the
+  // stored leases, and those reads (taking over, or after a grant the store
+  // refused because another appliance holds the address).
+  std::uint64_t dropped_standby = 0;
+  std::uint64_t dropped_taking_over = 0;
+  std::uint64_t lease_reloads = 0;
   std::uint64_t leases = 0;              // entries in the lease table
 };
 

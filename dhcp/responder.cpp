@@ -103,6 +103,12 @@ std::optional<std::size_t> DhcpResponder::ChoosePool(const Inbound& in) const {
   return std::nullopt;
 }
 
+std::optional<Ipv4Cidr> DhcpResponder::SubnetOf(const Inbound& in) const {
+  const auto p = ChoosePool(in);
+  if (!p) return std::nullopt;
+  return table_.pool(*p).subnet;
+}
+
 DhcpMessage DhcpResponder::BaseReply(const DhcpMessage& req, MessageType type) const {
   DhcpMessage r;
   r.op = 2;

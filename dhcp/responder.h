@@ -87,6 +87,9 @@ class DhcpResponder {
   bool ProbeAnswered(const MacAddress& mac, Ipv4Address ip, bool in_use, std::int64_t now);
 
   const LeaseTable& leases() const { return table_; }
+  // The served subnet `in` belongs to (the pool Handle would pick), for
+  // deciding who answers (core/dhcp_leadership.h); nullopt when none.
+  std::optional<Ipv4Cidr> SubnetOf(const Inbound& in) const;
 
  private:
   Decision HandleFull(const Inbound& in, const ClientInfo& info, MessageType type, std::int64_t now);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/ip/udp.hpp>
@@ -78,6 +79,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<Pending> outbox;
   DhcpStats stats;
+  DhcpLeadership leadership;  // who answers which subnet
   bool stopped = false;
 
   std::mutex durable_mu;  // write outcomes not yet handled on the io_context
@@ -144,6 +146,14 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     responder->SetProbeRoom(!prober.enabled() ? ProbeRoom::kOff
                             : prober.HasRoom() ? ProbeRoom::kAvailable
                                                : ProbeRoom::kFull);
+    // Port 4011 answers a client that already chose this appliance's offer.
+    if (!in.boot_server_port) {
+      switch (ShouldAnswerDhcp(leadership, responder->SubnetOf(in))) {
+        case DhcpAnswer::kAnswer: break;
+        case DhcpAnswer::kStandby: ++stats.dropped_standby; return;
+        case DhcpAnswer::kTakingOver: ++stats.dropped_taking_over; return;
+      }
+    }
     const LostRule rule = RuleWhileLost(in);
     if (rule == LostRule::kDrop) {
       ++stats.dropped_store_lost;
@@ -289,7 +299,14 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
         ++stats.store_failures;
         // An address held by another MAC (a second appliance, a stale
         // table) is a refusal, not a broken store.
-        if (o.error.code() != ErrorCode::kAlreadyExists) StoreLost(o.error);
+        if (o.error.code() != ErrorCode::kAlreadyExists) {
+          StoreLost(o.error);
+        } else {
+          // Our table is behind the store (another appliance granted the
+          // address): read it again rather than offer the same one.
+          SPDLOG_WARN("dhcp: the store refused a grant ({}); reading the stored leases again", o.error.message());
+          RequestReload(nullptr);
+        }
         continue;
       }
       StoreWritable();
@@ -382,6 +399,72 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     ++stats.renewals_unstored;
   }
 
+  // ---- Reading the stored leases again ---------------------------------
+  std::mutex reload_mu;  // what follows
+  std::thread reload_thread;
+  bool reload_running = false;
+  bool reload_again = false;   // asked while a read ran: read once more
+  bool reload_closed = false;  // stopped: no new reads
+  std::vector<std::function<void(const Status&)>> reload_waiters;
+
+  void RequestReload(std::function<void(const Status&)> done) {
+    std::lock_guard lock(reload_mu);
+    if (reload_closed) return;
+    if (done) reload_waiters.push_back(std::move(done));
+    if (reload_running) {
+      reload_again = true;
+      return;
+    }
+    reload_running = true;
+    if (reload_thread.joinable()) reload_thread.join();  // done: it cleared reload_running
+    std::weak_ptr<Impl> weak = shared_from_this();
+    reload_thread = std::thread([this, weak] { RunReloads(weak); });
+  }
+
+  // On reload_thread. Stop() joins it before the Impl can go.
+  void RunReloads(const std::weak_ptr<Impl>& weak) {
+    while (true) {
+      auto loaded = store.LoadLeases();
+      std::vector<std::function<void(const Status&)>> waiters;
+      {
+        std::lock_guard lock(reload_mu);
+        if (reload_again && !reload_closed) {
+          reload_again = false;
+          continue;
+        }
+        reload_again = false;
+        reload_running = false;
+        waiters.swap(reload_waiters);
+      }
+      boost::asio::post(io, [weak, loaded = std::move(loaded), waiters = std::move(waiters)] {
+        auto self = weak.lock();
+        if (!self) return;
+        Status st = loaded.ok() ? Status::Ok() : loaded.status();
+        if (loaded.ok()) self->AdoptLeases(*loaded);
+        else SPDLOG_ERROR("dhcp: reading the stored leases failed: {}", st.message());
+        for (auto& w : waiters) w(st);
+      });
+      return;
+    }
+  }
+
+  // The lease table as the store holds it; offers and quarantines held only
+  // in memory are dropped with the old table.
+  void AdoptLeases(const std::vector<LeaseRecord>& leases) {
+    std::lock_guard lock(mu);
+    if (stopped) return;
+    responder = std::make_unique<DhcpResponder>(config.Current(), leases, policy);
+    durable.clear();
+    for (const auto& l : leases) RememberLoaded(l);
+    stats.leases = responder->leases().size();
+    ++stats.lease_reloads;
+  }
+  void RememberLoaded(const LeaseRecord& l) {
+    auto it = durable.find(l.mac);
+    if (l.kind == LeaseRecord::Kind::kActive && (it == durable.end() || it->second.expires_unix < l.expires_unix))
+      durable[l.mac] = StoredLease{l.ip, l.expires_unix};
+  }
+
   void Flush() {
     if (outbox.empty()) return;
     for (std::size_t li = 0; li < listeners.size(); ++li) {
@@ -433,11 +516,7 @@ Status DhcpServer::Start() {
   impl_->stopped = false;
   impl_->durable.clear();
   impl_->lost.reset();
-  for (const auto& l : leases) {
-    auto it = impl_->durable.find(l.mac);
-    if (l.kind == LeaseRecord::Kind::kActive && (it == impl_->durable.end() || it->second.expires_unix < l.expires_unix))
-      impl_->durable[l.mac] = Impl::StoredLease{l.ip, l.expires_unix};
-  }
+  for (const auto& l : leases) impl_->RememberLoaded(l);
   impl_->responder = std::make_unique<DhcpResponder>(cfg, leases, impl_->policy);
   impl_->stats.leases = impl_->responder->leases().size();
   std::vector<std::pair<std::uint16_t, bool>> ports;
@@ -467,6 +546,13 @@ Status DhcpServer::Start() {
 }
 
 void DhcpServer::Stop() {
+  std::thread reload;
+  {
+    std::lock_guard lock(impl_->reload_mu);
+    impl_->reload_closed = true;
+    reload = std::move(impl_->reload_thread);
+  }
+  if (reload.joinable()) reload.join();  // a store read, bounded by the store's own timeout
   std::lock_guard lock(impl_->mu);
   impl_->stopped = true;
   for (auto& l : impl_->listeners) {
@@ -476,6 +562,18 @@ void DhcpServer::Stop() {
   impl_->listeners.clear();
   impl_->prober.Close();
 }
+
+void DhcpServer::SetLeadership(DhcpLeadership leadership) {
+  std::lock_guard lock(impl_->mu);
+  impl_->leadership = std::move(leadership);
+}
+
+DhcpLeadership DhcpServer::Leadership() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->leadership;
+}
+
+void DhcpServer::ReloadLeases(std::function<void(const Status&)> done) { impl_->RequestReload(std::move(done)); }
 
 DhcpStats DhcpServer::Stats() const {
   std::lock_guard lock(impl_->mu);

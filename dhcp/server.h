@@ -6,6 +6,7 @@
 // the lease durable (the store's group commit batches many leases per fsync);
 // the store's callback posts the ACK back to the io_context. Sockets are read
 // with recvmmsg and written with sendmmsg in batches.
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "core/config_source.h"
+#include "core/dhcp_leadership.h"
 #include "core/latency_histogram.h"
 #include "core/result.h"
 #include "core/store.h"
@@ -42,6 +44,21 @@ class DhcpServer {
   Status Start();
   // Closes the sockets; ACKs still waiting for the store are not sent.
   void Stop();
+
+  // Who answers (core/dhcp_leadership.h): requests on port 67 are answered
+  // only while ShouldAnswerDhcp says so for their subnet. The default
+  // (not elected) answers every subnet. Any thread; the next packet sees it.
+  void SetLeadership(DhcpLeadership leadership);
+  DhcpLeadership Leadership() const;  // any thread
+
+  // Reads the stored leases again (on a thread of its own: the store's load
+  // may block) and rebuilds the lease table from them on the io_context;
+  // then `done` runs there with the outcome. Used by a new leader (the table
+  // of the previous one) and after the store refused a grant because
+  // another appliance holds the address. Requests made while a read runs
+  // are served by one more read after it, so `done` always sees a table read
+  // after it was asked. Any thread.
+  void ReloadLeases(std::function<void(const Status&)> done);
 
   DhcpStats Stats() const;               // any thread
   std::vector<LeaseRecord> Leases() const;  // any thread

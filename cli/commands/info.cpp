@@ -1,5 +1,6 @@
 // version; health.
 #include <iostream>
+#include <string>
 
 #include "cli/commands/commands.h"
 
@@ -30,6 +31,17 @@ void AddInfoCommands(CLI::App& app, CommandContext& ctx) {
                                                    ? "-"
                                                    : Join({resp.problems().begin(), resp.problems().end()}, "; ")});
       t.Print(std::cout);
+      if (!resp.store().empty()) std::cout << "\nStore: " << resp.store() << "\n";
+      // Who answers DHCP for each subnet: with several appliances on etcd,
+      // one leader per subnet and the others standing by.
+      if (!resp.dhcp_subnets().empty()) {
+        std::cout << "\n";
+        Table d({"SUBNET", "DHCP ROLE", "LEADER", "TERM"});
+        for (const auto& r : resp.dhcp_subnets())
+          d.AddRow({r.subnet(), r.role(), r.leader().empty() ? "-" : r.leader(),
+                    r.term() == 0 ? "-" : std::to_string(r.term())});
+        d.Print(std::cout);
+      }
     }
     // Scripts can gate on health: not serving is a failure.
     return resp.serving() ? kExitOk : kExitServerError;

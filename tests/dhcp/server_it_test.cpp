@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -665,6 +666,68 @@ TEST(dhcp_it, StoreThatRefusesWritesGetsNoLeaseHandedOutUntilItIsBack) {
   ASSERT_TRUE(after.has_value());
   EXPECT_TRUE(srv.server().Stats().store_writable);
   EXPECT_GE(store.puts(), 1u);
+}
+
+// Several appliances on one store (core/dhcp_leadership.h): a standby stays
+// silent on port 67; a new leader stays silent until it has read the
+// stored leases of its term, then answers from the store's table (not the
+// one it loaded at start, which misses what the previous leader granted).
+TEST(dhcp_it, StandbyIsSilentAndANewLeaderAnswersFromTheStoredLeases) {
+  VethPair net("dha", "10.66.0.1/16", "");
+  FakeStore store;
+  InProcessServer srv(net.server.name(), WideConfig(), store);
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  const auto subnet = *Ipv4Cidr::Parse("10.66.0.0/16");
+  DhcpLeadership l;
+  l.elected = true;
+  l.subnets.push_back(DhcpSubnetRole{subnet, false, 0, 0, "other/10.66.0.3"});
+  srv.server().SetLeadership(l);
+  UdpPeer client(net.client.name(), 68, "veth-c");
+  std::uint32_t xid = 0x900;
+  auto offer = [&](const char* mac) -> std::optional<DhcpMessage> {
+    auto m = Request(MessageType::kDiscover, mac);
+    m.xid = ++xid;
+    m.flags = kBroadcastFlag;
+    client.Send(m, Ip("255.255.255.255"), 67);
+    auto got = client.Collect(xid, milliseconds(700));
+    if (got.empty()) return std::nullopt;
+    return got[0].msg;
+  };
+  EXPECT_FALSE(offer("52:54:00:00:ee:01").has_value());
+  EXPECT_EQ(srv.server().Stats().dropped_standby, 1u);
+
+  // Meanwhile the other appliance granted the first pool address.
+  const auto now = std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  LeaseRecord theirs;
+  theirs.ip = Ip("10.66.1.1");
+  theirs.mac = Mac("52:54:00:00:ee:02");
+  theirs.expires_unix = now + 600;
+  store.Preload(theirs);
+
+  // Elected in term 9, leases not read yet: still silent.
+  l.subnets[0] = DhcpSubnetRole{subnet, true, 9, 0, "me"};
+  srv.server().SetLeadership(l);
+  EXPECT_FALSE(offer("52:54:00:00:ee:01").has_value());
+  EXPECT_EQ(srv.server().Stats().dropped_taking_over, 1u);
+
+  std::promise<Status> read;
+  srv.server().ReloadLeases([&](const Status& st) { read.set_value(st); });
+  auto f = read.get_future();
+  ASSERT_EQ(f.wait_for(seconds(5)), std::future_status::ready);
+  ASSERT_TRUE(f.get().ok());
+  EXPECT_EQ(srv.server().Stats().lease_reloads, 1u);
+  l.subnets[0].leases_loaded_term = 9;
+  srv.server().SetLeadership(l);
+  auto mine = offer("52:54:00:00:ee:01");
+  ASSERT_TRUE(mine.has_value());
+  EXPECT_NE(mine->yiaddr, theirs.ip) << "offered an address the store says another MAC holds";
+  auto again = offer("52:54:00:00:ee:02");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->yiaddr, theirs.ip);  // its lease, granted by the previous leader
+  // Stepped down: silent again.
+  l.subnets[0].leader = false;
+  srv.server().SetLeadership(l);
+  EXPECT_FALSE(offer("52:54:00:00:ee:01").has_value());
 }
 
 std::string TestServerPath() { return METALPXE_DHCP_TESTSERVER; }

@@ -121,7 +121,7 @@ EtcdCluster::~EtcdCluster() {
 void EtcdCluster::MakeCertificates() {
   MakeCert(dir_, "ca", "metalpxe-test-etcd-ca", "", "");
   MakeCert(dir_, "server", "etcd",
-           "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n", "ca");
+           "subjectAltName=IP:" + options_.client_host + "\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n", "ca");
   MakeCert(dir_, "client", "metalpxe", "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n", "ca");
   MakeCert(dir_, "otherca", "some-other-ca", "", "");
   ca_file_ = dir_ + "/ca.crt";
@@ -135,7 +135,7 @@ void EtcdCluster::MakeCertificates() {
 void EtcdCluster::StartMember(int i, bool fresh) {
   auto& m = members_[i];
   const std::string scheme = options_.tls ? "https" : "http";
-  const std::string client_url = scheme + "://127.0.0.1:" + std::to_string(m.client_port);
+  const std::string client_url = scheme + "://" + options_.client_host + ":" + std::to_string(m.client_port);
   const std::string peer_url = "http://127.0.0.1:" + std::to_string(m.peer_port);
   // setpriv --pdeathsig: a member dies with the test process even when that
   // crashes, instead of running on in the namespace.
@@ -167,7 +167,8 @@ std::vector<EtcdEndpoint> EtcdCluster::endpoints() const {
 
 EtcdEndpoint EtcdCluster::endpoint(int member) const {
   const std::string url =
-      std::string(options_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(members_[member].client_port);
+      std::string(options_.tls ? "https" : "http") + "://" + options_.client_host + ":" +
+      std::to_string(members_[member].client_port);
   auto ep = ParseEtcdEndpoint(url);
   if (!ep.ok()) throw std::runtime_error(ep.status().ToString());
   return *ep;

@@ -36,6 +36,9 @@ struct EtcdClusterOptions {
   // Where data directories go; "" = a temp dir under /var/tmp (a real disk:
   // etcd fsyncs its WAL on every commit, and tmpfs would hide that cost).
   std::string data_root;
+  // Where members listen for clients: loopback by default; an address of
+  // the test's namespace (a bridge) lets appliances in other namespaces in.
+  std::string client_host = "127.0.0.1";
 };
 
 class EtcdCluster {
