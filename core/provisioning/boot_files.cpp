@@ -23,7 +23,7 @@ constexpr std::array kTable{
     LoaderRow{kArm64, Firmware::kUefi, kHttp, "arm64/snponly.efi"},
 };
 
-std::string Describe(const BootClient& c) {
+std::string LoaderClientText(const BootClient& c) {
   std::string s = std::string(FirmwareName(c.firmware)) + " " + std::string(CpuArchName(c.arch));
   if (c.transport == kHttp) s += " (HTTP boot)";
   return s;
@@ -40,11 +40,20 @@ LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
   for (const LoaderRow& row : kTable) {
     if (row.arch != client.arch || row.firmware != client.firmware || row.transport != client.transport) continue;
     if (!loader_exists(row.file))
-      return {std::nullopt, "no " + std::string(row.file) + " in tftpRoot for " + Describe(client)};
-    if (row.transport == kHttp) return {LoaderAnswer{LoaderUrl(server, row.file), true}, Describe(client)};
-    return {LoaderAnswer{std::string(row.file), false}, Describe(client)};
+      return {std::nullopt, "no " + std::string(row.file) + " in tftpRoot for " + LoaderClientText(client)};
+    if (row.transport == kHttp) return {LoaderAnswer{LoaderUrl(server, row.file), true}, LoaderClientText(client)};
+    return {LoaderAnswer{std::string(row.file), false}, LoaderClientText(client)};
   }
-  return {std::nullopt, "no loader for " + Describe(client)};
+  return {std::nullopt, "no loader for " + LoaderClientText(client)};
+}
+
+std::optional<std::string> InstallerArchMismatch(std::string_view profile_arch, const BootClient& client) {
+  if (client.arch == CpuArch::kUnknown) return std::nullopt;
+  const bool runs = profile_arch == "amd64"   ? client.arch == kX86_64 || client.arch == kI386
+                    : profile_arch == "arm64" ? client.arch == kArm64
+                                              : false;
+  if (runs) return std::nullopt;
+  return "the profile's kernel is " + std::string(profile_arch) + ", this machine runs " + LoaderClientText(client);
 }
 
 }  // namespace metalpxe

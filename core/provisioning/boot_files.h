@@ -41,4 +41,12 @@ struct LoaderChoice {
 LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
                           const std::function<bool(std::string_view)>& loader_exists);
 
+// The second binary a machine is handed: the profile's kernel, served by
+// /ipxe to iPXE running on the machine. A profile's `arch` ("amd64",
+// "arm64") must be one the client's CPU runs; nullopt when it is, or when
+// the client does not say (iPXE builds before ${buildarch}), else the reason
+// it is not offered. iPXE's i386 build (undionly.kpxe) runs on 64-bit PCs
+// too, so an amd64 kernel is offered to it.
+std::optional<std::string> InstallerArchMismatch(std::string_view profile_arch, const BootClient& client);
+
 }  // namespace metalpxe

@@ -191,6 +191,15 @@ IpxeAnswer ProvisioningService::DecideIpxe(const IpxeRequest& req) {
       return a;
     case BootAction::kInstall: break;
   }
+  // The kernel is the second binary the machine is handed: never one of
+  // another architecture (an arm64 machine under an amd64 profile exits
+  // iPXE instead, with the reason in its history).
+  if (auto mismatch = InstallerArchMismatch(d.profile->arch, BootClientFromIpxe(req.buildarch, req.platform))) {
+    a.kind = IpxeAnswer::Kind::kIgnore;
+    a.why = "no installer offered: " + *mismatch + " (profile " + d.profile->name + ")";
+    registry_.RecordEvent(req.mac, "boot", a.why);
+    return a;
+  }
   return InstallAnswer(*config, req, d);
 }
 

@@ -2,6 +2,7 @@
 // client is ever offered a binary it cannot run.
 #include "core/provisioning/boot_files.h"
 
+#include <cstdio>
 #include <set>
 #include <string>
 
@@ -109,6 +110,119 @@ TEST(DecideLoader, UnknownMachinesFollowThePolicy) {
   inv->machines.push_back(m);
   cfg.inventory = inv;
   EXPECT_TRUE(DecideLoader(cfg, uefi, mac, MachineState::kPendingInstall, kDebianIpxe).answer);
+}
+
+
+// Every (option 93 arch, who asks, how it fetches) pair a network-booting
+// machine sends, with the answer written out by hand rather than derived from
+// the table: firmware PXE (PXEClient), firmware HTTP boot (HTTPClient), iPXE.
+// "-" is no boot file. Two appliances: Debian's ipxe package only, and one
+// with an arm64 iPXE build at tftpRoot/arm64/snponly.efi.
+struct PairCase {
+  std::uint16_t arch;
+  const char* firmware;  // what a firmware client of that arch is
+  const char* pxe;       // PXEClient, Debian's ipxe only / with arm64 iPXE
+  const char* pxe_arm;
+  const char* http;      // HTTPClient (full URL, option 60 HTTPClient back)
+  const char* http_arm;
+};
+
+constexpr const char* kUrl = "http://10.66.0.1:8080/assets/";
+constexpr PairCase kPairs[] = {
+    {0, "bios-i386", "undionly.kpxe", "undionly.kpxe", "-", "-"},  // 0 + HTTPClient: BIOS HTTP, no loader
+    {6, "uefi-i386", "-", "-", "-", "-"},                            // 32-bit UEFI: no iPXE build
+    {7, "uefi-x86_64", "snponly.efi", "snponly.efi", "snponly.efi", "snponly.efi"},
+    {9, "uefi-x86_64", "snponly.efi", "snponly.efi", "snponly.efi", "snponly.efi"},
+    {10, "uefi-arm32", "-", "-", "-", "-"},
+    {11, "uefi-arm64", "-", "arm64/snponly.efi", "-", "arm64/snponly.efi"},
+    {15, "uefi-i386-http", "-", "-", "-", "-"},
+    {16, "uefi-x86_64-http", "snponly.efi", "snponly.efi", "snponly.efi", "snponly.efi"},
+    {18, "uefi-arm32-http", "-", "-", "-", "-"},
+    {19, "uefi-arm64-http", "-", "arm64/snponly.efi", "-", "arm64/snponly.efi"},
+};
+
+std::string VendorFor(const char* kind, std::uint16_t arch) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s:Arch:%05u:UNDI:003016", kind, static_cast<unsigned>(arch));
+  return buf;
+}
+
+TEST(BootFilesEveryPair, FirmwareAndIpxeOverPxeAndHttp) {
+  for (const PairCase& p : kPairs) {
+    for (bool arm : {false, true}) {
+      const auto& files = arm ? kWithArm64 : kDebianIpxe;
+      for (const char* kind : {"PXEClient", "HTTPClient"}) {
+        const bool http_vendor = std::string_view(kind) == "HTTPClient";
+        const std::string vendor = VendorFor(kind, p.arch);
+        SCOPED_TRACE("arch " + std::to_string(p.arch) + " " + vendor + (arm ? " with arm64 iPXE" : " Debian ipxe"));
+        const BootClient firmware = BootClientFromDhcp(p.arch, vendor, false);
+        EXPECT_EQ(firmware.stage, BootStage::kFirmware);
+        // What the firmware is: the arch type decides; HTTPClient adds -http.
+        std::string name = p.firmware;
+        if (http_vendor && !name.ends_with("-http")) name += "-http";
+        EXPECT_EQ(BootClientName(firmware), name);
+
+        const std::string want = http_vendor ? (arm ? p.http_arm : p.http) : (arm ? p.pxe_arm : p.pxe);
+        const LoaderChoice got = ChooseLoader(firmware, Server(), files);
+        EXPECT_FALSE(got.why.empty());
+        if (want == "-") {
+          EXPECT_FALSE(got.answer.has_value()) << got.answer->boot_file;
+        } else {
+          ASSERT_TRUE(got.answer.has_value()) << got.why;
+          // HTTP boot (by option 60 or by arch type 15-19) gets a full URL and
+          // HTTPClient back; PXE gets a TFTP file name.
+          const bool http = firmware.transport == LoaderTransport::kHttp;
+          EXPECT_EQ(got.answer->http_client, http);
+          EXPECT_EQ(got.answer->boot_file, http ? kUrl + want : want);
+        }
+
+        // The same request from iPXE (user class "iPXE"): already running
+        // on that machine, it gets the chain script, never a loader.
+        const LoaderChoice ipxe = ChooseLoader(BootClientFromDhcp(p.arch, vendor, true), Server(), files);
+        ASSERT_TRUE(ipxe.answer.has_value());
+        EXPECT_EQ(ipxe.answer->boot_file, "http://10.66.0.1:8080/boot.ipxe");
+        EXPECT_FALSE(ipxe.answer->http_client);
+      }
+    }
+  }
+}
+
+// Whatever a client sends (every arch type 0-40, with and without a vendor
+// class): a loader it is offered is one built for its CPU and firmware.
+TEST(BootFilesEveryPair, NoLoaderOfAnotherArchitectureOrFirmware) {
+  for (unsigned a = 0; a <= 40; ++a) {
+    for (const char* kind : {"PXEClient", "HTTPClient", ""}) {
+      const std::string vendor = *kind ? VendorFor(kind, static_cast<std::uint16_t>(a)) : "";
+      const BootClient c = BootClientFromDhcp(static_cast<std::uint16_t>(a), vendor, false);
+      const LoaderChoice got = ChooseLoader(c, Server(), kWithArm64);
+      if (!got.answer) continue;
+      SCOPED_TRACE("arch " + std::to_string(a) + " " + vendor + " -> " + got.answer->boot_file);
+      const std::string_view file = got.answer->boot_file;
+      const bool arm_file = file.find("arm64/") != std::string_view::npos;
+      EXPECT_EQ(arm_file, c.arch == CpuArch::kArm64);
+      EXPECT_EQ(file.ends_with(".efi"), c.firmware == Firmware::kUefi);
+      if (!arm_file) {
+        EXPECT_TRUE(c.arch == CpuArch::kX86_64 || c.arch == CpuArch::kI386);
+      }
+    }
+  }
+}
+
+TEST(InstallerArch, TheKernelRunsOnTheMachine) {
+  const BootClient x64 = BootClientFromIpxe("x86_64", "efi");
+  const BootClient pcbios = BootClientFromIpxe("i386", "pcbios");  // undionly.kpxe on any PC
+  const BootClient arm64 = BootClientFromIpxe("arm64", "efi");
+  const BootClient arm32 = BootClientFromIpxe("arm32", "efi");
+  const BootClient silent = BootClientFromIpxe("", "");  // an iPXE that does not say
+  EXPECT_FALSE(InstallerArchMismatch("amd64", x64));
+  EXPECT_FALSE(InstallerArchMismatch("amd64", pcbios));
+  EXPECT_FALSE(InstallerArchMismatch("amd64", silent));
+  EXPECT_FALSE(InstallerArchMismatch("arm64", arm64));
+  EXPECT_FALSE(InstallerArchMismatch("arm64", silent));
+  EXPECT_EQ(InstallerArchMismatch("amd64", arm64), "the profile's kernel is amd64, this machine runs uefi arm64");
+  EXPECT_TRUE(InstallerArchMismatch("amd64", arm32));
+  EXPECT_EQ(InstallerArchMismatch("arm64", x64), "the profile's kernel is arm64, this machine runs uefi x86_64");
+  EXPECT_TRUE(InstallerArchMismatch("arm64", pcbios));
 }
 
 }  // namespace

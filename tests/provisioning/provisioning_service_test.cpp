@@ -269,6 +269,19 @@ TEST_F(ProvisioningServiceTest, Arm64GetsNoBinaryOfAnotherArchitecture) {
   EXPECT_EQ(choice.why, "no arm64/snponly.efi in tftpRoot for uefi arm64");
 }
 
+TEST_F(ProvisioningServiceTest, Arm64IpxeIsNotHandedAnAmd64Kernel) {
+  // An arm64 iPXE (built by the operator) reaches /ipxe for a machine whose
+  // profile is amd64: no kernel, no token, and the reason in its history.
+  const IpxeAnswer a = service_->OnIpxe({kCp, kCpIp, "", "", "arm64", "efi"});
+  EXPECT_EQ(a.kind, IpxeAnswer::Kind::kIgnore);
+  EXPECT_TRUE(a.kernel_args.empty());
+  EXPECT_EQ(a.why,
+            "no installer offered: the profile's kernel is amd64, this machine runs uefi arm64 (profile default)");
+  EXPECT_NE(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  // The same machine's x86_64 iPXE is served as before.
+  EXPECT_EQ(Ipxe(kCp, kCpIp).kind, IpxeAnswer::Kind::kInstall);
+}
+
 TEST_F(ProvisioningServiceTest, AFloodOfMadeUpMacsCannotPushOutRealHistory) {
   ProvisioningOptions o;
   o.registry.max_unknown_machines = 50;

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
 #
-# usage: run-vm.sh uefi|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+# usage: run-vm.sh uefi|uefi-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
 #   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
 #         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
+#   uefi-http: the same machine set to UEFI HTTP boot: OVMF's PXE is switched
+#         off through fw_cfg (opt/org.tianocore/IPv4PXESupport and
+#         IPv6PXESupport, read by OVMF's PxeBcPcdLib; IPv6Support off too), so
+#         the NIC's only boot option is "UEFI HTTPv4", which DHCPs as
+#         HTTPClient (arch 16) and fetches the loader from the URL it is given.
 #   bios: pc + SeaBIOS, e1000 with its iPXE ROM: iPXE's first DHCP says iPXE.
 # Must run inside the lab namespace (the tap lives there). The disk is a raw
 # image attached as virtio-blk (the stand-in writes its marker to /dev/vda);
@@ -29,10 +34,21 @@ case "$fw" in
           -drive "if=pflash,format=raw,file=$vars"
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
     ;;
+  uefi-http)
+    vars="$work/OVMF_VARS.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    args=(-machine q35
+          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+          -drive "if=pflash,format=raw,file=$vars"
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
+          -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n
+          -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n
+          -fw_cfg name=opt/org.tianocore/IPv6Support,string=n)
+    ;;
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
     ;;
-  *) echo "run-vm: firmware must be uefi or bios" >&2; exit 2 ;;
+  *) echo "run-vm: firmware must be uefi, uefi-http or bios" >&2; exit 2 ;;
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.

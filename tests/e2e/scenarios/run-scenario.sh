@@ -5,7 +5,7 @@
 #
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
-#         ipmi-reinstall
+#         ipmi-reinstall | uefi-http
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -232,6 +232,36 @@ scenario_ipmi_reinstall() {
     bash -c "! grep -qF -- \"\$(cat '${BMC_DIR[wk-1]}/password')\" '$LAB_DIR/metalpxed.log'"
 }
 
+# UEFI HTTP boot with real firmware: OVMF with its PXE switched off
+# (run-vm.sh uefi-http) DHCPs as HTTPClient (arch 16), is answered with
+# HTTPClient and a full URL, downloads the loader from metalpxed over HTTP,
+# and goes on to its per-MAC script and its own config. No TFTP at all.
+mpx_timeline() {  # mpx_timeline MAC SOURCE: that machine's timeline lines from SOURCE, "summary|details", in order
+  mpx_sql "SELECT summary || '|' || details FROM timeline WHERE replace(lower(mac),'-',':') = lower('$1')
+           AND source = '$2' ORDER BY seq;"
+}
+scenario_uefi_http() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start cp-1 uefi-http "$CP_MAC"
+  e2e_check "cp-1: OVMF started HTTP boot (its PXE is off)" vm_wait cp-1 "Start HTTP Boot over IPv4" 120
+  check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK"
+  e2e_check "cp-1: the firmware never started PXE" vm_not_printed cp-1 "Start PXE over IPv"
+  local url="http://$LAB_SERVER_IP:8080/assets/snponly.efi"
+  e2e_check "metalpxed saw the firmware as an HTTP boot client (HTTPClient, arch 16)" \
+    grep -qE "client=firmware arch=uefi-x86_64-http vendor_class=HTTPClient:Arch:00016" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+  # The firmware only goes on when the answer carries option 60 HTTPClient
+  # (UEFI 2.x, 24.7.3): its fetch below proves that part.
+  e2e_check "metalpxed offered and acked the loader's full URL to the firmware" \
+    test "$(mpx_timeline "$CP_MAC" dhcp | grep -cE "^DHCP (DISCOVER|REQUEST) from firmware \(uefi-x86_64-http\) -> (OFFER|ACK) [0-9.]+, boot file ${url//./\\.} ")" -ge 2
+  e2e_check "cp-1 fetched the loader from metalpxed over HTTP (200, complete)" \
+    grep -qE "^HTTP GET /assets/snponly\.efi, .*\|path=/assets/snponly\.efi status=200 bytes=[1-9]" \
+    <<<"$(mpx_timeline "$CP_MAC" http)"
+  e2e_check "the loader's fetch came before iPXE asked for its script" \
+    awk '/^HTTP GET \/assets\/snponly\.efi/ && !l {l=NR} /^HTTP GET \/ipxe/ && !s {s=NR} END {exit !(l && s && l < s)}' \
+    <<<"$(mpx_timeline "$CP_MAC" http)"
+  e2e_check "nothing went over TFTP for cp-1" test -z "$(mpx_timeline "$CP_MAC" tftp)"
+}
+
 lab_init "mpx-$scenario"
 # Bounded no matter what: the whole scenario ends within its budget.
 setsid bash -c "sleep ${E2E_SCENARIO_TIMEOUT:-420}; echo 'e2e: scenario $scenario timed out' >&2; kill -TERM $$" &
@@ -248,6 +278,7 @@ case "$scenario" in
   discover-accept) scenario_discover_accept ;;
   foreign-token) scenario_foreign_token ;;
   ipmi-reinstall) scenario_ipmi_reinstall ;;
+  uefi-http) scenario_uefi_http ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 setup_rc=$?
