@@ -257,6 +257,7 @@ void ClusterDriver::ProbeVersion(const ClusterConfig& cluster, Target& t) {
       t.member.state = registry_.StateOf(t.mac);
       std::lock_guard lock(mu_);
       last_probe_failure_.erase(t.member.name);
+      versions_[t.member.name] = v->tag;
       return;
     }
     failure = v.error().message;
@@ -362,6 +363,27 @@ Result<std::vector<talos::EtcdMember>> ClusterDriver::EtcdMembers(const std::str
     last = members.error().message;
   }
   return Status(ErrorCode::kUnavailable, last);
+}
+
+std::string ClusterDriver::KnownVersion(const std::string& machine) const {
+  std::lock_guard lock(mu_);
+  auto it = versions_.find(machine);
+  return it == versions_.end() ? std::string() : it->second;
+}
+
+void ClusterDriver::RefreshVersions(const std::string& cluster) {
+  const auto config = config_.Current();
+  auto it = config->clusters.find(cluster);
+  if (it == config->clusters.end()) return;
+  for (const auto& t : Targets(*config, registry_, cluster)) {
+    if (t.member.state != MachineState::kRunning || t.member.address.empty()) continue;
+    auto client = talos::MachineClient::Connect(t.member.address, options_.apid_port, it->second.talos);
+    if (!client.ok()) continue;
+    auto v = client->Version(options_.probe_timeout);
+    if (!v.ok()) continue;  // silent now: the last answer stays what is known
+    std::lock_guard lock(mu_);
+    versions_[t.member.name] = v->tag;
+  }
 }
 
 Result<Secret> ClusterDriver::Kubeconfig(const std::string& cluster) const {

@@ -98,6 +98,11 @@ class ClusterDriver {
   // From the first running control plane that answers.
   Result<std::vector<talos::EtcdMember>> EtcdMembers(const std::string& cluster) const;
   Result<Secret> Kubeconfig(const std::string& cluster) const;
+  // The Talos version a machine last answered to Version ("" when it never
+  // did since metalpxed started). RefreshVersions asks every running node of
+  // the cluster again (bounded by probe_timeout each), for cluster status.
+  std::string KnownVersion(const std::string& machine) const;
+  void RefreshVersions(const std::string& cluster);
 
  private:
   struct Target {
@@ -135,6 +140,7 @@ class ClusterDriver {
   std::map<std::string, ClusterRecord> records_;
   std::map<std::string, std::chrono::steady_clock::time_point> next_call_;  // backoff, by cluster
   std::map<std::string, std::string> last_probe_failure_;                  // by machine: logged once
+  std::map<std::string, std::string> versions_;                            // by machine: last Version tag
   std::unique_ptr<Scheduler::Handle> tick_;
   std::map<std::string, std::unique_ptr<Scheduler::Handle>> retry_ticks_;  // by cluster
   // Scheduler callbacks hold this: a callback already queued when the driver

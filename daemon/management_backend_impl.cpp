@@ -284,6 +284,7 @@ v1::Cluster ApplianceManagementBackend::ClusterToProto(const AppConfig& config, 
     n->set_role(std::string(RoleName(m.role)));
     n->set_state(std::string(MachineStateName(m.state)));
     n->set_ip(m.address);
+    if (p_.clusters) n->set_talos_version(p_.clusters->KnownVersion(m.name));
   }
   return out;
 }
@@ -300,6 +301,7 @@ Result<v1::ClusterStatus> ApplianceManagementBackend::GetClusterStatus(const std
   auto it = config->clusters.find(cluster);
   if (it == config->clusters.end()) return Status(ErrorCode::kNotFound, "no cluster " + cluster);
   v1::ClusterStatus out;
+  if (p_.clusters) p_.clusters->RefreshVersions(cluster);
   *out.mutable_cluster() = ClusterToProto(*config, it->second);
   if (p_.clusters) {
     auto members = p_.clusters->EtcdMembers(cluster);

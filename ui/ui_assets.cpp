@@ -22,6 +22,10 @@ constexpr std::string_view kIndexHtml = R"html(<!doctype html>
   <form method="post" action="/logout"><button type="submit">Log out</button></form>
 </header>
 <main>
+  <section id="clusters-section" hidden>
+    <h2>Clusters <span id="cluster-count"></span></h2>
+    <div id="clusters"></div>
+  </section>
   <section id="machines-section">
     <h2>Machines <span id="machine-count"></span></h2>
     <table id="machines">
@@ -116,6 +120,16 @@ body.login { display: grid; place-items: center; min-height: 100vh; }
 #login input, #login button { font-size: 16px; padding: 8px; }
 #login button { background: var(--accent); color: #fff; border: 0; border-radius: 6px; }
 .error { color: var(--bad); margin: 0; }
+.cluster { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; margin-bottom: 14px; }
+.cluster h3 { margin: 0 0 6px; display: flex; flex-wrap: wrap; align-items: center; gap: 8px; font-size: 16px; }
+.cluster p { margin: 4px 0; overflow-wrap: anywhere; }
+.cluster .label { color: var(--muted); }
+.cluster table { margin-top: 8px; font-size: 14px; }
+.cluster tbody tr { cursor: default; }
+.cluster h4 { margin: 12px 0 0; font-size: 14px; }
+.badge { font-size: 12px; font-weight: 600; padding: 2px 8px; border-radius: 10px; color: #fff; background: var(--muted); }
+.badge.ok { background: var(--ok); } .badge.bad { background: var(--bad); } .badge.warn { background: var(--warn); }
+.muted { color: var(--muted); }
 @media (max-width: 640px) {
   thead { display: none; }
   table, tbody, tr, td { display: block; width: 100%; }
@@ -128,9 +142,9 @@ body.login { display: grid; place-items: center; min-height: 100vh; }
 )css";
 
 constexpr std::string_view kAppJs = R"js('use strict';
-// The status page: the machines table and, for the selected machine, its
-// boot timeline and kernel log, all kept live by one server-sent-events
-// stream (/api/stream). Text is set with textContent only.
+// The status page: the clusters, the machines table and, for the selected
+// machine, its boot timeline and kernel log, all kept live by one
+// server-sent-events stream (/api/stream). Text is set with textContent only.
 (function () {
   const $ = (sel) => document.querySelector(sel);
   let selected = new URLSearchParams(location.hash.slice(1)).get('machine') || '';
@@ -157,6 +171,83 @@ constexpr std::string_view kAppJs = R"js('use strict';
     return d.toLocaleTimeString([], { hour12: false });
   }
   function label(m) { return m.name || m.mac; }
+
+  // --- clusters: what `metalpxectl cluster status` shows -----------------
+  const bootstrapWords = { pending: 'not yet', bootstrapping: 'in progress', bootstrapped: 'bootstrapped',
+    failed: 'could not' };
+  const bootstrapClass = { bootstrapped: 'ok', failed: 'bad', bootstrapping: 'warn' };
+
+  function table(cls, columns, rows) {
+    const t = el('table', cls);
+    const head = el('tr');
+    for (const c of columns) head.appendChild(el('th', '', c));
+    t.appendChild(el('thead')).appendChild(head);
+    const body = t.appendChild(el('tbody'));
+    for (const row of rows) {
+      const tr = body.appendChild(el('tr'));
+      row.forEach((value, i) => {
+        const td = tr.appendChild(el('td', '', value));
+        td.dataset.label = columns[i];
+      });
+    }
+    return t;
+  }
+
+  function byState(c) {
+    const parts = Object.keys(c.nodesByState).sort().map((s) => c.nodesByState[s] + ' ' + s);
+    return parts.length ? parts.join(', ') : 'no machines';
+  }
+
+  function renderCluster(c) {
+    const card = el('article', 'cluster');
+    card.dataset.cluster = c.name;
+    const h = card.appendChild(el('h3'));
+    h.appendChild(el('span', 'name', c.name));
+    const boot = h.appendChild(el('span', 'badge bootstrap ' + (bootstrapClass[c.bootstrap] || ''),
+      bootstrapWords[c.bootstrap] || c.bootstrap));
+    boot.dataset.state = c.bootstrap;
+    const kube = h.appendChild(el('span', 'badge kubernetes ' + (!c.checked ? '' : c.kubernetesReady ? 'ok' : 'bad'),
+      !c.checked ? 'Kubernetes: checking' : c.kubernetesReady ? 'Kubernetes ready' : 'Kubernetes not ready'));
+    kube.dataset.ready = c.checked ? String(c.kubernetesReady) : '';
+    const line = (cls, name, text) => {
+      const p = card.appendChild(el('p', cls));
+      p.appendChild(el('span', 'label', name + ': '));
+      p.appendChild(el('span', 'value', text));
+    };
+    line('endpoint', 'Endpoint', c.endpoint || '-');
+    let b = (bootstrapWords[c.bootstrap] || c.bootstrap) + ' (' + c.bootstrapMode + ')';
+    if (c.bootstrapNode) b += ' on ' + c.bootstrapNode;
+    if (c.bootstrapAttempts > 0) b += ', ' + c.bootstrapAttempts + ' call(s)';
+    if (c.bootstrapReason) b += ': ' + c.bootstrapReason;
+    line('bootstrap-line', 'Bootstrap', b);
+    line('kubernetes-line', 'Kubernetes /readyz', !c.checked ? 'not checked yet'
+      : (c.kubernetesReady ? 'answers' : 'no') + (c.kubernetesDetail ? ' (' + c.kubernetesDetail + ')' : ''));
+    line('nodes-line', 'Nodes', byState(c));
+    card.appendChild(table('nodes', ['Node', 'Role', 'State', 'Address', 'Talos'],
+      c.nodes.map((n) => [n.name, n.role, n.state, n.ip || '-', n.talosVersion || '-'])));
+    card.querySelectorAll('table.nodes tbody tr').forEach((tr, i) => {
+      tr.children[2].className = 'state state-' + c.nodes[i].state;
+    });
+    card.appendChild(el('h4', '', 'etcd members'));
+    if (c.statusError) {
+      card.appendChild(el('p', 'etcd-error muted', 'status unavailable: ' + c.statusError));
+    } else if (!c.checked) {
+      card.appendChild(el('p', 'etcd-error muted', 'not checked yet'));
+    } else if (c.etcdError) {
+      card.appendChild(el('p', 'etcd-error muted', c.etcdError));
+    } else {
+      card.appendChild(table('etcd', ['Member', 'Hostname', 'Peer URLs', 'Learner'],
+        c.etcdMembers.map((m) => [m.id, m.hostname || '-', m.peerUrls.join(', '), m.learner ? 'yes' : 'no'])));
+    }
+    if (c.checked) card.appendChild(el('p', 'checked muted', 'checked ' + clock(c.checkedUnixMs)));
+    return card;
+  }
+
+  function renderClusters(clusters) {
+    $('#clusters-section').hidden = clusters.length === 0;
+    $('#cluster-count').textContent = '(' + clusters.length + ')';
+    $('#clusters').replaceChildren(...clusters.map(renderCluster));
+  }
 
   function renderMachines() {
     const body = $('#machines tbody');
@@ -228,6 +319,7 @@ constexpr std::string_view kAppJs = R"js('use strict';
       }).catch(() => {});
     });
     source.addEventListener('machines', (ev) => { machines = JSON.parse(ev.data).machines; renderMachines(); });
+    source.addEventListener('clusters', (ev) => renderClusters(JSON.parse(ev.data).clusters));
     source.addEventListener('timeline', (ev) => {
       const e = JSON.parse(ev.data);
       timeline.set(e.seq, e);

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/net_types.h"
 #include "ui/ui_assets.h"
+#include "ui/ui_clusters.h"
 #include "ui/ui_form.h"
 #include "ui/ui_password.h"
 
@@ -76,6 +77,10 @@ std::string MachinesEvent(ManagementBackend& backend) {
   return SseEvent("machines", json{{"machines", list}});
 }
 
+std::string UiClustersBody(ManagementBackend& backend, const std::map<std::string, UiClusterProbe>& probes) {
+  return UiClustersJson(backend.ListClusters(), probes).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace
 
 class UiConnection;
@@ -96,8 +101,15 @@ struct UiServer::Impl {
   std::size_t streams = 0;
   std::chrono::steady_clock::time_point next_login{};
   bool stopping = false;
+  std::map<std::string, UiClusterProbe> cluster_probes;  // the prober's last round
+  std::unique_ptr<UiClusterProber> prober;               // any thread (its own lock)
 
   void Accept();
+  // A new probe round arrived: to every open page.
+  void BroadcastClusters();
+  std::string ClustersEvent() {
+    return "event: clusters\ndata: " + UiClustersBody(backend, cluster_probes) + "\n\n";
+  }
 };
 
 class UiConnection : public std::enable_shared_from_this<UiConnection> {
@@ -109,13 +121,17 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
 
   void Start() { Read(); }
 
+  bool streaming() const { return streaming_ && !closed_; }
+  // An event for an open stream (io thread).
+  void Push(std::string text) { Enqueue(std::move(text)); }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
     if (events_sub_ >= 0) server_.backend.UnsubscribeEvents(events_sub_);
     if (timeline_sub_ >= 0) server_.backend.UnsubscribeTimeline(timeline_sub_);
     if (log_sub_) server_.backend.UnsubscribeKernelLogs(*log_sub_);
-    if (streaming_) --server_.streams;
+    if (streaming_ && --server_.streams == 0 && server_.prober) server_.prober->SetWatched(false);
     heartbeat_.cancel();
     debounce_.cancel();
     beast::error_code ec;
@@ -215,6 +231,11 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
       return Send(Make(http::status::ok, "application/json",
                        json{{"machines", list}}.dump(-1, ' ', false, json::error_handler_t::replace), keep));
     }
+    if (path == "/api/clusters" && get) {
+      if (!LoggedIn(req)) return Send(Make(http::status::unauthorized, "application/json", "{\"error\":\"log in\"}", keep));
+      return Send(Make(http::status::ok, "application/json", UiClustersBody(server_.backend, server_.cluster_probes),
+                       keep));
+    }
     if (path == "/api/stream" && get) {
       if (!LoggedIn(req)) return Send(Make(http::status::unauthorized, "text/plain", "log in\n", false));
       if (server_.streams >= server_.options.max_streams)
@@ -273,6 +294,10 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
   void StartStream(const std::string& machine) {
     streaming_ = true;
     ++server_.streams;
+    if (server_.prober) {
+      server_.prober->SetWatched(true);
+      server_.prober->ProbeSoon();
+    }
     stream_.expires_never();
     auto& backend = server_.backend;
     std::weak_ptr<UiConnection> weak = shared_from_this();
@@ -290,6 +315,7 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
     });
     Enqueue("retry: 3000\n\n");
     Enqueue(MachinesEvent(backend));
+    Enqueue(server_.ClustersEvent());
     if (!machine.empty()) {
       auto sub = backend.SubscribeTimeline(machine, [post_text](const metalpxe::v1::TimelineEntry& e) {
         post_text(SseEvent("timeline", UiTimelineJson(e)));
@@ -343,7 +369,10 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
     debounce_.async_wait([self = shared_from_this()](beast::error_code ec) {
       self->machines_pending_ = false;
       if (ec || self->closed_) return;
+      // A machine's state is its cluster's node state; the bootstrap record
+      // changes with a cluster event: both go out with the machines.
       self->Enqueue(MachinesEvent(self->server_.backend));
+      self->Enqueue(self->server_.ClustersEvent());
     });
   }
 
@@ -376,6 +405,16 @@ class UiConnection : public std::enable_shared_from_this<UiConnection> {
   std::optional<std::uint64_t> log_sub_;
   bool closed_ = false, streaming_ = false, writing_ = false, started_ = false, machines_pending_ = false;
 };
+
+void UiServer::Impl::BroadcastClusters() {
+  std::string event;
+  for (auto& [id, weak] : connections) {
+    auto c = weak.lock();
+    if (!c || !c->streaming()) continue;
+    if (event.empty()) event = ClustersEvent();
+    c->Push(event);
+  }
+}
 
 void UiServer::Impl::Accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
@@ -421,12 +460,24 @@ Status UiServer::Start() {
   if (ec) return Status(ErrorCode::kUnavailable, "status page: cannot listen on " + listen + ": " + ec.message());
   impl_->port = a.local_endpoint().port();
   impl_->Accept();
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->prober = std::make_unique<UiClusterProber>(
+      impl_->backend, impl_->options.cluster_probe_interval, [weak](std::map<std::string, UiClusterProbe> probes) {
+        auto impl = weak.lock();
+        if (!impl) return;
+        asio::post(impl->io, [impl, probes = std::move(probes)]() mutable {
+          impl->cluster_probes = std::move(probes);
+          impl->BroadcastClusters();
+        });
+      });
+  impl_->prober->Start();
   impl_->thread = std::thread([impl = impl_] { impl->io.run(); });
   return Status::Ok();
 }
 
 void UiServer::Stop() {
   if (!impl_->thread.joinable()) return;
+  impl_->prober->Stop();  // before the io thread: its last round posts there
   asio::post(impl_->io, [impl = impl_.get()] {
     impl->stopping = true;
     beast::error_code ec;

@@ -2,7 +2,8 @@
 // The web status page's server: plain HTML/CSS/JS compiled in (ui_assets.h),
 // machines as JSON, and one server-sent-events stream per open page that
 // carries the machine list (again whenever a machine's event history moves),
-// the selected machine's boot timeline and its kernel log, live.
+// the clusters' status (ui_clusters.h), the selected machine's boot timeline
+// and its kernel log, live.
 //
 // Read-only: it reads the appliance through the management API's backend
 // (the same answers metalpxectl gets), never changes anything, and shows no
@@ -17,6 +18,7 @@
 // connections, open streams, header and body sizes, a request deadline, and
 // one password check per second after a failure.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +35,9 @@ struct UiServerOptions {
   std::string state_dir;                   // where ui-password lives
   std::size_t max_connections = 64;
   std::size_t max_streams = 16;
+  // How often the cluster section's slow facts (etcd, /readyz, versions) are
+  // asked for while a page is open (ui_clusters.h).
+  std::chrono::milliseconds cluster_probe_interval{10'000};
   UiSessionOptions sessions;
 };
 

@@ -77,8 +77,9 @@ void PrintClusterStatus(Session& s, const metalpxe::v1::ClusterStatus& st) {
   std::cout << "Kubernetes:  " << (st.kubernetes_ready() ? "ready" : "not ready") << " ("
             << OrDash(st.kubernetes_detail()) << ")\n";
   std::cout << "Nodes:       " << NodesByState(c) << "\n\n";
-  Table nodes({"NODE", "ROLE", "STATE", "IP"});
-  for (const auto& n : c.nodes()) nodes.AddRow({n.name(), n.role(), n.state(), OrDash(n.ip())});
+  Table nodes({"NODE", "ROLE", "STATE", "IP", "TALOS"});
+  for (const auto& n : c.nodes())
+    nodes.AddRow({n.name(), n.role(), n.state(), OrDash(n.ip()), OrDash(n.talos_version())});
   nodes.Print(std::cout);
   std::cout << "\n";
   if (!st.etcd_error().empty()) {

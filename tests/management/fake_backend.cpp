@@ -366,6 +366,7 @@ v1::Cluster FakeBackend::LabCluster() {
   n->set_role("controlplane");
   n->set_state("running");
   n->set_ip("10.66.0.10");
+  n->set_talos_version("v1.9.5");
   n = c.add_nodes();
   n->set_name("node-w");
   n->set_role("worker");

@@ -197,6 +197,8 @@ TEST_F(MgmtCliTable, ClustersStatusAndCredentials) {
   EXPECT_THAT(status.output, HasSubstr("Kubernetes:  not ready"));
   EXPECT_THAT(status.output, HasSubstr("000000001234abcd"));
   EXPECT_THAT(status.output, HasSubstr("https://10.66.0.10:2380"));
+  EXPECT_THAT(status.output, HasSubstr("TALOS"));   // the version each node last answered
+  EXPECT_THAT(status.output, HasSubstr("v1.9.5"));
   auto json = Ctl({"-o", "json", "cluster", "status", "lab"});
   ASSERT_EQ(json.exit_code, 0) << json.output;
   EXPECT_EQ(Json(json)["cluster"]["bootstrap"], "bootstrapped");

@@ -3,7 +3,8 @@
 
 A real metalpxed runs in a network namespace this test creates (a bridge
 with the appliance on it and one "machine" namespace on a veth, with the
-MAC of the inventory machine cp-1). The test:
+MAC of the inventory machine cp-1, the control plane of cluster "prod",
+made by tests/support/talos-gen-config.sh). The test:
 
   1. checks the login over plain HTTP first: the page and the API refuse
      without a session, a wrong password gets 401 and then 429 (one check per
@@ -14,14 +15,23 @@ MAC of the inventory machine cp-1). The test:
      busybox udhcpc announcing UEFI PXE firmware, GET /ipxe, GET /config) and
      waits for the page to show the new state and timeline entries live
      (server-sent events, no reload);
-  4. takes screenshots (desktop and a phone-sized viewport) and checks them:
+  4. the cluster section, from real data: first "not yet" bootstrapped, not
+     ready; then the stand-in installer installs cp-1 from the machine's
+     namespace, the stand-in apid (metalpxe_standin_apid) answers at its
+     address with the cluster's certificates, an `openssl s_server` with a
+     certificate from the cluster's Kubernetes CA answers /readyz at the
+     endpoint, and the page shows, live: cp-1 running with its Talos version,
+     bootstrapped on cp-1, the etcd member, Kubernetes ready. No secret of the
+     cluster (keys, tokens of its configs and talosconfig, the kubeconfig's
+     client key) appears in the page's HTML or in any of its JSON;
+  5. takes screenshots (desktop and a phone-sized viewport) and checks them:
      size, the header bar's colour where it must be, enough colours to be a
      rendered page; checks the phone layout (table header hidden, rows as
      cards), that no config token appears on the page, and that the browser
      logged no console error or exception.
 
 Exits 0 on success; prints what failed and metalpxed's log otherwise.
-Needs root (network namespaces), chromium, busybox udhcpc and curl.
+Needs root (network namespaces), chromium, busybox udhcpc, curl and openssl.
 """
 import argparse
 import base64
@@ -41,10 +51,14 @@ import urllib.error
 import urllib.request
 import zlib
 
+import yaml
+
 MAC = "52:54:00:e2:e0:01"
 PASSWORD = "correct horse battery"
 SUBNET = "10.66.77"
 SERVER_IP = SUBNET + ".1"
+K8S_IP = SUBNET + ".250"  # the cluster's endpoint: a kube-apiserver stand-in in the machine's namespace
+TALOS_VERSION = "v1.9.7"   # what the stand-in apid reports
 UI = "http://127.0.0.1:50180"
 FAILURES = []
 
@@ -136,7 +150,9 @@ class Lab:
                            (os.path.join(assets, "vmlinuz"), 65536), (os.path.join(assets, "initramfs"), 65536)):
             with open(path, "wb") as f:
                 f.write(os.urandom(size))
-        fixtures = os.path.join(self.source, "tests", "e2e", "fixtures", "talos")
+        run(os.path.join(self.source, "tests", "support", "talos-gen-config.sh"),
+                  os.path.join(self.work, "prod"), "prod", "https://%s:6443" % K8S_IP, "/dev/vda")
+        self.cluster_dir = os.path.join(self.work, "prod")
         inventory = os.path.join(self.work, "machines.yaml")
         with open(inventory, "w") as f:
             f.write(f"""machines:
@@ -144,6 +160,7 @@ class Lab:
     macs: ["{MAC}"]
     role: controlplane
     installDisk: /dev/vda
+    cluster: prod
 """)
         self.config = os.path.join(self.work, "metalpxe.yaml")
         with open(self.config, "w") as f:
@@ -175,10 +192,15 @@ profiles:
     kernel: {assets}/vmlinuz
     initramfs: {assets}/initramfs
     kernelArgs: [console=ttyS0]
-    configs:
-      controlplane: {fixtures}/controlplane.yaml
-      worker: {fixtures}/worker.yaml
     patches: []
+clusters:
+  prod:
+    endpoint: https://{K8S_IP}:6443
+    talosconfig: {self.cluster_dir}/talosconfig
+    configs:
+      controlplane: {self.cluster_dir}/controlplane.yaml
+      worker: {self.cluster_dir}/worker.yaml
+    bootstrap: auto
 inventory: {inventory}
 """)
         self.state = state
@@ -243,6 +265,8 @@ def boot_machine(lab):
         return None
     cfg = curl(lab, "http://%s:8080/config/%s" % (SERVER_IP, token.group(1)), ns=lab.machine_ns)
     check("the machine fetched its config", status_of(cfg) == 200, cfg[:200])
+    kernel = re.search(r"\nkernel \S+ ([^\n]+)\n", script)
+    lab.machine_ip, lab.kernel_args = ip, kernel.group(1) if kernel else ""
     return token.group(1)
 
 
@@ -343,8 +367,8 @@ class Browser:
             raise RuntimeError(f"{expr}: {r['exceptionDetails']}")
         return r["result"].get("value")
 
-    def wait_js(self, expr, seconds):
-        return wait_for(lambda: self.js(expr), seconds)
+    def wait_js(self, expr, seconds, step=0.2):
+        return wait_for(lambda: self.js(expr), seconds, step)
 
     def navigate(self, url):
         self.send("Page.navigate", {"url": url})
@@ -493,6 +517,8 @@ def browser_test(lab):
         _, png = b.screenshot("2-desktop-two-machines")
         check_screenshot("desktop, two machines", png, 1280, 900)
 
+        cluster_test(lab, b)
+
         page_text = b.js("document.documentElement.outerHTML")
         check("no config token anywhere on the page", bool(token) and token not in page_text)
         check("no machine config on the page", "clusterName" not in page_text)
@@ -508,7 +534,9 @@ def browser_test(lab):
         check("on a phone nothing is wider than the screen",
               b.js("document.documentElement.scrollWidth <= window.innerWidth + 1"),
               b.js("[document.documentElement.scrollWidth, window.innerWidth]"))
-        _, png = b.screenshot("3-phone")
+        check("on a phone the cluster's node table is cards too",
+              b.js("getComputedStyle(document.querySelector('.cluster table.nodes tbody tr')).display") == "block")
+        _, png = b.screenshot("4-phone")
         check_screenshot("phone", png, 780, 1688)
 
         b.pump(0.5)
@@ -516,6 +544,164 @@ def browser_test(lab):
         check("no console errors or exceptions in the browser", not problems, problems)
     finally:
         b.close()
+
+
+# ---- the cluster: cp-1 installs, runs, bootstraps; Kubernetes answers ---------
+
+def cluster_secrets(lab):
+    """Every secret of the cluster's files: keys, tokens, secrets (YAML values), and the kubeconfig's key."""
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, str) and len(v) >= 8 and (k in ("key", "token", "secret") or k.endswith("Secret")):
+                    found.add(v)
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for name in ("controlplane.yaml", "worker.yaml", "talosconfig"):
+        with open(os.path.join(lab.cluster_dir, name)) as f:
+            walk(yaml.safe_load(f))
+    return found
+
+
+def start_kube_apiserver(lab):
+    """openssl s_server at the cluster's endpoint, certificate from the cluster's Kubernetes CA, /readyz -> ok."""
+    d = os.path.join(lab.work, "apiserver")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(lab.cluster_dir, "controlplane.yaml")) as f:
+        ca = yaml.safe_load(f)["cluster"]["ca"]
+    for name, value in (("ca.crt", ca["crt"]), ("ca.key", ca["key"])):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(base64.b64decode(value))
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:%s\n" % K8S_IP)
+    with open(os.path.join(d, "readyz"), "w") as f:
+        f.write("ok")
+    run("sh", "-c", "cd '%s' && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key "
+        "-subj /CN=kube-apiserver -out srv.csr 2>/dev/null && openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
+        "-CAcreateserial -days 1 -out srv.crt -extfile ext.cnf 2>/dev/null" % d)
+    run("ip", "-n", lab.machine_ns, "addr", "add", K8S_IP + "/32", "dev", "eth0")
+    lab.spawn("apiserver", "openssl", "s_server", "-accept", K8S_IP + ":6443", "-cert", "srv.crt", "-key", "srv.key",
+              "-WWW", ns=lab.machine_ns, cwd=d)
+
+
+def install_and_run_cluster_node(lab):
+    """The stand-in installer installs cp-1 (its config fetched with the token of its iPXE script), then the
+    stand-in apid answers at its address as the installed node would, with the cluster's certificates."""
+    disk = os.path.join(lab.work, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    cmdline = os.path.join(lab.work, "cmdline")
+    with open(cmdline, "w") as f:
+        f.write(lab.kernel_args + " standin.disk=" + disk + " standin.expect=cp-1/controlplane\n")
+    r = run("ip", "netns", "exec", lab.machine_ns,
+            os.path.join(lab.build, "tests", "e2e", "installer", "metalpxe_standin_installer"), cmdline,
+            check_rc=False, timeout=90)
+    if not check("the stand-in installer installed cp-1", r.returncode == 0, r.stdout[-600:] + r.stderr[-600:]):
+        return False
+    lab.spawn("apid", os.path.join(lab.build, "tests", "e2e", "installer", "metalpxe_standin_apid"),
+              "--listen", lab.machine_ip + ":50000", "--address", lab.machine_ip,
+              "--config", os.path.join(lab.cluster_dir, "controlplane.yaml"), "--not-ready-bootstraps", "1",
+              "--version", TALOS_VERSION, "--state", os.path.join(lab.work, "apid.state"), ns=lab.machine_ns)
+    return True
+
+
+def session_cookie(lab):
+    ok = curl(lab, "--data-urlencode", "password=" + PASSWORD, UI + "/login")
+    m = re.search(r"Set-Cookie: metalpxe_session=([0-9a-f]{64});", ok)
+    return m.group(1) if m else ""
+
+
+def kubeconfig_client_key(lab):
+    """The kubeconfig's client key, as the stand-in apid serves it (through metalpxectl)."""
+    ctl = os.path.join(lab.build, "cli", "metalpxectl")
+    r = run("ip", "netns", "exec", lab.ns, ctl, "--config", os.path.join(lab.state, "pki", "admin.metalpxeconfig"),
+            "kubeconfig", "prod", check_rc=False, timeout=90)
+    m = re.search(r"client-key-data: (\S+)", r.stdout)
+    check("metalpxectl kubeconfig fetches the cluster's kubeconfig (for the secret check)", m is not None,
+          r.stderr[-300:])
+    return m.group(1) if m else None
+
+
+CLUSTER_CARD = "document.querySelector('.cluster[data-cluster=\"prod\"]')"
+
+
+def cluster_card_text(b):
+    return b.js("(%s || {textContent: ''}).textContent" % CLUSTER_CARD)
+
+
+def cluster_test(lab, b):
+    print("the cluster section, from a running cluster")
+    card = b.wait_js("!document.querySelector('#clusters-section').hidden && " + CLUSTER_CARD + " !== null", 15)
+    check("the page has a cluster section with cluster prod", card)
+    before = b.wait_js("(%s.querySelector('.badge.kubernetes').dataset.ready === 'false') && %s.textContent"
+                       % (CLUSTER_CARD, CLUSTER_CARD), 30)
+    check("before it runs: bootstrap not yet, Kubernetes checked and not ready, no etcd",
+          before and "not yet (auto)" in before and "Kubernetes not ready" in before and
+          "no control plane of cluster prod is running" in before, before or cluster_card_text(b))
+    nodes = b.js("[...%s.querySelectorAll('table.nodes tbody td')].map(td => td.textContent)" % CLUSTER_CARD)
+    check("its node cp-1 is listed with role, state, address",
+          nodes and nodes[:2] == ["cp-1", "controlplane"] and nodes[2] in ("installing", "installed") and
+          nodes[3] == lab.machine_ip and nodes[4] == "-", nodes)
+
+    start_kube_apiserver(lab)
+    if not install_and_run_cluster_node(lab):
+        return
+    # metalpxed looks every 10 s (running, then Bootstrap after one "not ready"); the page asks every 10 s.
+    done = b.wait_js("(() => { const c = %s; if (!c) return false;"
+                     " const t = c.textContent;"
+                     " return c.querySelector('.badge.bootstrap').dataset.state === 'bootstrapped' &&"
+                     " c.querySelector('.badge.kubernetes').dataset.ready === 'true' &&"
+                     " c.querySelector('table.etcd') !== null && t.includes('%s') && t; })()"
+                     % (CLUSTER_CARD, TALOS_VERSION), 90, step=1)
+    text = done or cluster_card_text(b)
+    check("live: the cluster shows bootstrapped, Kubernetes ready, the etcd member and the node's version", done,
+          text)
+    nodes = b.js("[...%s.querySelectorAll('table.nodes tbody td')].map(td => td.textContent)" % CLUSTER_CARD)
+    check("cp-1: controlplane, running, at its address, on the stand-in's Talos version",
+          nodes == ["cp-1", "controlplane", "running", lab.machine_ip, TALOS_VERSION], nodes)
+    check("bootstrapped on cp-1 after Talos's one 'not ready'", "bootstrapped (auto) on cp-1, 2 call(s)" in text, text)
+    check("Kubernetes /readyz answers ok", "answers (ok)" in text, text)
+    etcd = b.js("[...%s.querySelectorAll('table.etcd tbody td')].map(td => td.textContent)" % CLUSTER_CARD)
+    check("the etcd member: its peer URL at cp-1's address, not a learner",
+          etcd and len(etcd) == 4 and etcd[2] == "https://%s:2380" % lab.machine_ip and etcd[3] == "no", etcd)
+    check("nodes by state: 1 running", "Nodes: 1 running" in text, text)
+    _, png = b.screenshot("3-desktop-cluster")
+    check_screenshot("desktop, cluster", png, 1280, 900)
+
+    # The same facts as JSON, and no secret anywhere.
+    cookie = session_cookie(lab)
+    api = curl(lab, "-H", "Cookie: metalpxe_session=" + cookie, UI + "/api/clusters")
+    body = api.replace("\r\n", "\n").split("\n\n", 1)[-1]  # run() reads text: newlines already translated
+    try:
+        clusters = json.loads(body)["clusters"]
+    except ValueError:
+        clusters = []
+    c = clusters[0] if clusters else {}
+    check("/api/clusters: prod, bootstrapped, ready, its member and node",
+          c.get("name") == "prod" and c.get("bootstrap") == "bootstrapped" and c.get("kubernetesReady") is True and
+          len(c.get("etcdMembers", [])) == 1 and c.get("nodes", [{}])[0].get("talosVersion") == TALOS_VERSION, body)
+    machines = curl(lab, "-H", "Cookie: metalpxe_session=" + cookie, UI + "/api/machines")
+    stream = run("ip", "netns", "exec", lab.ns, "curl", "-sS", "--max-time", "3", "-H",
+                 "Cookie: metalpxe_session=" + cookie, UI + "/api/stream?machine=" + MAC, check_rc=False).stdout
+    check("the stream carries the clusters too", "event: clusters" in stream, stream[:300])
+    secrets = cluster_secrets(lab)
+    key = kubeconfig_client_key(lab)
+    if key:
+        secrets.add(key)
+    check("the cluster's files have secrets to look for", len(secrets) >= 6, len(secrets))
+    html = b.js("document.documentElement.outerHTML")
+    for where, text in (("page HTML", html), ("/api/clusters", body), ("/api/machines", machines),
+                        ("the event stream", stream)):
+        leaked = [x[:12] + "..." for x in secrets if x in text]
+        check("no secret of the cluster in the " + where, not leaked, leaked)
+        check("no PEM, kubeconfig or machine config in the " + where,
+              not any(w in text for w in ("PRIVATE KEY", "BEGIN CERTIFICATE", "client-key-data", "clusterName",
+                                          "contexts:", "secretboxEncryptionSecret")), where)
 
 
 def send_kernel_log(lab, messages):
@@ -543,8 +729,12 @@ def main():
     ap.add_argument("--source-dir", required=True)
     args = ap.parse_args()
     metalpxed = os.path.join(args.build_dir, "daemon", "metalpxed")
-    for need, what in ((metalpxed, "metalpxed (build target metalpxed)"), (shutil.which("chromium"), "chromium"),
-                       (shutil.which("busybox"), "busybox"), (shutil.which("curl"), "curl")):
+    bins = [(metalpxed, "metalpxed (build target metalpxed)")]
+    for rel in ("cli/metalpxectl", "tests/e2e/installer/metalpxe_standin_installer",
+                "tests/e2e/installer/metalpxe_standin_apid"):
+        bins.append((os.path.join(args.build_dir, rel), rel + " (build target " + os.path.basename(rel) + ")"))
+    for need, what in bins + [(shutil.which("chromium"), "chromium"), (shutil.which("busybox"), "busybox"),
+                              (shutil.which("curl"), "curl"), (shutil.which("openssl"), "openssl")]:
         if not need or not os.path.exists(need):
             print(f"status page browser test: {what} is missing")
             return 1
