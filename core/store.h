@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/cluster_state.h"
+#include "core/cluster_upgrade.h"
 #include "core/machine_state.h"
 #include "core/net_types.h"
 #include "core/result.h"
@@ -90,6 +91,11 @@ class Store {
   // Named clusters' bootstrap records (cluster_state.h), by name.
   virtual void PutCluster(const ClusterRecord& cluster, DurableCallback done) = 0;
   virtual Result<std::vector<ClusterRecord>> LoadClusters() = 0;
+
+  // Each named cluster's latest upgrade (cluster_upgrade.h), by cluster: a
+  // put replaces the cluster's record. Its version pins the cluster's profiles.
+  virtual void PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) = 0;
+  virtual Result<std::vector<UpgradeRecord>> LoadUpgrades() = 0;
 
   virtual void AppendEvent(const EventRecord& event, DurableCallback done) = 0;
   // Events with id > after_id, oldest first, at most `limit`.

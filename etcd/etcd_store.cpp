@@ -49,6 +49,9 @@ void EtcdStore::DeleteExpiredTokens(std::int64_t now_unix, DurableCallback done)
 void EtcdStore::PutCluster(const ClusterRecord& cluster, DurableCallback done) {
   writer_->Submit({cluster, std::move(done)});
 }
+void EtcdStore::PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) {
+  writer_->Submit({upgrade, std::move(done)});
+}
 void EtcdStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
@@ -112,6 +115,15 @@ Result<std::vector<ClusterRecord>> EtcdStore::LoadClusters() {
     if (c.ok() && key != keys_.Cluster(c->name))
       return Result<ClusterRecord>(ErrorCode::kDataLoss, "etcd store: cluster value is for " + c->name);
     return c;
+  });
+}
+
+Result<std::vector<UpgradeRecord>> EtcdStore::LoadUpgrades() {
+  return LoadAll<UpgradeRecord>(keys_.UpgradesPrefix(), [this](const std::string& key, const std::string& value) {
+    auto u = DecodeUpgrade(value);
+    if (u.ok() && key != keys_.Upgrade(u->cluster))
+      return Result<UpgradeRecord>(ErrorCode::kDataLoss, "etcd store: upgrade value is for " + u->cluster);
+    return u;
   });
 }
 

@@ -47,6 +47,9 @@ class EtcdStore final : public Store {
   void PutCluster(const ClusterRecord& cluster, DurableCallback done) override;
   Result<std::vector<ClusterRecord>> LoadClusters() override;
 
+  void PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) override;
+  Result<std::vector<UpgradeRecord>> LoadUpgrades() override;
+
   // An event with time_unix_ms == 0 is stamped with the current time.
   void AppendEvent(const EventRecord& event, DurableCallback done) override;
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit) override;

@@ -1,5 +1,6 @@
 #include "etcd/etcd_store_codec.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <limits>
@@ -293,6 +294,45 @@ Result<ClusterRecord> DecodeCluster(std::string_view value) {
     c.reason = Str(j, "reason");
     c.attempts = static_cast<int>(attempts);
     c.changed_unix = Int(j, "changed");
+    return Status::Ok();
+  });
+}
+
+std::string EncodeUpgrade(const UpgradeRecord& u) {
+  json j = {{"v", kFormat},
+            {"state", std::string(UpgradeRunStateName(u.state))},
+            {"nodeSince", u.node_since_ms},
+            {"changed", u.changed_unix}};
+  std::string done;  // one name a line, as SQLite keeps it
+  for (const auto& n : u.done) done += (done.empty() ? "" : "\n") + n;
+  PutText(j, "cluster", u.cluster);
+  PutText(j, "version", u.version);
+  PutText(j, "schematic", u.schematic);
+  PutText(j, "node", u.node);
+  PutText(j, "done", done);
+  PutText(j, "reason", u.reason);
+  return j.dump();
+}
+
+Result<UpgradeRecord> DecodeUpgrade(std::string_view value) {
+  return Decode<UpgradeRecord>("upgrade", value, [](const json& j, UpgradeRecord& u) {
+    u.cluster = Str(j, "cluster");
+    if (u.cluster.empty()) return Bad("upgrade", "no cluster");
+    auto state = ParseUpgradeRunState(Str(j, "state"));
+    if (!state) return Bad("upgrade", "state '" + Str(j, "state") + "'");
+    u.state = *state;
+    u.version = Str(j, "version");
+    u.schematic = Str(j, "schematic");
+    u.node = Str(j, "node");
+    u.node_since_ms = Int(j, "nodeSince");
+    const std::string done = Str(j, "done");
+    for (std::size_t at = 0; at < done.size();) {
+      const auto nl = std::min(done.find('\n', at), done.size());
+      if (nl > at) u.done.push_back(done.substr(at, nl - at));
+      at = nl + 1;
+    }
+    u.reason = Str(j, "reason");
+    u.changed_unix = Int(j, "changed");
     return Status::Ok();
   });
 }

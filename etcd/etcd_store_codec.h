@@ -10,6 +10,7 @@
 //   <prefix>machines/<mac>         MachineRecord
 //   <prefix>tokens/<sha256 hex>    TokenRecord
 //   <prefix>clusters/<name>        ClusterRecord
+//   <prefix>upgrades/<cluster>     UpgradeRecord
 //   <prefix>events/<20-digit id>   EventRecord     (zero-padded: key order is id order)
 //   <prefix>timeline/<mac>/<20-digit seq>  TimelineEntry (a machine's entries are one key range)
 //   <prefix>meta/event-seq         last event id handed out (decimal)
@@ -38,6 +39,8 @@ class StoreKeys {
   std::string TokensPrefix() const { return prefix_ + "tokens/"; }
   std::string Cluster(const std::string& name) const { return ClustersPrefix() + name; }
   std::string ClustersPrefix() const { return prefix_ + "clusters/"; }
+  std::string Upgrade(const std::string& cluster) const { return UpgradesPrefix() + cluster; }
+  std::string UpgradesPrefix() const { return prefix_ + "upgrades/"; }
   std::string Event(std::int64_t id) const;
   std::string EventsPrefix() const { return prefix_ + "events/"; }
   std::string TimelinePrefix(const MacAddress& mac) const { return prefix_ + "timeline/" + mac.ToString() + "/"; }
@@ -65,6 +68,9 @@ Result<TokenRecord> DecodeToken(std::string_view value);
 
 std::string EncodeCluster(const ClusterRecord& cluster);
 Result<ClusterRecord> DecodeCluster(std::string_view value);
+
+std::string EncodeUpgrade(const UpgradeRecord& upgrade);
+Result<UpgradeRecord> DecodeUpgrade(std::string_view value);
 
 // The id lives in the key, not in the value.
 std::string EncodeEvent(const EventRecord& event);

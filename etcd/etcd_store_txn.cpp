@@ -66,6 +66,7 @@ std::unique_ptr<EtcdStoreWriter::Batch> EtcdStoreWriter::TakeBatch(bool events_a
                    [&](const MachineRecord& m) { it.key = keys_.Machine(m.mac), it.value = EncodeMachine(m); },
                    [&](const TokenRecord& t) { it.key = keys_.Token(t.token_hash), it.value = EncodeToken(t); },
                    [&](const ClusterRecord& c) { it.key = keys_.Cluster(c.name), it.value = EncodeCluster(c); },
+                   [&](const UpgradeRecord& u) { it.key = keys_.Upgrade(u.cluster), it.value = EncodeUpgrade(u); },
                    [&](const TimelineEntry& e) {
                      it.key = keys_.TimelineEntryKey(e.mac, e.seq), it.value = EncodeTimelineEntry(e);
                    },

@@ -113,6 +113,9 @@ void SqliteStore::DeleteExpiredTokens(std::int64_t now_unix, DurableCallback don
 void SqliteStore::PutCluster(const ClusterRecord& cluster, DurableCallback done) {
   writer_->Submit({cluster, std::move(done)});
 }
+void SqliteStore::PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) {
+  writer_->Submit({upgrade, std::move(done)});
+}
 void SqliteStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
@@ -131,6 +134,7 @@ Result<std::vector<LeaseRecord>> SqliteStore::LoadLeases() { return reader_->Loa
 Result<std::vector<MachineRecord>> SqliteStore::LoadMachines() { return reader_->LoadMachines(); }
 Result<std::vector<TokenRecord>> SqliteStore::LoadTokens() { return reader_->LoadTokens(); }
 Result<std::vector<ClusterRecord>> SqliteStore::LoadClusters() { return reader_->LoadClusters(); }
+Result<std::vector<UpgradeRecord>> SqliteStore::LoadUpgrades() { return reader_->LoadUpgrades(); }
 Result<std::vector<EventRecord>> SqliteStore::LoadEvents(std::int64_t after_id, std::size_t limit) {
   return reader_->LoadEvents(after_id, limit);
 }

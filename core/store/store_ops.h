@@ -25,7 +25,7 @@ struct TrimTimelineOp {
 struct BarrierOp {};
 
 using StoreOp = std::variant<LeaseRecord, DeleteLeaseOp, MachineRecord, TokenRecord, DeleteExpiredTokensOp,
-                             EventRecord, ClusterRecord, TimelineEntry, TrimTimelineOp, BarrierOp>;
+                             EventRecord, ClusterRecord, UpgradeRecord, TimelineEntry, TrimTimelineOp, BarrierOp>;
 
 struct PendingWrite {
   StoreOp op;

@@ -1,5 +1,6 @@
 #include "core/store/store_reader.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -50,6 +51,9 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(SqliteDb db) {
       {&s.tokens,
        "SELECT token_hash, mac, bound_ip, issued, expires, max_fetches, fetches FROM tokens ORDER BY token_hash"},
       {&s.clusters, "SELECT name, bootstrap, node, reason, attempts, changed FROM clusters ORDER BY name"},
+      {&s.upgrades,
+       "SELECT cluster, version, schematic, state, node, node_since_ms, done, reason, changed FROM upgrades "
+       "ORDER BY cluster"},
       {&s.events, "SELECT id, time_ms, machine, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"},
       // The newest ?2, returned oldest first.
       {&s.timeline,
@@ -145,6 +149,30 @@ Result<std::vector<ClusterRecord>> StoreReader::LoadClusters() {
     c.reason = r.ColumnText(3);
     c.attempts = static_cast<int>(attempts);
     c.changed_unix = r.ColumnInt(5);
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<UpgradeRecord>> StoreReader::LoadUpgrades() {
+  std::lock_guard lock(mu_);
+  return Collect<UpgradeRecord>(stmts_.upgrades, [](const SqliteStatement& r, UpgradeRecord& u) {
+    u.cluster = r.ColumnText(0);
+    auto state = ParseUpgradeRunState(r.ColumnText(3));
+    if (!state) return BadRow("upgrades", u.cluster, "state", r.ColumnText(3));
+    u.version = r.ColumnText(1);
+    u.schematic = r.ColumnText(2);
+    u.state = *state;
+    u.node = r.ColumnText(4);
+    u.node_since_ms = r.ColumnInt(5);
+    // The nodes on the target, one name a line (names carry no newline).
+    std::string done = r.ColumnText(6);
+    for (std::size_t at = 0; at < done.size();) {
+      const auto nl = std::min(done.find('\n', at), done.size());
+      if (nl > at) u.done.push_back(done.substr(at, nl - at));
+      at = nl + 1;
+    }
+    u.reason = r.ColumnText(7);
+    u.changed_unix = r.ColumnInt(8);
     return Status::Ok();
   });
 }

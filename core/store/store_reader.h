@@ -21,12 +21,13 @@ class StoreReader {
   Result<std::vector<MachineRecord>> LoadMachines();
   Result<std::vector<TokenRecord>> LoadTokens();
   Result<std::vector<ClusterRecord>> LoadClusters();
+  Result<std::vector<UpgradeRecord>> LoadUpgrades();
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit);
   Result<std::vector<TimelineEntry>> LoadTimeline(const MacAddress& mac, std::size_t limit);
 
  private:
   struct Statements {
-    SqliteStatement leases, machines, tokens, clusters, events, timeline;
+    SqliteStatement leases, machines, tokens, clusters, upgrades, events, timeline;
   };
   StoreReader(SqliteDb db, Statements stmts) : db_(std::move(db)), stmts_(std::move(stmts)) {}
 

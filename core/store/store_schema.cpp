@@ -8,7 +8,7 @@ namespace {
 
 // Addresses and MACs are stored in their canonical text forms
 // (net_types.h) so an operator can read the file with the sqlite3 shell.
-constexpr std::array<SchemaMigration, 4> kMigrations{{
+constexpr std::array<SchemaMigration, 5> kMigrations{{
     {1, "initial schema: leases, machines, tokens, events",
      R"sql(
 CREATE TABLE leases (
@@ -79,6 +79,20 @@ CREATE TABLE timeline (
   last_ms INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (mac, seq)
 ) WITHOUT ROWID;
+)sql"},
+    {5, "named clusters' upgrades (the version their profiles are pinned to)",
+     R"sql(
+CREATE TABLE upgrades (
+  cluster   TEXT PRIMARY KEY NOT NULL,
+  version   TEXT NOT NULL,
+  schematic TEXT NOT NULL DEFAULT '',
+  state     TEXT NOT NULL,
+  node      TEXT NOT NULL DEFAULT '',
+  node_since_ms INTEGER NOT NULL DEFAULT 0,
+  done      TEXT NOT NULL DEFAULT '',
+  reason    TEXT NOT NULL DEFAULT '',
+  changed   INTEGER NOT NULL DEFAULT 0
+);
 )sql"},
 }};
 

@@ -65,6 +65,10 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Start(SqliteDb db, std::size_t
       {&s.put_cluster,
        "INSERT INTO clusters (name, bootstrap, node, reason, attempts, changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
        "ON CONFLICT(name) DO UPDATE SET bootstrap = ?2, node = ?3, reason = ?4, attempts = ?5, changed = ?6"},
+      {&s.put_upgrade,
+       "INSERT INTO upgrades (cluster, version, schematic, state, node, node_since_ms, done, reason, changed) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(cluster) DO UPDATE SET version = ?2, "
+       "schematic = ?3, state = ?4, node = ?5, node_since_ms = ?6, done = ?7, reason = ?8, changed = ?9"},
       {&s.append_event, "INSERT INTO events (time_ms, machine, kind, message) VALUES (?1, ?2, ?3, ?4)"},
       // Ids only grow (AUTOINCREMENT), so "the newest max_events" is an id range.
       {&s.prune_events, "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1"},
@@ -233,6 +237,21 @@ Status StoreWriter::Apply(const StoreOp& op) {
             s.BindText(4, c.reason);
             s.BindInt(5, c.attempts);
             s.BindInt(6, c.changed_unix);
+            return s.Run();
+          },
+          [&](const UpgradeRecord& u) {
+            std::string done;
+            for (const auto& n : u.done) done += (done.empty() ? "" : "\n") + n;
+            auto& s = stmts_.put_upgrade;
+            s.BindText(1, u.cluster);
+            s.BindText(2, u.version);
+            s.BindText(3, u.schematic);
+            s.BindText(4, UpgradeRunStateName(u.state));
+            s.BindText(5, u.node);
+            s.BindInt(6, u.node_since_ms);
+            s.BindText(7, done);
+            s.BindText(8, u.reason);
+            s.BindInt(9, u.changed_unix);
             return s.Run();
           },
           [&](const TimelineEntry& e) {

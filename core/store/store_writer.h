@@ -42,7 +42,7 @@ class StoreWriter {
  private:
   struct Statements {
     SqliteStatement begin, commit, rollback;
-    SqliteStatement get_lease, put_lease, delete_lease, put_machine, put_cluster, put_token, delete_expired_tokens, append_event,
+    SqliteStatement get_lease, put_lease, delete_lease, put_machine, put_cluster, put_upgrade, put_token, delete_expired_tokens, append_event,
         prune_events, put_timeline, trim_timeline;
   };
   StoreWriter(SqliteDb db, Statements stmts, std::size_t max_events);

@@ -64,6 +64,8 @@ class FakeStore final : public Store {
   Result<std::vector<TokenRecord>> LoadTokens() override { return std::vector<TokenRecord>{}; }
   void PutCluster(const ClusterRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<ClusterRecord>> LoadClusters() override { return std::vector<ClusterRecord>{}; }
+  void PutUpgrade(const UpgradeRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
+  Result<std::vector<UpgradeRecord>> LoadUpgrades() override { return std::vector<UpgradeRecord>{}; }
   void AppendEvent(const EventRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t, std::size_t) override { return std::vector<EventRecord>{}; }
   void PutTimelineEntry(const TimelineEntry&, DurableCallback done) override {

@@ -38,6 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Check(again.ok() && again->name == c->name && again->bootstrap == c->bootstrap && again->node == c->node &&
           again->reason == c->reason && again->attempts == c->attempts && again->changed_unix == c->changed_unix);
   }
+  if (auto u = DecodeUpgrade(value); u.ok()) {
+    auto again = DecodeUpgrade(EncodeUpgrade(*u));
+    // A done list keeps its names (empty lines are not names).
+    Check(again.ok() && again->cluster == u->cluster && again->version == u->version && again->state == u->state &&
+          again->node == u->node && again->done == u->done && again->reason == u->reason &&
+          again->node_since_ms == u->node_since_ms);
+  }
   if (auto t = DecodeToken(value); t.ok()) {
     auto again = DecodeToken(EncodeToken(*t));
     Check(again.ok() && again->token_hash == t->token_hash && again->bound_ip == t->bound_ip &&

@@ -262,6 +262,65 @@ TEST_P(StoreContract, ClusterRecordRoundTripUpsertAcrossReopen) {
   }
 }
 
+TEST_P(StoreContract, UpgradeRecordRoundTripUpsertAcrossReopen) {
+  UpgradeRecord a;
+  a.cluster = "prod";
+  a.version = "v1.9.6";
+  a.schematic = std::string(64, 'a');
+  a.state = UpgradeRunState::kRunning;
+  a.node = "cp-1";
+  a.node_since_ms = 1'900'000'000'123;
+  a.done = {"wk-1", "wk-2"};
+  a.changed_unix = 1'900'000'000;
+  UpgradeRecord b;
+  b.cluster = "lab";
+  b.version = "v1.10.0";
+  b.state = UpgradeRunState::kFailed;
+  b.reason = "wk-1 refused the upgrade: error validating installer image";
+  {
+    auto store = Open();
+    auto none = store->LoadUpgrades();
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty());
+    store->PutUpgrade(b, nullptr);
+    Durable d;
+    store->PutUpgrade(a, d.Callback());
+    ASSERT_TRUE(d.Wait().ok());
+  }
+  auto store = Open();
+  auto upgrades = store->LoadUpgrades();
+  ASSERT_TRUE(upgrades.ok()) << upgrades.status().ToString();
+  ASSERT_EQ(upgrades->size(), 2u);
+  const auto& lab = (*upgrades)[0];  // by cluster
+  EXPECT_EQ(lab.cluster, "lab");
+  EXPECT_EQ(lab.state, UpgradeRunState::kFailed);
+  EXPECT_EQ(lab.reason, b.reason);
+  EXPECT_TRUE(lab.done.empty());
+  EXPECT_EQ(lab.node, "");
+  const auto& prod = (*upgrades)[1];
+  EXPECT_EQ(prod.cluster, a.cluster);
+  EXPECT_EQ(prod.version, a.version);
+  EXPECT_EQ(prod.schematic, a.schematic);
+  EXPECT_EQ(prod.state, a.state);
+  EXPECT_EQ(prod.node, a.node);
+  EXPECT_EQ(prod.node_since_ms, a.node_since_ms);
+  EXPECT_EQ(prod.done, a.done);
+  EXPECT_EQ(prod.changed_unix, a.changed_unix);
+
+  // An upsert replaces the record; every state survives the trip through its name.
+  for (auto s : {UpgradeRunState::kDone, UpgradeRunState::kFailed, UpgradeRunState::kRunning}) {
+    a.state = s;
+    a.done.push_back("cp-" + std::string(UpgradeRunStateName(s)));
+    store->PutUpgrade(a, nullptr);
+    ASSERT_TRUE(store->Flush().ok());
+    auto again = store->LoadUpgrades();
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(again->size(), 2u);
+    EXPECT_EQ((*again)[1].state, s) << UpgradeRunStateName(s);
+    EXPECT_EQ((*again)[1].done, a.done);
+  }
+}
+
 TEST_P(StoreContract, TokenRoundTripUpdateAndExpiry) {
   TokenRecord bound{std::string(64, 'a'), Mac("52:54:00:00:00:01"), Ip("10.66.0.100"), 1000, 2000, 5, 0};
   TokenRecord unbound{std::string(64, 'b'), Mac("52:54:00:00:00:02"), std::nullopt, 1000, 3000, 3, 1};

@@ -12,6 +12,7 @@
 //   --not-ready-bootstraps N Bootstrap answers FailedPrecondition N times first (default 2)
 //   --version vX.Y.Z         the Talos version to report (default v1.9.5)
 //   --reboot-ms N            how long an upgrade's reboot keeps the API down (default 1500)
+//   --installer-versions V,V the installer versions the registry has (default: every release tag)
 // Prints "STANDIN-APID: ..." lines; exits on SIGTERM/SIGINT.
 #include <csignal>
 #include <cstdio>
@@ -48,7 +49,10 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     else if (a == "--state" && has_value) o.settings.state_path = argv[++i];
     else if (a == "--not-ready-bootstraps" && has_value) o.settings.not_ready_bootstraps = std::atoi(argv[++i]);
     else if (a == "--version" && has_value) o.settings.talos_version = argv[++i];
-    else if (a == "--reboot-ms" && has_value) o.settings.reboot_time = std::chrono::milliseconds(std::atoi(argv[++i]));
+    else if (a == "--installer-versions" && has_value) {
+      std::stringstream list(argv[++i]);
+      for (std::string v; std::getline(list, v, ',');) o.settings.installer_versions.push_back(v);
+    } else if (a == "--reboot-ms" && has_value) o.settings.reboot_time = std::chrono::milliseconds(std::atoi(argv[++i]));
     else return false;
   }
   return o.maintenance != !o.config_file.empty();
@@ -77,7 +81,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, o)) {
     std::fprintf(stderr, "usage: %s --listen ADDR:PORT --address IP (--config FILE | --maintenance [--then-run]) "
-                         "[--state FILE] [--not-ready-bootstraps N] [--version vX.Y.Z] [--reboot-ms N]\n", argv[0]);
+                         "[--state FILE] [--not-ready-bootstraps N] [--version vX.Y.Z] [--reboot-ms N] [--installer-versions V,V]\n", argv[0]);
     return 2;
   }
   // Signals only set a flag; a watcher thread turns it into Stop() (not

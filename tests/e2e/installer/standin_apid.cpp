@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <random>
 #include <set>
 #include <thread>
@@ -64,14 +65,19 @@ std::string EndpointHost(const std::string& endpoint) {
 }
 
 std::optional<std::string> VersionOfInstallerImage(const std::string& image) {
-  const auto slash = image.rfind('/');
+  // The installer images that exist: Sidero's (ghcr.io/siderolabs/installer)
+  // and Image Factory's, per schematic (<factory host>/installer/<sha256 id>,
+  // and its secureboot and metal-installer variants), tagged with a Talos
+  // release (vMAJOR.MINOR.PATCH, optionally -alpha.N/-beta.N/-rc.N). Talos
+  // pulls the reference before it answers; anything else is not found.
+  static const std::regex kTag(R"(v(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})(-(alpha|beta|rc)\.(0|[1-9][0-9]{0,5}))?)");
+  static const std::regex kFactory(
+      R"([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?/(installer|installer-secureboot|metal-installer|metal-installer-secureboot)/[0-9a-f]{64})");
   const auto colon = image.rfind(':');
-  if (slash == std::string::npos || colon == std::string::npos || colon < slash) return std::nullopt;
-  std::string tag = image.substr(colon + 1);
-  if (const auto at = tag.find('@'); at != std::string::npos) tag.resize(at);
-  if (tag.size() < 2 || tag[0] != 'v' || tag.find_first_not_of("v0123456789.-abcdefghijklmnopqrstuvwxyz") !=
-                                             std::string::npos)
-    return std::nullopt;
+  if (colon == std::string::npos || image.find('/') == std::string::npos || colon < image.rfind('/')) return std::nullopt;
+  const std::string repo = image.substr(0, colon), tag = image.substr(colon + 1);
+  if (!std::regex_match(tag, kTag)) return std::nullopt;
+  if (repo != "ghcr.io/siderolabs/installer" && !std::regex_match(repo, kFactory)) return std::nullopt;
   return tag;
 }
 
@@ -254,10 +260,17 @@ class MachineServiceImpl final : public machine::MachineService::Service {
 
   Status Upgrade(ServerContext* ctx, const machine::UpgradeRequest* req, machine::UpgradeResponse* resp) override {
     if (Status st = d_->Authorize(ctx, "Upgrade"); !st.ok()) return st;
+    // Talos pulls the installer before it answers (machined's Upgrade:
+    // "error validating installer image %q: %w", code Unknown); containerd
+    // reports an image the registry does not have as "<ref>: not found".
     const auto version = VersionOfInstallerImage(req->image());
-    if (!version)
+    const auto& known = d_->settings.installer_versions;
+    if (!version || (!known.empty() && std::find(known.begin(), known.end(), *version) == known.end())) {
+      Log("upgrade to " + req->image() + " refused: the image cannot be pulled");
       return Status(StatusCode::UNKNOWN, "error validating installer image \"" + req->image() +
-                                             "\": not an installer image reference with a version tag");
+                                             "\": failed to resolve reference \"" + req->image() + "\": " +
+                                             req->image() + ": not found");
+    }
     {
       std::lock_guard lock(d_->mu);
       d_->state.upgrade_image = req->image();

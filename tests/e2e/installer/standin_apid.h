@@ -19,8 +19,11 @@
 //     common.Data chunks; FailedPrecondition before (stricter than Talos,
 //     which serves it from the config at any time: see the README);
 //   - EtcdMemberList: this node once bootstrapped;
-//   - Upgrade: records the image, answers, "reboots" (the API goes away for
-//     reboot_time) and comes back reporting the image's version;
+//   - Upgrade: pulls the image first (only Sidero's and Image Factory's
+//     installer references with a release tag exist, and of those only
+//     `installer_versions` when given: else Talos's "error validating
+//     installer image"), records it, answers, "reboots" (the API goes away
+//     for reboot_time) and comes back reporting the image's version;
 //   - Events: Talos's stream (a "hello" event, then tail, then live), with
 //     type URLs "talos/runtime/machine.<Event>" as Talos sends them.
 // Workers (no machine.ca key in their config) get their apid certificate
@@ -54,6 +57,9 @@ struct ApidSettings {
   std::string state_path;  // file or block device keeping bootstrap/upgrade state; "" = memory
   long state_offset = 0;   // byte offset of the 512-byte state record in state_path
   std::chrono::milliseconds reboot_time{1500};
+  // The installer versions the registry has ("" = every release tag): an
+  // Upgrade to another is refused as Talos refuses an image it cannot pull.
+  std::vector<std::string> installer_versions;
   std::chrono::seconds trustd_budget{120};  // a worker waits this long for trustd
 };
 
