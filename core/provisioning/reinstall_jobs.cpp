@@ -1,6 +1,7 @@
 #include "core/provisioning/reinstall_jobs.h"
 
 #include "core/boot_client.h"
+#include "core/config_clusters.h"
 #include "core/log.h"
 #include "core/provisioning/boot_urls.h"
 #include "core/provisioning/talos_kernel_args.h"
@@ -124,15 +125,15 @@ void ReinstallJobs::Attempt(const MacAddress& primary) {
   registry_.RecordEvent(primary, "power",
                         "reinstall attempt " + std::to_string(attempt) + " of " +
                             std::to_string(config->power.attempts) + " through " + ability->kind);
-  power_.Reinstall(*m, plan, [this, primary, attempt, plan, alive = alive_](Status st) {
-    if (*alive) AttemptDone(primary, attempt, plan, st);
+  power_.Reinstall(*m, plan, [this, primary, attempt, plan, alive = alive_](Result<ReinstallReached> reached) {
+    if (*alive) AttemptDone(primary, attempt, plan, reached);
   });
 }
 
 void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const ReinstallPowerPlan& plan,
-                                const Status& st) {
-  ++(st.ok() ? power_ok_ : power_failed_);
-  if (!st.ok()) return Fail(primary, st.message());
+                                const Result<ReinstallReached>& reached) {
+  ++(reached.ok() ? power_ok_ : power_failed_);
+  if (!reached.ok()) return Fail(primary, reached.status().message());
   if (plan.image || plan.kexec) {
     // Through the rescue system the driver's success is the installer having
     // reached the machine (image on disk and reset, or kexec'd): no PXE boot
@@ -145,13 +146,7 @@ void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const Re
       jobs_.erase(it);
       wipe_.erase(primary);
     }
-    registry_.Apply(primary, LifecycleEvent::kInstallerServed,
-                    plan.image ? "Talos image written to " +
-                                     (plan.image->install_disk.empty() ? std::string("the only disk")
-                                                                       : plan.image->install_disk) +
-                                     " from the rescue system; Talos boots from it in maintenance mode"
-                               : std::string("installer kexec'd from the rescue system"));
-    return;
+    return RescueInstallDone(primary, plan, *reached);
   }
   const auto timeout = config_.Current()->power.pxe_timeout;
   std::lock_guard lock(mu_);
@@ -160,6 +155,45 @@ void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const Re
   it->second.deadline = scheduler_.After(timeout, [this, primary, attempt, alive = alive_] {
     if (*alive) DeadlinePassed(primary, attempt);
   });
+}
+
+void ReinstallJobs::RescueInstallDone(const MacAddress& primary, const ReinstallPowerPlan& plan,
+                                      const ReinstallReached& reached) {
+  const auto config = config_.Current();
+  const MachineConfig* m = MachineRegistry::InventoryMachine(*config, primary);
+  std::string what = plan.image ? "Talos image written to " +
+                                      (plan.image->install_disk.empty() ? std::string("the only disk")
+                                                                        : plan.image->install_disk) +
+                                      " from the rescue system; Talos boots from it in maintenance mode"
+                                : std::string("installer kexec'd from the rescue system");
+  // Where the machine is now: the inventory's ip when it names one (an
+  // additional address routed to the server), else what the power side
+  // learned (Robot's listing). Recorded as its address: our DHCP never saw
+  // it, and the cluster driver dials machines where they were last seen.
+  std::optional<Ipv4Address> address;
+  std::string source;
+  if (m && m->ip) {
+    address = m->ip;
+    source = "the inventory's ip";
+  } else if (reached.address) {
+    address = reached.address;
+    source = reached.address_source;
+  }
+  if (address) {
+    BootObservation seen;
+    seen.mac = primary;
+    seen.ip = address;
+    registry_.ObserveBoot(seen);
+  }
+  // The disk image boots into maintenance mode without a config URL: with
+  // configDelivery apply the config goes over the Talos API, to that address.
+  const bool apply = plan.image && m && ConfigDeliveryFor(*config, *m) == ConfigDelivery::kApply;
+  if (apply && !address)
+    return Fail(primary, what + ", but configDelivery apply has no address to send the config to (the power side "
+                                "named none and the inventory has no ip)");
+  if (apply) what += "; config by apply to " + address->ToString() + " (" + source + ")";
+  registry_.Apply(primary, LifecycleEvent::kInstallerServed, what);
+  if (apply && await_apply_) await_apply_(primary, m->name, *address);
 }
 
 void ReinstallJobs::DeadlinePassed(const MacAddress& primary, int attempt) {
