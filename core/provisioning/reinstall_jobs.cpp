@@ -94,11 +94,16 @@ ReinstallPowerPlan ReinstallJobs::PlanFor(const AppConfig& config, const Machine
     // config comes by apply or the profile's delivery).
     plan.image = ReinstallPowerPlan::DiskImage{config.profiles.at(m.profile), m.install_disk};
   } else if (kexec) {
-    // No PXE there (Hetzner): the same installer, arguments and token over kexec.
+    // No PXE there (Hetzner): the same installer, arguments and token over
+    // kexec. With configDelivery apply no token and no config URL: the config
+    // would cross the internet in plaintext; Talos waits in maintenance mode
+    // and gets it over TLS at the server's address (RescueInstallDone).
     const ProfileConfig& profile = config.profiles.at(m.profile);
-    const IssuedToken token = tokens_.Issue(m.macs.front(), std::nullopt, TokenClock::now());
+    std::string config_url;
+    if (ConfigDeliveryFor(config, m) != ConfigDelivery::kApply)
+      config_url = ConfigUrl(config.server, tokens_.Issue(m.macs.front(), std::nullopt, TokenClock::now()).token);
     const ProfileAssetUrls urls = ProfileAssetUrlsFor(config.server, profile.name);
-    auto args = TalosKernelArgs(config.server, profile, &m, ConfigUrl(config.server, token.token), wipe);
+    auto args = TalosKernelArgs(config.server, profile, &m, config_url, wipe);
     args.erase(args.begin());  // initrd=… names an iPXE initrd; kexec takes the file directly
     plan.kexec = ReinstallPowerPlan::Kexec{urls.kernel, urls.initramfs, JoinArgs(args)};
   }
@@ -185,9 +190,10 @@ void ReinstallJobs::RescueInstallDone(const MacAddress& primary, const Reinstall
     seen.ip = address;
     registry_.ObserveBoot(seen);
   }
-  // The disk image boots into maintenance mode without a config URL: with
-  // configDelivery apply the config goes over the Talos API, to that address.
-  const bool apply = plan.image && m && ConfigDeliveryFor(*config, *m) == ConfigDelivery::kApply;
+  // Neither the disk image nor (with apply) the kexec'd installer has a
+  // config URL: with configDelivery apply the config goes over the Talos
+  // API, to that address.
+  const bool apply = m && ConfigDeliveryFor(*config, *m) == ConfigDelivery::kApply;
   if (apply && !address)
     return Fail(primary, what + ", but configDelivery apply has no address to send the config to (the power side "
                                 "named none and the inventory has no ip)");

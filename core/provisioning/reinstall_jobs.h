@@ -49,9 +49,10 @@ class ReinstallJobs {
   bool WipeRequested(const MacAddress& mac) const;
   void InstallerServed(const MacAddress& mac);
 
-  // configDelivery apply after a rescue image install: Talos waits in
-  // maintenance mode at `address` (the provisioning service makes the
-  // machine a config-apply target there). Set before any request.
+  // configDelivery apply after a rescue install (image, or kexec without a
+  // config URL): Talos waits in maintenance mode at `address` (the
+  // provisioning service makes the machine a config-apply target there).
+  // Set before any request.
   using AwaitApply = std::function<void(const MacAddress& primary, const std::string& machine, Ipv4Address address)>;
   void SetAwaitApply(AwaitApply hook) { await_apply_ = std::move(hook); }
 

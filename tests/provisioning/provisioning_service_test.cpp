@@ -330,6 +330,7 @@ class RecordingPower final : public PowerControl {
   }
   void Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan,
                  std::function<void(Result<ReinstallReached>)> done) override {
+    if (plan.kexec) kexec_command_line = plan.kexec->command_line;
     if (plan.image)
       calls.push_back(m.name + " image " + plan.image->profile.name + " to " + plan.image->install_disk);
     else if (plan.kexec)
@@ -344,6 +345,7 @@ class RecordingPower final : public PowerControl {
   }
   bool rescue = false;  // a Hetzner Robot machine: reinstalls through the rescue system
   std::vector<std::string> calls;
+  std::string kexec_command_line;  // the last kexec plan's (a secret when it carries a token)
   std::vector<std::function<void(Result<ReinstallReached>)>> pending;
 };
 
@@ -522,6 +524,40 @@ TEST_F(ReinstallServiceTest, ARescueImageWithConfigByApplyWaitsWhereThePowerSide
   EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
   EXPECT_NE(service_->registry().Get(kCp)->reason.find("configDelivery apply has no address"), std::string::npos)
       << service_->registry().Get(kCp)->reason;
+}
+
+TEST_F(ReinstallServiceTest, KexecWithConfigByApplyPutsNoConfigUrlOnTheWire) {
+  // installMethod kexec to a Hetzner server: a config URL would carry the
+  // config across the internet in plaintext. With apply there is none; the
+  // installer waits in maintenance mode at the server's address.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].bmc->install_method = InstallMethod::kKexec;
+    inv->machines[0].ip.reset();
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_NE(power_.kexec_command_line.find("talos.config="), std::string::npos) << "configDelivery url: the token";
+  power_.pending.at(0)(ReinstallReached{});
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_EQ(power_.kexec_command_line.find("talos.config="), std::string::npos) << power_.kexec_command_line;
+  EXPECT_NE(power_.kexec_command_line.find("talos.platform=metal"), std::string::npos) << power_.kexec_command_line;
+  ReinstallReached at;
+  at.address = *Ipv4Address::Parse("203.0.113.21");
+  at.address_source = "Hetzner Robot's address of server 321";
+  power_.pending.at(1)(at);
+  auto targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].address.ToString(), "203.0.113.21");
 }
 
 TEST_F(ReinstallServiceTest, RefusedWithoutABmcOrTooSoon) {
