@@ -137,6 +137,7 @@ std::vector<ClusterDriver::Target> ClusterDriver::Targets(const AppConfig& confi
     t.member.name = m.name;
     t.member.role = m.role;
     t.member.state = registry.StateOf(t.mac);
+    t.config_by_apply = ConfigDeliveryFor(config, m) == ConfigDelivery::kApply;
     // A static address from the inventory, else where it was last seen.
     if (m.ip)
       t.member.address = m.ip->ToString();
@@ -211,8 +212,15 @@ void ClusterDriver::ApplyConfigs() {
 }
 
 void ClusterDriver::DriveCluster(const ClusterConfig& cluster, std::vector<Target> targets) {
+  // An installed machine comes up. One whose config went over the Talos API
+  // is followed through it from `installing` on: its event sink may not
+  // reach us (a Hetzner server across the internet, no kernel arguments
+  // from us), and only the system installed with that config holds the
+  // cluster's credentials.
   for (auto& t : targets)
-    if (t.member.state == MachineState::kInstalled) ProbeVersion(cluster, t);
+    if (t.member.state == MachineState::kInstalled ||
+        (t.member.state == MachineState::kInstalling && t.config_by_apply))
+      ProbeVersion(cluster, t);
 
   const ClusterRecord record = Record(cluster.name);
   std::vector<ClusterNodeView> views;
@@ -251,9 +259,14 @@ void ClusterDriver::ProbeVersion(const ClusterConfig& cluster, Target& t) {
   } else {
     auto v = client->Version(options_.probe_timeout);
     if (v.ok()) {
-      registry_.Apply(t.mac, LifecycleEvent::kApiAnswered,
-                      "talos API answered Version over mutual TLS with cluster " + cluster.name + "'s talosconfig (" +
-                          v->tag + ")");
+      const std::string answered = "talos API answered Version over mutual TLS with cluster " + cluster.name +
+                                   "'s talosconfig (" + v->tag + ")";
+      // The server's certificate verified against the cluster's CA: this is
+      // the installed system with its config, not the maintenance API.
+      if (t.member.state == MachineState::kInstalling)
+        registry_.Apply(t.mac, LifecycleEvent::kBootedAfterInstall,
+                        answered + ": installed with its applied config and booted from its disk");
+      registry_.Apply(t.mac, LifecycleEvent::kApiAnswered, answered);
       t.member.state = registry_.StateOf(t.mac);
       std::lock_guard lock(mu_);
       last_probe_failure_.erase(t.member.name);

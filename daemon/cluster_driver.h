@@ -108,6 +108,7 @@ class ClusterDriver {
   struct Target {
     MacAddress mac;
     ClusterMember member;
+    bool config_by_apply = false;  // its config goes over the Talos API (configDelivery apply)
   };
   static std::vector<Target> Targets(const AppConfig& config, const MachineRegistry& registry,
                                      const std::string& cluster);

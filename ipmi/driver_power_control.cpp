@@ -22,16 +22,15 @@ Result<PowerControl::Ability> DriverPowerControl::AbilityOf(const MachineConfig&
 }
 
 void DriverPowerControl::Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan,
-                                   std::function<void(Status)> done) {
+                                   std::function<void(Result<ReinstallReached>)> done) {
   auto driver = DriverFor(m);
   if (!driver.ok()) return done(driver.status());
   ReinstallPlan p;
   p.efi = plan.efi;
   if (plan.kexec) p.kexec = {plan.kexec->kernel_url, plan.kexec->initramfs_url, plan.kexec->command_line};
   std::optional<ReinstallPowerPlan::DiskImage> image = plan.image;
-  executor_.Run(
-      *driver,
-      [p, image, images = images_](PowerDriver& d) mutable {
+  executor_.Submit(
+      [d = *driver, p, image, images = images_]() mutable -> Result<ReinstallReached> {
         if (image) {
           // The image is fetched (once, into the cache) off the event loop.
           if (!images) return Status{ErrorCode::kUnsupported, "no image source for installMethod image"};
@@ -40,11 +39,15 @@ void DriverPowerControl::Reinstall(const MachineConfig& m, const ReinstallPowerP
           file->disk = image->install_disk;
           p.image = *file;
         }
-        return StartReinstall(d, p);
+        if (Status st = StartReinstall(*d, p); !st.ok()) return Status{st.code(), PowerFailureReason(st)};
+        ReinstallReached reached;
+        if (auto at = d->Reached()) {
+          reached.address = Ipv4Address::Parse(at->address);
+          if (reached.address) reached.address_source = at->source;
+        }
+        return reached;
       },
-      [done = std::move(done)](Status st) {
-        done(st.ok() ? st : Status{st.code(), PowerFailureReason(st)});
-      });
+      std::move(done));
 }
 
 void DriverPowerControl::Act(const MachineConfig& m, PowerAction action,

@@ -26,7 +26,7 @@ class DriverPowerControl final : public PowerControl {
 
   Result<Ability> AbilityOf(const MachineConfig& machine) override;
   void Reinstall(const MachineConfig& machine, const ReinstallPowerPlan& plan,
-                 std::function<void(Status)> done) override;
+                 std::function<void(Result<ReinstallReached>)> done) override;
   void Act(const MachineConfig& machine, PowerAction action,
            std::function<void(Result<std::string>)> done) override;
 

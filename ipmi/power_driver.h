@@ -75,6 +75,13 @@ struct PowerContext {
   std::chrono::milliseconds rescue_timeout{600'000};  // reset -> rescue SSH reachable
 };
 
+// Where a machine reinstalled through a rescue system is afterwards, and
+// who said so (it never asked our DHCP for an address).
+struct ReachedAddress {
+  std::string address;  // dotted IPv4
+  std::string source;   // "Hetzner Robot's address of server 321"
+};
+
 class PowerDriver {
  public:
   virtual ~PowerDriver() = default;
@@ -93,6 +100,9 @@ class PowerDriver {
   // ... or by writing the disk image from the rescue system; on success the
   // machine boots Talos from its disk (maintenance mode, waiting for config).
   virtual Status ReinstallWithImage(const DiskImageInstall& image);
+  // After one of those succeeded: where the machine is now (Hetzner: the
+  // server's main address from Robot's server listing); nullopt: unknown.
+  virtual std::optional<ReachedAddress> Reached() const { return std::nullopt; }
 };
 
 // Builds the driver for bmc.type. mac is the machine's boot MAC (wol).

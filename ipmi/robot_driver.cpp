@@ -143,6 +143,7 @@ Status RobotPowerDriver::ReinstallWithKexec(const KexecInstall& install) {
                        kKexecLoadedMarker, true);
   if (!done.ok()) return done.status();
   spdlog::info("robot server {}: installer kexec'd from the rescue system", server_number_);
+  reached_ = ReachedAddress{done->first.ip, "Hetzner Robot's address of server " + server_number_};
   return Status::Ok();
 }
 
@@ -157,6 +158,7 @@ Status RobotPowerDriver::ReinstallWithImage(const DiskImageInstall& image) {
   // kind of reset now boots the disk, i.e. Talos in maintenance mode.
   if (Status s = robot_.Reset(server_number_, written->first.reset_type); !s.ok())
     return {s.code(), "image written, but the reset into Talos failed: " + s.message()};
+  reached_ = ReachedAddress{written->first.ip, "Hetzner Robot's address of server " + server_number_};
   return Status::Ok();
 }
 

@@ -44,6 +44,9 @@ class RobotPowerDriver final : public PowerDriver {
   Status SetNextBootNetwork(bool efi) override;  // unsupported: use the rescue reinstalls
   Status ReinstallWithKexec(const KexecInstall& install) override;
   Status ReinstallWithImage(const DiskImageInstall& image) override;
+  // The address Robot lists for the server (GET /server/{n}, server_ip):
+  // where the rescue system answered, and where Talos comes up after it.
+  std::optional<ReachedAddress> Reached() const override { return reached_; }
 
  private:
   struct Rescue {
@@ -67,6 +70,7 @@ class RobotPowerDriver final : public PowerDriver {
   std::string server_number_;
   PowerContext context_;
   RobotClient robot_;
+  std::optional<ReachedAddress> reached_;
 };
 
 }  // namespace metalpxe

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "core/net_types.h"
 #include "core/result.h"
 
 namespace metalpxe {
@@ -42,6 +43,15 @@ struct ReinstallPowerPlan {
   std::optional<DiskImage> image;
 };
 
+// What a successful reinstall attempt knows of where the machine is now.
+// Through a rescue system the machine never asks our DHCP for an address:
+// the power side may know it (Hetzner: the server's main address, as Robot's
+// server listing gives it), and configDelivery apply sends the config there.
+struct ReinstallReached {
+  std::optional<Ipv4Address> address;
+  std::string address_source;  // "Hetzner Robot's address of server 321"
+};
+
 class PowerControl {
  public:
   virtual ~PowerControl() = default;
@@ -58,7 +68,7 @@ class PowerControl {
   // Each runs off the caller's thread; `done` runs later on the control's
   // own thread (never inside the call), with a readable failure reason.
   virtual void Reinstall(const MachineConfig& machine, const ReinstallPowerPlan& plan,
-                         std::function<void(Status)> done) = 0;
+                         std::function<void(Result<ReinstallReached>)> done) = 0;
   // The power state afterwards ("on" | "off" | "unknown").
   virtual void Act(const MachineConfig& machine, PowerAction action,
                    std::function<void(Result<std::string>)> done) = 0;

@@ -64,7 +64,12 @@ ProvisioningService::ProvisioningService(const ConfigSource& config, Store* stor
               // the script was served to also opens from the address the
               // installer's own DHCP got for the same MAC.
               [this](const MacAddress& mac, Ipv4Address peer) { return registry_.AddressOf(mac) == peer; }) {
-  if (power && scheduler) jobs_ = std::make_unique<ReinstallJobs>(config, registry_, tokens_, *power, *scheduler);
+  if (power && scheduler) {
+    jobs_ = std::make_unique<ReinstallJobs>(config, registry_, tokens_, *power, *scheduler);
+    jobs_->SetAwaitApply([this](const MacAddress& mac, const std::string& machine, Ipv4Address address) {
+      AwaitConfigApply(mac, machine, address);
+    });
+  }
   // State changes and power actions are told by the registry, wherever
   // they come from (boot path, Talos, reinstall jobs, the API).
   registry_.SetMachineEventHook([this](const MacAddress& primary, const EventRecord& e) {
@@ -330,6 +335,11 @@ void ProvisioningService::OnConfigApplied(const MacAddress& mac, Ipv4Address add
   ++counters_.configs_applied;
   registry_.Apply(mac, LifecycleEvent::kConfigFetched,
                   "config applied over TLS to " + address.ToString() + " (" + mode + ")");
+}
+
+void ProvisioningService::AwaitConfigApply(const MacAddress& mac, const std::string& machine, Ipv4Address address) {
+  std::lock_guard lock(apply_mu_);
+  apply_targets_[mac] = ConfigApplyTarget{mac, machine, address};
 }
 
 void ProvisioningService::OnConfigRejected(const MacAddress& mac, const std::string& reason) {

@@ -151,6 +151,9 @@ class ProvisioningService {
   void OnConfigApplied(const MacAddress& mac, Ipv4Address address, const std::string& mode);
   // Talos refused the config (InvalidArgument): failed with its reason.
   void OnConfigRejected(const MacAddress& mac, const std::string& reason);
+  // A machine reached without PXE (a Hetzner rescue image install) waits in
+  // maintenance mode at `address`: a target until its config is applied.
+  void AwaitConfigApply(const MacAddress& mac, const std::string& machine, Ipv4Address address);
   // GET /boot.ipxe (the chain script; no MAC yet, so known by address).
   void OnChainScript(Ipv4Address peer);
   // Boot files fetched by TFTP or HTTP (iPXE, kernel, initramfs): timeline only.

@@ -1,6 +1,7 @@
 #include "core/provisioning/reinstall_jobs.h"
 
 #include "core/boot_client.h"
+#include "core/config_clusters.h"
 #include "core/log.h"
 #include "core/provisioning/boot_urls.h"
 #include "core/provisioning/talos_kernel_args.h"
@@ -93,11 +94,16 @@ ReinstallPowerPlan ReinstallJobs::PlanFor(const AppConfig& config, const Machine
     // config comes by apply or the profile's delivery).
     plan.image = ReinstallPowerPlan::DiskImage{config.profiles.at(m.profile), m.install_disk};
   } else if (kexec) {
-    // No PXE there (Hetzner): the same installer, arguments and token over kexec.
+    // No PXE there (Hetzner): the same installer, arguments and token over
+    // kexec. With configDelivery apply no token and no config URL: the config
+    // would cross the internet in plaintext; Talos waits in maintenance mode
+    // and gets it over TLS at the server's address (RescueInstallDone).
     const ProfileConfig& profile = config.profiles.at(m.profile);
-    const IssuedToken token = tokens_.Issue(m.macs.front(), std::nullopt, TokenClock::now());
+    std::string config_url;
+    if (ConfigDeliveryFor(config, m) != ConfigDelivery::kApply)
+      config_url = ConfigUrl(config.server, tokens_.Issue(m.macs.front(), std::nullopt, TokenClock::now()).token);
     const ProfileAssetUrls urls = ProfileAssetUrlsFor(config.server, profile.name);
-    auto args = TalosKernelArgs(config.server, profile, &m, ConfigUrl(config.server, token.token), wipe);
+    auto args = TalosKernelArgs(config.server, profile, &m, config_url, wipe);
     args.erase(args.begin());  // initrd=… names an iPXE initrd; kexec takes the file directly
     plan.kexec = ReinstallPowerPlan::Kexec{urls.kernel, urls.initramfs, JoinArgs(args)};
   }
@@ -124,15 +130,15 @@ void ReinstallJobs::Attempt(const MacAddress& primary) {
   registry_.RecordEvent(primary, "power",
                         "reinstall attempt " + std::to_string(attempt) + " of " +
                             std::to_string(config->power.attempts) + " through " + ability->kind);
-  power_.Reinstall(*m, plan, [this, primary, attempt, plan, alive = alive_](Status st) {
-    if (*alive) AttemptDone(primary, attempt, plan, st);
+  power_.Reinstall(*m, plan, [this, primary, attempt, plan, alive = alive_](Result<ReinstallReached> reached) {
+    if (*alive) AttemptDone(primary, attempt, plan, reached);
   });
 }
 
 void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const ReinstallPowerPlan& plan,
-                                const Status& st) {
-  ++(st.ok() ? power_ok_ : power_failed_);
-  if (!st.ok()) return Fail(primary, st.message());
+                                const Result<ReinstallReached>& reached) {
+  ++(reached.ok() ? power_ok_ : power_failed_);
+  if (!reached.ok()) return Fail(primary, reached.status().message());
   if (plan.image || plan.kexec) {
     // Through the rescue system the driver's success is the installer having
     // reached the machine (image on disk and reset, or kexec'd): no PXE boot
@@ -145,13 +151,7 @@ void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const Re
       jobs_.erase(it);
       wipe_.erase(primary);
     }
-    registry_.Apply(primary, LifecycleEvent::kInstallerServed,
-                    plan.image ? "Talos image written to " +
-                                     (plan.image->install_disk.empty() ? std::string("the only disk")
-                                                                       : plan.image->install_disk) +
-                                     " from the rescue system; Talos boots from it in maintenance mode"
-                               : std::string("installer kexec'd from the rescue system"));
-    return;
+    return RescueInstallDone(primary, plan, *reached);
   }
   const auto timeout = config_.Current()->power.pxe_timeout;
   std::lock_guard lock(mu_);
@@ -160,6 +160,46 @@ void ReinstallJobs::AttemptDone(const MacAddress& primary, int attempt, const Re
   it->second.deadline = scheduler_.After(timeout, [this, primary, attempt, alive = alive_] {
     if (*alive) DeadlinePassed(primary, attempt);
   });
+}
+
+void ReinstallJobs::RescueInstallDone(const MacAddress& primary, const ReinstallPowerPlan& plan,
+                                      const ReinstallReached& reached) {
+  const auto config = config_.Current();
+  const MachineConfig* m = MachineRegistry::InventoryMachine(*config, primary);
+  std::string what = plan.image ? "Talos image written to " +
+                                      (plan.image->install_disk.empty() ? std::string("the only disk")
+                                                                        : plan.image->install_disk) +
+                                      " from the rescue system; Talos boots from it in maintenance mode"
+                                : std::string("installer kexec'd from the rescue system");
+  // Where the machine is now: the inventory's ip when it names one (an
+  // additional address routed to the server), else what the power side
+  // learned (Robot's listing). Recorded as its address: our DHCP never saw
+  // it, and the cluster driver dials machines where they were last seen.
+  std::optional<Ipv4Address> address;
+  std::string source;
+  if (m && m->ip) {
+    address = m->ip;
+    source = "the inventory's ip";
+  } else if (reached.address) {
+    address = reached.address;
+    source = reached.address_source;
+  }
+  if (address) {
+    BootObservation seen;
+    seen.mac = primary;
+    seen.ip = address;
+    registry_.ObserveBoot(seen);
+  }
+  // Neither the disk image nor (with apply) the kexec'd installer has a
+  // config URL: with configDelivery apply the config goes over the Talos
+  // API, to that address.
+  const bool apply = m && ConfigDeliveryFor(*config, *m) == ConfigDelivery::kApply;
+  if (apply && !address)
+    return Fail(primary, what + ", but configDelivery apply has no address to send the config to (the power side "
+                                "named none and the inventory has no ip)");
+  if (apply) what += "; config by apply to " + address->ToString() + " (" + source + ")";
+  registry_.Apply(primary, LifecycleEvent::kInstallerServed, what);
+  if (apply && await_apply_) await_apply_(primary, m->name, *address);
 }
 
 void ReinstallJobs::DeadlinePassed(const MacAddress& primary, int attempt) {

@@ -49,6 +49,13 @@ class ReinstallJobs {
   bool WipeRequested(const MacAddress& mac) const;
   void InstallerServed(const MacAddress& mac);
 
+  // configDelivery apply after a rescue install (image, or kexec without a
+  // config URL): Talos waits in maintenance mode at `address` (the
+  // provisioning service makes the machine a config-apply target there).
+  // Set before any request.
+  using AwaitApply = std::function<void(const MacAddress& primary, const std::string& machine, Ipv4Address address)>;
+  void SetAwaitApply(AwaitApply hook) { await_apply_ = std::move(hook); }
+
   std::uint64_t power_actions_ok() const { return power_ok_.load(); }
   std::uint64_t power_actions_failed() const { return power_failed_.load(); }
 
@@ -60,7 +67,10 @@ class ReinstallJobs {
   };
   Status CheckRateLocked(const MacAddress& primary);
   void Attempt(const MacAddress& primary);
-  void AttemptDone(const MacAddress& primary, int attempt, const ReinstallPowerPlan& plan, const Status& st);
+  void AttemptDone(const MacAddress& primary, int attempt, const ReinstallPowerPlan& plan,
+                   const Result<ReinstallReached>& reached);
+  // Through a rescue system: no PXE boot follows; where the machine is now.
+  void RescueInstallDone(const MacAddress& primary, const ReinstallPowerPlan& plan, const ReinstallReached& reached);
   void DeadlinePassed(const MacAddress& primary, int attempt);
   void Fail(const MacAddress& primary, const std::string& reason);
   ReinstallPowerPlan PlanFor(const AppConfig& config, const MachineConfig& m, bool kexec, bool wipe);
@@ -73,6 +83,7 @@ class ReinstallJobs {
   PowerControl& power_;
   Scheduler& scheduler_;
   SteadyClock clock_;
+  AwaitApply await_apply_;
   mutable std::mutex mu_;
   std::map<MacAddress, Job> jobs_;  // by primary MAC
   std::set<MacAddress> wipe_;

@@ -89,6 +89,10 @@ TEST(ConfigValidation, HetznerDedicatedExampleIsValid) {
   // ssh-keygen -l -E md5 -f robot-rescue.key.pub
   EXPECT_EQ(b.ssh_key_fingerprint, "91:4a:f6:6f:9e:25:23:aa:ad:63:3e:e2:8c:05:47:e6");
   EXPECT_EQ(c.inventory->machines[2].bmc->install_method, InstallMethod::kKexec);
+  // Where configDelivery apply sends hz-2's config; hz-1's goes to Robot's server_ip.
+  EXPECT_FALSE(hz1.ip.has_value());
+  ASSERT_TRUE(c.inventory->machines[1].ip.has_value());
+  EXPECT_EQ(c.inventory->machines[1].ip->ToString(), "203.0.113.22");
 }
 
 TEST(ConfigValidation, Clusters) {

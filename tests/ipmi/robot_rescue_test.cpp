@@ -265,7 +265,11 @@ TEST_F(RobotRescueImage, TheDaemonsPowerControlResolvesTheImageAndHandsOverTheMa
   profile.name = "hetzner";
   plan.image = ReinstallPowerPlan::DiskImage{profile, loop_};
   std::optional<Status> done;
-  power.Reinstall(m, plan, [&](Status st) { done = st; });
+  std::optional<ReinstallReached> reached;
+  power.Reinstall(m, plan, [&](Result<ReinstallReached> r) {
+    done = r.ok() ? Status::Ok() : r.status();
+    if (r.ok()) reached = *r;
+  });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!done && std::chrono::steady_clock::now() < deadline) {
     io.restart();
@@ -275,6 +279,10 @@ TEST_F(RobotRescueImage, TheDaemonsPowerControlResolvesTheImageAndHandsOverTheMa
   ASSERT_TRUE(done->ok()) << done->ToString();
   EXPECT_EQ(asked, std::vector<std::string>{"hetzner"});
   EXPECT_EQ(Disk(raw_.size()), raw_);
+  // Where the server is now: the address Robot lists for it (GET /server/321).
+  ASSERT_TRUE(reached && reached->address);
+  EXPECT_EQ(reached->address->ToString(), "127.0.0.1");
+  EXPECT_EQ(reached->address_source, "Hetzner Robot's address of server 321");
 
   // A failure comes back as the machine's reason (PowerFailureReason applied).
   RobotFixtureOptions busy;
@@ -287,7 +295,7 @@ TEST_F(RobotRescueImage, TheDaemonsPowerControlResolvesTheImageAndHandsOverTheMa
                                   return DiskImageInstall{image_file, Sha256Of(image_file), "zstd", ""};
                                 });
   done.reset();
-  busy_power.Reinstall(m, plan, [&](Status st) { done = st; });
+  busy_power.Reinstall(m, plan, [&](Result<ReinstallReached> r) { done = r.ok() ? Status::Ok() : r.status(); });
   while (!done && std::chrono::steady_clock::now() < deadline) {
     io.restart();
     io.run_for(std::chrono::milliseconds(100));

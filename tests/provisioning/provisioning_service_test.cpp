@@ -341,7 +341,9 @@ class RecordingPower final : public PowerControl {
     if (!m.bmc) return Status{ErrorCode::kFailedPrecondition, "machine " + m.name + " has no bmc in the inventory"};
     return rescue ? Ability{true, true, "hetzner-robot"} : Ability{true, false, "ipmi"};
   }
-  void Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan, std::function<void(Status)> done) override {
+  void Reinstall(const MachineConfig& m, const ReinstallPowerPlan& plan,
+                 std::function<void(Result<ReinstallReached>)> done) override {
+    if (plan.kexec) kexec_command_line = plan.kexec->command_line;
     if (plan.image)
       calls.push_back(m.name + " image " + plan.image->profile.name + " to " + plan.image->install_disk);
     else if (plan.kexec)
@@ -356,7 +358,8 @@ class RecordingPower final : public PowerControl {
   }
   bool rescue = false;  // a Hetzner Robot machine: reinstalls through the rescue system
   std::vector<std::string> calls;
-  std::vector<std::function<void(Status)>> pending;
+  std::string kexec_command_line;  // the last kexec plan's (a secret when it carries a token)
+  std::vector<std::function<void(Result<ReinstallReached>)>> pending;
 };
 
 class ManualScheduler final : public Scheduler {
@@ -410,7 +413,7 @@ TEST_F(ReinstallServiceTest, ServedInstallerEndsTheJobAndCarriesTheWipe) {
   ASSERT_TRUE(service_->RequestReinstall(kCp, /*wipe=*/true).ok());
   EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
   ASSERT_EQ(power_.calls, std::vector<std::string>{"cp-1 efi"});  // never seen booting: UEFI
-  power_.pending.front()(Status::Ok());
+  power_.pending.front()(ReinstallReached{});
   ASSERT_EQ(scheduler_.timers.size(), 1u);
   const IpxeAnswer a = Ipxe(kCp, kCpIp);
   EXPECT_NE(std::find(a.kernel_args.begin(), a.kernel_args.end(), "talos.experimental.wipe=system"),
@@ -427,10 +430,10 @@ TEST_F(ReinstallServiceTest, ServedInstallerEndsTheJobAndCarriesTheWipe) {
 TEST_F(ReinstallServiceTest, NoPxeBootWithinTheTimeoutRetriesThenFailsWithAReason) {
   service_->OnDhcp({kCp, kCpIp, BootClientFromDhcp(0, "PXEClient:Arch:00000:UNDI:002001", false), "", ""});
   ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
-  power_.pending.at(0)(Status::Ok());
+  power_.pending.at(0)(ReinstallReached{});
   scheduler_.Fire();
   ASSERT_EQ(power_.calls, (std::vector<std::string>{"cp-1 legacy", "cp-1 legacy"}));  // seen booting BIOS
-  power_.pending.at(1)(Status::Ok());
+  power_.pending.at(1)(ReinstallReached{});
   scheduler_.Fire();
   EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
   EXPECT_EQ(service_->registry().Get(kCp)->reason, "no PXE boot within 600s after 2 power cycles");
@@ -457,7 +460,7 @@ TEST_F(ReinstallServiceTest, ThroughTheRescueSystemTheDriversSuccessIsTheInstall
   });
   ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
   ASSERT_EQ(power_.calls, std::vector<std::string>{"cp-1 image default to /dev/disk/by-id/nvme-X"});
-  power_.pending.at(0)(Status::Ok());
+  power_.pending.at(0)(ReinstallReached{});
   EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
   EXPECT_TRUE(scheduler_.timers.empty());  // no PXE deadline armed
   scheduler_.Fire();
@@ -473,9 +476,101 @@ TEST_F(ReinstallServiceTest, ThroughTheRescueSystemTheDriversSuccessIsTheInstall
   ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
   ASSERT_EQ(power_.calls.size(), 2u);
   EXPECT_EQ(power_.calls[1].rfind("cp-1 kexec http://10.66.0.1:8080/", 0), 0u) << power_.calls[1];
-  power_.pending.at(1)(Status::Ok());
+  power_.pending.at(1)(ReinstallReached{});
   EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
   EXPECT_TRUE(scheduler_.timers.empty());
+}
+
+TEST_F(ReinstallServiceTest, ARescueImageWithConfigByApplyWaitsWhereThePowerSideFoundTheMachine) {
+  // A Hetzner server is never seen by our DHCP: the address Robot lists for
+  // it is where it is now, and where configDelivery apply sends the config.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    inv->machines[0].ip.reset();
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  ReinstallReached at;
+  at.address = *Ipv4Address::Parse("203.0.113.21");
+  at.address_source = "Hetzner Robot's address of server 321";
+  power_.pending.at(0)(at);
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+  ASSERT_TRUE(service_->registry().AddressOf(kCp).has_value());
+  EXPECT_EQ(service_->registry().AddressOf(kCp)->ToString(), "203.0.113.21");
+  auto targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].machine, "cp-1");
+  EXPECT_EQ(targets[0].address.ToString(), "203.0.113.21");
+  bool told = false;
+  for (const auto& e : service_->registry().RecentEvents(0, 1000))
+    told |= e.message.find("config by apply to 203.0.113.21 (Hetzner Robot's address of server 321)") !=
+            std::string::npos;
+  EXPECT_TRUE(told);
+  service_->OnConfigApplied(kCp, targets[0].address, "no_reboot");
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+
+  // The inventory's ip wins (an additional address routed to the server).
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].ip = *Ipv4Address::Parse("203.0.113.99");
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  power_.pending.at(1)(at);
+  targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].address.ToString(), "203.0.113.99");
+
+  // Nobody knows where it is: nothing to apply to, and the machine says so.
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].ip.reset();
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  power_.pending.at(2)(ReinstallReached{});
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
+  EXPECT_NE(service_->registry().Get(kCp)->reason.find("configDelivery apply has no address"), std::string::npos)
+      << service_->registry().Get(kCp)->reason;
+}
+
+TEST_F(ReinstallServiceTest, KexecWithConfigByApplyPutsNoConfigUrlOnTheWire) {
+  // installMethod kexec to a Hetzner server: a config URL would carry the
+  // config across the internet in plaintext. With apply there is none; the
+  // installer waits in maintenance mode at the server's address.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].bmc->install_method = InstallMethod::kKexec;
+    inv->machines[0].ip.reset();
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_NE(power_.kexec_command_line.find("talos.config="), std::string::npos) << "configDelivery url: the token";
+  power_.pending.at(0)(ReinstallReached{});
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_EQ(power_.kexec_command_line.find("talos.config="), std::string::npos) << power_.kexec_command_line;
+  EXPECT_NE(power_.kexec_command_line.find("talos.platform=metal"), std::string::npos) << power_.kexec_command_line;
+  ReinstallReached at;
+  at.address = *Ipv4Address::Parse("203.0.113.21");
+  at.address_source = "Hetzner Robot's address of server 321";
+  power_.pending.at(1)(at);
+  auto targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].address.ToString(), "203.0.113.21");
 }
 
 TEST_F(ReinstallServiceTest, RefusedWithoutABmcOrTooSoon) {
