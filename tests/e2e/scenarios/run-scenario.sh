@@ -5,7 +5,7 @@
 #
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
-#         ipmi-reinstall | uefi-http
+#         ipmi-reinstall | uefi-http | arm64-no-loader
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -262,6 +262,28 @@ scenario_uefi_http() {
   e2e_check "nothing went over TFTP for cp-1" test -z "$(mpx_timeline "$CP_MAC" tftp)"
 }
 
+# An arm64 machine with real firmware (AAVMF, UEFI HTTP boot, arch 19) on an
+# appliance that has no arm64 loader (Debian's ipxe has none): it is offered
+# no boot file at all, never the x86 snponly.efi, and the reason is in its
+# timeline; the firmware reports it could not load anything.
+scenario_arm64_no_loader() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start arm-1 arm64-http "$CP_MAC" 240
+  e2e_check "arm-1: AAVMF started HTTP boot over IPv4" vm_wait arm-1 "Start HTTP Boot over IPv4" 150
+  e2e_check "arm-1: the firmware found nothing to load" \
+    vm_wait arm-1 'failed to load Boot[0-9A-F]+ "UEFI HTTPv4' 120
+  vm_stop arm-1
+  e2e_check "metalpxed saw an arm64 HTTP boot client (HTTPClient, arch 19)" \
+    grep -qE "client=firmware arch=uefi-arm64-http vendor_class=HTTPClient:Arch:00019" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+  e2e_check "its answers named no boot file, with the reason" \
+    grep -qF "why=no arm64/snponly.efi in tftpRoot for uefi arm64 (HTTP boot)" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+  e2e_check "no answer to it named a boot file" \
+    bash -c "! grep -q 'boot_file=' <<<\"\$1\"" _ "$(mpx_timeline "$CP_MAC" dhcp)"
+  e2e_check "nothing was fetched for it over HTTP or TFTP" \
+    test -z "$(mpx_timeline "$CP_MAC" http)$(mpx_timeline "$CP_MAC" tftp)"
+  e2e_check "arm-1 never started an x86 binary" vm_not_printed arm-1 "iPXE|snponly"
+}
+
 lab_init "mpx-$scenario"
 # Bounded no matter what: the whole scenario ends within its budget.
 setsid bash -c "sleep ${E2E_SCENARIO_TIMEOUT:-420}; echo 'e2e: scenario $scenario timed out' >&2; kill -TERM $$" &
@@ -279,6 +301,7 @@ case "$scenario" in
   foreign-token) scenario_foreign_token ;;
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
+  arm64-no-loader) scenario_arm64_no_loader ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 setup_rc=$?
