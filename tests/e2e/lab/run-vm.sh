@@ -28,7 +28,7 @@ common=(-m 768 -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor n
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
         -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
         -device "virtio-blk-pci,drive=d0,bootindex=2")
-qemu=qemu-system-x86_64
+qemu="qemu-system-x86_64"
 case "$fw" in
   uefi)
     vars="$work/OVMF_VARS.$mac.fd"
@@ -45,21 +45,21 @@ case "$fw" in
           -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
           -drive "if=pflash,format=raw,file=$vars"
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n
-          -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n
-          -fw_cfg name=opt/org.tianocore/IPv6Support,string=n)
+          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6Support,string=n")
     ;;
   arm64-http)
-    qemu=qemu-system-aarch64
+    qemu="qemu-system-aarch64"
     vars="$work/AAVMF_VARS.$mac.fd"
     [[ -f "$vars" ]] || cp /usr/share/AAVMF/AAVMF_VARS.fd "$vars"
     args=(-machine virt -cpu cortex-a57
           -drive "if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
           -drive "if=pflash,format=raw,file=$vars"
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n
-          -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n
-          -fw_cfg name=opt/org.tianocore/IPv6Support,string=n)
+          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6Support,string=n")
     ;;
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
