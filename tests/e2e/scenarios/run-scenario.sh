@@ -242,9 +242,15 @@ mpx_timeline() {  # mpx_timeline MAC SOURCE: that machine's timeline lines from 
 }
 scenario_uefi_http() {
   mpx_setup "$build" full discover && mpx_start || return 1
+  local powered_on_ms fetched_ms
+  powered_on_ms="$(date +%s%3N)"
   vm_start cp-1 uefi-http "$CP_MAC"
   e2e_check "cp-1: OVMF started HTTP boot (its PXE is off)" vm_wait cp-1 "Start HTTP Boot over IPv4" 120
   check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK"
+  # The figure reference-run.sh uefi-http gives for dnsmasq + busybox httpd.
+  fetched_ms="$(mpx_sql "SELECT min(time_ms) FROM timeline WHERE replace(lower(mac),'-',':') = lower('$CP_MAC')
+                         AND summary LIKE 'HTTP GET /config: granted%';")"
+  [[ -n "$fetched_ms" ]] && echo "        cp-1: power-on to config fetched $(((fetched_ms - powered_on_ms) / 1000)) s"
   e2e_check "cp-1: the firmware never started PXE" vm_not_printed cp-1 "Start PXE over IPv"
   local url="http://$LAB_SERVER_IP:8080/assets/snponly.efi"
   e2e_check "metalpxed saw the firmware as an HTTP boot client (HTTPClient, arch 16)" \
