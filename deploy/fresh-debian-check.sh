@@ -51,7 +51,7 @@ commands=(cmake ninja c++ clang++ pkg-config protoc grpc_cpp_plugin git ccache:o
           curl openssl ssh-keygen sqlite3 zstd xz cpio strip ldd dpkg-deb apt-get
           busybox udhcpc dhclient dnsmasq perfdhcp kea-dhcp4 atftp tftp
           ipmitool ipmi-power ipmi_sim sshd redfishtool nginx wrk
-          qemu-system-x86_64 etcd etcdctl
+          qemu-system-x86_64 qemu-system-aarch64 etcd etcdctl
           dpkg-buildpackage dh fakeroot lintian mmdebstrap systemd-analyze systemd-nspawn nsenter)
 missing=()
 for c in "${commands[@]}"; do
@@ -59,7 +59,7 @@ for c in "${commands[@]}"; do
   [ "$name" != "$c" ] && continue  # optional
   in_root sh -c "command -v $name" >/dev/null || missing+=("$name")
 done
-for f in /usr/lib/ipxe/snponly.efi /usr/lib/ipxe/undionly.kpxe /usr/share/OVMF/OVMF_CODE.fd; do
+for f in /usr/lib/ipxe/snponly.efi /usr/lib/ipxe/undionly.kpxe /usr/share/OVMF/OVMF_CODE.fd /usr/share/AAVMF/AAVMF_CODE.fd; do
   in_root test -e "$f" || missing+=("$f")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

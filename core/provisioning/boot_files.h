@@ -4,7 +4,8 @@
 // (firmware, iPXE) deciding between the loader and the chain script. A
 // client is never offered a binary of another architecture or firmware: a
 // row whose file is missing from tftpRoot answers "no boot file" with the
-// reason, which the DHCP server logs and the machine's history records.
+// reason, which the machine's DHCP timeline entry records (`why=`): the e2e
+// scenario arm64-no-loader checks it with real arm64 firmware.
 #include <functional>
 #include <optional>
 #include <span>

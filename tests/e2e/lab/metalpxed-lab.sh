@@ -133,7 +133,7 @@ mpx_events_for() {  # number of events the store holds for a machine (by MAC or 
   mpx_sql "SELECT count(*) FROM events WHERE replace(lower(machine),'-',':') = lower('$1') OR machine = '$2';"
 }
 
-# vm_start NAME uefi|uefi-http|bios MAC [SECONDS]: a fresh blank disk, a tap, QEMU.
+# vm_start NAME uefi|uefi-http|arm64-http|bios MAC [SECONDS]: a fresh blank disk, a tap, QEMU.
 vm_start() {
   local name="$1" fw="$2" mac="$3" secs="${4:-600}"
   local tap="t-$name"

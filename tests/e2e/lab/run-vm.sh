@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
 #
-# usage: run-vm.sh uefi|uefi-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+# usage: run-vm.sh uefi|uefi-http|arm64-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
 #   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
 #         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
 #   uefi-http: the same machine set to UEFI HTTP boot: OVMF's PXE is switched
@@ -9,6 +9,9 @@
 #         IPv6PXESupport, read by OVMF's PxeBcPcdLib; IPv6Support off too), so
 #         the NIC's only boot option is "UEFI HTTPv4", which DHCPs as
 #         HTTPClient (arch 16) and fetches the loader from the URL it is given.
+#   arm64-http: qemu-system-aarch64 -machine virt + AAVMF (qemu-efi-aarch64)
+#         with the same switches: AAVMF's HTTP boot DHCPs as HTTPClient,
+#         arch 19 (it ignores IPv6Support and tries HTTPv6 after HTTPv4).
 #   bios: pc + SeaBIOS, e1000 with its iPXE ROM: iPXE's first DHCP says iPXE.
 # Must run inside the lab namespace (the tap lives there). The disk is a raw
 # image attached as virtio-blk (the stand-in writes its marker to /dev/vda);
@@ -25,6 +28,7 @@ common=(-m 768 -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor n
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
         -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
         -device "virtio-blk-pci,drive=d0,bootindex=2")
+qemu="qemu-system-x86_64"
 case "$fw" in
   uefi)
     vars="$work/OVMF_VARS.$mac.fd"
@@ -41,18 +45,30 @@ case "$fw" in
           -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
           -drive "if=pflash,format=raw,file=$vars"
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n
-          -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n
-          -fw_cfg name=opt/org.tianocore/IPv6Support,string=n)
+          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6Support,string=n")
+    ;;
+  arm64-http)
+    qemu="qemu-system-aarch64"
+    vars="$work/AAVMF_VARS.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/AAVMF/AAVMF_VARS.fd "$vars"
+    args=(-machine virt -cpu cortex-a57
+          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
+          -drive "if=pflash,format=raw,file=$vars"
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
+          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6Support,string=n")
     ;;
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
     ;;
-  *) echo "run-vm: firmware must be uefi, uefi-http or bios" >&2; exit 2 ;;
+  *) echo "run-vm: firmware must be uefi, uefi-http, arm64-http or bios" >&2; exit 2 ;;
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.
 # --foreground: timeout stays in its parent's process group, so the lab's
 # cleanup (which signals whole groups) reaches QEMU wherever it was started.
 if [[ -n "${RUN_VM_APPEND:-}" ]]; then exec >>"$log"; else exec >"$log"; fi
-exec timeout --foreground --kill-after=5 "$secs" qemu-system-x86_64 "${common[@]}" "${args[@]}" </dev/null 2>&1
+exec timeout --foreground --kill-after=5 "$secs" "$qemu" "${common[@]}" "${args[@]}" </dev/null 2>&1

@@ -4,13 +4,15 @@
 # boot.ipxe, the kernel, the stand-in's initramfs and a static config), and
 # print how long the boot took to the stand-in's "config fetched".
 #
-# usage: reference-run.sh uefi|bios [BUILD_DIR]
+# usage: reference-run.sh uefi|uefi-http|bios [BUILD_DIR]
+#   uefi-http: OVMF's HTTP boot (run-vm.sh uefi-http); dnsmasq answers arch 16
+#   with option 60 HTTPClient and the URL of snponly.efi on busybox httpd.
 #   needs the metalpxe_standin_installer target built in BUILD_DIR
 #   (default: the repo's build/); kernel cached as fetch-kernel.sh does.
 # Exit 0 when the stand-in installed (marker on its disk).
 set -euo pipefail
 fw="${1:-uefi}"
-build="${2:-$(cd "$(dirname "$0")/../../.." && pwd)/build}"
+build="$(cd "${2:-$(dirname "$0")/../../../build}" && pwd)"  # absolute: httpd's symlinks point into it
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../lab/lab.sh"
 
@@ -24,12 +26,15 @@ www="$LAB_DIR/www"
 mkdir -p "$www/config"
 ln -s "$assets/vmlinuz" "$www/vmlinuz"
 ln -s "$assets/initramfs" "$www/initramfs"
+ln -s /usr/lib/ipxe/snponly.efi "$www/snponly.efi"
 mac="52:54:00:12:34:56"
 cat >"$www/config/${mac//:/-}" <<YAML
 # metalpxe-fixture: reference-controlplane
 version: v1alpha1
 machine:
   type: controlplane
+  install:
+    disk: /dev/vda
   network:
     hostname: ref-cp
 YAML
@@ -53,9 +58,12 @@ tftp-root=/usr/lib/ipxe
 dhcp-match=set:ipxe,175
 dhcp-userclass=set:ipxe,iPXE
 dhcp-match=set:efi64,option:client-arch,7
+dhcp-match=set:efihttp,option:client-arch,16
 dhcp-boot=tag:ipxe,http://$ip:8080/boot.ipxe
 dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi
-dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe
+dhcp-boot=tag:!ipxe,tag:efihttp,http://$ip:8080/snponly.efi
+dhcp-option-force=tag:!ipxe,tag:efihttp,60,HTTPClient
+dhcp-boot=tag:!ipxe,tag:!efi64,tag:!efihttp,undionly.kpxe
 log-dhcp
 log-facility=-
 CONF

@@ -5,7 +5,7 @@
 #
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
-#         ipmi-reinstall | uefi-http
+#         ipmi-reinstall | uefi-http | arm64-no-loader
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -242,9 +242,15 @@ mpx_timeline() {  # mpx_timeline MAC SOURCE: that machine's timeline lines from 
 }
 scenario_uefi_http() {
   mpx_setup "$build" full discover && mpx_start || return 1
+  local powered_on_ms fetched_ms
+  powered_on_ms="$(date +%s%3N)"
   vm_start cp-1 uefi-http "$CP_MAC"
   e2e_check "cp-1: OVMF started HTTP boot (its PXE is off)" vm_wait cp-1 "Start HTTP Boot over IPv4" 120
   check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK"
+  # The figure reference-run.sh uefi-http gives for dnsmasq + busybox httpd.
+  fetched_ms="$(mpx_sql "SELECT min(time_ms) FROM timeline WHERE replace(lower(mac),'-',':') = lower('$CP_MAC')
+                         AND summary LIKE 'HTTP GET /config: granted%';")"
+  [[ -n "$fetched_ms" ]] && echo "        cp-1: power-on to config fetched $(((fetched_ms - powered_on_ms) / 1000)) s"
   e2e_check "cp-1: the firmware never started PXE" vm_not_printed cp-1 "Start PXE over IPv"
   local url="http://$LAB_SERVER_IP:8080/assets/snponly.efi"
   e2e_check "metalpxed saw the firmware as an HTTP boot client (HTTPClient, arch 16)" \
@@ -260,6 +266,28 @@ scenario_uefi_http() {
     awk '/^HTTP GET \/assets\/snponly\.efi/ && !l {l=NR} /^HTTP GET \/ipxe/ && !s {s=NR} END {exit !(l && s && l < s)}' \
     <<<"$(mpx_timeline "$CP_MAC" http)"
   e2e_check "nothing went over TFTP for cp-1" test -z "$(mpx_timeline "$CP_MAC" tftp)"
+}
+
+# An arm64 machine with real firmware (AAVMF, UEFI HTTP boot, arch 19) on an
+# appliance that has no arm64 loader (Debian's ipxe has none): it is offered
+# no boot file at all, never the x86 snponly.efi, and the reason is in its
+# timeline; the firmware reports it could not load anything.
+scenario_arm64_no_loader() {
+  mpx_setup "$build" full discover && mpx_start || return 1
+  vm_start arm-1 arm64-http "$CP_MAC" 240
+  e2e_check "arm-1: AAVMF started HTTP boot over IPv4" vm_wait arm-1 "Start HTTP Boot over IPv4" 150
+  e2e_check "arm-1: the firmware found nothing to load" \
+    vm_wait arm-1 'failed to load Boot[0-9A-F]+ "UEFI HTTPv4' 120
+  vm_stop arm-1
+  e2e_check "metalpxed saw an arm64 HTTP boot client (HTTPClient, arch 19)" \
+    grep -qE "client=firmware arch=uefi-arm64-http vendor_class=HTTPClient:Arch:00019" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+  e2e_check "its answers named no boot file, with the reason" \
+    grep -qF "why=no arm64/snponly.efi in tftpRoot for uefi arm64 (HTTP boot)" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+  e2e_check "no answer to it named a boot file" \
+    bash -c "! grep -q 'boot_file=' <<<\"\$1\"" _ "$(mpx_timeline "$CP_MAC" dhcp)"
+  e2e_check "nothing was fetched for it over HTTP or TFTP" \
+    test -z "$(mpx_timeline "$CP_MAC" http)$(mpx_timeline "$CP_MAC" tftp)"
+  e2e_check "arm-1 never started an x86 binary" vm_not_printed arm-1 "iPXE|snponly"
 }
 
 lab_init "mpx-$scenario"
@@ -279,6 +307,7 @@ case "$scenario" in
   foreign-token) scenario_foreign_token ;;
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
+  arm64-no-loader) scenario_arm64_no_loader ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 setup_rc=$?
