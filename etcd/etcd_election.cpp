@@ -106,6 +106,16 @@ struct EtcdElection::Core : std::enable_shared_from_this<EtcdElection::Core> {
   void OnLeaseLost(const Status& why) {
     if (current.leader) spdlog::warn("election {}: stepping down: {}", options.key, why.message());
     Publish(ElectionStatus{false, "", 0});
+    // We no longer act on the old lease. If it is in fact still alive (the
+    // keep-alive answers were only late: a loaded machine), revoking it
+    // frees the key now rather than after the TTL, so the subnet is not
+    // left without a leader for that long. Best effort: when etcd cannot be
+    // reached it expires on its own.
+    if (lease != 0) {
+      pb::LeaseRevokeRequest req;
+      req.set_id(lease);
+      client->LeaseRevoke(req, [](Result<pb::LeaseRevokeResponse>) {});
+    }
     Grant();
   }
 

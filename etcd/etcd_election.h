@@ -11,7 +11,9 @@
 // leader's lease expires because its process died or lost etcd. A leader
 // steps down (on_change with leader=false) as soon as it cannot prove its
 // lease alive (EtcdKeepAlive's conservative clock) or sees its key deleted,
-// so it stops acting before anyone else can have been elected.
+// so it stops acting before anyone else can have been elected; it then
+// revokes the lease it gave up (best effort), so a key whose keep-alives
+// were merely late is free at once rather than after the TTL.
 //
 // The leader key's create revision is the term: it grows with every new
 // leader, so writes fenced with it (compare CREATE == term) cannot come from

@@ -67,6 +67,15 @@ std::string RenderEveryFamily() {
   in.events = EventSinkCounters{};
   in.kmsg = KmsgReceiverCounters{};
   in.power_actions = std::make_pair(std::uint64_t{2}, std::uint64_t{1});
+  // Several appliances on etcd: leading one subnet, standing by for another.
+  DhcpLeadership l = StandbyLeadership({*Ipv4Cidr::Parse("10.66.0.0/24"), *Ipv4Cidr::Parse("10.67.0.0/24")});
+  l.subnets[0].leader = true;
+  l.subnets[0].term = 7;
+  l.subnets[0].leases_loaded_term = 7;
+  in.dhcp_leadership = l;
+  StoreHealthView store;
+  store.etcd = true;
+  in.store_health = store;
   return RenderApplianceMetrics(in);
 }
 
@@ -83,6 +92,9 @@ TEST(MetricsExposition, EveryFamilyPassesPromtool) {
   EXPECT_EQ(PrometheusSample(text, "metalpxe_http_request_duration_seconds_bucket{route=\"/assets\",le=\"+Inf\"}"), 2);
   EXPECT_NEAR(PrometheusSample(text, "metalpxe_http_request_duration_seconds_sum{route=\"/assets\"}"), 202.0, 1e-6);
   EXPECT_NE(text.find("route=\"other \\\"quoted\\\" \\\\ route\\n\""), std::string::npos) << text;
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp_subnet_leader{subnet=\"10.66.0.0/24\"}"), 1);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp_subnet_leader{subnet=\"10.67.0.0/24\"}"), 0);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_store_quorum"), 1);
 }
 
 // deploy/grafana/metalpxe.json: every query is valid PromQL (promtool

@@ -2,12 +2,14 @@
 // A small in-memory Store for DHCP unit tests: leases only, callbacks run on
 // a writer thread like the real store's, and it can be told to fail writes,
 // so the server is checked to withhold ACKs whose lease was not stored.
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "core/lease_ownership.h"
 #include "core/store.h"
 
 namespace metalpxe::dhcp::testing {
@@ -37,9 +39,25 @@ class FakeStore final : public Store {
     leases_[r.ip.value] = r;
   }
 
+  // Apply the rule every real Store applies (core/lease_ownership.h): an
+  // address held by another MAC is refused with kAlreadyExists, as when a
+  // second appliance granted it.
+  void set_enforce_ownership(bool on) {
+    std::lock_guard lock(mu_);
+    enforce_ownership_ = on;
+  }
+
   void PutLease(const LeaseRecord& lease, DurableCallback done) override {
     Enqueue([this, lease]() {
       if (fail_) return Status(ErrorCode::kUnavailable, "disk on fire");
+      if (enforce_ownership_) {
+        auto it = leases_.find(lease.ip.value);
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        if (auto why = LeaseWriteConflict(it == leases_.end() ? nullptr : &it->second, lease, now))
+          return Status(ErrorCode::kAlreadyExists, *why);
+      }
       leases_[lease.ip.value] = lease;
       ++puts_;
       return Status::Ok();
@@ -119,6 +137,7 @@ class FakeStore final : public Store {
   std::deque<Op> queue_;
   std::map<std::uint32_t, LeaseRecord> leases_;
   bool fail_ = false;
+  bool enforce_ownership_ = false;
   bool quit_ = false;
   bool busy_ = false;
   std::size_t puts_ = 0;

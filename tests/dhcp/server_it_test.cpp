@@ -730,6 +730,57 @@ TEST(dhcp_it, StandbyIsSilentAndANewLeaderAnswersFromTheStoredLeases) {
   EXPECT_FALSE(offer("52:54:00:00:ee:01").has_value());
 }
 
+// A grant the store refuses because another appliance holds the address
+// (kAlreadyExists) is not a lost store: no ACK leaves, the server reads the
+// stored leases again, and the client's next try gets a free address.
+TEST(dhcp_it, AGrantRefusedForAnotherMacRereadsTheStoredLeases) {
+  VethPair net("dhr", "10.66.0.1/16", "");
+  FakeStore store;
+  store.set_enforce_ownership(true);
+  InProcessServer srv(net.server.name(), WideConfig(), store);
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  UdpPeer client(net.client.name(), 68, "veth-c");
+  std::uint32_t xid = 0xa00;
+  auto exchange = [&](DhcpMessage m) -> std::optional<DhcpMessage> {
+    m.xid = ++xid;
+    m.flags = kBroadcastFlag;
+    client.Send(m, Ip("255.255.255.255"), 67);
+    auto got = client.Collect(xid, milliseconds(700));
+    if (got.empty()) return std::nullopt;
+    return got[0].msg;
+  };
+  const char* mac = "52:54:00:00:dd:01";
+  auto offer = exchange(Request(MessageType::kDiscover, mac));
+  ASSERT_TRUE(offer.has_value());
+  // Another appliance grants that very address to another MAC meanwhile.
+  const auto now = std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  LeaseRecord theirs;
+  theirs.ip = offer->yiaddr;
+  theirs.mac = Mac("52:54:00:00:dd:02");
+  theirs.expires_unix = now + 600;
+  store.Preload(theirs);
+  auto q = Request(MessageType::kRequest, mac);
+  q.SetIpv4(opt::kRequestedIp, offer->yiaddr);
+  q.SetIpv4(opt::kServerId, Ip("10.66.0.1"));
+  auto refused = exchange(q);
+  EXPECT_FALSE(refused.has_value() && refused->Type() == MessageType::kAck) << "ACKed an address the store refused";
+  ASSERT_TRUE(WaitFor([&] { return srv.server().Stats().lease_reloads == 1; }, seconds(5)));
+  const auto stats = srv.server().Stats();
+  EXPECT_TRUE(stats.store_writable);  // a refusal, not a broken store
+  EXPECT_EQ(stats.store_failures, 1u);
+  // The client starts over and gets another address, which is granted.
+  auto again = exchange(Request(MessageType::kDiscover, mac));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_NE(again->yiaddr, theirs.ip);
+  auto q2 = Request(MessageType::kRequest, mac);
+  q2.SetIpv4(opt::kRequestedIp, again->yiaddr);
+  q2.SetIpv4(opt::kServerId, Ip("10.66.0.1"));
+  auto ack = exchange(q2);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->Type(), MessageType::kAck);
+  EXPECT_EQ(ack->yiaddr, again->yiaddr);
+}
+
 std::string TestServerPath() { return METALPXE_DHCP_TESTSERVER; }
 
 // Relay-style load generator (like perfdhcp): DORA for many MACs from
