@@ -10,13 +10,14 @@
 # the NIC is the first boot device, so every boot goes through the network
 # and the appliance decides "install" or "boot from disk". The VM reboots in
 # place (no -no-reboot); it ends on poweroff or after SECONDS.
+# RUN_VM_MEMORY: guest memory in MiB (768 unless set; the stand-in boots in 384).
 # RUN_VM_APPEND=1 appends to SERIAL.log instead of starting it afresh: a VM the
 # lab's simulated BMC powers off and on again keeps one log across power-ons.
 set -euo pipefail
 
 fw="$1" mac="$2" tap="$3" disk="$4" log="$5" secs="$6" work="${7:-$(dirname "$disk")}"
 
-common=(-m 768 -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor none
+common=(-m "${RUN_VM_MEMORY:-768}" -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor none
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
         -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
         -device "virtio-blk-pci,drive=d0,bootindex=2")
