@@ -28,6 +28,10 @@ case "$fw" in
     args=(-machine q35
           -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
           -drive "if=pflash,format=raw,file=$vars"
+          # The lab is IPv4 only: without this OVMF tries PXE and HTTP boot
+          # over IPv6 too (DHCPv6 timeouts: ~100 s under TCG) whenever iPXE
+          # hands back to it (boot from disk: `exit 1`).
+          -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
     ;;
   bios)

@@ -287,7 +287,7 @@ cluster_check_running() {
   e2e_check "$name: next boot gets boot-from-disk" \
     vm_wait_after "$name" "STANDIN: rebooting" "metalpxe: $host is installed, booting from its disk" 180
   e2e_check "$name: booted its disk's system: the stand-in runs apid" \
-    vm_wait_after "$name" "is installed, booting from its disk" "STANDIN: booted from disk: running" 180
+    vm_wait_after "$name" "is installed, booting from its disk" "STANDIN: booted from disk: running" 240
   e2e_check "$name: metalpxed recorded it as running" mpx_wait_state "${VM_MAC[$name]}" running 60
   echo "        $name: power-on to running (as metalpxed saw it) within $((SECONDS - VM_START[$name])) s"
 }
@@ -372,8 +372,8 @@ scenario_cluster() {
   local calls_before
   calls_before="$(cluster_count 'STANDIN-APID: Bootstrap call')"
   e2e_check "metalpxed killed and started again on the same stateDir" mpx_restart
-  # The driver looks at once on start, then every 10 s: three rounds' time.
-  sleep 25
+  # The cluster driver looks at once on start, then every 10 s: two rounds.
+  sleep 12
   e2e_check "after the restart: no Bootstrap call reached any node" \
     test "$(cluster_count 'STANDIN-APID: Bootstrap call')" = "$calls_before"
   e2e_check "after the restart: metalpxed did not call Bootstrap" \
