@@ -391,9 +391,35 @@ scenario_cluster() {
     lab_wait_for 10 bash -c "[[ \"\$(sha256sum <'$LAB_DIR/kubeconfig2' | cut -d' ' -f1)\" == \"\$(cat '${VM_SERIAL[cp-1]}' '${VM_SERIAL[cp-2]}' |
       tr -d '\r' | grep -aoE 'kubeconfig sha256 [0-9a-f]{64}' | tail -n1 | cut -d' ' -f3)\" ]]"
 
-  # UPGRADE (issue 15): `metalpxectl upgrade e2e --to vX.Y.Z` across all three
-  # nodes, each ending on the new version, goes here once that command is on
-  # main (h15-upgrade).
+  # UPGRADE (issue 15), NOT RUN YET: `metalpxectl upgrade` (branch
+  # h15-upgrade) was not on main when this scenario was written. Once it is,
+  # call cluster_upgrade_checks here (about 30 s more: three stand-in reboots).
+}
+
+# The upgrade step of the cluster scenario: a DRAFT written against
+# h15-upgrade's docs/operations.md (progress lines `plan:`, `upgrading`,
+# `upgraded`, `done:`) and its stand-in (Upgrade accepted for any release tag
+# of an Image Factory installer), never run; not called yet (see above).
+cluster_upgrade_checks() {
+  # Upgrade across the three nodes: `metalpxectl upgrade` calls Upgrade on
+  # one node at a time (the worker, then the control planes), each ends on
+  # the new version (its stand-in "reboots" and answers it).
+  local to=v1.9.6 schematic=376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba
+  e2e_check "metalpxectl upgrade e2e --to $to" \
+    cluster_ctl_to "$LAB_DIR/upgrade.txt" upgrade e2e --to "$to" --schematic "$schematic"
+  sed 's/^/        /' "$LAB_DIR/upgrade.txt"
+  e2e_check "... the worker first, then the control planes" grep -qE '^plan: wk-1, cp-1, cp-2$' "$LAB_DIR/upgrade.txt"
+  e2e_check "... one node at a time (each upgraded before the next is called)" \
+    awk '/^upgrading / {if (busy) bad=1; busy=1} /^upgraded / {busy=0} END {exit bad || busy}' "$LAB_DIR/upgrade.txt"
+  e2e_check "... done: cluster e2e runs $to" grep -qx "done: cluster e2e runs $to" "$LAB_DIR/upgrade.txt"
+  local n
+  for n in wk-1 cp-1 cp-2; do
+    e2e_check "$n: its stand-in accepted exactly one Upgrade, to $to" \
+      test "$(tr -d '\r' <"${VM_SERIAL[$n]}" | grep -acE "STANDIN-APID: upgrade to [^ ]+:$to accepted")" = 1
+    e2e_check "$n: came back answering $to" vm_wait "$n" "STANDIN-APID: running $to as " 30
+    e2e_check "$n: its disk records version=$to" \
+      bash -c "dd if='${VM_DISK[$n]}' bs=512 skip=128 count=1 status=none | tr -d '\0' | grep -qx 'version=$to'"
+  done
 }
 
 lab_init "mpx-$scenario"
