@@ -73,7 +73,11 @@ std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDi
   if (mode == BootFromDisk::kSanboot)
     s += "sanboot --no-describe --drive 0x80\n";
   else
-    s += "exit\n";
+    // A failure status: UEFI boot managers that see a Boot#### option
+    // return EFI_SUCCESS stop going through BootOrder and show their menu
+    // (UEFI spec 3.1.1; EDK2/OVMF does), so a plain `exit` never reaches
+    // the disk. An error makes them try the next option; BIOS ignores it.
+    s += "exit 1\n";
   return s;
 }
 

@@ -175,7 +175,7 @@ TEST_F(ApplianceIt, InstallLoopEndsInBootFromDisk) {
                       std::chrono::seconds(10)))
       << daemon_->Describe();
   const std::string again = Script(kCpMac);
-  EXPECT_NE(again.find("is installed, booting from its disk\nexit\n"), std::string::npos) << again;
+  EXPECT_NE(again.find("is installed, booting from its disk\nexit 1\n"), std::string::npos) << again;
 
   // Talos's kernel log lines arrived under the machine's name.
   const fs::path log = dir_ / "state" / "logs" / "cp-1.log";

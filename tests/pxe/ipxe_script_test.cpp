@@ -33,7 +33,7 @@ TEST(IpxeScript, InstallScript) {
 }
 
 TEST(IpxeScript, BootFromDisk) {
-  EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kExit).find("\nexit\n"), std::string::npos);
+  EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kExit).find("\nexit 1\n"), std::string::npos);
   EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kSanboot).find("\nsanboot --no-describe --drive 0x80\n"),
             std::string::npos);
 }

@@ -36,6 +36,19 @@ Result<std::string> AdminKubeconfig(const MachineConfigFacts& f) {
          "\ncurrent-context: admin@" + name + "\n";
 }
 
+std::string Sha256Hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha256(), nullptr) != 1) return "";
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
 Result<std::string> SingleFileTarGz(const std::string& name, const std::string& contents) {
   struct Free {
     void operator()(archive* a) const { archive_write_free(a); }

@@ -13,6 +13,11 @@ namespace metalpxe::standin {
 
 Result<std::string> AdminKubeconfig(const MachineConfigFacts& facts);
 
+// Lowercase hex SHA-256 of `bytes`: what the stand-in logs of a kubeconfig it
+// served, so a test can check that a client got exactly that one (every call
+// issues a fresh client certificate) without the secret itself in a log.
+std::string Sha256Hex(const std::string& bytes);
+
 // tar.gz with one entry `name` holding `contents` (libarchive).
 Result<std::string> SingleFileTarGz(const std::string& name, const std::string& contents);
 

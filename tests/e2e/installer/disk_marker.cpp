@@ -21,8 +21,8 @@ std::string MarkerLine(const ConfigIdentity& id) {
 
 Status WriteMarker(const std::string& device, const ConfigIdentity& id) {
   std::string sector = MarkerLine(id);
-  if (sector.size() > 512) sector.resize(512);
-  sector.resize(512, '\0');
+  if (sector.size() > kMarkerBytes) sector.resize(kMarkerBytes);
+  sector.resize(kMarkerBytes, '\0');
   const int fd = open(device.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return Status(ErrorCode::kUnavailable, "open " + device + ": " + std::strerror(errno));
   const ssize_t n = pwrite(fd, sector.data(), sector.size(), 0);

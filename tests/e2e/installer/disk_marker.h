@@ -1,7 +1,12 @@
 #pragma once
 // The "installed" marker the stand-in writes where Talos would write its
 // system disk: the first sector of the VM's raw disk image, so the test reads
-// it back from the host with no filesystem in between.
+// it back from the host with no filesystem in between. Only the MBR's boot
+// code area (the first 440 bytes) is written: the disk signature and the
+// partition table after it stay, so a lab disk whose GPT holds a boot
+// partition (tests/e2e/lab/assets.sh: the installed system's bootloader)
+// keeps its protective MBR and still boots.
+#include <cstddef>
 #include <string>
 
 #include "core/result.h"
@@ -14,7 +19,9 @@ inline constexpr char kMarkerPrefix[] = "METALPXE-STANDIN-INSTALLED";
 // "METALPXE-STANDIN-INSTALLED hostname=cp-1 role=controlplane fixture=...\n"
 std::string MarkerLine(const ConfigIdentity& id);
 
-// Writes MarkerLine at offset 0 of `device`, zero-padded to 512 bytes, and
+inline constexpr std::size_t kMarkerBytes = 440;  // the MBR's boot code area
+
+// Writes MarkerLine at offset 0 of `device`, zero-padded to kMarkerBytes, and
 // syncs it to the device before returning.
 Status WriteMarker(const std::string& device, const ConfigIdentity& id);
 

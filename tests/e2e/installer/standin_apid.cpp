@@ -173,12 +173,20 @@ class MachineServiceImpl final : public machine::MachineService::Service {
     {
       std::lock_guard lock(d_->mu);
       const int call = d_->bootstrap_calls++;
-      if (call < d_->settings.not_ready_bootstraps)
-        return Status(StatusCode::FAILED_PRECONDITION,
-                      call % 2 == 0 ? "bootstrap is not available yet" : "time is not in sync yet");
-      if (d_->state.bootstrapped) return Status(StatusCode::ALREADY_EXISTS, "etcd data directory is not empty");
+      // Every call is logged with its answer: the e2e cluster scenario counts them.
+      const std::string n = "Bootstrap call " + std::to_string(call + 1) + ": ";
+      if (call < d_->settings.not_ready_bootstraps) {
+        const char* why = call % 2 == 0 ? "bootstrap is not available yet" : "time is not in sync yet";
+        Log(n + "FailedPrecondition (" + why + ")");
+        return Status(StatusCode::FAILED_PRECONDITION, why);
+      }
+      if (d_->state.bootstrapped) {
+        Log(n + "AlreadyExists");
+        return Status(StatusCode::ALREADY_EXISTS, "etcd data directory is not empty");
+      }
       d_->state.bootstrapped = true;
       d_->Persist();
+      Log(n + "OK");
     }
     Log("bootstrapped etcd");
     machine::ServiceStateEvent etcd;
@@ -211,7 +219,8 @@ class MachineServiceImpl final : public machine::MachineService::Service {
       chunk.set_bytes(archive->substr(at, kChunk));
       if (!writer->Write(chunk)) return Status(StatusCode::CANCELLED, "client went away");
     }
-    Log("served the kubeconfig (" + std::to_string(archive->size()) + " bytes of tar.gz)");
+    Log("served the kubeconfig (" + std::to_string(archive->size()) + " bytes of tar.gz; kubeconfig sha256 " +
+        Sha256Hex(*kubeconfig) + ")");
     return Status::OK;
   }
 

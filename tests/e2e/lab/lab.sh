@@ -141,3 +141,22 @@ lab_wait_for() {
   done
   "$@"
 }
+
+# lab_ipv6_router: the network's IPv6 router on br0 (dnsmasq: router
+# advertisements of a ULA prefix only; no DHCP of either family, no DNS).
+# iPXE's `ifconf` waits for IPv6 autoconfiguration as well as DHCP: without
+# a router it prints a dot a second for ~18 s before it gives up, on every
+# network boot. Call after lab_up.
+lab_ipv6_router() {
+  ip -n "$LAB_NS" addr add fd66::1/64 dev br0 nodad
+  cat >"$LAB_DIR/ipv6-router.conf" <<CONF
+port=0
+interface=br0
+bind-interfaces
+enable-ra
+dhcp-range=fd66::,ra-only,64,1h
+log-facility=-
+CONF
+  lab_spawn ipv6-router "$LAB_NS" dnsmasq --keep-in-foreground --conf-file="$LAB_DIR/ipv6-router.conf" \
+    --pid-file="$LAB_DIR/ipv6-router.pid"
+}

@@ -24,6 +24,9 @@ e2e_check() {  # e2e_check "what" command args...
 }
 
 # mpx_setup BUILD_DIR DHCP_MODE UNKNOWN_POLICY: the lab, assets, config, inventory.
+# MPX_INVENTORY_FIXTURE names another inventory under fixtures/ (its
+# 10.66.0.x addresses follow LAB_SUBNET_PREFIX); MPX_CLUSTERS is a `clusters:`
+# section for the config.
 mpx_setup() {
   local build="$1" mode="$2" policy="$3"
   METALPXED="${METALPXED:-$build/daemon/metalpxed}"
@@ -34,7 +37,8 @@ mpx_setup() {
   MPX_STATE="$LAB_DIR/state"
   MPX_CONFIG="$LAB_DIR/metalpxe.yaml"
   MPX_INVENTORY="$LAB_DIR/machines.yaml"
-  cp "$E2E_ROOT/fixtures/machines.yaml" "$MPX_INVENTORY"
+  sed "s/10\.66\.0\./${LAB_SUBNET_PREFIX}./g" "$E2E_ROOT/fixtures/${MPX_INVENTORY_FIXTURE:-machines.yaml}" \
+    >"$MPX_INVENTORY"
   local subnets=""
   if [[ "$mode" == full ]]; then
     subnets="  subnets:
@@ -48,6 +52,10 @@ mpx_setup() {
   while IFS= read -r line; do
     if [[ "$line" == "@DHCP_SUBNETS@" ]]; then
       [[ -n "$subnets" ]] && printf '%s\n' "$subnets"
+      continue
+    fi
+    if [[ "$line" == "@CLUSTERS@" ]]; then
+      [[ -n "${MPX_CLUSTERS:-}" ]] && printf '%s\n' "$MPX_CLUSTERS"
       continue
     fi
     line="${line//@SERVER_IP@/$LAB_SERVER_IP}"
@@ -133,7 +141,23 @@ mpx_events_for() {  # number of events the store holds for a machine (by MAC or 
   mpx_sql "SELECT count(*) FROM events WHERE replace(lower(machine),'-',':') = lower('$1') OR machine = '$2';"
 }
 
+# mpx_restart: metalpxed ended (SIGKILL: no goodbye) and started again on the
+# same config and stateDir; its log goes on in metalpxed.log.
+mpx_restart() {
+  kill -KILL -- "-$MPX_PID" 2>/dev/null
+  local i
+  for i in $(seq 1 50); do
+    kill -0 -- "-$MPX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$LAB_DIR/metalpxed.log" >>"$LAB_DIR/metalpxed.before-restart.log"
+  mpx_start
+}
+
 # vm_start NAME uefi|uefi-http|arm64-http|bios MAC [SECONDS]: a fresh blank disk, a tap, QEMU.
+# With VM_BOOT_DISK set (bootdisk.sh's image), the disk starts as a copy of
+# it: the installed machine then boots from it (UEFI). RUN_VM_MEMORY (MiB)
+# goes on to run-vm.sh.
 vm_start() {
   local name="$1" fw="$2" mac="$3" secs="${4:-600}"
   local tap="t-$name"
@@ -143,7 +167,11 @@ vm_start() {
   VM_FW[$name]="$fw"
   VM_MAC[$name]="$mac"
   rm -f "${VM_DISK[$name]}"
-  truncate -s 64M "${VM_DISK[$name]}"
+  if [[ -n "${VM_BOOT_DISK:-}" ]]; then
+    cp --sparse=always "$VM_BOOT_DISK" "${VM_DISK[$name]}"
+  else
+    truncate -s 64M "${VM_DISK[$name]}"
+  fi
   : >"${VM_SERIAL[$name]}"
   lab_spawn "vm-$name" "$LAB_NS" "$LAB_HERE/run-vm.sh" "$fw" "$mac" "$tap" "${VM_DISK[$name]}" \
     "${VM_SERIAL[$name]}" "$secs" "$LAB_DIR"

@@ -18,13 +18,14 @@
 # the NIC is the first boot device, so every boot goes through the network
 # and the appliance decides "install" or "boot from disk". The VM reboots in
 # place (no -no-reboot); it ends on poweroff or after SECONDS.
+# RUN_VM_MEMORY: guest memory in MiB (768 unless set; the stand-in boots in 384).
 # RUN_VM_APPEND=1 appends to SERIAL.log instead of starting it afresh: a VM the
 # lab's simulated BMC powers off and on again keeps one log across power-ons.
 set -euo pipefail
 
 fw="$1" mac="$2" tap="$3" disk="$4" log="$5" secs="$6" work="${7:-$(dirname "$disk")}"
 
-common=(-m 768 -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor none
+common=(-m "${RUN_VM_MEMORY:-768}" -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor none
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
         -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
         -device "virtio-blk-pci,drive=d0,bootindex=2")
@@ -36,6 +37,10 @@ case "$fw" in
     args=(-machine q35
           -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
           -drive "if=pflash,format=raw,file=$vars"
+          # The lab is IPv4 only: without this OVMF tries PXE and HTTP boot
+          # over IPv6 too (DHCPv6 timeouts: ~100 s under TCG) whenever iPXE
+          # hands back to it (boot from disk: `exit 1`).
+          -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
     ;;
   uefi-http)
