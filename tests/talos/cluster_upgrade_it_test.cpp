@@ -251,6 +251,15 @@ TEST_F(ClusterUpgradeTest, ThreeNodesEndOnTheNewVersionWorkersFirstOneControlPla
   auto events = ClusterEvents();
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().message, "upgraded to v1.9.6: every node answers it");
+  // Each node's timeline has the call and the answer.
+  for (const auto& m : {kUpCp1, kUpCp2, kUpWk1}) {
+    std::vector<std::string> talos;
+    for (const auto& e : service_->timeline().Entries(*MacAddress::Parse(m.mac)))
+      if (e.source == TimelineSource::kTalos) talos.push_back(e.summary);
+    ASSERT_EQ(talos.size(), 2u) << m.name;
+    EXPECT_EQ(talos[0], "upgrade to v1.9.6 requested (factory.talos.dev/installer/" + kSchematic + ":v1.9.6)");
+    EXPECT_EQ(talos[1], "runs v1.9.6 after its upgrade");
+  }
   ExpectNoSecretsInEvents();
 
   // Again: every node is already there, nobody is called.
