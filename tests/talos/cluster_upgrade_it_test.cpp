@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -219,8 +220,14 @@ TEST_F(ClusterUpgradeTest, ThreeNodesEndOnTheNewVersionWorkersFirstOneControlPla
 
   Progress progress;
   ControlPlaneWatch watch;
+  const auto started = std::chrono::steady_clock::now();
   const Status st = driver_->Run("prod", "v1.9.6", "", progress.Listener());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   watch.Finish();
+  // The figure: the run against the nodes' own reboots (3 x 1.2 s); the
+  // rest is our polling backoff (100 ms doubling), handshakes and peer checks.
+  std::printf("UPGRADE-FIGURE: 3 nodes in %lld ms; the stand-ins' reboots alone 3600 ms\n",
+              static_cast<long long>(took.count()));
   ASSERT_TRUE(st.ok()) << st.ToString() << "\n" << cp1.Describe() << wk1.Describe();
 
   EXPECT_EQ(progress.Nodes("upgrading"), (std::vector<std::string>{"wk-1", "cp-1", "cp-2"}));
