@@ -34,6 +34,9 @@ constexpr std::array kApiRpcRules = {
     ApiRpcRule{"GetClusterStatus", ApiRole::kViewer, false},
     ApiRpcRule{"GetKubeconfig", ApiRole::kAdmin, false},
     ApiRpcRule{"GetTalosconfig", ApiRole::kAdmin, false},
+    // An upgrade reboots every node of a cluster and changes what its
+    // profiles install: an admin's decision, like its credentials.
+    ApiRpcRule{"UpgradeCluster", ApiRole::kAdmin, true},
     ApiRpcRule{"IssueClientConfig", ApiRole::kAdmin, true},
     ApiRpcRule{"ListClientConfigs", ApiRole::kAdmin, false},
     ApiRpcRule{"RevokeClientConfig", ApiRole::kAdmin, true},

@@ -52,8 +52,14 @@ const UpgradePlanNode* CurrentNode(const UpgradePlan& plan, const UpgradeRun& ru
   return nullptr;
 }
 
+void PinTarget(UpgradeRecord& r) {
+  r.pinned_version = r.version;
+  r.pinned_schematic = r.schematic;
+}
+
 void NodeReached(const UpgradePlan& plan, UpgradeRun& run, const std::string& node, std::int64_t now_ms) {
   if (!IsDone(run.record, node)) run.record.done.push_back(node);
+  PinTarget(run.record);
   run.record.node.clear();
   run.record.node_since_ms = 0;
   run.phase = UpgradePhase::kLook;
@@ -173,6 +179,11 @@ Result<UpgradeRun> StartUpgradeRun(const UpgradePlan& plan, const std::string& s
   run.record.version = plan.version;
   run.record.schematic = schematic;
   run.record.changed_unix = now_ms / 1000;
+  if (previous) {
+    // Until a node of this run moves, the profiles boot what they booted.
+    run.record.pinned_version = previous->pinned_version;
+    run.record.pinned_schematic = previous->pinned_schematic;
+  }
   if (previous && previous->state == UpgradeRunState::kRunning && !previous->node.empty()) {
     if (previous->version != plan.version)
       return Status(ErrorCode::kFailedPrecondition,
@@ -256,6 +267,10 @@ void OnPeersChecked(UpgradeRun& run, const std::string& node, const std::vector<
 }
 
 void BeforeUpgradeCall(UpgradeRun& run, const std::string& node, std::int64_t now_ms) {
+  // From the call on, a reinstall of any node must install the target.
+  run.unpinned_version = run.record.pinned_version;
+  run.unpinned_schematic = run.record.pinned_schematic;
+  PinTarget(run.record);
   run.record.node = node;
   run.record.node_since_ms = now_ms;
   run.record.changed_unix = now_ms / 1000;
@@ -271,8 +286,12 @@ void OnUpgradeCalled(UpgradeRun& run, const std::string& node, const UpgradeCall
     run.last = answer.accepted ? "" : answer.message;
     return;
   }
-  run.record.node.clear();  // refused: nothing in flight
+  run.record.node.clear();  // refused: nothing in flight, nothing moved
   run.record.node_since_ms = 0;
+  if (run.record.done.empty()) {
+    run.record.pinned_version = run.unpinned_version;
+    run.record.pinned_schematic = run.unpinned_schematic;
+  }
   Fail(run, node + " refused the upgrade: " + answer.message, now_ms);
 }
 
@@ -294,8 +313,7 @@ PinOutcome ApplyUpgradePins(AppConfig& config, const std::vector<UpgradeRecord>&
   if (!config.inventory) return out;
   for (const auto& r : records) {
     if (!config.clusters.contains(r.cluster)) continue;  // a cluster no longer configured
-    // A run that failed before any node moved leaves the profiles as they were.
-    if (r.state != UpgradeRunState::kDone && r.done.empty() && r.node.empty()) continue;
+    if (r.pinned_version.empty()) continue;  // no node moved yet
     if (std::string problem = SharedProfileProblem(config, r.cluster); !problem.empty()) {
       out.conflicts.push_back("cluster " + r.cluster + " (" + r.version + "): " + problem);
       continue;
@@ -307,24 +325,26 @@ PinOutcome ApplyUpgradePins(AppConfig& config, const std::vector<UpgradeRecord>&
       auto it = config.profiles.find(name);
       if (it == config.profiles.end()) continue;
       ProfileConfig& p = it->second;
-      if (p.talos_version == r.version && (r.schematic.empty() || p.schematic == r.schematic)) continue;
-      if (r.schematic.empty() && p.schematic.empty()) {
+      const std::string& version = r.pinned_version;
+      const std::string& schematic = r.pinned_schematic;
+      if (p.talos_version == version && (schematic.empty() || p.schematic == schematic)) continue;
+      if (schematic.empty() && p.schematic.empty()) {
         out.conflicts.push_back("profile '" + name + "' of cluster " + r.cluster + " names no schematic to boot " +
-                                r.version + " from");
+                                version + " from");
         continue;
       }
       // The boot assets follow (Image Factory download of this version);
       // local kernel/initramfs files give way to them.
-      p.talos_version = r.version;
-      if (!r.schematic.empty()) {
-        p.schematic = r.schematic;
+      p.talos_version = version;
+      if (!schematic.empty()) {
+        p.schematic = schematic;
         p.schematic_file.clear();
       }
       p.kernel.clear();
       p.initramfs.clear();
       p.kernel_sha256.clear();
       p.initramfs_sha256.clear();
-      out.pinned.push_back(name + ": " + r.version + " (cluster " + r.cluster + ")");
+      out.pinned.push_back(name + ": " + version + " (cluster " + r.cluster + ")");
     }
   }
   return out;

@@ -27,7 +27,7 @@
 // twice on a node nor re-upgrades one already on the target: the run
 // resumes by waiting for the node in flight.
 //
-// Version pins: once a node moved (or the run is done), the profiles of the cluster's
+// Version pins: once a node moved (or was found on the target), the profiles of the cluster's
 // machines boot the record's version and schematic (ApplyUpgradePins), so a
 // later reinstall installs what the cluster runs.
 #include <chrono>
@@ -58,6 +58,11 @@ struct UpgradeRecord {
   std::vector<std::string> done;   // nodes on the target, in the order they got there
   std::string reason;              // why it failed; never a secret
   std::int64_t changed_unix = 0;
+  // What the cluster's profiles boot (ApplyUpgradePins): the version (and
+  // schematic, "" = the profiles' own) nodes were last moved to, by this run
+  // or an earlier one ("" = none moved yet: the profiles stay as configured).
+  std::string pinned_version;
+  std::string pinned_schematic;
 };
 
 // "v1.9.6", "v1.10.0-beta.1": Talos release tags.
@@ -125,6 +130,7 @@ struct UpgradeRun {
   UpgradePhase phase = UpgradePhase::kLook;
   int polls = 0;     // looks since the Upgrade call
   std::string last;  // the node in flight's last answer, for the failure's reason
+  std::string unpinned_version, unpinned_schematic;  // the pin before the Upgrade call (a refusal restores it)
 };
 
 struct UpgradeStep {
@@ -174,8 +180,8 @@ void OnUpgradeCalled(UpgradeRun& run, const std::string& node, const UpgradeCall
 // --- Version pins ------------------------------------------------------------
 
 // The profiles the records pin: each profile used by a machine of a
-// record's cluster boots the record's version (and its schematic, when the
-// record names one). A profile also used by machines outside the cluster is
+// record's cluster boots the record's pinned version (and its schematic,
+// when the record names one). A profile also used by machines outside the cluster is
 // left alone and reported in `conflicts` (PlanUpgrade refuses those).
 struct PinOutcome {
   std::vector<std::string> pinned;     // "default: v1.9.6 (cluster prod)"

@@ -48,6 +48,7 @@ int RunAppliance(const std::string& config_path) {
     modules.OnConfigReloaded(fresh);
     notifier.Status(ServiceStatusLine(fresh));
   });
+  reloader.SetAdjust([&](AppConfig& fresh) { modules.PinVersions(fresh); });
   modules.SetReload([&] { return reloader.Reload("machine accepted"); });
   if (auto st = modules.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.ToString());

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <boost/asio/post.hpp>
+
 #include "api/event_sink_server.h"
 #include "api/kmsg_log_receiver.h"
 #include "api/management/management_service.h"
@@ -15,6 +17,7 @@
 #include "daemon/asio_scheduler.h"
 #include "daemon/cluster_driver.h"
 #include "daemon/dhcp_elections.h"
+#include "daemon/cluster_upgrade_driver.h"
 #include "daemon/loader_presence.h"
 #include "daemon/management_backend_impl.h"
 #include "daemon/profile_assets.h"
@@ -39,6 +42,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<LoaderPresence> loaders;
   std::unique_ptr<ProvisioningService> service;
   std::unique_ptr<ClusterDriver> clusters;  // named clusters: running state, bootstrap
+  std::unique_ptr<ClusterUpgradeDriver> upgrades;  // metalpxectl upgrade; its records pin profile versions
   std::unique_ptr<dhcp::DhcpServer> dhcp;
   std::unique_ptr<DhcpElections> elections;  // etcd store, full mode: one leader per subnet answers
   std::unique_ptr<tftp::TftpServer> tftp;
@@ -115,6 +119,14 @@ struct ApplianceModules::Impl {
     if (auto st = clusters->Load(); !st.ok()) return {st.code(), "clusters: " + st.message()};
     clusters->SetConfigApplier(service.get());
     clusters->Start();
+    upgrades = std::make_unique<ClusterUpgradeDriver>(source, service->registry(), store.get());
+    if (auto st = upgrades->Load(); !st.ok()) return {st.code(), "upgrades: " + st.message()};
+    PinVersions();  // before anything boots: a reinstall installs what the cluster was upgraded to
+    upgrades->SetOnPinsChanged([this] {
+      boost::asio::post(io, [this] {
+        if (!stopped && PinVersions()) PublishProfiles(*source.Current());
+      });
+    });
 
     if (config->dhcp.mode != DhcpMode::kOff) {
       dhcp = std::make_unique<dhcp::DhcpServer>(
@@ -163,7 +175,7 @@ struct ApplianceModules::Impl {
     http->ServeFiles(std::string(kAssetsPrefix), {server.tftp_root});
     http->ServeFiles(std::string(kProfileAssetsPrefix), {ProfileAssetsDir(server)});
     assets = std::make_unique<AssetCache>(server.state_dir);
-    PublishProfiles(*config);
+    PublishProfiles(*source.Current());  // with the upgrade pins
     http->Handle(std::string(kMetricsPath), [this](const http::HttpRequest&) {
       return http::HttpResponse::Text(200, CollectMetrics(), "text/plain; version=0.0.4");
     });
@@ -202,6 +214,7 @@ struct ApplianceModules::Impl {
     parts.kmsg = kmsg.get();
     parts.assets = assets.get();
     parts.clusters = clusters.get();
+    parts.upgrades = upgrades.get();
     parts.reload = [this] { return reload && reload(); };
     if (elections) parts.store_health = [this] { return elections->StoreHealth(); };
     mgmt_backend = std::make_unique<ApplianceManagementBackend>(std::move(parts));
@@ -218,6 +231,22 @@ struct ApplianceModules::Impl {
                    ui::ReadUiPasswordFile(server.state_dir).ok() ? "" : " (no password yet: metalpxed --set-ui-password)");
     }
     return Status::Ok();
+  }
+
+  // The running config with the stored upgrades' version pins
+  // (core/cluster_upgrade.h); true when a profile changed.
+  bool PinVersions() {
+    auto pinned = std::make_shared<AppConfig>(*source.Current());
+    if (!PinVersionsOf(*pinned)) return false;
+    source.Swap(pinned);
+    return true;
+  }
+  bool PinVersionsOf(AppConfig& config) const {
+    if (!upgrades) return false;
+    const PinOutcome o = ApplyUpgradePins(config, upgrades->Records());
+    for (const auto& p : o.pinned) spdlog::info("upgrade: profile {}", p);
+    for (const auto& c : o.conflicts) spdlog::warn("upgrade: version not pinned: {}", c);
+    return !o.pinned.empty();
   }
 
   void PublishProfiles(const AppConfig& config) {
@@ -258,6 +287,7 @@ struct ApplianceModules::Impl {
     if (tftp) tftp->Stop();
     elections.reset();  // silent, then resigns: a standby takes over at once
     if (dhcp) dhcp->Stop();
+    upgrades.reset();  // ends runs at their next wait (their records stay running: a re-run resumes)
     clusters.reset();  // waits for a round under way (bounded); before the registry it reports to
     service.reset();  // its reinstall jobs, before the power control they call
     power.reset();    // waits for a power action in flight
@@ -274,6 +304,7 @@ ApplianceModules::~ApplianceModules() { Stop(); }
 Status ApplianceModules::Start() { return impl_->Start(); }
 void ApplianceModules::Stop() { impl_->Stop(); }
 void ApplianceModules::SetReload(std::function<bool()> reload) { impl_->reload = std::move(reload); }
+void ApplianceModules::PinVersions(AppConfig& fresh) const { impl_->PinVersionsOf(fresh); }
 void ApplianceModules::OnConfigReloaded(const AppConfig& fresh) {
   impl_->service->OnInventoryChanged(fresh);
   impl_->PublishProfiles(fresh);  // profiles may have changed kernels or versions

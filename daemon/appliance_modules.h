@@ -21,6 +21,8 @@ class ApplianceModules {
   void SetReload(std::function<bool()> reload);
   Status Start();
   void Stop();  // idempotent
+  // Applies the stored upgrades' version pins to a config about to be swapped in.
+  void PinVersions(AppConfig& fresh) const;
   void OnConfigReloaded(const AppConfig& fresh);
 
  private:

@@ -24,6 +24,7 @@ bool ConfigReloader::Reload(const char* cause) {
   for (const auto& section : r.restart_needed)
     spdlog::warn("reload ({}): changes to the {} section need a restart; running with the old ones", cause, section);
   ++applied_;
+  if (adjust_) adjust_(*r.config);
   const std::size_t n = r.config->inventory ? r.config->inventory->machines.size() : 0;
   std::shared_ptr<const AppConfig> fresh = std::move(r.config);
   source_.Swap(fresh);

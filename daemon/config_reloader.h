@@ -26,12 +26,15 @@ class ConfigReloader {
 
   // Returns whether the new config was applied; logs why not.
   bool Reload(const char* cause);
+  // Adjusts every reloaded config before it is swapped in (the upgrade pins).
+  void SetAdjust(std::function<void(AppConfig&)> adjust) { adjust_ = std::move(adjust); }
   std::uint64_t applied() const { return applied_; }
   std::uint64_t refused() const { return refused_; }
 
  private:
   SwappableConfigSource& source_;
   OnReload on_reload_;
+  std::function<void(AppConfig&)> adjust_;
   std::uint64_t applied_ = 0;
   std::uint64_t refused_ = 0;
 };

@@ -278,6 +278,15 @@ v1::Cluster ApplianceManagementBackend::ClusterToProto(const AppConfig& config, 
   out.set_bootstrap_reason(r.reason);
   out.set_bootstrap_attempts(r.attempts);
   out.set_bootstrap_changed_unix(r.changed_unix);
+  if (p_.upgrades) {
+    for (const auto& u : p_.upgrades->Records()) {
+      if (u.cluster != c.name) continue;
+      out.set_upgrade(std::string(UpgradeRunStateName(u.state)));
+      out.set_upgrade_version(u.version);
+      out.set_upgrade_reason(u.reason);
+      out.set_pinned_version(u.pinned_version);
+    }
+  }
   for (const auto& m : ClusterDriver::Members(config, registry(), c.name)) {
     auto* n = out.add_nodes();
     n->set_name(m.name);
@@ -327,6 +336,28 @@ Result<v1::ClusterStatus> ApplianceManagementBackend::GetClusterStatus(const std
 Result<Secret> ApplianceManagementBackend::Kubeconfig(const std::string& cluster) {
   if (!p_.clusters) return Status(ErrorCode::kUnavailable, "cluster driver not running");
   return p_.clusters->Kubeconfig(cluster);
+}
+
+void ApplianceManagementBackend::UpgradeCluster(const v1::UpgradeClusterRequest& request,
+                                                std::function<void(const v1::UpgradeProgress&)> progress,
+                                                std::function<void(const Status&)> done) {
+  if (!p_.upgrades) {
+    done(Status(ErrorCode::kUnavailable, "upgrades are not running"));
+    return;
+  }
+  p_.upgrades->Start(
+      request.cluster(), request.version(), request.schematic(),
+      [progress = std::move(progress)](const UpgradeUpdate& u) {
+        v1::UpgradeProgress p;
+        p.set_phase(u.phase);
+        p.set_node(u.node);
+        p.set_message(u.message);
+        p.set_time_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+        progress(p);
+      },
+      std::move(done));
 }
 
 Result<Secret> ApplianceManagementBackend::Talosconfig(const std::string& cluster) {

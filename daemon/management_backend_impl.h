@@ -12,6 +12,7 @@
 #include "core/provisioning/provisioning_service.h"
 #include "daemon/cluster_driver.h"
 #include "daemon/dhcp_elections.h"
+#include "daemon/cluster_upgrade_driver.h"
 #include "dhcp/server.h"
 #include "images/asset_cache.h"
 
@@ -24,6 +25,7 @@ struct ManagementParts {
   KmsgLogReceiver* kmsg = nullptr;
   AssetCache* assets = nullptr;
   ClusterDriver* clusters = nullptr;  // named clusters: bootstrap records, live calls
+  ClusterUpgradeDriver* upgrades = nullptr;  // metalpxectl upgrade
   // Re-reads config + inventory (after an accept wrote the accepted file).
   std::function<bool()> reload;
   // The store's health (etcd: quorum, last error); empty: SQLite.
@@ -62,6 +64,8 @@ class ApplianceManagementBackend final : public ManagementBackend {
   Result<v1::ClusterStatus> GetClusterStatus(const std::string& cluster) override;
   Result<Secret> Kubeconfig(const std::string& cluster) override;
   Result<Secret> Talosconfig(const std::string& cluster) override;
+  void UpgradeCluster(const v1::UpgradeClusterRequest& request, std::function<void(const v1::UpgradeProgress&)> progress,
+                      std::function<void(const Status&)> done) override;
   void RecordApiCall(const ApiCallRecord& call) override;
   std::string Version() override;
   v1::HealthResponse Health() override;

@@ -311,6 +311,8 @@ std::string EncodeUpgrade(const UpgradeRecord& u) {
   PutText(j, "node", u.node);
   PutText(j, "done", done);
   PutText(j, "reason", u.reason);
+  PutText(j, "pinnedVersion", u.pinned_version);
+  PutText(j, "pinnedSchematic", u.pinned_schematic);
   return j.dump();
 }
 
@@ -333,6 +335,8 @@ Result<UpgradeRecord> DecodeUpgrade(std::string_view value) {
     }
     u.reason = Str(j, "reason");
     u.changed_unix = Int(j, "changed");
+    u.pinned_version = Str(j, "pinnedVersion");
+    u.pinned_schematic = Str(j, "pinnedSchematic");
     return Status::Ok();
   });
 }

@@ -81,6 +81,11 @@ class ManagementBackend {
   // Credentials, for the caller only: never logged.
   virtual Result<Secret> Kubeconfig(const std::string& cluster) = 0;
   virtual Result<Secret> Talosconfig(const std::string& cluster) = 0;
+  // Runs a rolling upgrade (daemon/cluster_upgrade_driver.h) off the
+  // caller's thread; progress and done run on the upgrade's thread.
+  virtual void UpgradeCluster(const metalpxe::v1::UpgradeClusterRequest& request,
+                              std::function<void(const metalpxe::v1::UpgradeProgress&)> progress,
+                              std::function<void(const Status&)> done) = 0;
   // Records a state-changing call (or a refused attempt) as an event.
   virtual void RecordApiCall(const ApiCallRecord& call) = 0;
 

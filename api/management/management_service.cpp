@@ -427,6 +427,52 @@ class ManagementServer::Service final : public v1::Management::Service {
     return FillSecret(backend_.Talosconfig(request->cluster()), response);
   }
 
+  grpc::Status UpgradeCluster(grpc::ServerContext* context, const v1::UpgradeClusterRequest* request,
+                              grpc::ServerWriter<v1::UpgradeProgress>* writer) override {
+    CallerIdentity caller;
+    if (auto denied = Authorize(context, __func__, &caller); !denied.ok()) return denied;
+    if (request->cluster().empty()) return Invalid("cluster is required");
+    if (request->version().empty()) return Invalid("version is required");
+    return Audited(caller, __func__, "",
+                   "upgrade cluster " + QuotedForEvent(request->cluster()) + " to " +
+                       QuotedForEvent(request->version()),
+                   UpgradeClusterCall(context, request, writer));
+  }
+
+  grpc::Status UpgradeClusterCall(grpc::ServerContext* context, const v1::UpgradeClusterRequest* request,
+                                  grpc::ServerWriter<v1::UpgradeProgress>* writer) {
+    struct Shared {
+      StreamQueue<v1::UpgradeProgress> queue{kProgressQueue};
+      std::mutex mu;
+      Status result;
+    };
+    auto shared = std::make_shared<Shared>();
+    backend_.UpgradeCluster(
+        *request, [shared](const v1::UpgradeProgress& p) { shared->queue.Push(p); },
+        [shared](const Status& s) {
+          {
+            std::lock_guard lock(shared->mu);
+            shared->result = s;
+          }
+          shared->queue.Close();
+        });
+    // The upgrade goes on if the client leaves (or falls behind: a node's
+    // Upgrade is never left half-made); only the progress stops.
+    while (!context->IsCancelled() && !stopping_.load()) {
+      auto p = shared->queue.Pop(kSlice);
+      if (p) {
+        if (!writer->Write(*p)) return grpc::Status::OK;
+        continue;
+      }
+      if (shared->queue.overflowed()) return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "progress lost");
+      if (shared->queue.drained_and_closed()) {
+        std::lock_guard lock(shared->mu);
+        return shared->result.ok() ? grpc::Status::OK : ToGrpcStatus(shared->result);
+      }
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status IssueClientConfig(grpc::ServerContext* context, const v1::IssueClientConfigRequest* request,
                                  v1::IssueClientConfigResponse* response) override {
     CallerIdentity caller;

@@ -1,4 +1,5 @@
-// clusters; cluster status CLUSTER; kubeconfig CLUSTER [PATH]; talosconfig CLUSTER.
+// clusters; cluster status CLUSTER; kubeconfig CLUSTER [PATH]; talosconfig CLUSTER;
+// upgrade CLUSTER --to vX.Y.Z [--schematic ID].
 // The two credentials are written as they are (YAML), whatever -o says: they
 // are meant for kubectl and talosctl; -o only shapes listings.
 #include <sys/stat.h>
@@ -74,6 +75,12 @@ void PrintClusterStatus(Session& s, const metalpxe::v1::ClusterStatus& st) {
   if (c.bootstrap_attempts() > 0) std::cout << ", " << c.bootstrap_attempts() << " call(s)";
   std::cout << "\n";
   if (!c.bootstrap_reason().empty()) std::cout << "             " << c.bootstrap_reason() << "\n";
+  if (!c.upgrade().empty()) {
+    std::cout << "Upgrade:     " << c.upgrade() << " (to " << c.upgrade_version() << ")";
+    if (!c.pinned_version().empty()) std::cout << "; profiles boot " << c.pinned_version();
+    std::cout << "\n";
+    if (!c.upgrade_reason().empty()) std::cout << "             " << c.upgrade_reason() << "\n";
+  }
   std::cout << "Kubernetes:  " << (st.kubernetes_ready() ? "ready" : "not ready") << " ("
             << OrDash(st.kubernetes_detail()) << ")\n";
   std::cout << "Nodes:       " << NodesByState(c) << "\n\n";
@@ -96,6 +103,15 @@ void PrintClusterStatus(Session& s, const metalpxe::v1::ClusterStatus& st) {
   etcd.Print(std::cout);
 }
 
+// One progress line of `upgrade`, "<phase>[ <node>]: <message>" (stable:
+// scripts and the e2e scenario read them; docs/operations.md lists them).
+void PrintUpgradeLine(const metalpxe::v1::UpgradeProgress& p) {
+  std::cout << p.phase();
+  if (!p.node().empty()) std::cout << " " << p.node();
+  std::cout << ": " << p.message() << "\n";
+  std::cout.flush();
+}
+
 }  // namespace
 
 void AddClusterCommands(CLI::App& app, CommandContext& ctx) {
@@ -110,10 +126,15 @@ void AddClusterCommands(CLI::App& app, CommandContext& ctx) {
             PrintDocument(std::cout, s.format, arr);
             return kExitOk;
           }
-          Table t({"NAME", "ENDPOINT", "BOOTSTRAP", "MODE", "NODES", "SINCE", "REASON"});
-          for (const auto& c : resp.clusters())
+          Table t({"NAME", "ENDPOINT", "BOOTSTRAP", "MODE", "NODES", "SINCE", "UPGRADE", "REASON"});
+          for (const auto& c : resp.clusters()) {
+            // The latest upgrade: "done v1.9.6", "failed v1.10.0"; its reason
+            // goes with the bootstrap's (one REASON column, failures first).
+            const std::string upgrade = c.upgrade().empty() ? "-" : c.upgrade() + " " + c.upgrade_version();
+            const std::string reason = c.upgrade_reason().empty() ? c.bootstrap_reason() : c.upgrade_reason();
             t.AddRow({c.name(), OrDash(c.endpoint()), c.bootstrap(), c.bootstrap_mode(), NodesByState(c),
-                      FormatAge(c.bootstrap_changed_unix()), c.bootstrap_reason()});
+                      FormatAge(c.bootstrap_changed_unix()), upgrade, reason});
+          }
           t.Print(std::cout);
           return kExitOk;
         });
@@ -147,6 +168,33 @@ void AddClusterCommands(CLI::App& app, CommandContext& ctx) {
     auto status = s.stub->GetKubeconfig(s.UnaryContext(kClusterCallTimeout).get(), req, &cred);
     if (!status.ok()) return ReportRpcError(s, status);
     return WriteCredential(cred.data(), *kube_path, "kubeconfig");
+  });
+
+  auto* upgrade = app.add_subcommand(
+      "upgrade",
+      "Upgrade a cluster's Talos, one node at a time (workers, then control planes), printing progress as it goes");
+  auto up_name = std::make_shared<std::string>();
+  auto up_version = std::make_shared<std::string>();
+  auto up_schematic = std::make_shared<std::string>();
+  upgrade->add_option("CLUSTER", *up_name, "Cluster name")->required();
+  upgrade->add_option("--to", *up_version, "Talos version, vX.Y.Z")->required();
+  upgrade->add_option("--schematic", *up_schematic,
+                      "Image Factory schematic ID for the installer (default: each machine's profile's)");
+  OnRun(upgrade, ctx, [up_name, up_version, up_schematic](Session& s) {
+    metalpxe::v1::UpgradeClusterRequest req;
+    req.set_cluster(*up_name);
+    req.set_version(*up_version);
+    req.set_schematic(*up_schematic);
+    grpc::ClientContext context;  // no deadline: each node is bounded on the appliance's side
+    auto reader = s.stub->UpgradeCluster(&context, req);
+    metalpxe::v1::UpgradeProgress p;
+    while (reader->Read(&p)) {
+      if (s.format != OutputFormat::kTable) PrintStreamItem(std::cout, s.format, ToJson(p));
+      else PrintUpgradeLine(p);
+    }
+    auto status = reader->Finish();
+    if (!status.ok()) return ReportRpcError(s, status);
+    return kExitOk;
   });
 
   auto* talosconfig =

@@ -75,6 +75,8 @@ ProvisioningService::ProvisioningService(const ConfigSource& config, Store* stor
   registry_.SetMachineEventHook([this](const MacAddress& primary, const EventRecord& e) {
     if (e.kind == "state") timeline_.Record(primary, TimelineSource::kState, e.message);
     if (e.kind == "power") timeline_.Record(primary, TimelineSource::kPower, e.message);
+    // metalpxectl upgrade's calls and the node's answer: Talos's side of its history.
+    if (e.kind == "upgrade") timeline_.Record(primary, TimelineSource::kTalos, e.message);
   });
 }
 

@@ -52,7 +52,8 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(SqliteDb db) {
        "SELECT token_hash, mac, bound_ip, issued, expires, max_fetches, fetches FROM tokens ORDER BY token_hash"},
       {&s.clusters, "SELECT name, bootstrap, node, reason, attempts, changed FROM clusters ORDER BY name"},
       {&s.upgrades,
-       "SELECT cluster, version, schematic, state, node, node_since_ms, done, reason, changed FROM upgrades "
+       "SELECT cluster, version, schematic, state, node, node_since_ms, done, reason, changed, pinned_version, "
+       "pinned_schematic FROM upgrades "
        "ORDER BY cluster"},
       {&s.events, "SELECT id, time_ms, machine, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"},
       // The newest ?2, returned oldest first.
@@ -173,6 +174,8 @@ Result<std::vector<UpgradeRecord>> StoreReader::LoadUpgrades() {
     }
     u.reason = r.ColumnText(7);
     u.changed_unix = r.ColumnInt(8);
+    u.pinned_version = r.ColumnText(9);
+    u.pinned_schematic = r.ColumnText(10);
     return Status::Ok();
   });
 }

@@ -91,7 +91,9 @@ CREATE TABLE upgrades (
   node_since_ms INTEGER NOT NULL DEFAULT 0,
   done      TEXT NOT NULL DEFAULT '',
   reason    TEXT NOT NULL DEFAULT '',
-  changed   INTEGER NOT NULL DEFAULT 0
+  changed   INTEGER NOT NULL DEFAULT 0,
+  pinned_version   TEXT NOT NULL DEFAULT '',
+  pinned_schematic TEXT NOT NULL DEFAULT ''
 );
 )sql"},
 }};

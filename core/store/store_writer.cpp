@@ -66,9 +66,10 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Start(SqliteDb db, std::size_t
        "INSERT INTO clusters (name, bootstrap, node, reason, attempts, changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
        "ON CONFLICT(name) DO UPDATE SET bootstrap = ?2, node = ?3, reason = ?4, attempts = ?5, changed = ?6"},
       {&s.put_upgrade,
-       "INSERT INTO upgrades (cluster, version, schematic, state, node, node_since_ms, done, reason, changed) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(cluster) DO UPDATE SET version = ?2, "
-       "schematic = ?3, state = ?4, node = ?5, node_since_ms = ?6, done = ?7, reason = ?8, changed = ?9"},
+       "INSERT INTO upgrades (cluster, version, schematic, state, node, node_since_ms, done, reason, changed, "
+       "pinned_version, pinned_schematic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+       "ON CONFLICT(cluster) DO UPDATE SET version = ?2, schematic = ?3, state = ?4, node = ?5, "
+       "node_since_ms = ?6, done = ?7, reason = ?8, changed = ?9, pinned_version = ?10, pinned_schematic = ?11"},
       {&s.append_event, "INSERT INTO events (time_ms, machine, kind, message) VALUES (?1, ?2, ?3, ?4)"},
       // Ids only grow (AUTOINCREMENT), so "the newest max_events" is an id range.
       {&s.prune_events, "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1"},
@@ -252,6 +253,8 @@ Status StoreWriter::Apply(const StoreOp& op) {
             s.BindText(7, done);
             s.BindText(8, u.reason);
             s.BindInt(9, u.changed_unix);
+            s.BindText(10, u.pinned_version);
+            s.BindText(11, u.pinned_schematic);
             return s.Run();
           },
           [&](const TimelineEntry& e) {

@@ -368,7 +368,8 @@ TEST(ClusterUpgrade, PinsSetTheClusterProfilesVersionOnceANodeMoved) {
   EXPECT_EQ(c.profiles["prod-nodes"].talos_version, "v1.9.5");
 
   r.done = {"cp-1"};
-  r.schematic = kOther;
+  r.pinned_version = "v1.9.6";
+  r.pinned_schematic = kOther;
   PinOutcome o = ApplyUpgradePins(c, {r});
   ASSERT_EQ(o.pinned.size(), 1u);
   EXPECT_EQ(o.pinned[0], "prod-nodes: v1.9.6 (cluster prod)");
@@ -377,6 +378,23 @@ TEST(ClusterUpgrade, PinsSetTheClusterProfilesVersionOnceANodeMoved) {
   EXPECT_EQ(c.profiles["prod-nodes"].kernel_sha256, "") << "the old version's digest does not pin the new one";
   EXPECT_EQ(c.profiles["lab"].talos_version, "v1.9.5") << "another profile is untouched";
   EXPECT_TRUE(ApplyUpgradePins(c, {r}).pinned.empty()) << "idempotent";
+}
+
+TEST(ClusterUpgrade, ThePinMovesWithTheFirstNodeAndSurvivesARunThatMovedNone) {
+  auto plan = PlanUpgrade("prod", ThreeNodes(), "v1.9.6", "");
+  Model m = ThreeNodeModel();
+  auto run = StartUpgradeRun(*plan, "", std::nullopt, m.now);
+  EXPECT_EQ(run->record.pinned_version, "");
+  const UpgradeRun done = m.Drive(*plan, *run, TestLimits());
+  EXPECT_EQ(done.record.pinned_version, "v1.9.6");
+  // A later run refused at its first node keeps the cluster's pin.
+  auto next = PlanUpgrade("prod", ThreeNodes(), "v1.10.0", "");
+  Model refusing = ThreeNodeModel();
+  refusing.nodes["wk-1"].refuse = true;
+  auto again = StartUpgradeRun(*next, "", done.record, refusing.now);
+  const UpgradeRun failed = refusing.Drive(*next, *again, TestLimits());
+  EXPECT_EQ(failed.record.state, UpgradeRunState::kFailed);
+  EXPECT_EQ(failed.record.pinned_version, "v1.9.6");
 }
 
 TEST(ClusterUpgrade, ASharedProfileIsNotPinned) {
@@ -391,6 +409,7 @@ TEST(ClusterUpgrade, ASharedProfileIsNotPinned) {
   r.cluster = "prod";
   r.version = "v1.9.6";
   r.state = UpgradeRunState::kDone;
+  r.pinned_version = "v1.9.6";
   PinOutcome o = ApplyUpgradePins(c, {r});
   EXPECT_TRUE(o.pinned.empty());
   ASSERT_EQ(o.conflicts.size(), 1u);

@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // A done list keeps its names (empty lines are not names).
     Check(again.ok() && again->cluster == u->cluster && again->version == u->version && again->state == u->state &&
           again->node == u->node && again->done == u->done && again->reason == u->reason &&
-          again->node_since_ms == u->node_since_ms);
+          again->node_since_ms == u->node_since_ms && again->pinned_version == u->pinned_version &&
+          again->pinned_schematic == u->pinned_schematic);
   }
   if (auto t = DecodeToken(value); t.ok()) {
     auto again = DecodeToken(EncodeToken(*t));

@@ -395,6 +395,37 @@ Result<Secret> FakeBackend::Kubeconfig(const std::string& cluster) {
   return Secret("apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://10.66.0.10:6443\n");
 }
 
+void FakeBackend::UpgradeCluster(const v1::UpgradeClusterRequest& request,
+                                 std::function<void(const v1::UpgradeProgress&)> progress,
+                                 std::function<void(const Status&)> done) {
+  std::thread([request, progress = std::move(progress), done = std::move(done)] {
+    if (request.cluster() != "lab") return done(Status(ErrorCode::kNotFound, "no cluster " + request.cluster()));
+    auto say = [&](const std::string& phase, const std::string& node, const std::string& message) {
+      v1::UpgradeProgress p;
+      p.set_phase(phase);
+      p.set_node(node);
+      p.set_message(message);
+      p.set_time_unix_ms(1'900'000'000'000);
+      progress(p);
+    };
+    const std::string image = "factory.talos.dev/installer/" + std::string(64, 'a') + ":" + request.version();
+    say("plan", "", "node-w, node-a");
+    if (request.version() != "v1.9.6") {
+      const std::string reason = "node-w refused the upgrade: node-w:50000: Upgrade: error validating installer image \"" +
+                                 image + "\": not found";
+      say("failed", "", reason);
+      return done(Status(ErrorCode::kFailedPrecondition, reason));
+    }
+    for (const char* node : {"node-w", "node-a"}) {
+      say("upgrading", node, image);
+      say("waiting", node, std::string(node) + ":50000: connection refused");
+      say("upgraded", node, "answers v1.9.6 after 41 s");
+    }
+    say("done", "", "cluster lab runs v1.9.6");
+    done(Status::Ok());
+  }).detach();
+}
+
 Result<Secret> FakeBackend::Talosconfig(const std::string& cluster) {
   if (cluster != "lab") return Status(ErrorCode::kNotFound, "no cluster " + cluster);
   return Secret("context: lab\ncontexts:\n  lab:\n    endpoints:\n    - 10.66.0.10\n");

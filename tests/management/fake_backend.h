@@ -42,6 +42,11 @@ class FakeBackend final : public ManagementBackend {
   Result<metalpxe::v1::ClusterStatus> GetClusterStatus(const std::string& cluster) override;
   Result<Secret> Kubeconfig(const std::string& cluster) override;
   Result<Secret> Talosconfig(const std::string& cluster) override;
+  // Cluster "lab": v1.9.6 goes through node-w then node-a; any other
+  // version fails on node-w with Talos's refusal.
+  void UpgradeCluster(const metalpxe::v1::UpgradeClusterRequest& request,
+                      std::function<void(const metalpxe::v1::UpgradeProgress&)> progress,
+                      std::function<void(const Status&)> done) override;
   void RecordApiCall(const ApiCallRecord& call) override;
   std::string Version() override { return "0.1.0-test"; }
   metalpxe::v1::HealthResponse Health() override;

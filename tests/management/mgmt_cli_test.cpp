@@ -2,6 +2,8 @@
 // fake backend): every command in table, json and yaml output.
 #include <sys/stat.h>
 
+#include <sstream>
+
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -182,6 +184,41 @@ TEST_F(MgmtCliTable, TimelineOfAMachineByNameOrMacInEveryFormat) {
 }
 
 // ---- json ------------------------------------------------------------------
+
+TEST_F(MgmtCliTable, UpgradePrintsProgressLinesAndFailsWithTheReason) {
+  auto up = Ctl({"upgrade", "lab", "--to", "v1.9.6"});
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const std::string image = "factory.talos.dev/installer/" + std::string(64, 'a') + ":v1.9.6";
+  // The documented lines (docs/operations.md), in order.
+  EXPECT_THAT(up.output, HasSubstr("plan: node-w, node-a\n"
+                                   "upgrading node-w: " + image + "\n"
+                                   "waiting node-w: node-w:50000: connection refused\n"
+                                   "upgraded node-w: answers v1.9.6 after 41 s\n"
+                                   "upgrading node-a: " + image + "\n"));
+  EXPECT_THAT(up.output, HasSubstr("done: cluster lab runs v1.9.6\n"));
+
+  auto json = Ctl({"-o", "json", "upgrade", "lab", "--to", "v1.9.6"});
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(json.output);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 8u) << json.output;
+  EXPECT_EQ(lines.front()["phase"], "plan");
+  EXPECT_EQ(lines[1]["phase"], "upgrading");
+  EXPECT_EQ(lines[1]["node"], "node-w");
+  EXPECT_EQ(lines[1]["message"], image);
+  EXPECT_EQ(lines.back()["phase"], "done");
+
+  auto failed = Ctl({"upgrade", "lab", "--to", "v1.9.7"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_THAT(failed.output, HasSubstr("failed: node-w refused the upgrade: "));
+  EXPECT_THAT(failed.output, HasSubstr("error: cannot do that now: node-w refused the upgrade: "));
+  auto unknown = Ctl({"upgrade", "nope", "--to", "v1.9.6"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  EXPECT_THAT(unknown.output, HasSubstr("no cluster nope"));
+  EXPECT_EQ(Ctl({"upgrade", "lab"}).exit_code, 2) << "--to is required";
+}
 
 TEST_F(MgmtCliTable, ClustersStatusAndCredentials) {
   auto list = Ctl({"clusters"});

@@ -272,6 +272,8 @@ TEST_P(StoreContract, UpgradeRecordRoundTripUpsertAcrossReopen) {
   a.node_since_ms = 1'900'000'000'123;
   a.done = {"wk-1", "wk-2"};
   a.changed_unix = 1'900'000'000;
+  a.pinned_version = "v1.9.6";
+  a.pinned_schematic = a.schematic;
   UpgradeRecord b;
   b.cluster = "lab";
   b.version = "v1.10.0";
@@ -306,6 +308,9 @@ TEST_P(StoreContract, UpgradeRecordRoundTripUpsertAcrossReopen) {
   EXPECT_EQ(prod.node_since_ms, a.node_since_ms);
   EXPECT_EQ(prod.done, a.done);
   EXPECT_EQ(prod.changed_unix, a.changed_unix);
+  EXPECT_EQ(prod.pinned_version, a.pinned_version);
+  EXPECT_EQ(prod.pinned_schematic, a.pinned_schematic);
+  EXPECT_EQ(lab.pinned_version, "");
 
   // An upsert replaces the record; every state survives the trip through its name.
   for (auto s : {UpgradeRunState::kDone, UpgradeRunState::kFailed, UpgradeRunState::kRunning}) {

@@ -268,6 +268,19 @@ TEST(TalosMachineClient, UpgradeRebootsIntoTheNewVersion) {
   MachineClient c = Admin("127.0.0.12");
   auto refused = c.Upgrade("not-an-image");
   ASSERT_FALSE(refused.ok());
+  // Talos pulls the image before it answers: only installer images that
+  // exist (Sidero's, Image Factory's per schematic) with a release tag.
+  const std::string id = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba";
+  for (const std::string& missing : std::vector<std::string>
+       {"factory.talos.dev/installer/" + id + ":latest", "factory.talos.dev/installer/" + id + ":v1.10",
+        "factory.talos.dev/installer/ABC:v1.10.0", "docker.io/library/alpine:v1.10.0",
+        "factory.talos.dev/not-an-installer/" + id + ":v1.10.0"}) {
+    auto r = c.Upgrade(missing);
+    ASSERT_FALSE(r.ok()) << missing;
+    EXPECT_NE(r.error().message.find("error validating installer image"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(": not found"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(c.Version()->tag, "v1.9.5") << "nothing was installed";
   auto ack = c.Upgrade("factory.talos.dev/installer/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:v1.10.0");
   ASSERT_TRUE(ack.ok()) << ack.error().message;
   EXPECT_EQ(*ack, "Upgrade request received");
