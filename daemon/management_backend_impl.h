@@ -11,8 +11,8 @@
 #include "core/config_source.h"
 #include "core/provisioning/provisioning_service.h"
 #include "daemon/cluster_driver.h"
-#include "daemon/dhcp_elections.h"
 #include "daemon/cluster_upgrade_driver.h"
+#include "daemon/dhcp_elections.h"
 #include "dhcp/server.h"
 #include "images/asset_cache.h"
 
