@@ -198,7 +198,10 @@ vm_wait_after() {
   return 1
 }
 
-vm_printed() { tr -d '\r' <"${VM_SERIAL[$1]}" | grep -qaE -- "$2"; }
+# grep reads to the end (no -q): under pipefail, a grep that quits at its
+# first match leaves tr writing into a closed pipe (SIGPIPE, exit 141), and a
+# line that is there counted as missing once the serial log outgrew the pipe.
+vm_printed() { tr -d '\r' <"${VM_SERIAL[$1]}" | grep -aE -- "$2" >/dev/null; }
 vm_not_printed() { ! vm_printed "$@"; }
 
 # The marker the stand-in wrote to the first sector of the VM's disk.
