@@ -1,6 +1,7 @@
 #include "ui/ui_assets.h"
 
 #include <array>
+#include <string>
 
 namespace metalpxe::ui {
 namespace {
@@ -47,7 +48,9 @@ constexpr std::string_view kIndexHtml = R"html(<!doctype html>
 </html>
 )html";
 
-constexpr std::string_view kLoginHtml = R"html(<!doctype html>
+// The login page, with or without the failed-login message between its
+// heading and its form fields: one document, so the two cannot drift apart.
+constexpr std::string_view kLoginHead = R"html(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -59,28 +62,12 @@ constexpr std::string_view kLoginHtml = R"html(<!doctype html>
 <body class="login">
 <form id="login" method="post" action="/login">
   <h1>metalpxe</h1>
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
-  <button type="submit">Log in</button>
-</form>
-</body>
-</html>
 )html";
 
-constexpr std::string_view kLoginFailedHtml = R"html(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>metalpxe: log in</title>
-<link rel="stylesheet" href="/style.css">
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
-</head>
-<body class="login">
-<form id="login" method="post" action="/login">
-  <h1>metalpxe</h1>
-  <p id="login-error" class="error">Wrong password.</p>
-  <label for="password">Password</label>
+constexpr std::string_view kLoginError = R"html(  <p id="login-error" class="error">Wrong password.</p>
+)html";
+
+constexpr std::string_view kLoginTail = R"html(  <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
   <button type="submit">Log in</button>
 </form>
@@ -360,6 +347,10 @@ const UiAsset* FindUiAsset(std::string_view path) {
   return nullptr;
 }
 
-std::string_view UiLoginPage(bool failed) { return failed ? kLoginFailedHtml : kLoginHtml; }
+std::string_view UiLoginPage(bool failed) {
+  static const std::string page = std::string(kLoginHead) + std::string(kLoginTail);
+  static const std::string failed_page = std::string(kLoginHead) + std::string(kLoginError) + std::string(kLoginTail);
+  return failed ? failed_page : page;
+}
 
 }  // namespace metalpxe::ui
