@@ -216,8 +216,41 @@ void EtcdCluster::Restart(int member) {
   StartMember(member, false);
 }
 
+namespace {
+
+// True once every thread of `pid` is in group stop. kill(SIGSTOP) returns
+// before the target's threads have stopped: on a loaded machine a thread
+// already running can still answer one request after the call returns.
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  const auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;  // thread gone
+    const auto paren = line.rfind(')');       // comm may hold spaces
+    if (paren == std::string::npos || paren + 2 >= line.size()) return false;
+    const char state = line[paren + 2];
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any && !ec;
+}
+
+}  // namespace
+
 void EtcdCluster::Signal(int member, int sig) {
-  if (members_[member].process) members_[member].process->Kill(sig);
+  auto& process = members_[member].process;
+  if (!process) return;
+  process->Kill(sig);
+  if (sig != SIGSTOP) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!AllThreadsStopped(process->pid())) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("etcd member " + std::to_string(member) + " did not stop on SIGSTOP");
+    ::usleep(2000);
+  }
 }
 
 bool EtcdCluster::Running(int member) {
