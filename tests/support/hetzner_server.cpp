@@ -39,6 +39,7 @@ HetznerServer::HetznerServer(HetznerServerOptions options) : options_(std::move(
   rescue_ = std::make_unique<RescueSshd>(options_.netns, options_.ssh_port);
   RobotFixtureOptions o;
   o.server_number = options_.server_number;
+  o.user = options_.robot_user;
   o.password = options_.robot_password;
   o.server_ip = kAddress;
   o.rescue_host_keys = {rescue_->HostPublicKey()};

@@ -28,6 +28,7 @@ struct HetznerServerOptions {
   std::string dir;               // scratch: certificates, disk file, images
   std::uint16_t ssh_port = 22;   // where the rescue sshd listens
   std::string server_number = "321";
+  std::string robot_user = "#ws+robotuser";
   std::string robot_password = "robot-pass";
   std::size_t image_bytes = 1 << 20;
 };
