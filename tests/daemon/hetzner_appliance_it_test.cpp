@@ -123,11 +123,11 @@ class HetznerApplianceIt : public ::testing::Test {
               "installDisk: " + server_->disk());
     std::ofstream(cfg / "machines.yaml", std::ios::trunc) << machines;
     std::ofstream(cfg / "robot.password", std::ios::trunc) << kRobotPassword << "\n";
-    for (const std::string ext : {"", ".pub"})
-      fs::copy_file(server_->rescue().client_key() + ext, cfg / ("robot-rescue.key" + ext),
+    for (const char* ext : {"", ".pub"})
+      fs::copy_file(server_->rescue().client_key() + ext, cfg / (std::string("robot-rescue.key") + ext),
                     fs::copy_options::overwrite_existing);
     fs::permissions(cfg / "robot-rescue.key", fs::perms::owner_read | fs::perms::owner_write);
-    for (const std::string f : {"talosconfig", "controlplane.yaml", "worker.yaml"})
+    for (const char* f : {"talosconfig", "controlplane.yaml", "worker.yaml"})
       fs::copy_file(TalosLab::Get().dir() + "/cluster-a/" + f, cfg / "talos" / f, fs::copy_options::overwrite_existing);
     client_key_ = HzReadFile(cfg / "robot-rescue.key");
   }
