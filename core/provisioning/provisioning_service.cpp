@@ -103,6 +103,11 @@ Status ProvisioningService::Load() {
     if (*n > 0) spdlog::info("{} config tokens with fetches still valid", *n);
     if (auto st = LoadApplyTargets(); !st.ok()) return st;
   }
+  if (jobs_) {
+    if (const auto n = jobs_->FailInterruptedRescueInstalls(); n > 0)
+      spdlog::warn("{} reinstalls through a rescue system were interrupted by the restart; they failed and can be "
+                   "requested again", n);
+  }
   return Status::Ok();
 }
 

@@ -597,6 +597,46 @@ TEST_F(ReinstallServiceTest, AnApplyTargetSurvivesARestartUntilItsConfigIsApplie
   EXPECT_TRUE(store_->LoadApplyTargets()->empty());
 }
 
+TEST_F(ReinstallServiceTest, ARescueReinstallInterruptedByARestartFailsWithAReason) {
+  // metalpxed stops while the rescue system is being driven (nothing
+  // written yet): after the restart nobody drives it and no PXE boot comes,
+  // so it fails with a reason instead of staying reinstall-requested.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+  service_.reset();
+  ASSERT_TRUE(store_->Flush().ok());
+  service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+  ASSERT_TRUE(service_->Load().ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
+  EXPECT_NE(service_->registry().Get(kCp)->reason.find("interrupted: metalpxed stopped during the reinstall"),
+            std::string::npos)
+      << service_->registry().Get(kCp)->reason;
+  // And it can be requested again.
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+}
+
+TEST_F(ReinstallServiceTest, APxeReinstallAcrossARestartWaitsForItsPxeBoot) {
+  // Through a BMC and PXE the machine still boots into the installer after
+  // a restart: it stays reinstall-requested until it is served.
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  service_.reset();
+  ASSERT_TRUE(store_->Flush().ok());
+  service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+  ASSERT_TRUE(service_->Load().ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+}
+
 TEST_F(ReinstallServiceTest, AnInstallByUrlEndsAnEarlierApplyTarget) {
   // A reinstall by apply that never got its config, then the machine
   // PXE-boots with configDelivery url: no config is pushed at that boot.
