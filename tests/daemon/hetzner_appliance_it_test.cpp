@@ -21,10 +21,12 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <regex>
 #include <sstream>
 
+#include "ipmi/robot_codec.h"
 #include "tests/ipmi/http_fixture.h"
 #include "tests/support/hetzner_server.h"
 #include "tests/support/paths.h"
@@ -54,6 +56,18 @@ std::string HzReadFile(const fs::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Milliseconds since midnight of a metalpxed log line's timestamp
+// ("2026-12-03T14:09:45.523+00:00 info  ..."); -1 when the line is not there.
+long HzLogMillis(const std::string& log, const std::string& what) {
+  const auto at = log.find(what);
+  if (at == std::string::npos) return -1;
+  const auto line = log.rfind('\n', at);
+  const std::string stamp = log.substr(line == std::string::npos ? 0 : line + 1, 23);
+  std::smatch m;
+  if (!std::regex_match(stamp, m, std::regex(R"(\d{4}-\d\d-\d\dT(\d\d):(\d\d):(\d\d)\.(\d{3}))"))) return -1;
+  return ((std::stol(m[1]) * 60 + std::stol(m[2])) * 60 + std::stol(m[3])) * 1000 + std::stol(m[4]);
 }
 
 // Replaces `from` (which must be there: the example changed otherwise) in `text`.
@@ -252,8 +266,38 @@ TEST_F(HetznerApplianceIt, ReinstallHz1FromRescueRequestedToRunningAcrossARestar
   ASSERT_NE(tl_running, std::string::npos) << tl;
   EXPECT_LT(tl_pending, tl_running) << tl;
 
-  // No secret in metalpxed's log (both runs) or the events.
+  // A figure, ours vs the peer's in the same run: metalpxed (libssh, the
+  // host key pinned from Robot) from "waiting for the rescue system" to the
+  // image written and read back, against OpenSSH's ssh running the same
+  // install script with the same image into the same rescue system.
   StopDaemon();
+  const long ours_from = HzLogMillis(log_, "waiting for the rescue system");
+  const long ours_to = HzLogMillis(log_, std::string(kImageWrittenMarker));
+  {
+    const fs::path known = dir_ / "known_hosts";
+    std::ofstream(known) << "127.0.0.1 " << server_->rescue().HostPublicKey() << "\n";
+    const std::string image = server_->metal_image_zst();
+    const std::string sha = RunCommand({"sha256sum", image}).output.substr(0, 64);
+    const std::string script = BuildImageInstallScript(server_->disk(), sha, "zstd");
+    const auto start = std::chrono::steady_clock::now();
+    auto peer = RunCommand({"sh", "-c",
+                            "exec ssh -q -p 22 -i " + (dir_ / "config" / "robot-rescue.key").string() +
+                                " -o BatchMode=yes -o UserKnownHostsFile=" + known.string() +
+                                " root@127.0.0.1 " + ShellQuote("sh -c " + ShellQuote(script)) + " < " + image},
+                           std::chrono::seconds(60), TalosLab::Get().netns());
+    const auto peer_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(peer.exit_code, 0) << peer.output;
+    EXPECT_NE(peer.output.find(std::string(kImageWrittenMarker)), std::string::npos) << peer.output;
+    EXPECT_TRUE(server_->DiskHoldsImage());
+    ASSERT_GE(ours_from, 0) << log_;
+    ASSERT_GE(ours_to, ours_from) << log_;
+    std::cout << "figure: rescue install of a " << server_->raw_image().size() << "-byte image: metalpxed "
+              << (ours_to - ours_from) << " ms (rescue wait + SSH + stream + dd + read-back), OpenSSH ssh "
+              << peer_ms << " ms (connect + the same script)\n";
+  }
+
+  // No secret in metalpxed's log (both runs) or the events.
   const std::string config_key = TalosLab::Get().Credentials("cluster-a").key_pem.Reveal();
   const std::string machine_config = HzReadFile(dir_ / "config" / "talos" / "controlplane.yaml");
   std::smatch ca_key;
