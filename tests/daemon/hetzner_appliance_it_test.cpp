@@ -14,8 +14,8 @@
 //     the server's address; metalpxed applies the config there and sees the
 //     installed system answer over mutual TLS: installed, running.
 // The story is checked in `metalpxectl get`, `events` and `timeline`, and no
-// secret (Robot password, SSH private key, the machine config's keys) is in
-// metalpxed's log or the events.
+// secret (Robot password, the rescue root password Robot answers with, SSH
+// private key, the machine config's keys) is in metalpxed's log or the events.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -308,6 +308,7 @@ TEST_F(HetznerApplianceIt, ReinstallHz1FromRescueRequestedToRunningAcrossARestar
   const std::string key_body = client_key_.substr(client_key_.find('\n') + 1, 40);
   for (const std::string* text : {static_cast<const std::string*>(&log_), &ev, &tl}) {
     EXPECT_EQ(text->find(kRobotPassword), std::string::npos);
+    EXPECT_EQ(text->find(testing::RobotFixture::kRescueRootPassword), std::string::npos) << "rescue's root password";
     EXPECT_EQ(text->find("PRIVATE KEY"), std::string::npos);
     EXPECT_EQ(text->find(key_body), std::string::npos) << "the rescue SSH key";
     EXPECT_EQ(text->find(config_key.substr(40, 20)), std::string::npos) << "the talosconfig's key";
