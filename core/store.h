@@ -1,6 +1,7 @@
 #pragma once
 // The durable state of one appliance: DHCP leases, machine runtime state,
-// issued config tokens, the named clusters' bootstrap records and the event
+// issued config tokens, the named clusters' bootstrap and upgrade records,
+// the machines waiting for their config by apply, timelines and the event
 // history. The interface is what protocol
 // modules see; SqliteStore (sqlite_store.h) is the embedded default, and an
 // etcd-backed store can sit behind the same calls later.
