@@ -1,6 +1,7 @@
 #pragma once
 // The durable state of one appliance: DHCP leases, machine runtime state,
-// issued config tokens, the named clusters' bootstrap records and the event
+// issued config tokens, the named clusters' bootstrap and upgrade records,
+// the machines waiting for their config by apply, timelines and the event
 // history. The interface is what protocol
 // modules see; SqliteStore (sqlite_store.h) is the embedded default, and an
 // etcd-backed store can sit behind the same calls later.
@@ -62,6 +63,18 @@ struct TokenRecord {
   int fetches = 0;
 };
 
+// A machine installed without PXE (a Hetzner rescue image) or served an
+// installer without a config URL (configDelivery apply): Talos waits in
+// maintenance mode at `address` until the config is applied over its API.
+// Kept so a restart between "installer/image served" and "config applied"
+// still applies it.
+struct ApplyTargetRecord {
+  MacAddress mac;               // primary key: the machine's primary MAC
+  std::string machine;          // inventory name
+  Ipv4Address address;          // where Talos's API waits for the config
+  std::int64_t since_unix = 0;  // when it became a target
+};
+
 struct EventRecord {
   std::int64_t id = 0;          // assigned by the store, increasing
   std::int64_t time_unix_ms = 0;
@@ -96,6 +109,12 @@ class Store {
   // put replaces the cluster's record. Its version pins the cluster's profiles.
   virtual void PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) = 0;
   virtual Result<std::vector<UpgradeRecord>> LoadUpgrades() = 0;
+
+  // Machines waiting for their config by apply, by MAC: a put replaces the
+  // MAC's record, a delete of an absent MAC succeeds.
+  virtual void PutApplyTarget(const ApplyTargetRecord& target, DurableCallback done) = 0;
+  virtual void DeleteApplyTarget(const MacAddress& mac, DurableCallback done) = 0;
+  virtual Result<std::vector<ApplyTargetRecord>> LoadApplyTargets() = 0;
 
   virtual void AppendEvent(const EventRecord& event, DurableCallback done) = 0;
   // Events with id > after_id, oldest first, at most `limit`.

@@ -52,6 +52,12 @@ void EtcdStore::PutCluster(const ClusterRecord& cluster, DurableCallback done) {
 void EtcdStore::PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) {
   writer_->Submit({upgrade, std::move(done)});
 }
+void EtcdStore::PutApplyTarget(const ApplyTargetRecord& target, DurableCallback done) {
+  writer_->Submit({target, std::move(done)});
+}
+void EtcdStore::DeleteApplyTarget(const MacAddress& mac, DurableCallback done) {
+  writer_->Submit({DeleteApplyTargetOp{mac}, std::move(done)});
+}
 void EtcdStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
@@ -124,6 +130,15 @@ Result<std::vector<UpgradeRecord>> EtcdStore::LoadUpgrades() {
     if (u.ok() && key != keys_.Upgrade(u->cluster))
       return Result<UpgradeRecord>(ErrorCode::kDataLoss, "etcd store: upgrade value is for " + u->cluster);
     return u;
+  });
+}
+
+Result<std::vector<ApplyTargetRecord>> EtcdStore::LoadApplyTargets() {
+  return LoadAll<ApplyTargetRecord>(keys_.ApplyTargetsPrefix(), [this](const std::string& key, const std::string& value) {
+    auto t = DecodeApplyTarget(value);
+    if (t.ok() && key != keys_.ApplyTarget(t->mac))
+      return Result<ApplyTargetRecord>(ErrorCode::kDataLoss, "etcd store: apply target value is for " + t->mac.ToString());
+    return t;
   });
 }
 

@@ -298,6 +298,26 @@ Result<ClusterRecord> DecodeCluster(std::string_view value) {
   });
 }
 
+std::string EncodeApplyTarget(const ApplyTargetRecord& t) {
+  json j = {{"v", kFormat}, {"mac", t.mac.ToString()}, {"address", t.address.ToString()}, {"since", t.since_unix}};
+  PutText(j, "machine", t.machine);
+  return j.dump();
+}
+
+Result<ApplyTargetRecord> DecodeApplyTarget(std::string_view value) {
+  return Decode<ApplyTargetRecord>("apply target", value, [](const json& j, ApplyTargetRecord& t) {
+    auto mac = MacAddress::Parse(Str(j, "mac"));
+    if (!mac) return Bad("apply target", "mac '" + Str(j, "mac") + "'");
+    auto address = Ipv4Address::Parse(Str(j, "address"));
+    if (!address) return Bad("apply target", "address '" + Str(j, "address") + "'");
+    t.mac = *mac;
+    t.address = *address;
+    t.machine = Str(j, "machine");
+    t.since_unix = Int(j, "since");
+    return Status::Ok();
+  });
+}
+
 std::string EncodeUpgrade(const UpgradeRecord& u) {
   json j = {{"v", kFormat},
             {"state", std::string(UpgradeRunStateName(u.state))},

@@ -11,6 +11,7 @@
 //   <prefix>tokens/<sha256 hex>    TokenRecord
 //   <prefix>clusters/<name>        ClusterRecord
 //   <prefix>upgrades/<cluster>     UpgradeRecord
+//   <prefix>apply-targets/<mac>    ApplyTargetRecord (configDelivery apply: waiting for the config)
 //   <prefix>events/<20-digit id>   EventRecord     (zero-padded: key order is id order)
 //   <prefix>timeline/<mac>/<20-digit seq>  TimelineEntry (a machine's entries are one key range)
 //   <prefix>meta/event-seq         last event id handed out (decimal)
@@ -41,6 +42,8 @@ class StoreKeys {
   std::string ClustersPrefix() const { return prefix_ + "clusters/"; }
   std::string Upgrade(const std::string& cluster) const { return UpgradesPrefix() + cluster; }
   std::string UpgradesPrefix() const { return prefix_ + "upgrades/"; }
+  std::string ApplyTarget(const MacAddress& mac) const { return ApplyTargetsPrefix() + mac.ToString(); }
+  std::string ApplyTargetsPrefix() const { return prefix_ + "apply-targets/"; }
   std::string Event(std::int64_t id) const;
   std::string EventsPrefix() const { return prefix_ + "events/"; }
   std::string TimelinePrefix(const MacAddress& mac) const { return prefix_ + "timeline/" + mac.ToString() + "/"; }
@@ -71,6 +74,9 @@ Result<ClusterRecord> DecodeCluster(std::string_view value);
 
 std::string EncodeUpgrade(const UpgradeRecord& upgrade);
 Result<UpgradeRecord> DecodeUpgrade(std::string_view value);
+
+std::string EncodeApplyTarget(const ApplyTargetRecord& target);
+Result<ApplyTargetRecord> DecodeApplyTarget(std::string_view value);
 
 // The id lives in the key, not in the value.
 std::string EncodeEvent(const EventRecord& event);

@@ -67,6 +67,8 @@ std::unique_ptr<EtcdStoreWriter::Batch> EtcdStoreWriter::TakeBatch(bool events_a
                    [&](const TokenRecord& t) { it.key = keys_.Token(t.token_hash), it.value = EncodeToken(t); },
                    [&](const ClusterRecord& c) { it.key = keys_.Cluster(c.name), it.value = EncodeCluster(c); },
                    [&](const UpgradeRecord& u) { it.key = keys_.Upgrade(u.cluster), it.value = EncodeUpgrade(u); },
+                   [&](const ApplyTargetRecord& t) { it.key = keys_.ApplyTarget(t.mac), it.value = EncodeApplyTarget(t); },
+                   [&](const DeleteApplyTargetOp& d) { it.key = keys_.ApplyTarget(d.mac); },
                    [&](const TimelineEntry& e) {
                      it.key = keys_.TimelineEntryKey(e.mac, e.seq), it.value = EncodeTimelineEntry(e);
                    },
@@ -206,6 +208,7 @@ bool EtcdStoreWriter::BuildTxn(Lane& lane, Batch& batch, pb::TxnRequest& txn) {
                      writes = true;
                    },
                    [&](const DeleteLeaseOp&) { *txn.add_success() = DeleteOp(it.key), writes = true; },
+                   [&](const DeleteApplyTargetOp&) { *txn.add_success() = DeleteOp(it.key), writes = true; },
                    [&](const EventRecord&) {
                      const std::int64_t id = next_id++;
                      it.key = keys_.Event(id);

@@ -1,5 +1,7 @@
 #include "core/provisioning/provisioning_service.h"
 
+#include <chrono>
+
 #include "core/config_clusters.h"
 #include "core/config_loader.h"
 #include "core/log.h"
@@ -99,8 +101,54 @@ Status ProvisioningService::Load() {
     auto n = tokens_.LoadFrom(*store_);
     if (!n.ok()) return n.status();
     if (*n > 0) spdlog::info("{} config tokens with fetches still valid", *n);
+    if (auto st = LoadApplyTargets(); !st.ok()) return st;
+  }
+  if (jobs_) {
+    if (const auto n = jobs_->FailInterruptedRescueInstalls(); n > 0)
+      spdlog::warn("{} reinstalls through a rescue system were interrupted by the restart; they failed and can be "
+                   "requested again", n);
   }
   return Status::Ok();
+}
+
+// A restart between "image written / installer served" and "config applied"
+// must not leave the machine pending-install forever: its target comes back.
+// Targets of machines that moved on (installed, failed, reinstalled by PXE)
+// are dropped from the store here.
+Status ProvisioningService::LoadApplyTargets() {
+  auto targets = store_->LoadApplyTargets();
+  if (!targets.ok()) return targets.status();
+  std::size_t waiting = 0;
+  std::lock_guard lock(apply_mu_);
+  for (const auto& t : *targets) {
+    if (registry_.StateOf(t.mac) != MachineState::kPendingInstall) {
+      store_->DeleteApplyTarget(t.mac, nullptr);
+      continue;
+    }
+    apply_targets_[t.mac] = ConfigApplyTarget{t.mac, t.machine, t.address};
+    ++waiting;
+  }
+  if (waiting > 0) spdlog::info("{} machines still wait for their config by apply", waiting);
+  return Status::Ok();
+}
+
+void ProvisioningService::SetApplyTargetLocked(const ConfigApplyTarget& target) {
+  apply_targets_[target.mac] = target;
+  if (!store_) return;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  store_->PutApplyTarget(ApplyTargetRecord{target.mac, target.machine, target.address, now},
+                         [mac = target.mac](const Status& st) {
+                           if (!st.ok())
+                             spdlog::warn("store: the config-apply target of {} was not saved ({}); a restart "
+                                          "before its config is applied loses it",
+                                          mac.ToString(), st.message());
+                         });
+}
+
+void ProvisioningService::ClearApplyTargetLocked(const MacAddress& mac) {
+  if (apply_targets_.erase(mac) == 0 || !store_) return;
+  store_->DeleteApplyTarget(mac, nullptr);
 }
 
 LoaderChoice ProvisioningService::LoaderFor(const BootClient& client, const MacAddress& mac) const {
@@ -245,11 +293,17 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
                         ", config by apply to " + req.peer.ToString() + ")");
     {
       std::lock_guard lock(apply_mu_);
-      apply_targets_[req.mac] = ConfigApplyTarget{req.mac, d.machine_name, req.peer};
+      SetApplyTargetLocked(ConfigApplyTarget{req.mac, d.machine_name, req.peer});
     }
     ++counters_.install_scripts;
     if (jobs_) jobs_->InstallerServed(req.mac);
     return a;
+  }
+  {
+    // Installed by URL this time: an earlier apply target (a reinstall by
+    // apply that never finished) must not get a config pushed at this boot.
+    std::lock_guard lock(apply_mu_);
+    ClearApplyTargetLocked(req.mac);
   }
   const IssuedToken token = tokens_.Issue(req.mac, bound, TokenClock::now());
   a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, ConfigUrl(config.server, token.token), wipe);
@@ -332,7 +386,7 @@ Result<Secret> ProvisioningService::ConfigToApply(const MacAddress& mac) {
 void ProvisioningService::OnConfigApplied(const MacAddress& mac, Ipv4Address address, const std::string& mode) {
   {
     std::lock_guard lock(apply_mu_);
-    apply_targets_.erase(mac);
+    ClearApplyTargetLocked(mac);
   }
   ++counters_.configs_applied;
   registry_.Apply(mac, LifecycleEvent::kConfigFetched,
@@ -341,13 +395,13 @@ void ProvisioningService::OnConfigApplied(const MacAddress& mac, Ipv4Address add
 
 void ProvisioningService::AwaitConfigApply(const MacAddress& mac, const std::string& machine, Ipv4Address address) {
   std::lock_guard lock(apply_mu_);
-  apply_targets_[mac] = ConfigApplyTarget{mac, machine, address};
+  SetApplyTargetLocked(ConfigApplyTarget{mac, machine, address});
 }
 
 void ProvisioningService::OnConfigRejected(const MacAddress& mac, const std::string& reason) {
   {
     std::lock_guard lock(apply_mu_);
-    apply_targets_.erase(mac);
+    ClearApplyTargetLocked(mac);
   }
   registry_.Apply(mac, LifecycleEvent::kInstallFailed, "config rejected by Talos", reason);
 }

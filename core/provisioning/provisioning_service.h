@@ -190,6 +190,11 @@ class ProvisioningService {
   // recorded); nothing for MACs it does not (ignored, or past its bound).
   void RecordTimeline(const MacAddress& mac, TimelineSource source, const TimelineText& text);
   void RecordTimelineByAddress(Ipv4Address peer, TimelineSource source, const TimelineText& text);
+  // configDelivery apply's targets, kept in the store too (a restart in
+  // between still applies the config). The *Locked ones need apply_mu_.
+  Status LoadApplyTargets();
+  void SetApplyTargetLocked(const ConfigApplyTarget& target);
+  void ClearApplyTargetLocked(const MacAddress& mac);
 
   const ConfigSource& config_;
   Store* store_;

@@ -225,6 +225,27 @@ void ReinstallJobs::Fail(const MacAddress& primary, const std::string& reason) {
   registry_.Apply(primary, LifecycleEvent::kPowerFailed, "reinstall failed", reason);
 }
 
+std::size_t ReinstallJobs::FailInterruptedRescueInstalls() {
+  const auto config = config_.Current();
+  if (!config->inventory) return 0;
+  std::size_t n = 0;
+  for (const auto& m : config->inventory->machines) {
+    if (!m.bmc || m.macs.empty()) continue;
+    const MacAddress primary = m.macs.front();
+    if (registry_.StateOf(primary) != MachineState::kReinstallRequested) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (jobs_.count(primary) != 0) continue;  // this process's own job
+    }
+    auto ability = power_.AbilityOf(m);
+    if (!ability.ok() || !ability->kexec) continue;
+    Fail(primary, "interrupted: metalpxed stopped during the reinstall through the rescue system, before Talos "
+                  "was on the disk; run `metalpxectl reinstall " + m.name + "` again");
+    ++n;
+  }
+  return n;
+}
+
 void ReinstallJobs::InstallerServed(const MacAddress& mac) {
   const MacAddress primary = Primary(mac);
   std::lock_guard lock(mu_);

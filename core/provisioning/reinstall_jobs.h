@@ -53,6 +53,14 @@ class ReinstallJobs {
   // config URL): Talos waits in maintenance mode at `address` (the
   // provisioning service makes the machine a config-apply target there).
   // Set before any request.
+  // After a restart: a reinstall through a rescue system that was under way
+  // when metalpxed stopped has nobody driving it any more (the SSH session
+  // and the image stream ended with the process), and no PXE boot will come
+  // to mark it, so it would stay reinstall-requested forever: it fails with
+  // that reason. (Through PXE the installer fetch still comes and marks the
+  // machine.) Returns how many.
+  std::size_t FailInterruptedRescueInstalls();
+
   using AwaitApply = std::function<void(const MacAddress& primary, const std::string& machine, Ipv4Address address)>;
   void SetAwaitApply(AwaitApply hook) { await_apply_ = std::move(hook); }
 

@@ -116,6 +116,12 @@ void SqliteStore::PutCluster(const ClusterRecord& cluster, DurableCallback done)
 void SqliteStore::PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) {
   writer_->Submit({upgrade, std::move(done)});
 }
+void SqliteStore::PutApplyTarget(const ApplyTargetRecord& target, DurableCallback done) {
+  writer_->Submit({target, std::move(done)});
+}
+void SqliteStore::DeleteApplyTarget(const MacAddress& mac, DurableCallback done) {
+  writer_->Submit({DeleteApplyTargetOp{mac}, std::move(done)});
+}
 void SqliteStore::AppendEvent(const EventRecord& event, DurableCallback done) {
   writer_->Submit({event, std::move(done)});
 }
@@ -135,6 +141,7 @@ Result<std::vector<MachineRecord>> SqliteStore::LoadMachines() { return reader_-
 Result<std::vector<TokenRecord>> SqliteStore::LoadTokens() { return reader_->LoadTokens(); }
 Result<std::vector<ClusterRecord>> SqliteStore::LoadClusters() { return reader_->LoadClusters(); }
 Result<std::vector<UpgradeRecord>> SqliteStore::LoadUpgrades() { return reader_->LoadUpgrades(); }
+Result<std::vector<ApplyTargetRecord>> SqliteStore::LoadApplyTargets() { return reader_->LoadApplyTargets(); }
 Result<std::vector<EventRecord>> SqliteStore::LoadEvents(std::int64_t after_id, std::size_t limit) {
   return reader_->LoadEvents(after_id, limit);
 }

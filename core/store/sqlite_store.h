@@ -56,6 +56,10 @@ class SqliteStore final : public Store {
   void PutUpgrade(const UpgradeRecord& upgrade, DurableCallback done) override;
   Result<std::vector<UpgradeRecord>> LoadUpgrades() override;
 
+  void PutApplyTarget(const ApplyTargetRecord& target, DurableCallback done) override;
+  void DeleteApplyTarget(const MacAddress& mac, DurableCallback done) override;
+  Result<std::vector<ApplyTargetRecord>> LoadApplyTargets() override;
+
   // An event with time_unix_ms == 0 is stamped with the current time.
   void AppendEvent(const EventRecord& event, DurableCallback done) override;
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit) override;

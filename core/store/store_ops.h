@@ -20,12 +20,16 @@ struct TrimTimelineOp {
   MacAddress mac;
   std::int64_t keep_from_seq = 0;
 };
+struct DeleteApplyTargetOp {
+  MacAddress mac;
+};
 // Changes nothing; its callback runs once every write queued before it is
 // durable. Flush() is built on it.
 struct BarrierOp {};
 
 using StoreOp = std::variant<LeaseRecord, DeleteLeaseOp, MachineRecord, TokenRecord, DeleteExpiredTokensOp,
-                             EventRecord, ClusterRecord, UpgradeRecord, TimelineEntry, TrimTimelineOp, BarrierOp>;
+                             EventRecord, ClusterRecord, UpgradeRecord, TimelineEntry, TrimTimelineOp, ApplyTargetRecord,
+                             DeleteApplyTargetOp, BarrierOp>;
 
 struct PendingWrite {
   StoreOp op;

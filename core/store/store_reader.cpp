@@ -55,6 +55,7 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(SqliteDb db) {
        "SELECT cluster, version, schematic, state, node, node_since_ms, done, reason, changed, pinned_version, "
        "pinned_schematic FROM upgrades "
        "ORDER BY cluster"},
+      {&s.apply_targets, "SELECT mac, machine, address, since FROM apply_targets ORDER BY mac"},
       {&s.events, "SELECT id, time_ms, machine, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"},
       // The newest ?2, returned oldest first.
       {&s.timeline,
@@ -176,6 +177,22 @@ Result<std::vector<UpgradeRecord>> StoreReader::LoadUpgrades() {
     u.changed_unix = r.ColumnInt(8);
     u.pinned_version = r.ColumnText(9);
     u.pinned_schematic = r.ColumnText(10);
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<ApplyTargetRecord>> StoreReader::LoadApplyTargets() {
+  std::lock_guard lock(mu_);
+  return Collect<ApplyTargetRecord>(stmts_.apply_targets, [](const SqliteStatement& r, ApplyTargetRecord& t) {
+    const std::string key = r.ColumnText(0);
+    auto mac = MacAddress::Parse(key);
+    if (!mac) return BadRow("apply_targets", key, "mac", key);
+    auto address = Ipv4Address::Parse(r.ColumnText(2));
+    if (!address) return BadRow("apply_targets", key, "address", r.ColumnText(2));
+    t.mac = *mac;
+    t.machine = r.ColumnText(1);
+    t.address = *address;
+    t.since_unix = r.ColumnInt(3);
     return Status::Ok();
   });
 }

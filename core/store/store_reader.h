@@ -22,12 +22,13 @@ class StoreReader {
   Result<std::vector<TokenRecord>> LoadTokens();
   Result<std::vector<ClusterRecord>> LoadClusters();
   Result<std::vector<UpgradeRecord>> LoadUpgrades();
+  Result<std::vector<ApplyTargetRecord>> LoadApplyTargets();
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t after_id, std::size_t limit);
   Result<std::vector<TimelineEntry>> LoadTimeline(const MacAddress& mac, std::size_t limit);
 
  private:
   struct Statements {
-    SqliteStatement leases, machines, tokens, clusters, upgrades, events, timeline;
+    SqliteStatement leases, machines, tokens, clusters, upgrades, apply_targets, events, timeline;
   };
   StoreReader(SqliteDb db, Statements stmts) : db_(std::move(db)), stmts_(std::move(stmts)) {}
 

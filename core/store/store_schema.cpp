@@ -8,7 +8,7 @@ namespace {
 
 // Addresses and MACs are stored in their canonical text forms
 // (net_types.h) so an operator can read the file with the sqlite3 shell.
-constexpr std::array<SchemaMigration, 5> kMigrations{{
+constexpr std::array<SchemaMigration, 6> kMigrations{{
     {1, "initial schema: leases, machines, tokens, events",
      R"sql(
 CREATE TABLE leases (
@@ -94,6 +94,15 @@ CREATE TABLE upgrades (
   changed   INTEGER NOT NULL DEFAULT 0,
   pinned_version   TEXT NOT NULL DEFAULT '',
   pinned_schematic TEXT NOT NULL DEFAULT ''
+);
+)sql"},
+    {6, "machines waiting for their config by apply (Talos in maintenance mode at an address)",
+     R"sql(
+CREATE TABLE apply_targets (
+  mac     TEXT PRIMARY KEY NOT NULL,
+  machine TEXT NOT NULL,
+  address TEXT NOT NULL,
+  since   INTEGER NOT NULL DEFAULT 0
 );
 )sql"},
 }};

@@ -78,6 +78,10 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Start(SqliteDb db, std::size_t
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mac, seq) DO UPDATE SET time_ms = ?3, source = ?4, "
        "summary = ?5, details = ?6, repeats = ?7, last_ms = ?8"},
       {&s.trim_timeline, "DELETE FROM timeline WHERE mac = ?1 AND seq < ?2"},
+      {&s.put_apply_target,
+       "INSERT INTO apply_targets (mac, machine, address, since) VALUES (?1, ?2, ?3, ?4) "
+       "ON CONFLICT(mac) DO UPDATE SET machine = ?2, address = ?3, since = ?4"},
+      {&s.delete_apply_target, "DELETE FROM apply_targets WHERE mac = ?1"},
   };
   for (const auto& p : prepare) {
     auto stmt = db.Prepare(p.sql);
@@ -273,6 +277,18 @@ Status StoreWriter::Apply(const StoreOp& op) {
             stmts_.trim_timeline.BindText(1, t.mac.ToString());
             stmts_.trim_timeline.BindInt(2, t.keep_from_seq);
             return stmts_.trim_timeline.Run();
+          },
+          [&](const ApplyTargetRecord& t) {
+            auto& s = stmts_.put_apply_target;
+            s.BindText(1, t.mac.ToString());
+            s.BindText(2, t.machine);
+            s.BindText(3, t.address.ToString());
+            s.BindInt(4, t.since_unix);
+            return s.Run();
+          },
+          [&](const DeleteApplyTargetOp& d) {
+            stmts_.delete_apply_target.BindText(1, d.mac.ToString());
+            return stmts_.delete_apply_target.Run();
           },
           [&](const BarrierOp&) { return Status::Ok(); },
       },

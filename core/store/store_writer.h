@@ -43,7 +43,7 @@ class StoreWriter {
   struct Statements {
     SqliteStatement begin, commit, rollback;
     SqliteStatement get_lease, put_lease, delete_lease, put_machine, put_cluster, put_upgrade, put_token, delete_expired_tokens, append_event,
-        prune_events, put_timeline, trim_timeline;
+        prune_events, put_timeline, trim_timeline, put_apply_target, delete_apply_target;
   };
   StoreWriter(SqliteDb db, Statements stmts, std::size_t max_events);
 

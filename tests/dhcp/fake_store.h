@@ -84,6 +84,13 @@ class FakeStore final : public Store {
   Result<std::vector<ClusterRecord>> LoadClusters() override { return std::vector<ClusterRecord>{}; }
   void PutUpgrade(const UpgradeRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<UpgradeRecord>> LoadUpgrades() override { return std::vector<UpgradeRecord>{}; }
+  void PutApplyTarget(const ApplyTargetRecord&, DurableCallback done) override {
+    Enqueue([] { return Status::Ok(); }, std::move(done));
+  }
+  void DeleteApplyTarget(const MacAddress&, DurableCallback done) override {
+    Enqueue([] { return Status::Ok(); }, std::move(done));
+  }
+  Result<std::vector<ApplyTargetRecord>> LoadApplyTargets() override { return std::vector<ApplyTargetRecord>{}; }
   void AppendEvent(const EventRecord&, DurableCallback done) override { Enqueue([] { return Status::Ok(); }, std::move(done)); }
   Result<std::vector<EventRecord>> LoadEvents(std::int64_t, std::size_t) override { return std::vector<EventRecord>{}; }
   void PutTimelineEntry(const TimelineEntry&, DurableCallback done) override {

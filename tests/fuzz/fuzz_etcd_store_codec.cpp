@@ -46,6 +46,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           again->node_since_ms == u->node_since_ms && again->pinned_version == u->pinned_version &&
           again->pinned_schematic == u->pinned_schematic);
   }
+  if (auto a = DecodeApplyTarget(value); a.ok()) {
+    auto again = DecodeApplyTarget(EncodeApplyTarget(*a));
+    Check(again.ok() && again->mac == a->mac && again->machine == a->machine && again->address == a->address &&
+          again->since_unix == a->since_unix);
+  }
   if (auto t = DecodeToken(value); t.ok()) {
     auto again = DecodeToken(EncodeToken(*t));
     Check(again.ok() && again->token_hash == t->token_hash && again->bound_ip == t->bound_ip &&

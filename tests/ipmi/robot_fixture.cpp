@@ -200,7 +200,7 @@ FixtureResponse RobotFixture::Route(const FixtureRequest& req, std::function<voi
       json fields = {{"active", rescue_active_}, {"authorized_key", authorized}, {"host_key", host}};
       if (rescue_active_) {
         fields["os"] = "linux";
-        fields["password"] = with_password ? json("jEt0dtUvomlyOwRr") : json(nullptr);
+        fields["password"] = with_password ? json(kRescueRootPassword) : json(nullptr);
       } else {
         fields["os"] = json::array({"linux", "vkvm"});
         fields["password"] = nullptr;

@@ -55,6 +55,10 @@ struct RobotFixtureOptions {
 
 class RobotFixture {
  public:
+  // The rescue system's root password, as Robot's activation answers it
+  // (a secret: metalpxe logs in with its key and must never show this).
+  static constexpr const char* kRescueRootPassword = "jEt0dtUvomlyOwRr";
+
   // tls_dir non-empty: HTTPS with a certificate made there (ca_file() trusts it).
   explicit RobotFixture(RobotFixtureOptions options = {}, const std::string& tls_dir = "");
 

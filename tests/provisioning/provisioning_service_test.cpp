@@ -539,6 +539,132 @@ TEST_F(ReinstallServiceTest, ARescueImageWithConfigByApplyWaitsWhereThePowerSide
       << service_->registry().Get(kCp)->reason;
 }
 
+TEST_F(ReinstallServiceTest, AnApplyTargetSurvivesARestartUntilItsConfigIsApplied) {
+  // metalpxed restarts after the image is written and before the config is
+  // applied: the machine is still a target afterwards (from the store), so
+  // the cluster driver still applies its config; once applied, it is not.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    inv->machines[0].ip.reset();
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  ReinstallReached at;
+  at.address = *Ipv4Address::Parse("203.0.113.21");
+  at.address_source = "Hetzner Robot's address of server 321";
+  power_.pending.at(0)(at);
+  ASSERT_EQ(service_->ConfigApplyTargets().size(), 1u);
+  auto restart = [&] {
+    service_.reset();
+    ASSERT_TRUE(store_->Flush().ok());
+    service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+    ASSERT_TRUE(service_->Load().ok());
+  };
+  restart();
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+  auto targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u) << "the restart lost the target";
+  EXPECT_EQ(targets[0].mac, kCp);
+  EXPECT_EQ(targets[0].machine, "cp-1");
+  EXPECT_EQ(targets[0].address.ToString(), "203.0.113.21");
+  service_->OnConfigApplied(kCp, targets[0].address, "no_reboot");
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  restart();
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  EXPECT_TRUE(store_->LoadApplyTargets()->empty()) << "applied: deleted from the store";
+
+  // A target whose machine moved on while metalpxed was down (here: failed
+  // by hand in the store) is dropped at load, from memory and store.
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  power_.pending.at(1)(at);
+  ASSERT_EQ(service_->ConfigApplyTargets().size(), 1u);
+  service_.reset();
+  ASSERT_TRUE(store_->Flush().ok());
+  auto machines = store_->LoadMachines();
+  ASSERT_TRUE(machines.ok());
+  ASSERT_EQ(machines->size(), 1u);
+  MachineRecord failed = machines->front();
+  failed.state = MachineState::kFailed;
+  store_->PutMachine(failed, nullptr);
+  ASSERT_TRUE(store_->Flush().ok());
+  service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+  ASSERT_TRUE(service_->Load().ok());
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_TRUE(store_->LoadApplyTargets()->empty());
+}
+
+TEST_F(ReinstallServiceTest, ARescueReinstallInterruptedByARestartFailsWithAReason) {
+  // metalpxed stops while the rescue system is being driven (nothing
+  // written yet): after the restart nobody drives it and no PXE boot comes,
+  // so it fails with a reason instead of staying reinstall-requested.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+  service_.reset();
+  ASSERT_TRUE(store_->Flush().ok());
+  service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+  ASSERT_TRUE(service_->Load().ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kFailed);
+  EXPECT_NE(service_->registry().Get(kCp)->reason.find("interrupted: metalpxed stopped during the reinstall"),
+            std::string::npos)
+      << service_->registry().Get(kCp)->reason;
+  // And it can be requested again.
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+}
+
+TEST_F(ReinstallServiceTest, APxeReinstallAcrossARestartWaitsForItsPxeBoot) {
+  // Through a BMC and PXE the machine still boots into the installer after
+  // a restart: it stays reinstall-requested until it is served.
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  service_.reset();
+  ASSERT_TRUE(store_->Flush().ok());
+  service_ = std::make_unique<ProvisioningService>(*source_, store_.get(), Options(), &power_, &scheduler_);
+  ASSERT_TRUE(service_->Load().ok());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kReinstallRequested);
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+}
+
+TEST_F(ReinstallServiceTest, AnInstallByUrlEndsAnEarlierApplyTarget) {
+  // A reinstall by apply that never got its config, then the machine
+  // PXE-boots with configDelivery url: no config is pushed at that boot.
+  power_.rescue = true;
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+    inv->machines[0].config_delivery = ConfigDelivery::kApply;
+    c.inventory = inv;
+  });
+  ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
+  ReinstallReached at;
+  at.address = *Ipv4Address::Parse("203.0.113.21");
+  power_.pending.at(0)(at);
+  ASSERT_EQ(service_->ConfigApplyTargets().size(), 1u);
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].config_delivery = ConfigDelivery::kUrl;
+    c.inventory = inv;
+  });
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kPendingInstall);
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_TRUE(store_->LoadApplyTargets()->empty());
+}
+
 TEST_F(ReinstallServiceTest, KexecWithConfigByApplyPutsNoConfigUrlOnTheWire) {
   // installMethod kexec to a Hetzner server: a config URL would carry the
   // config across the internet in plaintext. With apply there is none; the

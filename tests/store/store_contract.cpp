@@ -326,6 +326,56 @@ TEST_P(StoreContract, UpgradeRecordRoundTripUpsertAcrossReopen) {
   }
 }
 
+// configDelivery apply's targets (a Hetzner server whose image is written,
+// waiting in maintenance mode): they survive a restart, a put replaces the
+// MAC's record, a delete removes it and deleting an absent one is no error.
+TEST_P(StoreContract, ApplyTargetRoundTripReplaceDeleteAcrossReopen) {
+  const ApplyTargetRecord a{Mac("a8:a1:59:16:00:01"), "hz-1", Ip("203.0.113.21"), 1'900'000'000};
+  const ApplyTargetRecord b{Mac("a8:a1:59:16:00:02"), "hz-2", Ip("203.0.113.22"), 1'900'000'100};
+  {
+    auto store = Open();
+    auto none = store->LoadApplyTargets();
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty());
+    store->PutApplyTarget(b, nullptr);
+    Durable d;
+    store->PutApplyTarget(a, d.Callback());
+    ASSERT_TRUE(d.Wait().ok());
+  }
+  auto store = Open();
+  auto targets = store->LoadApplyTargets();
+  ASSERT_TRUE(targets.ok()) << targets.status().ToString();
+  ASSERT_EQ(targets->size(), 2u);
+  const auto& first = (*targets)[0];  // by MAC
+  EXPECT_EQ(first.mac, a.mac);
+  EXPECT_EQ(first.machine, "hz-1");
+  EXPECT_EQ(first.address, a.address);
+  EXPECT_EQ(first.since_unix, a.since_unix);
+  EXPECT_EQ((*targets)[1].mac, b.mac);
+  EXPECT_EQ((*targets)[1].address, b.address);
+
+  // A second reinstall of hz-1 waits at another address: replaced, not added.
+  ApplyTargetRecord moved = a;
+  moved.address = Ip("203.0.113.99");
+  moved.since_unix = a.since_unix + 60;
+  store->PutApplyTarget(moved, nullptr);
+  Durable gone;
+  store->DeleteApplyTarget(b.mac, nullptr);
+  store->DeleteApplyTarget(Mac("a8:a1:59:16:00:03"), gone.Callback());  // never a target
+  ASSERT_TRUE(gone.Wait().ok());
+  auto again = store->LoadApplyTargets();
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].mac, a.mac);
+  EXPECT_EQ((*again)[0].address, moved.address);
+  EXPECT_EQ((*again)[0].since_unix, moved.since_unix);
+  store.reset();
+  auto reopened = Open()->LoadApplyTargets();
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_EQ(reopened->size(), 1u);
+  EXPECT_EQ((*reopened)[0].address, moved.address);
+}
+
 TEST_P(StoreContract, TokenRoundTripUpdateAndExpiry) {
   TokenRecord bound{std::string(64, 'a'), Mac("52:54:00:00:00:01"), Ip("10.66.0.100"), 1000, 2000, 5, 0};
   TokenRecord unbound{std::string(64, 'b'), Mac("52:54:00:00:00:02"), std::nullopt, 1000, 3000, 3, 1};

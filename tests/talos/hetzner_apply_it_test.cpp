@@ -16,17 +16,16 @@
 //     finished (no event sink crosses the internet): installed, running,
 //     and the cluster bootstrapped.
 // Everything is the daemon's code (ProvisioningService, ReinstallJobs,
-// DriverPowerControl with the Robot driver, ClusterDriver, the Talos client).
+// DriverPowerControl with the Robot driver, ClusterDriver, the Talos client);
+// the server side is tests/support/hetzner_server.h (also behind the
+// metalpxed test, tests/daemon/hetzner_appliance_it_test.cpp).
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <thread>
 
 #include "core/provisioning/provisioning_service.h"
@@ -34,54 +33,38 @@
 #include "daemon/asio_scheduler.h"
 #include "daemon/cluster_driver.h"
 #include "ipmi/driver_power_control.h"
-#include "tests/ipmi/rescue_sshd.h"
-#include "tests/ipmi/robot_fixture.h"
+#include "tests/support/hetzner_server.h"
 #include "tests/talos/talos_lab.h"
 
 namespace metalpxe {
 namespace {
 
-using testing::RescueSshd;
-using testing::RobotFixture;
-using testing::RobotFixtureOptions;
+using testing::HetznerServer;
+using testing::HetznerServerOptions;
 using testing::RunCommand;
 using testing::Subprocess;
 using testing::TalosLab;
 using testing::WaitFor;
 
 const std::string kMac = "a8:a1:59:16:00:01";
-const std::string kServerIp = "127.0.0.1";  // where Robot says server 321 is (and its rescue sshd listens)
+const std::string kServerIp = HetznerServer::kAddress;  // where Robot says server 321 is (and its rescue sshd listens)
 const std::string kRobotPassword = "robot-pass";
 
 std::string LabFile(const std::string& path) { return TalosLab::Get().dir() + "/" + path; }
 
 std::string Sha256Of(const std::string& path) { return RunCommand({"sha256sum", path}).output.substr(0, 64); }
 
-std::string ReadPrefix(const std::string& path, std::size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  std::string out(n, '\0');
-  in.read(out.data(), std::streamsize(n));
-  out.resize(std::size_t(in.gcount()));
-  return out;
-}
-
 class HetznerApply : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TalosLab::Get().tmp() + "/hetzner-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::create_directories(dir_ + "/state");
-    // The profile's metal image (what the asset cache would hand over): zstd like Image Factory's.
-    std::mt19937 rng(16);
-    raw_.assign(1 << 20, '\0');
-    for (std::size_t i = 0; i < raw_.size(); ++i) raw_[i] = char(i % 4096 < 2048 ? rng() & 0xff : i & 0x0f);
-    std::ofstream(dir_ + "/metal-amd64.raw", std::ios::binary) << raw_;
-    ASSERT_EQ(RunCommand({"zstd", "-q", "-f", dir_ + "/metal-amd64.raw", "-o", dir_ + "/metal-amd64.raw.zst"}).exit_code,
-              0);
-    // The server's disk: a loop device over a file of 0xee bytes.
-    std::ofstream(dir_ + "/disk.img", std::ios::binary) << std::string(4 << 20, '\xee');
-    auto loop = RunCommand({"losetup", "-f", "--show", dir_ + "/disk.img"});
-    ASSERT_EQ(loop.exit_code, 0) << loop.output;
-    loop_ = loop.output.substr(0, loop.output.find('\n'));
+    HetznerServerOptions o;
+    o.netns = TalosLab::Get().netns();
+    o.dir = dir_ + "/server";
+    o.ssh_port = testing::FreeTcpPort();
+    o.robot_password = kRobotPassword;
+    server_ = std::make_unique<HetznerServer>(o);
     work_.emplace(io_.get_executor());
     io_thread_ = std::thread([this] { io_.run(); });
     scheduler_ = std::make_unique<AsioScheduler>(io_);
@@ -95,19 +78,19 @@ class HetznerApply : public ::testing::Test {
     io_.stop();
     io_thread_.join();
     apid_.reset();
-    if (!loop_.empty()) RunCommand({"losetup", "-d", loop_});
+    server_.reset();
   }
 
   // The appliance: cluster prod (cluster-a's configs), machine hz-1 with a
   // hetzner-robot bmc, installMethod image, configDelivery apply; no ip in
   // the inventory unless `inventory_ip`.
-  void Configure(const RobotFixture& robot, const RescueSshd& rescue, const std::string& inventory_ip = "") {
+  void Configure(const std::string& inventory_ip = "") {
     auto cfg = std::make_shared<AppConfig>();
     cfg->server.state_dir = dir_ + "/state";
     cfg->server.address = *Ipv4Address::Parse("10.0.0.1");
     cfg->dhcp.mode = DhcpMode::kProxy;
-    cfg->power.hetzner_robot.url = robot.url();
-    cfg->power.hetzner_robot.ca_file = robot.ca_file();
+    cfg->power.hetzner_robot.url = server_->robot().url();
+    cfg->power.hetzner_robot.ca_file = server_->robot().ca_file();
     ProfileConfig profile;
     profile.name = "hetzner";
     profile.kernel = "/nonexistent/vmlinuz";
@@ -129,7 +112,7 @@ class HetznerApply : public ::testing::Test {
     m.macs = {*MacAddress::Parse(kMac)};
     m.profile = "hetzner";
     m.cluster = "prod";
-    m.install_disk = loop_;
+    m.install_disk = server_->disk();
     m.config_delivery = ConfigDelivery::kApply;
     if (!inventory_ip.empty()) m.ip = *Ipv4Address::Parse(inventory_ip);
     m.bmc = BmcConfig{};
@@ -137,7 +120,7 @@ class HetznerApply : public ::testing::Test {
     m.bmc->address = "321";
     m.bmc->username = "#ws+robotuser";
     m.bmc->password = Secret(kRobotPassword);
-    m.bmc->ssh_key_file = rescue.client_key();
+    m.bmc->ssh_key_file = server_->rescue().client_key();
     m.bmc->install_method = InstallMethod::kImage;
     inv->machines.push_back(m);
     cfg->inventory = inv;
@@ -145,7 +128,7 @@ class HetznerApply : public ::testing::Test {
   }
 
   // metalpxed's parts, wired as the daemon wires them.
-  void StartDaemon(const RobotFixture& robot, const RescueSshd& rescue) {
+  void StartDaemon() {
     auto store = SqliteStore::Open(dir_ + "/state");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -153,11 +136,11 @@ class HetznerApply : public ::testing::Test {
     ctx.request_timeout = std::chrono::milliseconds(3000);
     ctx.retry.max_attempts = 2;
     ctx.retry.initial_backoff = std::chrono::milliseconds(20);
-    ctx.robot_base_url = robot.url();
-    ctx.robot_ca_file = robot.ca_file();
-    ctx.ssh_port = rescue.port();
+    ctx.robot_base_url = server_->robot().url();
+    ctx.robot_ca_file = server_->robot().ca_file();
+    ctx.ssh_port = server_->rescue().port();
     ctx.rescue_timeout = std::chrono::seconds(20);
-    const std::string image = dir_ + "/metal-amd64.raw.zst";
+    const std::string image = server_->metal_image_zst();
     power_ = std::make_unique<DriverPowerControl>(io_, ctx, MakePowerDriver,
                                                   [image](const ProfileConfig&) -> Result<DiskImageInstall> {
                                                     return DiskImageInstall{image, Sha256Of(image), "zstd", ""};
@@ -175,6 +158,15 @@ class HetznerApply : public ::testing::Test {
     driver_->Start();
   }
 
+  // metalpxed stops (everything in memory gone, the store closed) and starts again.
+  void RestartDaemon() {
+    driver_.reset();
+    service_.reset();
+    power_.reset();
+    store_.reset();
+    StartDaemon();
+  }
+
   MachineState State() { return service_->registry().StateOf(*MacAddress::Parse(kMac)); }
   std::string Events() {
     std::string out;
@@ -182,7 +174,8 @@ class HetznerApply : public ::testing::Test {
     return out;
   }
 
-  std::string dir_, loop_, raw_;
+  std::string dir_;
+  std::unique_ptr<HetznerServer> server_;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread io_thread_;
@@ -196,25 +189,15 @@ class HetznerApply : public ::testing::Test {
 };
 
 TEST_F(HetznerApply, RescueImageThenConfigAppliedAtRobotsAddressThenInstalledRunningBootstrapped) {
-  RescueSshd rescue(TalosLab::Get().netns(), testing::FreeTcpPort());
-  std::atomic<bool> disk_booted{false};
-  RobotFixtureOptions o;
-  o.server_ip = kServerIp;
-  o.rescue_host_keys = {rescue.HostPublicKey()};
-  o.on_reset = [&](const std::string&, bool rescue_active, const std::string&) {
-    if (rescue_active) rescue.Start();
-    else disk_booted = true;  // Talos from the disk: maintenance mode (started below, as it boots)
-  };
-  RobotFixture robot(o, dir_);
-  Configure(robot, rescue);
-  StartDaemon(robot, rescue);
+  Configure();
+  StartDaemon();
   const MacAddress mac = *MacAddress::Parse(kMac);
   EXPECT_FALSE(service_->registry().AddressOf(mac).has_value()) << "never seen by our DHCP";
 
   ASSERT_TRUE(service_->RequestReinstall(mac, false).ok());
-  ASSERT_TRUE(WaitFor([&] { return disk_booted.load(); }, std::chrono::seconds(60)))
-      << Events() << "\nsshd:\n" << rescue.SshdLog();
-  EXPECT_EQ(ReadPrefix(dir_ + "/disk.img", raw_.size()), raw_) << "the image, byte for byte";
+  ASSERT_TRUE(WaitFor([&] { return server_->disk_booted(); }, std::chrono::seconds(60)))
+      << Events() << "\nsshd:\n" << server_->rescue().SshdLog();
+  EXPECT_TRUE(server_->DiskHoldsImage()) << "the image, byte for byte";
   ASSERT_TRUE(WaitFor([&] { return State() == MachineState::kPendingInstall; }, std::chrono::seconds(10))) << Events();
   // The address Robot lists for server 321 is where the machine is now, and
   // where its config goes.
@@ -259,21 +242,44 @@ TEST_F(HetznerApply, RescueImageThenConfigAppliedAtRobotsAddressThenInstalledRun
   EXPECT_EQ(events.find(key.substr(40, 20)), std::string::npos);
 }
 
+// metalpxed restarts after the image is written and before Talos answers
+// in maintenance mode: the apply target comes back from the store and the
+// machine still reaches running, with the config applied once.
+TEST_F(HetznerApply, ARestartBetweenImageWrittenAndConfigAppliedStillReachesRunning) {
+  Configure();
+  StartDaemon();
+  const MacAddress mac = *MacAddress::Parse(kMac);
+  ASSERT_TRUE(service_->RequestReinstall(mac, false).ok());
+  ASSERT_TRUE(WaitFor([&] { return server_->disk_booted() && State() == MachineState::kPendingInstall; },
+                      std::chrono::seconds(60)))
+      << Events();
+  ASSERT_EQ(service_->ConfigApplyTargets().size(), 1u);
+
+  RestartDaemon();
+  EXPECT_EQ(State(), MachineState::kPendingInstall);
+  const auto targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u) << "the restart lost the apply target";
+  EXPECT_EQ(targets[0].address.ToString(), kServerIp);
+
+  apid_ = std::make_unique<Subprocess>(TalosLab::Get().StartApid(
+      {"--listen", kServerIp + ":50000", "--address", kServerIp, "--maintenance", "--then-run",
+       "--not-ready-bootstraps", "0"}));
+  ASSERT_TRUE(WaitFor([&] { return State() == MachineState::kRunning; }, std::chrono::seconds(60)))
+      << MachineStateName(State()) << "\n" << Events() << apid_->Describe();
+  EXPECT_EQ(service_->counters().configs_applied.load(), 1u);
+  EXPECT_NE(Events().find("config applied over TLS to " + kServerIp), std::string::npos) << Events();
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  // And a second restart does not apply it again.
+  RestartDaemon();
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  EXPECT_EQ(State(), MachineState::kRunning);
+}
+
 TEST_F(HetznerApply, TheInventorysAddressWinsOverRobotsListing) {
-  RescueSshd rescue(TalosLab::Get().netns(), testing::FreeTcpPort());
-  std::atomic<bool> disk_booted{false};
-  RobotFixtureOptions o;
-  o.server_ip = kServerIp;
-  o.rescue_host_keys = {rescue.HostPublicKey()};
-  o.on_reset = [&](const std::string&, bool rescue_active, const std::string&) {
-    if (rescue_active) rescue.Start();
-    else disk_booted = true;
-  };
-  RobotFixture robot(o, dir_);
-  Configure(robot, rescue, "127.0.0.61");  // e.g. an additional IP routed to the server
-  StartDaemon(robot, rescue);
+  Configure("127.0.0.61");  // e.g. an additional IP routed to the server
+  StartDaemon();
   ASSERT_TRUE(service_->RequestReinstall(*MacAddress::Parse(kMac), false).ok());
-  ASSERT_TRUE(WaitFor([&] { return disk_booted.load() && State() == MachineState::kPendingInstall; },
+  ASSERT_TRUE(WaitFor([&] { return server_->disk_booted() && State() == MachineState::kPendingInstall; },
                       std::chrono::seconds(60)))
       << Events();
   apid_ = std::make_unique<Subprocess>(TalosLab::Get().StartApid(
