@@ -1,11 +1,15 @@
 // EnsureApiPki: files and modes, reuse, SANs as openssl sees them, reissue on
 // an address change; the client config round trip.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
 
 #include <gtest/gtest.h>
 
 #include "api/management/client_config.h"
 #include "api/management/pki.h"
+#include "api/management/x509_issuer.h"
 #include "tests/management/mgmt_fixture.h"
 #include "tests/support/subprocess.h"
 
@@ -90,6 +94,105 @@ TEST(MgmtPki, NewAddressReissuesServerCertFromSameCa) {
   EXPECT_NE(first->server_cert_pem, second->server_cert_pem);
   EXPECT_NE(OpensslText(dir.path() + "/pki/server.crt").find("IP Address:192.168.7.2"), std::string::npos);
   EXPECT_EQ(LoadClientConfig(second->client_config_path)->endpoint, "192.168.7.2:50200");
+}
+
+// The shared store's values as a map (EtcdStore's create-if-absent runs on
+// a real etcd in etcd_ha_appliance_it_test).
+class PkiMapSharedValues final : public SharedValues {
+ public:
+  Result<Secret> CreateOnce(const std::string& name, const Secret& candidate) override {
+    return values.emplace(name, candidate).first->second;
+  }
+  std::map<std::string, Secret> values;
+};
+
+bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+TEST(MgmtPki, SharedCaIsOneForEveryApplianceEachWithItsOwnServerCertificate) {
+  TempDir a, b;
+  // Appliance a had its own CA before (SQLite): the one offered, and kept,
+  // so client configs made with it keep working.
+  auto before = EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a");
+  ASSERT_TRUE(before.ok());
+  PkiMapSharedValues shared;
+  auto pa = EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a", 50100, &shared);
+  ASSERT_TRUE(pa.ok()) << pa.status().ToString();
+  EXPECT_EQ(pa->ca_cert_pem, before->ca_cert_pem);
+  EXPECT_EQ(pa->server_cert_pem, before->server_cert_pem);  // same CA: nothing reissued
+  auto pb = EnsureApiPki(b.path(), Ipv4Address::FromOctets(10, 66, 0, 3), "mpx-b", 50100, &shared);
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  EXPECT_EQ(pb->ca_cert_pem, pa->ca_cert_pem);
+  EXPECT_TRUE(pb->ca_key_pem == pa->ca_key_pem);
+  // Each its own server certificate, with its own names, from the shared CA.
+  EXPECT_NE(pb->server_cert_pem, pa->server_cert_pem);
+  EXPECT_TRUE(CertificateCovers(pb->server_cert_pem, pa->ca_cert_pem, {"10.66.0.3"}, {"mpx-b"}));
+  EXPECT_FALSE(CertificateCovers(pb->server_cert_pem, pa->ca_cert_pem, {"10.66.0.2"}, {}));
+  // The key is in the store only: no ca.key in either stateDir.
+  EXPECT_FALSE(FileExists(a.path() + "/pki/ca.key"));
+  EXPECT_FALSE(FileExists(b.path() + "/pki/ca.key"));
+  EXPECT_TRUE(FileExists(b.path() + "/pki/ca.crt"));
+  auto decoded = DecodeCaBundle(shared.values.at(kSharedApiCaName).Reveal());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->cert_pem, pa->ca_cert_pem);
+  // A restart reuses everything.
+  auto again = EnsureApiPki(b.path(), Ipv4Address::FromOctets(10, 66, 0, 3), "mpx-b", 50100, &shared);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->server_cert_pem, pb->server_cert_pem);
+  EXPECT_EQ(again->admin_cert_pem, pb->admin_cert_pem);
+
+  // An appliance whose own CA lost the race switches to the shared one:
+  // its certificates are reissued from it.
+  TempDir c;
+  ASSERT_TRUE(EnsureApiPki(c.path(), Ipv4Address::FromOctets(10, 66, 0, 4), "mpx-c").ok());
+  auto pc = EnsureApiPki(c.path(), Ipv4Address::FromOctets(10, 66, 0, 4), "mpx-c", 50100, &shared);
+  ASSERT_TRUE(pc.ok());
+  EXPECT_EQ(pc->ca_cert_pem, pa->ca_cert_pem);
+  EXPECT_TRUE(CertificateCovers(pc->server_cert_pem, pa->ca_cert_pem, {"10.66.0.4"}, {"mpx-c"}));
+  EXPECT_TRUE(CertificateCovers(pc->admin_cert_pem, pa->ca_cert_pem, {}, {}));
+  EXPECT_FALSE(FileExists(c.path() + "/pki/ca.key"));
+}
+
+TEST(MgmtPki, DamagedSharedCaIsAnErrorNeverALocalCa) {
+  auto ca = IssueCa("test CA");
+  auto other = IssueCa("other CA");
+  ASSERT_TRUE(ca.ok() && other.ok());
+  LeafSpec leaf_spec;
+  leaf_spec.common_name = "leaf";
+  auto leaf = IssueLeaf(*ca, leaf_spec);
+  ASSERT_TRUE(leaf.ok());
+  const std::string key = ca->key_pem.Reveal();
+  const std::vector<std::string> bad = {
+      "",
+      key,                                                // no certificate
+      ca->cert_pem,                                       // no key
+      ca->cert_pem + other->key_pem.Reveal(),             // not its key
+      leaf->cert_pem + leaf->key_pem.Reveal(),            // not a CA
+      ca->cert_pem + ca->cert_pem + key,                  // two certificates
+      ca->cert_pem + "junk\n" + key,                      // text between
+      ca->cert_pem + key + "junk",                        // text after
+      ca->cert_pem + key + key,                           // two keys
+      ca->cert_pem + "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+      ca->cert_pem.substr(0, ca->cert_pem.size() / 2) + key,
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    auto d = DecodeCaBundle(bad[i]);
+    ASSERT_FALSE(d.ok()) << i;
+    EXPECT_EQ(d.status().code(), ErrorCode::kDataLoss) << i;
+    EXPECT_EQ(d.status().message().find("PRIVATE KEY"), std::string::npos) << i;
+  }
+  auto good = DecodeCaBundle(EncodeCaBundle(*ca).Reveal());
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->cert_pem, ca->cert_pem);
+  EXPECT_TRUE(good->key_pem == ca->key_pem);
+
+  TempDir dir;
+  PkiMapSharedValues shared;
+  shared.values.emplace(kSharedApiCaName, Secret(ca->cert_pem + other->key_pem.Reveal()));
+  auto pki = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a", 50100, &shared);
+  ASSERT_FALSE(pki.ok());
+  EXPECT_EQ(pki.status().code(), ErrorCode::kDataLoss);
+  EXPECT_FALSE(FileExists(dir.path() + "/pki/ca.key"));
+  EXPECT_FALSE(FileExists(dir.path() + "/pki/server.crt"));
 }
 
 TEST(MgmtClientConfig, RoundTripAndStrictParse) {
