@@ -45,6 +45,25 @@ Result<Secret> EtcdStore::CreateOnce(const std::string& name, const Secret& cand
   return Status(ErrorCode::kUnavailable, "etcd store: " + key + " keeps disappearing; is something deleting it?");
 }
 
+Result<SharedValues::Versioned> EtcdStore::Read(const std::string& name) {
+  const std::string key = keys_.Shared(name);
+  auto r = client_->RangeSync(GetRequest(key));
+  if (!r.ok()) return Status(r.status().code(), "etcd store: " + key + ": " + r.status().message());
+  Versioned out;
+  if (r->kvs_size() > 0) {
+    out.value = r->kvs(0).value();
+    out.revision = r->kvs(0).mod_revision();
+  }
+  return out;
+}
+
+Result<bool> EtcdStore::Replace(const std::string& name, std::int64_t expected_revision, const std::string& value) {
+  const std::string key = keys_.Shared(name);
+  auto cas = CompareAndSwapSync(*client_, key, expected_revision, value);
+  if (!cas.ok()) return Status(cas.status().code(), "etcd store: " + key + ": " + cas.status().message());
+  return cas->swapped;
+}
+
 void EtcdStore::PutLease(const LeaseRecord& lease, DurableCallback done) {
   writer_->Submit({lease, std::move(done)});
 }

@@ -65,6 +65,9 @@ class EtcdStore final : public Store, public SharedValues {
   // <prefix>shared/<name>: created with a compare-and-swap on "absent",
   // read otherwise (blocking, within the call timeout). Never logged.
   Result<Secret> CreateOnce(const std::string& name, const Secret& candidate) override;
+  // Revision: the key's mod_revision.
+  Result<Versioned> Read(const std::string& name) override;
+  Result<bool> Replace(const std::string& name, std::int64_t expected_revision, const std::string& value) override;
 
   EtcdStoreStats Stats() const { return writer_->Stats(); }
   const StoreKeys& keys() const { return keys_; }

@@ -84,6 +84,7 @@ Result<ApiPki> EnsureApiPki(const std::string& state_dir, Ipv4Address server_add
   if (host_name.empty()) host_name = LocalHostName();
   ApiPki pki;
   pki.dir = state_dir + "/pki";
+  pki.shared = shared;
   if (auto s = MakePrivateDir(pki.dir); !s.ok()) return s;
   const std::string ca_crt = pki.dir + "/ca.crt", ca_key = pki.dir + "/ca.key";
   const std::string srv_crt = pki.dir + "/server.crt", srv_key = pki.dir + "/server.key";

@@ -31,6 +31,9 @@ struct ApiPki {
   std::string server_cert_pem;
   Secret server_key_pem;
   std::string client_config_path;  // <stateDir>/pki/admin.metalpxeconfig
+  // The shared store's values when several appliances share the CA (then
+  // the client config ledger and deny list are shared too), else null.
+  SharedValues* shared = nullptr;
 };
 
 // Creates what is missing, reuses what is there. The server certificate is

@@ -457,6 +457,24 @@ TEST_F(HaApplianceIt, TokenKeyApiCaAndRecordsAreShared) {
       },
       10s))
       << machines.output << daemon_[config_from]->Describe();
+  // The ledger is shared: the other appliance lists it and revokes it, and
+  // then the appliance that made it refuses it too (it reads the shared
+  // deny list again within a second).
+  auto list = Ctl(config_from, {"config", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("ops"), std::string::npos) << list.output;
+  auto revoke = Ctl(config_from, {"config", "revoke", "ops"});
+  EXPECT_EQ(revoke.exit_code, 0) << revoke.output;
+  testing::CommandResult refused;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        refused = RunCommand({testing::BinaryDir() + "/cli/metalpxectl", "--config", ops.string(), "--endpoint",
+                              kApplianceIp[script_from] + ":50100", "machines"},
+                             20s);
+        return refused.exit_code != 0 && refused.output.find("revoked") != std::string::npos;
+      },
+      5s))
+      << refused.output;
   // The admin config of either appliance works against the other too.
   auto cross = RunCommand({testing::BinaryDir() + "/cli/metalpxectl", "--config",
                            (StateDir(other) / "pki" / "admin.metalpxeconfig").string(), "--endpoint",

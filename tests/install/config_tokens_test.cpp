@@ -16,6 +16,7 @@
 #include "core/install/config_tokens.h"
 #include "core/install/token_key.h"
 #include "core/store/sqlite_store.h"
+#include "tests/support/map_shared_values.h"
 
 namespace metalpxe {
 namespace {
@@ -213,18 +214,6 @@ TEST(install_config_tokens, TheKeyIsMadeOnceAndKept) {
   std::filesystem::remove_all(dir);
 }
 
-// The shared store's values as a map (EtcdStore's create-if-absent is tested
-// on a real etcd in etcd_ha_appliance_it_test).
-class MapSharedValues final : public SharedValues {
- public:
-  Result<Secret> CreateOnce(const std::string& name, const Secret& candidate) override {
-    ++calls;
-    return values.emplace(name, candidate).first->second;
-  }
-  std::map<std::string, Secret> values;
-  int calls = 0;
-};
-
 TEST(install_config_tokens, SharedKeyIsOneForEveryApplianceAndLeavesTheirFilesAlone) {
   const std::string base = ::testing::TempDir() + "/token-key-shared-" + std::to_string(::getpid());
   std::filesystem::remove_all(base);
@@ -233,7 +222,7 @@ TEST(install_config_tokens, SharedKeyIsOneForEveryApplianceAndLeavesTheirFilesAl
   // Appliance a ran on SQLite before: its key is the one offered, and kept.
   auto own = LoadOrCreateTokenKey(base + "/a");
   ASSERT_TRUE(own.ok());
-  MapSharedValues shared;
+  testing::MapSharedValues shared;
   auto a = LoadOrCreateSharedTokenKey(shared, base + "/a");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(*a, *own);
@@ -241,8 +230,8 @@ TEST(install_config_tokens, SharedKeyIsOneForEveryApplianceAndLeavesTheirFilesAl
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(*b, *a);
   EXPECT_FALSE(std::filesystem::exists(base + "/b/token.key"));  // no file: the store holds it
-  EXPECT_EQ(shared.values.at(kSharedTokenKeyName).Reveal(), EncodeTokenKey(*a).Reveal());
-  EXPECT_EQ(shared.values.at(kSharedTokenKeyName).Reveal().size(), 64u);
+  EXPECT_EQ(shared.values.at(kSharedTokenKeyName).value, EncodeTokenKey(*a).Reveal());
+  EXPECT_EQ(shared.values.at(kSharedTokenKeyName).value.size(), 64u);
 
   // A token issued with a's key opens on b.
   ConfigTokenIssuer issuer_a({}, *a), issuer_b({}, *b);
@@ -250,7 +239,7 @@ TEST(install_config_tokens, SharedKeyIsOneForEveryApplianceAndLeavesTheirFilesAl
   EXPECT_EQ(*issuer_b.Redeem(token, kIpA, kNow), kMacA);
 
   // Without a file, a fresh random key is offered.
-  MapSharedValues fresh;
+  testing::MapSharedValues fresh;
   auto c = LoadOrCreateSharedTokenKey(fresh, base + "/b");
   ASSERT_TRUE(c.ok());
   EXPECT_NE(*c, *a);
@@ -259,8 +248,8 @@ TEST(install_config_tokens, SharedKeyIsOneForEveryApplianceAndLeavesTheirFilesAl
   // A damaged value is an error, never a key made of it.
   for (const std::string& bad : std::vector<std::string>{"", "00", std::string(64, 'g'), std::string(63, '0'), std::string(65, '0'),
                                 std::string(64, 'A')}) {
-    MapSharedValues damaged;
-    damaged.values.emplace(kSharedTokenKeyName, Secret(bad));
+    testing::MapSharedValues damaged;
+    damaged.values[kSharedTokenKeyName] = {bad, 1};
     auto d = LoadOrCreateSharedTokenKey(damaged, base + "/b");
     ASSERT_FALSE(d.ok()) << bad;
     EXPECT_EQ(d.status().code(), ErrorCode::kDataLoss);

@@ -3,14 +3,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "api/management/client_certificates.h"
 #include "api/management/client_config.h"
 #include "api/management/pki.h"
 #include "api/management/x509_issuer.h"
 #include "tests/management/mgmt_fixture.h"
+#include "tests/support/map_shared_values.h"
 #include "tests/support/subprocess.h"
 
 namespace metalpxe::testing {
@@ -96,17 +101,7 @@ TEST(MgmtPki, NewAddressReissuesServerCertFromSameCa) {
   EXPECT_EQ(LoadClientConfig(second->client_config_path)->endpoint, "192.168.7.2:50200");
 }
 
-// The shared store's values as a map (EtcdStore's create-if-absent runs on
-// a real etcd in etcd_ha_appliance_it_test).
-class PkiMapSharedValues final : public SharedValues {
- public:
-  Result<Secret> CreateOnce(const std::string& name, const Secret& candidate) override {
-    return values.emplace(name, candidate).first->second;
-  }
-  std::map<std::string, Secret> values;
-};
-
-bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool PkiFileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 TEST(MgmtPki, SharedCaIsOneForEveryApplianceEachWithItsOwnServerCertificate) {
   TempDir a, b;
@@ -114,7 +109,7 @@ TEST(MgmtPki, SharedCaIsOneForEveryApplianceEachWithItsOwnServerCertificate) {
   // so client configs made with it keep working.
   auto before = EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a");
   ASSERT_TRUE(before.ok());
-  PkiMapSharedValues shared;
+  MapSharedValues shared;
   auto pa = EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a", 50100, &shared);
   ASSERT_TRUE(pa.ok()) << pa.status().ToString();
   EXPECT_EQ(pa->ca_cert_pem, before->ca_cert_pem);
@@ -128,10 +123,10 @@ TEST(MgmtPki, SharedCaIsOneForEveryApplianceEachWithItsOwnServerCertificate) {
   EXPECT_TRUE(CertificateCovers(pb->server_cert_pem, pa->ca_cert_pem, {"10.66.0.3"}, {"mpx-b"}));
   EXPECT_FALSE(CertificateCovers(pb->server_cert_pem, pa->ca_cert_pem, {"10.66.0.2"}, {}));
   // The key is in the store only: no ca.key in either stateDir.
-  EXPECT_FALSE(FileExists(a.path() + "/pki/ca.key"));
-  EXPECT_FALSE(FileExists(b.path() + "/pki/ca.key"));
-  EXPECT_TRUE(FileExists(b.path() + "/pki/ca.crt"));
-  auto decoded = DecodeCaBundle(shared.values.at(kSharedApiCaName).Reveal());
+  EXPECT_FALSE(PkiFileExists(a.path() + "/pki/ca.key"));
+  EXPECT_FALSE(PkiFileExists(b.path() + "/pki/ca.key"));
+  EXPECT_TRUE(PkiFileExists(b.path() + "/pki/ca.crt"));
+  auto decoded = DecodeCaBundle(shared.values.at(kSharedApiCaName).value);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->cert_pem, pa->ca_cert_pem);
   // A restart reuses everything.
@@ -149,7 +144,7 @@ TEST(MgmtPki, SharedCaIsOneForEveryApplianceEachWithItsOwnServerCertificate) {
   EXPECT_EQ(pc->ca_cert_pem, pa->ca_cert_pem);
   EXPECT_TRUE(CertificateCovers(pc->server_cert_pem, pa->ca_cert_pem, {"10.66.0.4"}, {"mpx-c"}));
   EXPECT_TRUE(CertificateCovers(pc->admin_cert_pem, pa->ca_cert_pem, {}, {}));
-  EXPECT_FALSE(FileExists(c.path() + "/pki/ca.key"));
+  EXPECT_FALSE(PkiFileExists(c.path() + "/pki/ca.key"));
 }
 
 TEST(MgmtPki, DamagedSharedCaIsAnErrorNeverALocalCa) {
@@ -186,13 +181,82 @@ TEST(MgmtPki, DamagedSharedCaIsAnErrorNeverALocalCa) {
   EXPECT_TRUE(good->key_pem == ca->key_pem);
 
   TempDir dir;
-  PkiMapSharedValues shared;
-  shared.values.emplace(kSharedApiCaName, Secret(ca->cert_pem + other->key_pem.Reveal()));
+  MapSharedValues shared;
+  shared.values[kSharedApiCaName] = {ca->cert_pem + other->key_pem.Reveal(), 1};
   auto pki = EnsureApiPki(dir.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a", 50100, &shared);
   ASSERT_FALSE(pki.ok());
   EXPECT_EQ(pki.status().code(), ErrorCode::kDataLoss);
-  EXPECT_FALSE(FileExists(dir.path() + "/pki/ca.key"));
-  EXPECT_FALSE(FileExists(dir.path() + "/pki/server.crt"));
+  EXPECT_FALSE(PkiFileExists(dir.path() + "/pki/ca.key"));
+  EXPECT_FALSE(PkiFileExists(dir.path() + "/pki/server.crt"));
+}
+
+// Two appliances with one shared CA share the ledger of issued client configs
+// and the deny list: a config made on one is listed on the other, a name is
+// taken on both, and a revocation on one is refused by the other.
+TEST(MgmtPki, SharedLedgerAndDenyListCountOnEveryAppliance) {
+  TempDir a, b;
+  // Appliance a ran alone before and revoked a serial then: it stays revoked.
+  ASSERT_TRUE(EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a").ok());
+  {
+    ClientCertificates alone(*EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a"));
+    ASSERT_TRUE(alone.Load().ok());
+    auto old = alone.Issue("old", ApiRole::kViewer, 30, "admin");
+    ASSERT_TRUE(old.ok());
+    ASSERT_TRUE(alone.Revoke("old", "admin", "").ok());
+  }
+  MapSharedValues shared;
+  auto pa = EnsureApiPki(a.path(), Ipv4Address::FromOctets(10, 66, 0, 2), "mpx-a", 50100, &shared);
+  auto pb = EnsureApiPki(b.path(), Ipv4Address::FromOctets(10, 66, 0, 3), "mpx-b", 50100, &shared);
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  ClientCertificates ca(*pa), cb(*pb);
+  ASSERT_TRUE(ca.Load().ok());
+  ASSERT_TRUE(cb.Load().ok());
+  ASSERT_TRUE(ca.shared() && cb.shared());
+  auto listed = cb.List();
+  const auto old = std::find_if(listed.begin(), listed.end(), [](const auto& e) { return e.name == "old"; });
+  ASSERT_NE(old, listed.end());
+  EXPECT_NE(old->revoked_unix, 0);
+  EXPECT_EQ(cb.CheckNotRevoked(old->serial).code(), ErrorCode::kPermissionDenied);
+  // Both appliances' admin certificates are listed (and revocable) everywhere.
+  int admins = 0;
+  for (const auto& e : listed) admins += e.name == "admin" ? 1 : 0;
+  EXPECT_EQ(admins, 2);
+
+  auto ops = ca.Issue("ops", ApiRole::kOperator, 30, "admin");
+  ASSERT_TRUE(ops.ok()) << ops.status().ToString();
+  EXPECT_EQ(cb.Issue("ops", ApiRole::kViewer, 30, "admin").status().code(), ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(cb.CheckNotRevoked(ops->entry.serial).ok());  // b read the deny list just now
+  EXPECT_TRUE(ca.CheckNotRevoked(ops->entry.serial).ok());
+
+  // Revoked on b: refused by a once a reads the deny list again (at most
+  // kSharedReadInterval later).
+  ASSERT_TRUE(cb.Revoke("ops", "admin", "").ok());
+  EXPECT_EQ(cb.CheckNotRevoked(ops->entry.serial).code(), ErrorCode::kPermissionDenied);
+  std::this_thread::sleep_for(kSharedReadInterval + std::chrono::milliseconds(100));
+  EXPECT_EQ(ca.CheckNotRevoked(ops->entry.serial).code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(ca.Revoke("ops", "admin", "").status().code(), ErrorCode::kNotFound);  // no valid "ops" left
+  EXPECT_NE(shared.values.at(kSharedRevokedName).value.find(ops->entry.serial), std::string::npos);
+
+  // The store unreachable: the last deny list read still applies, the API
+  // still answers, nothing can be issued or revoked.
+  auto fine = ca.Issue("fine", ApiRole::kViewer, 30, "admin");
+  ASSERT_TRUE(fine.ok());
+  shared.fail = true;
+  std::this_thread::sleep_for(kSharedReadInterval + std::chrono::milliseconds(100));
+  EXPECT_EQ(ca.CheckNotRevoked(ops->entry.serial).code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(ca.CheckNotRevoked(fine->entry.serial).ok());
+  EXPECT_EQ(ca.Issue("later", ApiRole::kViewer, 30, "admin").status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(ca.Revoke("fine", "admin", "").status().code(), ErrorCode::kUnavailable);
+  shared.fail = false;
+
+  // A damaged deny list in the store: every call refused until it is fixed.
+  const auto good = shared.values.at(kSharedRevokedName);
+  shared.values[kSharedRevokedName] = {"not a serial\n", good.revision + 100};
+  std::this_thread::sleep_for(kSharedReadInterval + std::chrono::milliseconds(100));
+  EXPECT_EQ(cb.CheckNotRevoked(fine->entry.serial).code(), ErrorCode::kUnavailable);
+  shared.values[kSharedRevokedName] = {good.value, good.revision + 101};
+  std::this_thread::sleep_for(kSharedReadInterval + std::chrono::milliseconds(100));
+  EXPECT_TRUE(cb.CheckNotRevoked(fine->entry.serial).ok());
 }
 
 TEST(MgmtClientConfig, RoundTripAndStrictParse) {
