@@ -37,6 +37,7 @@ struct ApplianceModules::Impl {
   boost::asio::io_context& io;
   SwappableConfigSource& source;
   std::unique_ptr<Store> store;  // SQLite in stateDir, or etcd shared by several appliances
+  SharedValues* shared = nullptr;  // the etcd store's shared values (token key, API CA); null on SQLite
   std::unique_ptr<AsioScheduler> scheduler;
   std::unique_ptr<DriverPowerControl> power;
   std::unique_ptr<LoaderPresence> loaders;
@@ -93,8 +94,12 @@ struct ApplianceModules::Impl {
     if (!opened.ok()) return {opened.status().code(), "store: " + opened.status().message()};
     store = std::move(opened->store);
     spdlog::info("store: {}", opened->description);
-    auto key = LoadOrCreateTokenKey(server.state_dir);
+    // A shared store (etcd) also holds what every appliance must agree on:
+    // the config token key here, the API CA in StartManagementApi.
+    shared = dynamic_cast<SharedValues*>(store.get());
+    auto key = shared ? LoadOrCreateSharedTokenKey(*shared, server.state_dir) : LoadOrCreateTokenKey(server.state_dir);
     if (!key.ok()) return key.status();
+    if (shared) spdlog::info("config tokens: signed with the key shared through the store");
 
     scheduler = std::make_unique<AsioScheduler>(io);
     PowerContext power_context;
@@ -115,7 +120,9 @@ struct ApplianceModules::Impl {
     options.loader_exists = [this](std::string_view file) { return loaders->Exists(file); };
     service = std::make_unique<ProvisioningService>(source, store.get(), options, power.get(), scheduler.get());
     if (auto st = service->Load(); !st.ok()) return st;
-    clusters = std::make_unique<ClusterDriver>(source, service->registry(), store.get(), *scheduler);
+    ClusterDriverOptions cluster_options;
+    cluster_options.shared_store = shared != nullptr;  // other appliances bootstrap too: read their records
+    clusters = std::make_unique<ClusterDriver>(source, service->registry(), store.get(), *scheduler, cluster_options);
     if (auto st = clusters->Load(); !st.ok()) return {st.code(), "clusters: " + st.message()};
     clusters->SetConfigApplier(service.get());
     clusters->Start();
@@ -205,7 +212,7 @@ struct ApplianceModules::Impl {
       api_address = *listen;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    auto pki = EnsureApiPki(server.state_dir, api_address, host, port);
+    auto pki = EnsureApiPki(server.state_dir, api_address, host, port, shared);
     if (!pki.ok()) return pki.status();
     ManagementParts parts;
     parts.config = &source;

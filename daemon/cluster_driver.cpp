@@ -156,6 +156,7 @@ std::vector<ClusterMember> ClusterDriver::Members(const AppConfig& config, const
 }
 
 void ClusterDriver::Round() {
+  if (options_.shared_store) RereadRecords();
   ApplyConfigs();
   const auto config = config_.Current();
   for (const auto& [name, cluster] : config->clusters) {
@@ -164,6 +165,31 @@ void ClusterDriver::Round() {
       if (stopping_) return;
     }
     DriveCluster(cluster, Targets(*config, registry_, name));
+  }
+}
+
+void ClusterDriver::RereadRecords() {
+  if (!store_) return;
+  auto loaded = store_->LoadClusters();
+  if (!loaded.ok()) {
+    // The round goes on with what this appliance knew; the store's health
+    // is reported elsewhere (metalpxectl health, metalpxe_store_quorum).
+    spdlog::warn("clusters: cannot read the shared bootstrap records: {}", loaded.status().ToString());
+    return;
+  }
+  std::lock_guard lock(mu_);
+  for (auto& stored : *loaded) {
+    auto it = records_.find(stored.name);
+    // Another appliance's write is newer; bootstrapped is final whoever
+    // wrote it. A failed record this appliance gave a fresh round at start
+    // (same time stamp) stays fresh here.
+    const bool take = it == records_.end() || stored.changed_unix > it->second.changed_unix ||
+                      (stored.bootstrap == ClusterBootstrapState::kBootstrapped &&
+                       it->second.bootstrap != ClusterBootstrapState::kBootstrapped);
+    if (!take) continue;
+    if (it != records_.end() && it->second.bootstrap != stored.bootstrap)
+      spdlog::info("cluster {}: {} (recorded by another appliance)", stored.name, ClusterEventMessage(stored));
+    records_[stored.name] = std::move(stored);
   }
 }
 

@@ -59,6 +59,10 @@ struct ClusterDriverOptions {
   // How long a record write may take before the call it guards is skipped.
   std::chrono::milliseconds persist_timeout{30'000};
   std::function<std::int64_t()> now_unix;  // default: the system clock
+  // Several appliances share the store (etcd): each round first reads the
+  // records again, so one appliance sees what another decided (a cluster it
+  // bootstrapped, the node a Bootstrap is pinned to) before deciding itself.
+  bool shared_store = false;
 };
 
 // One machine of a cluster, as the API shows it.
@@ -115,6 +119,7 @@ class ClusterDriver {
   void Tick();
   void Worker();
   void Round();
+  void RereadRecords();  // shared_store: what other appliances wrote since
   void ApplyConfigs();
   void DriveCluster(const ClusterConfig& cluster, std::vector<Target> targets);
   void ProbeVersion(const ClusterConfig& cluster, Target& t);

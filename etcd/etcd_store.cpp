@@ -31,6 +31,39 @@ EtcdStore::EtcdStore(std::shared_ptr<EtcdClient> client, StoreKeys keys, std::un
 
 EtcdStore::~EtcdStore() { writer_.reset(); }
 
+Result<Secret> EtcdStore::CreateOnce(const std::string& name, const Secret& candidate) {
+  const std::string key = keys_.Shared(name);
+  // Expected mod revision 0: the key must not exist. A lost race (or a
+  // repeat of our own applied attempt) answers with what the key holds.
+  // Deleted in between (by hand): one more try, then give up.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto cas = CompareAndSwapSync(*client_, key, 0, candidate.Reveal());
+    if (!cas.ok()) return Status(cas.status().code(), "etcd store: " + key + ": " + cas.status().message());
+    if (cas->swapped) return candidate;
+    if (cas->current) return Secret(std::string(cas->current->value()));
+  }
+  return Status(ErrorCode::kUnavailable, "etcd store: " + key + " keeps disappearing; is something deleting it?");
+}
+
+Result<SharedValues::Versioned> EtcdStore::Read(const std::string& name) {
+  const std::string key = keys_.Shared(name);
+  auto r = client_->RangeSync(GetRequest(key));
+  if (!r.ok()) return Status(r.status().code(), "etcd store: " + key + ": " + r.status().message());
+  Versioned out;
+  if (r->kvs_size() > 0) {
+    out.value = r->kvs(0).value();
+    out.revision = r->kvs(0).mod_revision();
+  }
+  return out;
+}
+
+Result<bool> EtcdStore::Replace(const std::string& name, std::int64_t expected_revision, const std::string& value) {
+  const std::string key = keys_.Shared(name);
+  auto cas = CompareAndSwapSync(*client_, key, expected_revision, value);
+  if (!cas.ok()) return Status(cas.status().code(), "etcd store: " + key + ": " + cas.status().message());
+  return cas->swapped;
+}
+
 void EtcdStore::PutLease(const LeaseRecord& lease, DurableCallback done) {
   writer_->Submit({lease, std::move(done)});
 }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "core/shared_values.h"
 #include "core/store.h"
 #include "etcd/etcd_client.h"
 #include "etcd/etcd_store_codec.h"
@@ -24,7 +25,7 @@
 
 namespace metalpxe::etcd {
 
-class EtcdStore final : public Store {
+class EtcdStore final : public Store, public SharedValues {
  public:
   // `prefix` ends with '/' (e.g. "/metalpxe/"). Fails when etcd cannot be
   // read (unreachable, no quorum), so a daemon does not start blind.
@@ -64,6 +65,13 @@ class EtcdStore final : public Store {
 
   // Must not be called from a write callback: returns kFailedPrecondition there.
   Status Flush() override;
+
+  // <prefix>shared/<name>: created with a compare-and-swap on "absent",
+  // read otherwise (blocking, within the call timeout). Never logged.
+  Result<Secret> CreateOnce(const std::string& name, const Secret& candidate) override;
+  // Revision: the key's mod_revision.
+  Result<Versioned> Read(const std::string& name) override;
+  Result<bool> Replace(const std::string& name, std::int64_t expected_revision, const std::string& value) override;
 
   EtcdStoreStats Stats() const { return writer_->Stats(); }
   const StoreKeys& keys() const { return keys_; }

@@ -17,6 +17,9 @@
 //   <prefix>meta/event-seq         last event id handed out (decimal)
 //   <prefix>writers/<writer id>    a writer's last transaction number (see etcd_store_writer.h)
 //   <prefix>leaders/...            election keys (etcd_election.h)
+//   <prefix>shared/<name>          a value made once for every appliance (core/shared_values.h):
+//                                  shared/token-key, shared/api-ca. Secrets: etcd's own access
+//                                  control (TLS client certificates) is what guards them.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -52,6 +55,7 @@ class StoreKeys {
   std::optional<std::int64_t> TimelineSeq(const MacAddress& mac, std::string_view key) const;
   std::string EventSeq() const { return prefix_ + "meta/event-seq"; }
   std::string Writer(const std::string& id) const { return prefix_ + "writers/" + id; }
+  std::string Shared(const std::string& name) const { return prefix_ + "shared/" + name; }
 
   // The id in an event key; nullopt for any other key.
   std::optional<std::int64_t> EventId(std::string_view key) const;

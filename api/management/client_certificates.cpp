@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "api/management/client_config.h"
 #include "core/log.h"
@@ -21,11 +22,51 @@ std::pair<std::int64_t, std::int64_t> DenyListStamp(const std::string& path) {
           static_cast<std::int64_t>(st.st_size)};
 }
 
+// kAlreadyExists when `name` has a valid config in `ledger` at `now`.
+Status ClientNameTaken(const std::vector<IssuedClientConfig>& ledger, const std::string& name, std::int64_t now) {
+  for (const auto& e : ledger) {
+    if (e.name == name && e.revoked_unix == 0 && e.expires_unix > now) {
+      return Status(ErrorCode::kAlreadyExists, "a valid client config named " + name + " exists (serial " + e.serial +
+                                                   "); revoke it first or choose another name");
+    }
+  }
+  return Status::Ok();
+}
+
+// The entry `client` names: a name (its valid config) or a serial (any
+// entry). Errors as Revoke documents them.
+Result<IssuedClientConfig*> RevocableClientEntry(std::vector<IssuedClientConfig>& ledger, const std::string& client,
+                                                 const std::string& caller_serial) {
+  const auto serial = NormalizeSerial(client);
+  IssuedClientConfig* found = nullptr;
+  for (auto& e : ledger) {
+    if (e.name == client && e.revoked_unix == 0) found = &e;
+  }
+  if (!found && serial) {
+    for (auto& e : ledger)
+      if (e.serial == *serial) found = &e;
+  }
+  if (!found) {
+    return Status(ErrorCode::kNotFound, "no client config named or with serial " + client +
+                                            " (`metalpxectl config list` shows them)");
+  }
+  if (found->revoked_unix != 0) {
+    return Status(ErrorCode::kFailedPrecondition, "client config " + found->name + " (serial " + found->serial +
+                                                      ") is already revoked");
+  }
+  if (found->serial == caller_serial) {
+    return Status(ErrorCode::kFailedPrecondition, "client config " + found->name +
+                                                      " is the one this request was made with; revoke it with "
+                                                      "another admin's client config");
+  }
+  return found;
+}
+
 }  // namespace
 
 ClientCertificates::ClientCertificates(const ApiPki& pki, Clock clock)
     : dir_(pki.dir), ca_{pki.ca_cert_pem, pki.ca_key_pem}, admin_cert_pem_(pki.admin_cert_pem),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)), shared_(pki.shared) {}
 
 std::int64_t ClientCertificates::NowUnix() const {
   if (clock_) return clock_();
@@ -34,39 +75,137 @@ std::int64_t ClientCertificates::NowUnix() const {
 
 Status ClientCertificates::Load() {
   std::lock_guard lock(mu_);
+  std::vector<IssuedClientConfig> local;
   auto text = ReadSmallFile(ledger_path(), 16 << 20);
   if (text.ok()) {
     auto parsed = ParseClientLedger(*text);
     if (!parsed.ok()) return Status(parsed.status().code(), ledger_path() + ": " + parsed.status().message());
-    ledger_ = std::move(parsed).value();
+    local = std::move(parsed).value();
   } else if (text.status().code() != ErrorCode::kNotFound) {
     return text.status();
   }
-  deny_list_mtime_ns_ = -2;  // force a read
-  if (auto s = ReloadDenyListLocked(); !s.ok()) return s;
   // The admin certificate metalpxed made on its first start is a client
   // config like the others: listed, and revocable.
+  std::optional<IssuedClientConfig> admin_entry;
   if (!admin_cert_pem_.empty()) {
     auto admin = ReadCertificateIdentity(admin_cert_pem_);
     if (!admin.ok()) return admin.status();
-    const bool known = std::any_of(ledger_.begin(), ledger_.end(),
-                                   [&](const IssuedClientConfig& e) { return e.serial == admin->serial; });
-    if (!known) {
-      IssuedClientConfig e;
-      e.name = admin->common_name;
-      e.role = ApiRole::kAdmin;
-      e.serial = admin->serial;
-      e.issued_unix = NowUnix();
-      e.expires_unix = admin->not_after_unix;
-      e.issued_by = "metalpxed (first start)";
-      ledger_.push_back(e);
-      if (auto s = SaveLocked(); !s.ok()) return s;
+    IssuedClientConfig e;
+    e.name = admin->common_name;
+    e.role = ApiRole::kAdmin;
+    e.serial = admin->serial;
+    e.issued_unix = NowUnix();
+    e.expires_unix = admin->not_after_unix;
+    e.issued_by = "metalpxed (first start)";
+    admin_entry = e;
+  }
+  const auto add_unknown = [](std::vector<IssuedClientConfig>& ledger, const IssuedClientConfig& e) {
+    const bool known = std::any_of(ledger.begin(), ledger.end(),
+                                   [&](const IssuedClientConfig& x) { return x.serial == e.serial; });
+    if (!known) ledger.push_back(e);
+    return !known;
+  };
+  if (shared_) {
+    // What this appliance recorded alone before (its configs count when its
+    // CA became the shared one), merged in once; the files are kept as they
+    // were, and no longer written.
+    std::set<std::string> local_revoked;
+    if (auto deny = ReadSmallFile(deny_list_path(), 16 << 20); deny.ok()) {
+      auto parsed = ParseRevokedSerials(*deny);
+      if (!parsed.ok()) return Status(ErrorCode::kUnavailable, deny_list_path() + ": " + parsed.status().message());
+      local_revoked = std::move(parsed).value();
+    } else if (deny.status().code() != ErrorCode::kNotFound) {
+      return deny.status();
     }
+    return UpdateSharedLocked([&](std::vector<IssuedClientConfig>& ledger, std::set<std::string>& revoked) {
+      for (const auto& e : local) add_unknown(ledger, e);
+      revoked.insert(local_revoked.begin(), local_revoked.end());
+      if (admin_entry) add_unknown(ledger, *admin_entry);
+      return Status::Ok();
+    });
+  }
+  ledger_ = std::move(local);
+  deny_list_mtime_ns_ = -2;  // force a read
+  if (auto s = ReloadDenyListLocked(); !s.ok()) return s;
+  if (admin_entry && add_unknown(ledger_, *admin_entry)) {
+    if (auto s = SaveLocked(); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
+Status ClientCertificates::ReadSharedLocked() {
+  auto deny = shared_->Read(kSharedRevokedName);
+  if (!deny.ok()) return deny.status();
+  auto ledger = shared_->Read(kSharedClientLedgerName);
+  if (!ledger.ok()) return ledger.status();
+  pulled_ = true;
+  last_pull_ = std::chrono::steady_clock::now();
+  auto revoked = ParseRevokedSerials(deny->value);
+  auto entries = ParseClientLedger(ledger->value);
+  if (!revoked.ok() || !entries.ok()) {
+    // A damaged deny list must not let a revoked certificate in: every call
+    // is refused until it is fixed, as with the file.
+    const std::string name = !revoked.ok() ? kSharedRevokedName : kSharedClientLedgerName;
+    const Status& why = !revoked.ok() ? revoked.status() : entries.status();
+    deny_list_status_ = Status(ErrorCode::kUnavailable, "shared value " + name + ": " + why.message());
+    spdlog::error("management API: {}; every call is refused until it is fixed", deny_list_status_.message());
+    return deny_list_status_;
+  }
+  revoked_ = std::move(revoked).value();
+  ledger_ = std::move(entries).value();
+  deny_revision_ = deny->revision;
+  ledger_revision_ = ledger->revision;
+  deny_list_status_ = Status::Ok();
+  return deny_list_status_;
+}
+
+Status ClientCertificates::PullSharedLocked() {
+  if (pulled_ && std::chrono::steady_clock::now() - last_pull_ < kSharedReadInterval) return deny_list_status_;
+  const Status st = ReadSharedLocked();
+  if (st.ok() || !deny_list_status_.ok()) {
+    if (st.ok() && shared_failing_) spdlog::info("management API: the shared client config deny list is readable again");
+    shared_failing_ = false;
+    return deny_list_status_;
+  }
+  // The store cannot be read: the deny list last read stays in force (no
+  // revocation can be written meanwhile either); tried again after the interval.
+  last_pull_ = std::chrono::steady_clock::now();
+  if (!shared_failing_)
+    spdlog::warn("management API: cannot read the shared client config deny list ({}); the last one read applies",
+                 st.message());
+  shared_failing_ = true;
+  return deny_list_status_;
+}
+
+Status ClientCertificates::UpdateSharedLocked(const SharedChange& change) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (auto st = ReadSharedLocked(); !st.ok()) return st;
+    auto ledger = ledger_;
+    auto revoked = revoked_;
+    if (auto st = change(ledger, revoked); !st.ok()) return st;
+    // Deny list first: losing the race on the ledger after it leaves a
+    // revoked certificate refused with the ledger behind (as with the files).
+    if (revoked != revoked_) {
+      auto written = shared_->Replace(kSharedRevokedName, deny_revision_, RenderRevokedSerials(revoked));
+      if (!written.ok()) return written.status();
+      if (!*written) continue;
+    }
+    const std::string rendered = RenderClientLedger(ledger);
+    if (rendered != RenderClientLedger(ledger_)) {
+      auto written = shared_->Replace(kSharedClientLedgerName, ledger_revision_, rendered);
+      if (!written.ok()) return written.status();
+      if (!*written) continue;
+    }
+    ledger_ = std::move(ledger);
+    revoked_ = std::move(revoked);
+    last_pull_ = {};  // the next check reads the values again (their revisions moved)
+    return Status::Ok();
+  }
+  return Status(ErrorCode::kUnavailable, "the shared client config ledger kept changing under this change; try again");
+}
+
 Status ClientCertificates::ReloadDenyListLocked() {
+  if (shared_) return PullSharedLocked();
   const auto [mtime, size] = DenyListStamp(deny_list_path());
   if (mtime == deny_list_mtime_ns_ && size == deny_list_size_) return deny_list_status_;
   deny_list_mtime_ns_ = mtime;
@@ -124,12 +263,10 @@ Result<IssuedClient> ClientCertificates::Issue(const std::string& name, ApiRole 
   }
   std::lock_guard lock(mu_);
   const std::int64_t now = NowUnix();
-  for (const auto& e : ledger_) {
-    if (e.name == name && e.revoked_unix == 0 && e.expires_unix > now) {
-      return Status(ErrorCode::kAlreadyExists, "a valid client config named " + name + " exists (serial " + e.serial +
-                                                   "); revoke it first or choose another name");
-    }
+  if (shared_) {
+    if (auto st = ReadSharedLocked(); !st.ok()) return st;  // a name taken on another appliance counts
   }
+  if (auto st = ClientNameTaken(ledger_, name, now); !st.ok()) return st;
   LeafSpec spec;
   spec.common_name = name;
   spec.organization = ApiRoleOrganization(role);
@@ -145,6 +282,15 @@ Result<IssuedClient> ClientCertificates::Issue(const std::string& name, ApiRole 
   entry.issued_unix = now;
   entry.expires_unix = id->not_after_unix;
   entry.issued_by = issued_by;
+  if (shared_) {
+    auto st = UpdateSharedLocked([&](std::vector<IssuedClientConfig>& ledger, std::set<std::string>&) {
+      if (auto taken = ClientNameTaken(ledger, name, now); !taken.ok()) return taken;  // by another appliance meanwhile
+      ledger.push_back(entry);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return IssuedClient{entry, std::move(pair).value()};
+  }
   ledger_.push_back(entry);
   if (auto s = SaveLocked(); !s.ok()) {
     ledger_.pop_back();
@@ -157,10 +303,12 @@ std::vector<IssuedClientConfig> ClientCertificates::List() {
   std::lock_guard lock(mu_);
   ReloadDenyListLocked();
   std::vector<IssuedClientConfig> out = ledger_;
-  // A serial revoked by hand shows as revoked too.
+  // A serial revoked by hand shows as revoked too (when is the file's time;
+  // a shared value by hand has none: now).
+  const std::int64_t by_hand_unix = shared_ ? NowUnix() : deny_list_mtime_ns_ / 1'000'000'000;
   for (auto& e : out)
     if (e.revoked_unix == 0 && revoked_.count(e.serial)) {
-      e.revoked_unix = deny_list_mtime_ns_ / 1'000'000'000;
+      e.revoked_unix = by_hand_unix;
       e.revoked_by = "deny list (by hand)";
     }
   return out;
@@ -169,30 +317,24 @@ std::vector<IssuedClientConfig> ClientCertificates::List() {
 Result<IssuedClientConfig> ClientCertificates::Revoke(const std::string& client, const std::string& revoked_by,
                                                       const std::string& caller_serial) {
   std::lock_guard lock(mu_);
+  if (shared_) {
+    IssuedClientConfig revoked_entry;
+    auto st = UpdateSharedLocked([&](std::vector<IssuedClientConfig>& ledger, std::set<std::string>& revoked) {
+      auto found = RevocableClientEntry(ledger, client, caller_serial);
+      if (!found.ok()) return found.status();
+      (*found)->revoked_unix = NowUnix();
+      (*found)->revoked_by = revoked_by;
+      revoked.insert((*found)->serial);
+      revoked_entry = **found;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return revoked_entry;
+  }
   if (auto s = ReloadDenyListLocked(); !s.ok()) return s;
-  const auto serial = NormalizeSerial(client);
-  IssuedClientConfig* found = nullptr;
-  // A name means its valid config; a serial any entry.
-  for (auto& e : ledger_) {
-    if (e.name == client && e.revoked_unix == 0) found = &e;
-  }
-  if (!found && serial) {
-    for (auto& e : ledger_)
-      if (e.serial == *serial) found = &e;
-  }
-  if (!found) {
-    return Status(ErrorCode::kNotFound, "no client config named or with serial " + client +
-                                            " (`metalpxectl config list` shows them)");
-  }
-  if (found->revoked_unix != 0) {
-    return Status(ErrorCode::kFailedPrecondition, "client config " + found->name + " (serial " + found->serial +
-                                                      ") is already revoked");
-  }
-  if (found->serial == caller_serial) {
-    return Status(ErrorCode::kFailedPrecondition, "client config " + found->name +
-                                                      " is the one this request was made with; revoke it with "
-                                                      "another admin's client config");
-  }
+  auto entry = RevocableClientEntry(ledger_, client, caller_serial);
+  if (!entry.ok()) return entry.status();
+  IssuedClientConfig* found = *entry;
   const IssuedClientConfig before = *found;
   found->revoked_unix = NowUnix();
   found->revoked_by = revoked_by;

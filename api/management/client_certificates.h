@@ -5,6 +5,18 @@
 // puts its serial on the deny list <stateDir>/pki/revoked, which every call
 // is checked against: revocation without rotating the CA. The deny list is
 // re-read when its file changes, so a serial added by hand counts too.
+//
+// Several appliances sharing one API CA (pki.h, issue #20): a config made on
+// one is accepted by all, so the ledger and the deny list are shared values
+// too (kSharedClientLedgerName, kSharedRevokedName; core/shared_values.h),
+// changed with a compare-and-swap (read, change, write if nobody wrote
+// meanwhile, else again). A revocation made on any appliance is refused by
+// every one within kSharedReadInterval (each reads the deny list again at
+// most that often). When the store cannot be read, the deny list last read
+// stays in force (a revocation cannot be written then either) and the API
+// keeps serving. The files in pki/ are merged in once (an appliance that
+// ran alone before) and no longer written.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -18,6 +30,10 @@
 #include "core/result.h"
 
 namespace metalpxe {
+
+inline constexpr const char* kSharedClientLedgerName = "client-configs";
+inline constexpr const char* kSharedRevokedName = "revoked-client-certs";
+inline constexpr std::chrono::milliseconds kSharedReadInterval{1000};
 
 struct IssuedClient {
   IssuedClientConfig entry;
@@ -48,14 +64,26 @@ class ClientCertificates {
   // mid-session; another admin's config must do it.
   Result<IssuedClientConfig> Revoke(const std::string& client, const std::string& revoked_by,
                                     const std::string& caller_serial);
+  bool shared() const { return shared_ != nullptr; }
 
   std::string ledger_path() const { return dir_ + "/issued.yaml"; }
   std::string deny_list_path() const { return dir_ + "/revoked"; }
 
  private:
-  Status ReloadDenyListLocked();  // when the file's mtime/size changed
+  Status ReloadDenyListLocked();  // when the file's mtime/size changed (shared: when last read long enough ago)
   Status SaveLocked();
   std::int64_t NowUnix() const;
+  // Shared mode: reads both values when last read more than
+  // kSharedReadInterval ago; the deny list's status (the last one read when
+  // the store cannot be read now).
+  Status PullSharedLocked();
+  // Reads both values now: kOk; a read failure as is (nothing changed); a
+  // value that does not parse: deny_list_status_ set to kUnavailable.
+  Status ReadSharedLocked();
+  // Shared mode: `change` on fresh copies of the ledger and deny list,
+  // written back with compare-and-swap (redone on a lost race, bounded).
+  using SharedChange = std::function<Status(std::vector<IssuedClientConfig>&, std::set<std::string>&)>;
+  Status UpdateSharedLocked(const SharedChange& change);
 
   std::string dir_;
   PemKeyPair ca_;
@@ -67,6 +95,12 @@ class ClientCertificates {
   Status deny_list_status_;
   std::int64_t deny_list_mtime_ns_ = -1;
   std::int64_t deny_list_size_ = -1;
+  SharedValues* shared_ = nullptr;
+  bool pulled_ = false;
+  std::chrono::steady_clock::time_point last_pull_{};
+  std::int64_t ledger_revision_ = 0;
+  std::int64_t deny_revision_ = 0;
+  bool shared_failing_ = false;  // logged once per failure streak
 };
 
 }  // namespace metalpxe

@@ -43,6 +43,34 @@ Status SavePair(const PemKeyPair& pair, const std::string& cert_path, const std:
   return WritePrivateFile(cert_path, pair.cert_pem);
 }
 
+// The installation's CA from the shared store (see pki.h); `new_ca` tells
+// whether it differs from the pki/ca.crt this appliance had (its
+// certificates are then reissued).
+Result<PemKeyPair> SharedApiCa(SharedValues& shared, const std::string& ca_crt, const std::string& ca_key,
+                               bool& new_ca) {
+  auto own = LoadPair(ca_crt, ca_key);
+  if (!own.ok() && own.status().code() != ErrorCode::kNotFound) return own.status();
+  Result<PemKeyPair> candidate = own.ok() ? std::move(own) : IssueCa("metalpxe management CA");
+  if (!candidate.ok()) return candidate.status();
+  auto stored = shared.CreateOnce(kSharedApiCaName, EncodeCaBundle(*candidate));
+  if (!stored.ok()) return Status(stored.status().code(), "shared API CA: " + stored.status().message());
+  auto ca = DecodeCaBundle(stored->Reveal());
+  if (!ca.ok()) return ca.status();
+  const bool adopted = candidate->cert_pem == ca->cert_pem;
+  auto local_cert = ReadSmallFile(ca_crt);
+  new_ca = !local_cert.ok() || *local_cert != ca->cert_pem;
+  if (new_ca) {
+    if (auto s = WritePrivateFile(ca_crt, ca->cert_pem); !s.ok()) return s;
+    spdlog::info("management API: {} the shared CA (store value {}); {} holds its certificate",
+                 adopted ? "created" : "using", kSharedApiCaName, ca_crt);
+  }
+  // Its key stays in etcd only: a copy in every stateDir would be one more
+  // place to take it from (and an older CA's key signs nothing any more).
+  if (::unlink(ca_key.c_str()) == 0)
+    spdlog::info("management API: removed {}: the CA key is the shared one now", ca_key);
+  return ca;
+}
+
 std::string LocalHostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
@@ -52,18 +80,20 @@ std::string LocalHostName() {
 }  // namespace
 
 Result<ApiPki> EnsureApiPki(const std::string& state_dir, Ipv4Address server_address, std::string host_name,
-                            std::uint16_t api_port) {
+                            std::uint16_t api_port, SharedValues* shared) {
   if (host_name.empty()) host_name = LocalHostName();
   ApiPki pki;
   pki.dir = state_dir + "/pki";
+  pki.shared = shared;
   if (auto s = MakePrivateDir(pki.dir); !s.ok()) return s;
   const std::string ca_crt = pki.dir + "/ca.crt", ca_key = pki.dir + "/ca.key";
   const std::string srv_crt = pki.dir + "/server.crt", srv_key = pki.dir + "/server.key";
   const std::string adm_crt = pki.dir + "/admin.crt", adm_key = pki.dir + "/admin.key";
   pki.client_config_path = pki.dir + "/admin.metalpxeconfig";
 
-  auto ca = LoadPair(ca_crt, ca_key);
   bool new_ca = false;
+  auto ca = shared ? SharedApiCa(*shared, ca_crt, ca_key, new_ca) : LoadPair(ca_crt, ca_key);
+  if (shared && !ca.ok()) return ca.status();  // never a CA of this appliance's own beside the shared one
   if (!ca.ok()) {
     if (ca.status().code() != ErrorCode::kNotFound) return ca.status();
     ca = IssueCa("metalpxe management CA");

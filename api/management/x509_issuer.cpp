@@ -5,6 +5,7 @@
 #include <memory>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -192,6 +193,56 @@ bool CertificateCovers(const std::string& cert_pem, const std::string& ca_cert_p
     }
   }
   return true;
+}
+
+Secret EncodeCaBundle(const PemKeyPair& ca) {
+  std::string text = ca.cert_pem;
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += ca.key_pem.Reveal();
+  Secret out(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  return out;
+}
+
+Result<PemKeyPair> DecodeCaBundle(std::string_view bundle) {
+  static constexpr std::string_view kCertEnd = "-----END CERTIFICATE-----";
+  const auto bad = [](const std::string& why) {
+    ERR_clear_error();
+    return Status(ErrorCode::kDataLoss, "shared API CA: " + why);
+  };
+  const auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  std::size_t begin = 0;
+  while (begin < bundle.size() && is_space(bundle[begin])) ++begin;
+  if (bundle.substr(begin, 27) != "-----BEGIN CERTIFICATE-----") return bad("does not start with a certificate");
+  const auto end = bundle.find(kCertEnd, begin);
+  if (end == std::string_view::npos) return bad("certificate not terminated");
+  std::size_t split = end + kCertEnd.size();
+  while (split < bundle.size() && (bundle[split] == '\r' || bundle[split] == '\n')) ++split;
+  PemKeyPair pair{std::string(bundle.substr(begin, split - begin)), Secret(std::string(bundle.substr(split)))};
+  // Exactly one PEM block on each side: a second certificate or key would
+  // be ignored by the parsers below, and the value is not ours to guess at.
+  const std::string& key_pem = pair.key_pem.Reveal();
+  if (pair.cert_pem.find("-----BEGIN", 1) != std::string::npos) return bad("more than one PEM block before the key");
+  const auto key_begin = key_pem.find("-----BEGIN");
+  if (key_begin == std::string::npos) return bad("no private key after the certificate");
+  // An unencrypted PKCS#8 key, as IssueCa writes it: an encrypted one would
+  // make OpenSSL ask for a passphrase on the terminal.
+  if (key_pem.compare(key_begin, 27, "-----BEGIN PRIVATE KEY-----") != 0)
+    return bad("the key is not an unencrypted PKCS#8 private key");
+  for (std::size_t i = 0; i < key_begin; ++i)
+    if (!is_space(key_pem[i])) return bad("text between the certificate and the key");
+  const auto key_end = key_pem.find("-----END", key_begin);
+  const auto key_end_line = key_end == std::string::npos ? std::string::npos : key_pem.find("-----", key_end + 8);
+  if (key_end_line == std::string::npos) return bad("private key not terminated");
+  for (std::size_t i = key_end_line + 5; i < key_pem.size(); ++i)
+    if (!is_space(key_pem[i])) return bad("text after the private key");
+  X509Ptr cert = ParseCert(pair.cert_pem);
+  if (!cert) return bad("the certificate does not parse");
+  PkeyPtr key = ParseKey(key_pem);
+  if (!key) return bad("the private key does not parse");
+  if (X509_check_ca(cert.get()) != 1) return bad("the certificate is not a CA certificate");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) return bad("the private key is not the certificate's");
+  return pair;
 }
 
 Result<CertificateIdentity> ReadCertificateIdentity(const std::string& cert_pem) {

@@ -4,6 +4,7 @@
 // PEM in, PEM out, so callers never hold OpenSSL objects.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -27,6 +28,14 @@ struct LeafSpec {
 
 Result<PemKeyPair> IssueCa(const std::string& common_name, int valid_days = 3650);
 Result<PemKeyPair> IssueLeaf(const PemKeyPair& ca, const LeafSpec& spec);
+
+// A CA as one value (the shared store keeps the API CA of several
+// appliances so): its certificate PEM followed by its key PEM. Decode
+// accepts exactly one CA certificate (basicConstraints CA:TRUE) and the
+// private key that belongs to it, nothing before, between or after them but
+// whitespace; anything else is kDataLoss (never the text: it holds a key).
+Secret EncodeCaBundle(const PemKeyPair& ca);
+Result<PemKeyPair> DecodeCaBundle(std::string_view bundle);
 
 // True when `cert_pem` parses, chains to `ca_cert_pem` (signature only) and
 // names every IP and DNS name given; false tells the caller to reissue.

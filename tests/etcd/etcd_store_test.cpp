@@ -10,9 +10,11 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "etcd/etcd_kv.h"
 #include "etcd/etcd_store.h"
 #include "tests/etcd/etcd_test_env.h"
 #include "tests/store/store_contract.h"
@@ -140,6 +142,43 @@ TEST(EtcdStore, TwoAppliancesNeverGrantOneAddressToTwoMacs) {
   Durable d;
   b->PutLease(again, d.Callback());
   EXPECT_EQ(d.Wait().code(), ErrorCode::kAlreadyExists);
+}
+
+// Shared values (core/shared_values.h): appliances starting at once each
+// offer a candidate; one wins and every one gets it, and the key is written
+// once. Changing values are compare-and-swapped on the key's revision.
+TEST(EtcdStore, SharedValuesAreMadeOnceAndChangedByCompareAndSwap) {
+  const std::string prefix = FreshPrefix();
+  constexpr int kAppliances = 4;
+  std::vector<std::unique_ptr<EtcdStore>> stores;
+  for (int i = 0; i < kAppliances; ++i) stores.push_back(OpenStore(prefix, {}, {i % 3, (i + 1) % 3, (i + 2) % 3}));
+  std::vector<std::string> got(kAppliances);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAppliances; ++i)
+    threads.emplace_back([&, i] {
+      auto r = stores[i]->CreateOnce("token-key", Secret("candidate-" + std::to_string(i)));
+      got[i] = r.ok() ? r->Reveal() : "error: " + r.status().ToString();
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(got[0].rfind("candidate-", 0), 0u) << got[0];
+  for (const auto& g : got) EXPECT_EQ(g, got[0]);
+  auto kv = stores[0]->client()->RangeSync(GetRequest(prefix + "shared/token-key"));
+  ASSERT_TRUE(kv.ok() && kv->kvs_size() == 1);
+  EXPECT_EQ(kv->kvs(0).version(), 1);  // written once
+  EXPECT_EQ(stores[1]->CreateOnce("token-key", Secret("late"))->Reveal(), got[0]);
+
+  auto absent = stores[0]->Read("revoked");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_EQ(absent->revision, 0);
+  EXPECT_EQ(absent->value, "");
+  EXPECT_TRUE(*stores[0]->Replace("revoked", 0, "aa\n"));
+  EXPECT_FALSE(*stores[1]->Replace("revoked", 0, "bb\n"));  // not absent any more
+  auto read = stores[1]->Read("revoked");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->value, "aa\n");
+  EXPECT_TRUE(*stores[1]->Replace("revoked", read->revision, "aa\nbb\n"));
+  EXPECT_FALSE(*stores[0]->Replace("revoked", read->revision, "cc\n"));  // a stale revision loses
+  EXPECT_EQ(stores[0]->Read("revoked")->value, "aa\nbb\n");
 }
 
 TEST(EtcdStore, EventIdsGrowInCommitOrderAcrossAppliances) {

@@ -12,7 +12,11 @@
 // MACs and every ACKed lease is in etcd; with one etcd member down leases
 // are still granted; without quorum (two down) neither appliance
 // grants a lease (and both say so in logs, health and metrics), and both
-// serve again once the members are back.
+// serve again once the members are back. And what the appliances share
+// besides leases: a config token in a script served by one opens the
+// machine's config on the other (one token key, made once in etcd), a
+// client config made by one is accepted by the other (one API CA), and the
+// records both write are in the one store.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +25,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -30,6 +35,7 @@
 
 #include "dhcp/message.h"
 #include "dhcp/option_defs.h"
+#include "etcd/etcd_kv.h"
 #include "etcd/etcd_store.h"
 #include "tests/dhcp/udp_peer.h"
 #include "tests/etcd/etcd_test_env.h"
@@ -55,6 +61,7 @@ const std::string kPrefix = "/mpx-ha/";
 const std::string kApplianceIp[2] = {"10.66.0.2", "10.66.0.3"};
 const std::string kPerfIp = "10.66.0.9";
 const std::string kProberIp = "10.66.0.10";
+const std::string kMachineMac = "02:48:ee:00:00:01";  // in both appliances' inventory
 
 Ipv4Address Ip(const std::string& s) { return *Ipv4Address::Parse(s); }
 
@@ -229,7 +236,9 @@ class HaApplianceIt : public ::testing::Test {
                           << "boot:\n  unknownMachines: discover\nprofiles:\n  default:\n    kernel: "
                           << (dir_ / "vmlinuz").string() << "\n    initramfs: " << (dir_ / "initramfs.xz").string()
                           << "\n    configs:\n      controlplane: " << (dir_ / "talos.yaml").string()
-                          << "\n      worker: " << (dir_ / "talos.yaml").string() << "\nmachines: []\n";
+                          << "\n      worker: " << (dir_ / "talos.yaml").string() << "\nmachines:\n"
+                          << "  - name: shared-1\n    macs: [\"" << kMachineMac << "\"]\n    role: worker\n"
+                          << "    installDisk: /dev/sda\n";
     daemon_[i] = std::make_unique<Subprocess>(Subprocess::Start(
         {testing::BinaryDir() + "/daemon/metalpxed", "--config", config.string()}, appliance_ns_[i]->ns.name()));
   }
@@ -264,13 +273,18 @@ class HaApplianceIt : public ::testing::Test {
     return RunCommand(argv, 20s);
   }
 
-  // Every lease etcd holds, read with a client of the test's own.
-  std::vector<LeaseRecord> StoredLeases() {
+  // The store the appliances share, opened with a client of the test's own.
+  std::unique_ptr<etcd::EtcdStore> OpenStore() {
     auto client = etcd::EtcdClient::Create(etcd_->ClientOptions());
     if (!client.ok()) throw std::runtime_error(client.status().ToString());
     auto store = etcd::EtcdStore::Open(*client, kPrefix);
     if (!store.ok()) throw std::runtime_error(store.status().ToString());
-    auto leases = (*store)->LoadLeases();
+    return std::move(store).value();
+  }
+
+  // Every lease etcd holds.
+  std::vector<LeaseRecord> StoredLeases() {
+    auto leases = OpenStore()->LoadLeases();
     if (!leases.ok()) throw std::runtime_error(leases.status().ToString());
     return *leases;
   }
@@ -349,6 +363,162 @@ TEST_F(HaApplianceIt, OnlyTheLeaderAnswers) {
                           "http://" + kApplianceIp[standby] + ":8080/boot.ipxe"},
                          10s);
   EXPECT_EQ(boot.output, "200");
+}
+
+TEST_F(HaApplianceIt, TokenKeyApiCaAndRecordsAreShared) {
+  const int leader = WaitForLeader(20s);
+  ASSERT_GE(leader, 0) << daemon_[0]->Describe() << daemon_[1]->Describe();
+  const int other = 1 - leader;
+
+  // The machine: a namespace with the inventory MAC, its address from DHCP
+  // (the leader answers), as iPXE would have it.
+  Port machine("hav", "mpxhav", "");
+  machine.ns.Ip({"link", "set", "eth0", "down"});
+  machine.ns.Ip({"link", "set", "eth0", "address", kMachineMac});
+  machine.ns.Ip({"link", "set", "eth0", "up"});
+  std::ofstream(dir_ / "bind.script") << "#!/bin/sh\n[ \"$1\" = bound ] && ip addr add \"$ip/$mask\" dev \"$interface\" "
+                                         "&& echo \"SERVER=$serverid IP=$ip\"\nexit 0\n";
+  fs::permissions(dir_ / "bind.script", fs::perms::owner_all);
+  testing::CommandResult bound;
+  for (int attempt = 0; attempt < 2 && bound.exit_code != 0; ++attempt)
+    bound = RunCommand({"busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s",
+                        (dir_ / "bind.script").string()},
+                       30s, machine.ns.name());
+  ASSERT_EQ(bound.exit_code, 0) << bound.output << daemon_[leader]->Describe();
+  std::smatch ip_match;
+  ASSERT_TRUE(std::regex_search(bound.output, ip_match, std::regex(R"(SERVER=(\S+) IP=(\S+))"))) << bound.output;
+  const std::string served_by = ip_match[1].str(), machine_ip = ip_match[2].str();
+  const int script_from = served_by == kApplianceIp[0] ? 0 : 1;  // the leader, unless roles changed meanwhile
+  const int config_from = 1 - script_from;
+  auto curl = [&](const std::string& url) {
+    return RunCommand({"curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", url}, 10s, machine.ns.name());
+  };
+
+  // Its iPXE script from one appliance, with a token signed by the shared key...
+  auto script = curl("http://" + kApplianceIp[script_from] + ":8080/ipxe?mac=02-48-ee-00-00-01&uuid=" +
+                     "4c4c4544-0000-0000-0000-000000000001&arch=x86_64");
+  ASSERT_EQ(script.exit_code, 0) << script.output;
+  std::smatch token_match;
+  ASSERT_TRUE(std::regex_search(script.output, token_match, std::regex(R"(talos\.config=http://([0-9.]+):8080/config/(\S+))")))
+      << script.output << daemon_[script_from]->Describe();
+  EXPECT_EQ(token_match[1].str(), kApplianceIp[script_from]);
+  const std::string token = token_match[2].str();
+  // ... opens the machine's config on the other one.
+  auto config = curl("http://" + kApplianceIp[config_from] + ":8080/config/" + token);
+  ASSERT_EQ(config.exit_code, 0) << config.output;
+  EXPECT_TRUE(config.output.ends_with("\n200")) << config.output << daemon_[config_from]->Describe();
+  EXPECT_NE(config.output.find("clusterName: ha"), std::string::npos) << config.output;
+  // A token signed with any other key does not (the last signature character changed).
+  std::string forged = token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_TRUE(curl("http://" + kApplianceIp[config_from] + ":8080/config/" + forged).output.ends_with("\n403"));
+
+  // One key, in etcd under the prefix, made once; in no log or listing.
+  auto store = OpenStore();
+  auto kv = store->client()->RangeSync(etcd::GetRequest(kPrefix + "shared/token-key"));
+  ASSERT_TRUE(kv.ok() && kv->kvs_size() == 1) << (kv.ok() ? "absent" : kv.status().ToString());
+  const std::string key_hex = kv->kvs(0).value();
+  EXPECT_TRUE(std::regex_match(key_hex, std::regex("[0-9a-f]{64}")));
+  EXPECT_EQ(kv->kvs(0).version(), 1);  // created once, never rewritten by the second appliance
+  EXPECT_FALSE(fs::exists(StateDir(0) / "token.key"));
+  EXPECT_FALSE(fs::exists(StateDir(1) / "token.key"));
+
+  // One API CA: the certificate in both stateDirs is the same, its key in
+  // neither; each appliance its own server certificate.
+  auto read = [](const fs::path& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(read(StateDir(0) / "pki" / "ca.crt"), read(StateDir(1) / "pki" / "ca.crt"));
+  EXPECT_FALSE(read(StateDir(0) / "pki" / "ca.crt").empty());
+  EXPECT_FALSE(fs::exists(StateDir(0) / "pki" / "ca.key"));
+  EXPECT_FALSE(fs::exists(StateDir(1) / "pki" / "ca.key"));
+  EXPECT_NE(read(StateDir(0) / "pki" / "server.crt"), read(StateDir(1) / "pki" / "server.crt"));
+  auto ca = store->client()->RangeSync(etcd::GetRequest(kPrefix + "shared/api-ca"));
+  ASSERT_TRUE(ca.ok() && ca->kvs_size() == 1);
+  EXPECT_EQ(ca->kvs(0).version(), 1);
+  const std::string ca_value = ca->kvs(0).value();
+  const std::string ca_key_pem = ca_value.substr(ca_value.find("-----BEGIN PRIVATE KEY-----"));
+  ASSERT_GT(ca_key_pem.size(), 100u);
+  const std::string ca_key_body = ca_key_pem.substr(28, 40);  // a line of the key's base64
+
+  // A client config made by one appliance's `metalpxectl config new`...
+  const fs::path ops = dir_ / "ops.metalpxeconfig";
+  auto made = Ctl(script_from, {"config", "new", "ops", "--role", "viewer", ops.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  // ... works against the other, which sees the same machine, changed by both.
+  testing::CommandResult machines;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        machines = RunCommand({testing::BinaryDir() + "/cli/metalpxectl", "--config", ops.string(), "--endpoint",
+                               kApplianceIp[config_from] + ":50100", "machines"},
+                              20s);
+        return machines.exit_code == 0 && machines.output.find("shared-1") != std::string::npos;
+      },
+      10s))
+      << machines.output << daemon_[config_from]->Describe();
+  // The ledger is shared: the other appliance lists it and revokes it, and
+  // then the appliance that made it refuses it too (it reads the shared
+  // deny list again within a second).
+  auto list = Ctl(config_from, {"config", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("ops"), std::string::npos) << list.output;
+  auto revoke = Ctl(config_from, {"config", "revoke", "ops"});
+  EXPECT_EQ(revoke.exit_code, 0) << revoke.output;
+  testing::CommandResult refused;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        refused = RunCommand({testing::BinaryDir() + "/cli/metalpxectl", "--config", ops.string(), "--endpoint",
+                              kApplianceIp[script_from] + ":50100", "machines"},
+                             20s);
+        return refused.exit_code != 0 && refused.output.find("revoked") != std::string::npos;
+      },
+      5s))
+      << refused.output;
+  // The admin config of either appliance works against the other too.
+  auto cross = RunCommand({testing::BinaryDir() + "/cli/metalpxectl", "--config",
+                           (StateDir(other) / "pki" / "admin.metalpxeconfig").string(), "--endpoint",
+                           kApplianceIp[leader] + ":50100", "health"},
+                          20s);
+  EXPECT_EQ(cross.exit_code, 0) << cross.output;
+
+  // The records both wrote are in the one store: the installer served by
+  // one appliance and the config fetch the other one served took the
+  // machine to installing.
+  ASSERT_TRUE(store->Flush().ok());
+  const auto mac = *MacAddress::Parse(kMachineMac);
+  bool installing = WaitFor(
+      [&] {
+        auto stored = store->LoadMachines();
+        if (!stored.ok()) return false;
+        for (const auto& m : *stored)
+          if (m.mac == mac && m.state == MachineState::kInstalling) return true;
+        return false;
+      },
+      10s);
+  EXPECT_TRUE(installing);
+  bool fetched = WaitFor(
+      [&] {
+        auto events = store->LoadEvents(0, 100000);
+        if (!events.ok()) return false;
+        for (const auto& e : *events)
+          if (e.machine == "shared-1" && e.message.find("config fetched by " + machine_ip) != std::string::npos)
+            return true;
+        return false;
+      },
+      10s);
+  EXPECT_TRUE(fetched);
+
+  // No secret in any log, listing or event: neither the token key, nor the
+  // CA key, nor the token.
+  auto events = store->LoadEvents(0, 100000);
+  ASSERT_TRUE(events.ok());
+  std::string listed = machines.output + made.output;
+  for (const auto& e : *events) listed += e.message + "\n";
+  for (int i = 0; i < 2; ++i) listed += daemon_[i]->Stdout() + daemon_[i]->Stderr();
+  EXPECT_EQ(listed.find(key_hex), std::string::npos);
+  EXPECT_EQ(listed.find(ca_key_body), std::string::npos);
+  EXPECT_EQ(listed.find(token), std::string::npos);
 }
 
 TEST_F(HaApplianceIt, KillingTheLeaderMidStormHandsOverWithoutDoubleGrants) {

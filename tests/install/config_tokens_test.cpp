@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "core/install/config_tokens.h"
 #include "core/install/token_key.h"
 #include "core/store/sqlite_store.h"
+#include "tests/support/map_shared_values.h"
 
 namespace metalpxe {
 namespace {
@@ -210,6 +212,62 @@ TEST(install_config_tokens, TheKeyIsMadeOnceAndKept) {
   ASSERT_FALSE(damaged.ok());
   EXPECT_NE(damaged.status().message().find("is not 32 bytes"), std::string::npos) << damaged.status().message();
   std::filesystem::remove_all(dir);
+}
+
+TEST(install_config_tokens, SharedKeyIsOneForEveryApplianceAndLeavesTheirFilesAlone) {
+  const std::string base = ::testing::TempDir() + "/token-key-shared-" + std::to_string(::getpid());
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base + "/a");
+  std::filesystem::create_directories(base + "/b");
+  // Appliance a ran on SQLite before: its key is the one offered, and kept.
+  auto own = LoadOrCreateTokenKey(base + "/a");
+  ASSERT_TRUE(own.ok());
+  testing::MapSharedValues shared;
+  auto a = LoadOrCreateSharedTokenKey(shared, base + "/a");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*a, *own);
+  auto b = LoadOrCreateSharedTokenKey(shared, base + "/b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, *a);
+  EXPECT_FALSE(std::filesystem::exists(base + "/b/token.key"));  // no file: the store holds it
+  EXPECT_EQ(shared.values.at(kSharedTokenKeyName).value, EncodeTokenKey(*a).Reveal());
+  EXPECT_EQ(shared.values.at(kSharedTokenKeyName).value.size(), 64u);
+
+  // A token issued with a's key opens on b.
+  ConfigTokenIssuer issuer_a({}, *a), issuer_b({}, *b);
+  const auto token = issuer_a.Issue(kMacA, kIpA, kNow).token;
+  EXPECT_EQ(*issuer_b.Redeem(token, kIpA, kNow), kMacA);
+
+  // Without a file, a fresh random key is offered.
+  testing::MapSharedValues fresh;
+  auto c = LoadOrCreateSharedTokenKey(fresh, base + "/b");
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(*c, *a);
+  EXPECT_NE(*c, TokenKey{});
+
+  // A damaged value is an error, never a key made of it.
+  for (const std::string& bad : std::vector<std::string>{"", "00", std::string(64, 'g'), std::string(63, '0'), std::string(65, '0'),
+                                std::string(64, 'A')}) {
+    testing::MapSharedValues damaged;
+    damaged.values[kSharedTokenKeyName] = {bad, 1};
+    auto d = LoadOrCreateSharedTokenKey(damaged, base + "/b");
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.status().code(), ErrorCode::kDataLoss);
+    if (bad.size() > 2) {
+      EXPECT_EQ(d.status().message().find(bad), std::string::npos);  // the value is not echoed
+    }
+  }
+  std::filesystem::remove_all(base);
+}
+
+TEST(install_config_tokens, TokenKeyTextRoundTrip) {
+  const TokenKey k = Key(0xa5);
+  const Secret text = EncodeTokenKey(k);
+  std::string expected;
+  for (int i = 0; i < 32; ++i) expected += "a5";
+  EXPECT_EQ(text.Reveal(), expected);
+  EXPECT_EQ(DecodeTokenKey(text.Reveal()), k);
+  EXPECT_FALSE(DecodeTokenKey(" " + text.Reveal().substr(1)));
 }
 
 TEST(install_config_tokens, ConcurrentIssueAndRedeem) {

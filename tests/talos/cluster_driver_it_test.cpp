@@ -228,6 +228,51 @@ TEST_F(ClusterDriverTest, BootstrapsOnceOnTheFirstRunningControlPlaneAndNotAgain
   EXPECT_EQ(driver_->Record("prod").attempts, 3);
 }
 
+// Two appliances on one shared store (etcd in production; here both use the
+// same Store object): the second one, started before the first bootstrapped
+// the cluster, takes the first one's record at its next round instead of
+// deciding on its own (without it, it would only "recognise" the etcd it
+// finds, with a record of its own).
+TEST_F(ClusterDriverTest, ASecondApplianceOnASharedStoreTakesTheBootstrapRecord) {
+  Subprocess cp1 = StartControlPlane(kCp1.ip, "cluster-a", {"--not-ready-bootstraps", "0"});
+  Subprocess cp2 = StartControlPlane(kCp2.ip, "cluster-a", {"--not-ready-bootstraps", "0"});
+  Configure({kCp1, kCp2});
+  StartDaemon();
+  auto other_service = std::make_unique<ProvisioningService>(*config_, store_.get(), ProvisioningOptions{});
+  ASSERT_TRUE(other_service->Load().ok());
+  ClusterDriverOptions o;
+  o.round_interval = std::chrono::milliseconds(300);
+  o.probe_timeout = std::chrono::seconds(3);
+  o.shared_store = true;
+  ClusterDriver other(*config_, other_service->registry(), store_.get(), *scheduler_, o);
+  ASSERT_TRUE(other.Load().ok());
+  other.Start();
+  EXPECT_EQ(other.Record("prod").bootstrap, ClusterBootstrapState::kPending);
+
+  MarkInstalled(kCp1.mac);
+  MarkInstalled(kCp2.mac);
+  ASSERT_TRUE(WaitFor([&] { return driver_->Record("prod").bootstrap == ClusterBootstrapState::kBootstrapped; },
+                      std::chrono::seconds(60)))
+      << driver_->Record("prod").reason;
+  const ClusterRecord first = driver_->Record("prod");
+  // The other appliance now sees the control planes installed too.
+  for (const auto& m : {kCp1, kCp2}) {
+    other_service->registry().Apply(*MacAddress::Parse(m.mac), LifecycleEvent::kConfigFetched, "test");
+    other_service->registry().Apply(*MacAddress::Parse(m.mac), LifecycleEvent::kInstallFinished, "test");
+  }
+  const auto target = other.rounds() + 3;
+  other.RequestRound();
+  ASSERT_TRUE(WaitFor([&] { return other.rounds() >= target; }, std::chrono::seconds(60)));
+  const ClusterRecord seen = other.Record("prod");
+  EXPECT_EQ(seen.bootstrap, ClusterBootstrapState::kBootstrapped);
+  EXPECT_EQ(seen.node, first.node);
+  EXPECT_EQ(seen.reason, first.reason);
+  EXPECT_EQ(seen.attempts, first.attempts);
+  EXPECT_EQ(CountOccurrences(cp1.Stdout(), "bootstrapped etcd"), 1u) << cp1.Describe();
+  EXPECT_EQ(CountOccurrences(cp2.Stdout(), "bootstrapped etcd"), 0u) << cp2.Describe();
+  other.Stop();
+}
+
 TEST_F(ClusterDriverTest, AnExistingEtcdIsRecognisedWithoutABootstrapCall) {
   Subprocess cp1 = StartControlPlane(kCp1.ip, "cluster-a", {"--not-ready-bootstraps", "0"});
   {
