@@ -164,6 +164,7 @@ struct ApplianceModules::Impl {
     http::HttpServerOptions hopt;
     hopt.port = server.http_port;
     hopt.threads = 4;
+    hopt.dual_stack = server.address6.has_value();  // IPv6 boot URLs name server.address6
     hopt.file_observer = [this](const http::HttpFileReport& r) {
       service->OnHttpFileFetch(r.peer, {r.path, r.status, r.bytes, r.duration, r.completed});
     };
