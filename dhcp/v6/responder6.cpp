@@ -20,7 +20,7 @@ std::string ClientKey6(const std::optional<MacAddress>& mac, const std::vector<s
   return mac ? "mac:" + mac->ToString() : "duid:" + HexKey6(duid);
 }
 
-std::uint32_t Clamp32(std::int64_t v) {
+std::uint32_t ClampLifetime6(std::int64_t v) {
   return static_cast<std::uint32_t>(std::clamp<std::int64_t>(v, 0, 0xffffffffLL));
 }
 
@@ -163,9 +163,9 @@ Decision6 Dhcp6Responder::Handle(const Inbound6& in, std::int64_t now) {
 
   auto lifetimes = [&](IaNa& ia) {
     const std::int64_t lease = subnet ? subnet->lease_time.count() : 3600;
-    ia.t1 = Clamp32(lease / 2);
-    ia.t2 = Clamp32(lease * 4 / 5);
-    for (auto& a : ia.addresses) a.preferred = a.valid = Clamp32(lease);
+    ia.t1 = ClampLifetime6(lease / 2);
+    ia.t2 = ClampLifetime6(lease * 4 / 5);
+    for (auto& a : ia.addresses) a.preferred = a.valid = ClampLifetime6(lease);
   };
   // The IA_NAs of an answer: the first gets the client's address, any
   // further one says NoAddrsAvail (one address per machine bounds the pool).

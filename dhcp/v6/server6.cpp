@@ -2,6 +2,7 @@
 
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 
 #include <array>
@@ -38,20 +39,16 @@ std::vector<Ipv6Address> InterfaceAddresses6(unsigned ifindex) {
   return out;
 }
 
-// The interface's MAC, for the server's DUID-LL; a fixed locally
-// administered one when it has none (a veth always has one).
-MacAddress InterfaceMac6(const std::string& name) {
+// The interface's MAC, for the server's DUID-LL (SIOCGIFHWADDR on `fd`: the
+// socket's own network namespace); a fixed locally administered one when it
+// has none.
+MacAddress InterfaceMac6(int fd, const std::string& name) {
   MacAddress mac{{0x02, 0x6d, 0x70, 0x78, 0x65, 0x01}};
-  if (name.empty()) return mac;
-  FILE* f = std::fopen(("/sys/class/net/" + name + "/address").c_str(), "r");
-  if (f == nullptr) return mac;
-  char buf[32] = {};
-  if (std::fgets(buf, sizeof buf, f) != nullptr) {
-    std::string text(buf);
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    if (auto m = MacAddress::Parse(text)) mac = *m;
-  }
-  std::fclose(f);
+  if (name.empty() || name.size() >= IFNAMSIZ) return mac;
+  ifreq req{};
+  std::memcpy(req.ifr_name, name.c_str(), name.size());
+  if (ioctl(fd, SIOCGIFHWADDR, &req) != 0) return mac;
+  std::memcpy(mac.bytes.data(), req.ifr_hwaddr.sa_data, 6);
   return mac;
 }
 
@@ -139,10 +136,12 @@ Status Dhcp6Server::Start() {
     impl_->ifindex = if_nametoindex(ifname.c_str());
     if (impl_->ifindex == 0) return {ErrorCode::kUnavailable, "no interface " + ifname};
   }
-  impl_->responder = std::make_unique<Dhcp6Responder>(cfg, impl_->policy, DuidLl(InterfaceMac6(ifname)));
   boost::system::error_code ec;
   auto& s = impl_->socket;
   s.open(udp::v6(), ec);
+  if (ec) return {ErrorCode::kUnavailable, "dhcp6: socket: " + ec.message()};
+  impl_->responder =
+      std::make_unique<Dhcp6Responder>(cfg, impl_->policy, DuidLl(InterfaceMac6(s.native_handle(), ifname)));
   if (!ec) s.set_option(boost::asio::ip::v6_only(true), ec);
   if (!ec) s.set_option(udp::socket::reuse_address(true), ec);
   if (!ec && !ifname.empty() &&
@@ -170,5 +169,9 @@ void Dhcp6Server::Stop() {
 }
 
 std::size_t Dhcp6Server::bindings() const { return impl_->responder ? impl_->responder->bindings().size() : 0; }
+
+std::vector<std::uint8_t> Dhcp6Server::server_duid() const {
+  return impl_->responder ? impl_->responder->server_duid() : std::vector<std::uint8_t>{};
+}
 
 }  // namespace metalpxe::dhcp6

@@ -41,6 +41,7 @@ class Dhcp6Server {
   };
   Stats stats() const { return stats_; }
   std::size_t bindings() const;
+  std::vector<std::uint8_t> server_duid() const;  // after Start
 
  private:
   struct Impl;
