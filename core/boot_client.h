@@ -26,12 +26,16 @@ enum class BootStage {
   kFirmware,  // the firmware's PXE or HTTP-boot client
   kIpxe,      // iPXE, whether loaded by us or flashed in the NIC's ROM
 };
+// Which IP version the request came over (DHCPv4 or DHCPv6): every URL the
+// client is handed names metalpxe by an address of that family.
+enum class IpFamily { kIpv4, kIpv6 };
 
 struct BootClient {
   BootStage stage = BootStage::kOs;
   CpuArch arch = CpuArch::kUnknown;
   Firmware firmware = Firmware::kUnknown;
   LoaderTransport transport = LoaderTransport::kTftp;
+  IpFamily family = IpFamily::kIpv4;
 
   bool operator==(const BootClient&) const = default;
 };

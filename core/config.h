@@ -52,6 +52,9 @@ bool IsSafeKernelArg(std::string_view arg);
 struct ServerConfig {
   std::string interface;             // where DHCP/TFTP listen; empty = all
   Ipv4Address address;               // how machines reach metalpxe
+  // How machines reach metalpxe over IPv6 (DHCPv6 answers, IPv6-literal
+  // boot URLs); unset: IPv4 only.
+  std::optional<Ipv6Address> address6;
   std::string state_dir = "/var/lib/metalpxe";
   std::uint16_t http_port = 8080;
   std::uint16_t tftp_port = 69;
@@ -72,6 +75,24 @@ struct SubnetConfig {
   std::vector<Ipv4Address> dns;
   std::chrono::seconds lease_time{3600};
   std::string domain;  // option 15, optional
+};
+
+// DHCPv6 (dhcp6:). Router advertisements stay with the network's router:
+// clients learn their default route and on-link prefix from it, never from
+// DHCPv6 (RFC 8415 §18.2.10.1: there is no router option).
+struct Subnet6Config {
+  Ipv6Cidr subnet;
+  Ipv6Range pool;
+  std::vector<Ipv6Address> dns;
+  std::chrono::seconds lease_time{3600};
+};
+
+struct Dhcp6Config {
+  // full: addresses from `subnets` plus boot options; proxy: boot options
+  // only (Advertise/Reply without IA_NA addresses: another server or SLAAC
+  // addresses the machine); off (default).
+  DhcpMode mode = DhcpMode::kOff;
+  std::vector<Subnet6Config> subnets;
 };
 
 struct DhcpConfig {
@@ -177,6 +198,7 @@ struct AppConfig {
   std::string file;  // absolute path of the appliance config
   ServerConfig server;
   DhcpConfig dhcp;
+  Dhcp6Config dhcp6;
   BootConfig boot;
   PowerConfig power;
   StoreConfig store;  // store: sqlite (default) or a shared etcd cluster

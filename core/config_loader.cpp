@@ -41,6 +41,13 @@ void ReadServer(MapReader r, const std::string& base_dir, ServerConfig& s) {
     else
       r.sink().Add(r.Raw("address"), "server.address: '" + *v + "' is not an IPv4 address machines can reach");
   }
+  if (auto v = r.String("address6")) {
+    if (auto a = Ipv6Address::Parse(*v); a && !a->IsUnspecified() && !a->IsLinkLocal() && !a->IsMulticast())
+      s.address6 = *a;
+    else
+      r.sink().Add(r.Raw("address6"), "server.address6: '" + *v +
+                                          "' is not a global or unique-local IPv6 address machines can reach");
+  }
   if (auto v = r.String("stateDir")) s.state_dir = ResolvePath(*v, base_dir);
   if (auto v = r.Int("httpPort", 1, kMaxPort)) s.http_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.Int("tftpPort", 1, kMaxPort)) s.tftp_port = static_cast<std::uint16_t>(*v);
@@ -179,6 +186,77 @@ void ReadDhcp(MapReader r, const YAML::Mark& fallback, DhcpConfig& d) {
   if (d.mode == DhcpMode::kFull && (!subnets.IsSequence() || subnets.size() == 0))
     r.sink().Add(r.is_map() ? r.KeyMark(r.Has("mode") ? "mode" : "subnets") : fallback,
                  "dhcp.mode is full but dhcp.subnets is empty: add a subnet with a pool, or use mode proxy");
+  r.RejectUnknownKeys();
+}
+
+void ReadSubnet6(MapReader r, Subnet6Config& out, bool* ok) {
+  const std::size_t before = r.sink().count();
+  if (auto v = r.String("subnet", true)) {
+    if (auto c = Ipv6Cidr::Parse(*v); c && c->prefix_length >= 64 && c->prefix_length <= 120)
+      out.subnet = *c;
+    else
+      r.sink().Add(r.Raw("subnet"), r.Field("subnet") + ": '" + *v +
+                                        "' is not an IPv6 prefix such as fd00:66::/64 (/64 to /120, host bits zero)");
+  }
+  const bool subnet_ok = r.sink().count() == before;
+  if (auto v = r.String("pool", true)) {
+    if (auto p = Ipv6Range::Parse(*v)) {
+      out.pool = *p;
+      if (subnet_ok && (!out.subnet.Contains(p->first) || !out.subnet.Contains(p->last)))
+        r.sink().Add(r.Raw("pool"), r.Field("pool") + ": " + p->ToString() + " is not inside subnet " +
+                                        out.subnet.ToString());
+    } else {
+      r.sink().Add(r.Raw("pool"), r.Field("pool") + ": '" + *v + "' is not a range FIRST-LAST such as " +
+                                      "fd00:66::100-fd00:66::1ff (first <= last)");
+    }
+  }
+  if (auto list = r.StringList("dns")) {
+    YAML::Node dns = r.Raw("dns");
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      if (auto a = Ipv6Address::Parse((*list)[i]))
+        out.dns.push_back(*a);
+      else
+        r.sink().Add(dns[i], r.Field("dns") + "[" + std::to_string(i) + "]: '" + (*list)[i] +
+                                 "' is not an IPv6 address");
+    }
+  }
+  if (auto v = r.String("leaseTime")) {
+    auto d = ParseDuration(*v);
+    if (!d || d->count() < 60)
+      r.sink().Add(r.Raw("leaseTime"), r.Field("leaseTime") + ": '" + *v +
+                                           "' is not a duration of at least 60s (e.g. 1h, 30m, 3600)");
+    else
+      out.lease_time = *d;
+  }
+  r.RejectUnknownKeys();
+  *ok = r.sink().count() == before;
+}
+
+void ReadDhcp6(MapReader r, const YAML::Mark& fallback, bool have_address6, Dhcp6Config& d) {
+  if (auto m = r.Enum<DhcpMode>("mode", {{"full", DhcpMode::kFull}, {"proxy", DhcpMode::kProxy}, {"off", DhcpMode::kOff}}))
+    d.mode = *m;
+  YAML::Node subnets = r.Raw("subnets");
+  if (subnets.IsDefined() && !subnets.IsNull() && !subnets.IsSequence()) {
+    r.sink().Add(subnets, "dhcp6.subnets must be a list, not " + DescribeYamlType(subnets));
+  } else if (subnets.IsSequence()) {
+    for (std::size_t i = 0; i < subnets.size(); ++i) {
+      Subnet6Config s;
+      bool ok = false;
+      ReadSubnet6(MapReader(r.sink(), subnets[i], "dhcp6.subnets[" + std::to_string(i) + "]"), s, &ok);
+      if (!ok) continue;
+      for (const auto& other : d.subnets)
+        if (other.subnet.Contains(s.subnet.network) || s.subnet.Contains(other.subnet.network))
+          r.sink().Add(subnets[i]["subnet"], "dhcp6.subnets[" + std::to_string(i) + "].subnet: " +
+                                                 s.subnet.ToString() + " overlaps " + other.subnet.ToString());
+      d.subnets.push_back(s);
+    }
+  }
+  const YAML::Mark where = r.is_map() ? r.KeyMark(r.Has("mode") ? "mode" : "subnets") : fallback;
+  if (d.mode == DhcpMode::kFull && (!subnets.IsSequence() || subnets.size() == 0))
+    r.sink().Add(where, "dhcp6.mode is full but dhcp6.subnets is empty: add a subnet with a pool, or use mode proxy");
+  if (d.mode != DhcpMode::kOff && !have_address6)
+    r.sink().Add(where, "dhcp6.mode is " + std::string(DhcpModeName(d.mode)) +
+                            " but server.address6 is not set: boot URLs need metalpxe's IPv6 address");
   r.RejectUnknownKeys();
 }
 
@@ -385,6 +463,7 @@ std::shared_ptr<AppConfig> ParseAppConfig(const std::string& path, ConfigProblem
   if (!top.Has("server")) sink.Add(root->Mark(), "server section is required (at least server.address)");
   ReadServer(MapReader(sink, top.Raw("server"), "server"), base_dir, cfg->server);
   ReadDhcp(MapReader(sink, top.Raw("dhcp"), "dhcp"), root->Mark(), cfg->dhcp);
+  ReadDhcp6(MapReader(sink, top.Raw("dhcp6"), "dhcp6"), root->Mark(), cfg->server.address6.has_value(), cfg->dhcp6);
   ReadBoot(MapReader(sink, top.Raw("boot"), "boot"), cfg->boot);
   ReadPower(MapReader(sink, top.Raw("power"), "power"), base_dir, cfg->power);
   ReadStoreSection(MapReader(sink, top.Raw("store"), "store"), base_dir, cfg->store);
@@ -459,7 +538,7 @@ ReloadedConfig ReloadAppConfig(const AppConfig& running) {
   auto server_changed = [&] {
     const auto& a = running.server;
     const auto& b = fresh->server;
-    return a.interface != b.interface || a.address != b.address || a.state_dir != b.state_dir ||
+    return a.interface != b.interface || a.address != b.address || a.address6 != b.address6 || a.state_dir != b.state_dir ||
            a.http_port != b.http_port || a.tftp_port != b.tftp_port || a.tftp_root != b.tftp_root ||
            a.api_listen != b.api_listen || a.ui_listen != b.ui_listen || a.event_sink_port != b.event_sink_port ||
            a.kmsg_log_port != b.kmsg_log_port || a.log_level != b.log_level;
@@ -479,9 +558,24 @@ ReloadedConfig ReloadAppConfig(const AppConfig& running) {
   };
   if (server_changed()) out.restart_needed.push_back("server");
   if (dhcp_changed()) out.restart_needed.push_back("dhcp");
+  auto dhcp6_changed = [&] {
+    const auto& a = running.dhcp6;
+    const auto& b = fresh->dhcp6;
+    if (a.mode != b.mode || a.subnets.size() != b.subnets.size()) return true;
+    for (std::size_t i = 0; i < a.subnets.size(); ++i) {
+      const auto& x = a.subnets[i];
+      const auto& y = b.subnets[i];
+      if (x.subnet != y.subnet || x.pool.first != y.pool.first || x.pool.last != y.pool.last || x.dns != y.dns ||
+          x.lease_time != y.lease_time)
+        return true;
+    }
+    return false;
+  };
+  if (dhcp6_changed()) out.restart_needed.push_back("dhcp6");
   if (fresh->store != running.store) out.restart_needed.push_back("store");
   fresh->server = running.server;
   fresh->dhcp = running.dhcp;
+  fresh->dhcp6 = running.dhcp6;
   fresh->store = running.store;
   out.config = std::move(fresh);
   return out;

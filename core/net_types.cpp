@@ -1,7 +1,10 @@
 #include "core/net_types.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace metalpxe {
 namespace {
@@ -104,5 +107,104 @@ std::optional<Ipv4Range> Ipv4Range::Parse(std::string_view text) {
 }
 
 std::string Ipv4Range::ToString() const { return first.ToString() + "-" + last.ToString(); }
+
+std::optional<Ipv6Address> Ipv6Address::Parse(std::string_view text) {
+  if (text.empty() || text.size() > 45) return std::nullopt;  // INET6_ADDRSTRLEN - 1
+  char buf[46];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  Ipv6Address a;
+  if (inet_pton(AF_INET6, buf, a.bytes.data()) != 1) return std::nullopt;
+  return a;
+}
+
+std::string Ipv6Address::ToString() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf) == nullptr) return "::";
+  return buf;
+}
+
+bool Ipv6Address::IsUnspecified() const {
+  for (auto b : bytes)
+    if (b != 0) return false;
+  return true;
+}
+
+namespace {
+// Whether the first `bits` bits of a and b agree.
+bool Ipv6PrefixEqual(const Ipv6Address& a, const Ipv6Address& b, int bits) {
+  for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+    const std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
+    if ((a.bytes[i] & mask) != (b.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+std::uint64_t Ipv6Low64(const Ipv6Address& a) {
+  std::uint64_t v = 0;
+  for (int i = 8; i < 16; ++i) v = (v << 8) | a.bytes[i];
+  return v;
+}
+}  // namespace
+
+std::optional<Ipv6Cidr> Ipv6Cidr::Parse(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto addr = Ipv6Address::Parse(text.substr(0, slash));
+  if (!addr) return std::nullopt;
+  const auto len_text = text.substr(slash + 1);
+  int len = -1;
+  auto [next, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+  if (ec != std::errc() || next != len_text.data() + len_text.size() || len < 0 || len > 128) return std::nullopt;
+  // Host bits must be zero: the address equals itself masked to the prefix.
+  Ipv6Address masked = *addr;
+  for (int i = 0; i < 16; ++i) {
+    const int bits = len - i * 8;
+    const std::uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<std::uint8_t>(0xff << (8 - bits));
+    masked.bytes[i] &= mask;
+  }
+  if (masked != *addr) return std::nullopt;
+  return Ipv6Cidr{*addr, len};
+}
+
+bool Ipv6Cidr::Contains(const Ipv6Address& a) const { return Ipv6PrefixEqual(a, network, prefix_length); }
+
+std::string Ipv6Cidr::ToString() const { return network.ToString() + "/" + std::to_string(prefix_length); }
+
+std::optional<Ipv6Range> Ipv6Range::Parse(std::string_view text) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto trim6 = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  };
+  auto first = Ipv6Address::Parse(trim6(text.substr(0, dash)));
+  auto last = Ipv6Address::Parse(trim6(text.substr(dash + 1)));
+  if (!first || !last || *last < *first) return std::nullopt;
+  return Ipv6Range{*first, *last};
+}
+
+std::uint64_t Ipv6Range::Size() const {
+  constexpr std::uint64_t kCap = std::uint64_t{1} << 32;
+  if (!Ipv6PrefixEqual(first, last, 64)) return kCap;
+  const std::uint64_t diff = Ipv6Low64(last) - Ipv6Low64(first);
+  return diff >= kCap - 1 ? kCap : diff + 1;
+}
+
+Ipv6Address Ipv6Range::At(std::uint64_t n) const {
+  Ipv6Address a = first;
+  // Add n to the 128-bit big-endian value, carrying upwards.
+  std::uint64_t carry = n;
+  for (int i = 15; i >= 0 && carry != 0; --i) {
+    const std::uint64_t sum = a.bytes[i] + (carry & 0xff);
+    a.bytes[i] = static_cast<std::uint8_t>(sum);
+    carry = (carry >> 8) + (sum >> 8);
+  }
+  return a;
+}
+
+std::string Ipv6Range::ToString() const { return first.ToString() + "-" + last.ToString(); }
+
+std::string UrlHost(const Ipv6Address& a) { return "[" + a.ToString() + "]"; }
 
 }  // namespace metalpxe

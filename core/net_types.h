@@ -60,6 +60,47 @@ struct Ipv4Range {
   std::string ToString() const;
 };
 
+// IPv6 (DHCPv6, IPv6-literal boot URLs). Text forms are RFC 5952's
+// canonical ones (inet_ntop); parsing accepts any RFC 4291 form, no zone.
+struct Ipv6Address {
+  std::array<std::uint8_t, 16> bytes{};
+
+  static std::optional<Ipv6Address> Parse(std::string_view text);
+  std::string ToString() const;
+  bool IsUnspecified() const;
+  bool IsLinkLocal() const { return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80; }  // fe80::/10
+  bool IsMulticast() const { return bytes[0] == 0xff; }
+  auto operator<=>(const Ipv6Address&) const = default;
+};
+
+struct Ipv6Cidr {
+  Ipv6Address network;
+  int prefix_length = 0;
+
+  // "fd00:66::/64"; host bits must be zero.
+  static std::optional<Ipv6Cidr> Parse(std::string_view text);
+  bool Contains(const Ipv6Address& a) const;
+  std::string ToString() const;
+  auto operator<=>(const Ipv6Cidr&) const = default;
+};
+
+struct Ipv6Range {
+  Ipv6Address first;
+  Ipv6Address last;  // inclusive
+
+  // "fd00:66::100-fd00:66::1ff"; first <= last.
+  static std::optional<Ipv6Range> Parse(std::string_view text);
+  bool Contains(const Ipv6Address& a) const { return a >= first && a <= last; }
+  // Number of addresses, saturated at 2^32 (pools are walked, never that large).
+  std::uint64_t Size() const;
+  // first + n, for n < Size().
+  Ipv6Address At(std::uint64_t n) const;
+  std::string ToString() const;
+};
+
+// The host part of a URL: "10.66.0.1" or "[fd00:66::1]" (RFC 3986 IP-literal).
+std::string UrlHost(const Ipv6Address& a);
+
 }  // namespace metalpxe
 
 template <>

@@ -22,6 +22,7 @@
 #include "daemon/management_backend_impl.h"
 #include "daemon/profile_assets.h"
 #include "dhcp/server.h"
+#include "dhcp/v6/server6.h"
 #include "etcd/etcd_store.h"
 #include "etcd/open_store.h"
 #include "http/boot_endpoints.h"
@@ -45,6 +46,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<ClusterDriver> clusters;  // named clusters: running state, bootstrap
   std::unique_ptr<ClusterUpgradeDriver> upgrades;  // metalpxectl upgrade; its records pin profile versions
   std::unique_ptr<dhcp::DhcpServer> dhcp;
+  std::unique_ptr<dhcp6::Dhcp6Server> dhcp6;  // dhcp6.mode full|proxy (leases in memory)
   std::unique_ptr<DhcpElections> elections;  // etcd store, full mode: one leader per subnet answers
   std::unique_ptr<tftp::TftpServer> tftp;
   std::unique_ptr<http::HttpServer> http;
@@ -157,6 +159,26 @@ struct ApplianceModules::Impl {
       }
     }
 
+    if (config->dhcp6.mode != DhcpMode::kOff) {
+      dhcp6 = std::make_unique<dhcp6::Dhcp6Server>(
+          io, source, [this](const BootClient& client, const MacAddress& mac) { return service->LoaderFor(client, mac); },
+          [this](const dhcp6::Observation6& o) {
+            if (!o.mac) return;
+            DhcpSighting seen;
+            seen.mac = *o.mac;
+            seen.client = o.client;
+            seen.vendor_class = o.vendor_class;
+            seen.uuid = o.uuid;
+            seen.received = "DHCPv6 " + std::string(dhcp6::MsgTypeName(o.received));
+            if (o.replied) seen.replied = std::string(dhcp6::MsgTypeName(*o.replied));
+            seen.boot_file = o.boot_file;
+            seen.boot_why = o.why;
+            seen.proxy = source.Current()->dhcp6.mode == DhcpMode::kProxy;
+            service->OnDhcp(seen);
+          });
+      if (auto st = dhcp6->Start(); !st.ok()) return {st.code(), st.message()};
+    }
+
     tftp::TftpOptions topt;
     topt.root = server.tftp_root;
     topt.port = server.tftp_port;
@@ -171,6 +193,7 @@ struct ApplianceModules::Impl {
     http::HttpServerOptions hopt;
     hopt.port = server.http_port;
     hopt.threads = 4;
+    hopt.dual_stack = server.address6.has_value();  // IPv6 boot URLs name server.address6
     hopt.file_observer = [this](const http::HttpFileReport& r) {
       service->OnHttpFileFetch(r.peer, {r.path, r.status, r.bytes, r.duration, r.completed});
     };
@@ -294,6 +317,7 @@ struct ApplianceModules::Impl {
     if (tftp) tftp->Stop();
     elections.reset();  // silent, then resigns: a standby takes over at once
     if (dhcp) dhcp->Stop();
+    if (dhcp6) dhcp6->Stop();
     upgrades.reset();  // ends runs at their next wait (their records stay running: a re-run resumes)
     clusters.reset();  // waits for a round under way (bounded); before the registry it reports to
     service.reset();  // its reinstall jobs, before the power control they call

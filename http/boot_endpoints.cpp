@@ -30,7 +30,7 @@ void BootEndpoints::Register(HttpServer& server) {
 
 HttpResponse BootEndpoints::ChainScript(const HttpRequest& req) const {
   service_.OnChainScript(req.peer);
-  return Script(RenderChainScript(config_.Current()->server));
+  return Script(RenderChainScript(config_.Current()->server, req.peer_family));
 }
 
 HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
@@ -40,11 +40,11 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
                         std::string(req.Query("serial")), std::string(req.Query("arch")),
                         std::string(req.Query("platform"))};
   const IpxeAnswer a =
-      service_.OnIpxe({*mac, req.peer, query.uuid, query.serial, query.arch, query.platform});
+      service_.OnIpxe({*mac, req.peer, query.uuid, query.serial, query.arch, query.platform, req.peer_family});
   switch (a.kind) {
     case IpxeAnswer::Kind::kIgnore: return Script(RenderIgnoreScript());
     case IpxeAnswer::Kind::kDiscover:
-      return Script(RenderDiscoverScript(config_.Current()->server, query, a.retry_seconds));
+      return Script(RenderDiscoverScript(config_.Current()->server, query, a.retry_seconds, req.peer_family));
     case IpxeAnswer::Kind::kBootFromDisk:
       if (a.disk_mode == BootFromDisk::kHttp404) return NoStore(HttpResponse::Text(404, "boot from disk\n"));
       return Script(RenderBootFromDiskScript(a.machine_name, a.disk_mode));

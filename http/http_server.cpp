@@ -81,9 +81,23 @@ MHD_Result CollectHeader(void* cls, MHD_ValueKind, const char* key, const char* 
   return MHD_YES;
 }
 
-Ipv4Address PeerOf(MHD_Connection* connection) {
+// The peer's IPv4 address; an IPv4-mapped IPv6 peer (dual-stack socket) is
+// IPv4. A real IPv6 peer gives the unspecified address and `ipv6` true.
+Ipv4Address PeerOf(MHD_Connection* connection, bool* ipv6 = nullptr) {
+  if (ipv6) *ipv6 = false;
   const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (info == nullptr || info->client_addr == nullptr || info->client_addr->sa_family != AF_INET) return {};
+  if (info == nullptr || info->client_addr == nullptr) return {};
+  if (info->client_addr->sa_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(info->client_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      std::uint32_t v4 = 0;
+      std::memcpy(&v4, sin6->sin6_addr.s6_addr + 12, 4);
+      return Ipv4Address{ntohl(v4)};
+    }
+    if (ipv6) *ipv6 = true;
+    return {};
+  }
+  if (info->client_addr->sa_family != AF_INET) return {};
   const auto* sin = reinterpret_cast<const sockaddr_in*>(info->client_addr);
   return Ipv4Address{ntohl(sin->sin_addr.s_addr)};
 }
@@ -218,7 +232,15 @@ Status HttpServer::Start() {
   std::vector<MHD_OptionItem> opts;
   // The logger must come first, or MHD reports option errors on stderr itself.
   opts.push_back({MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&MhdCallbacks::OnLog), this});
-  opts.push_back({MHD_OPTION_SOCK_ADDR, 0, &addr});
+  sockaddr_in6 addr6{};
+  addr6.sin6_family = AF_INET6;
+  addr6.sin6_port = htons(options_.port);
+  addr6.sin6_addr = in6addr_any;
+  const bool dual = options_.dual_stack && options_.bind_address.IsUnspecified();
+  if (dual)
+    opts.push_back({MHD_OPTION_SOCK_ADDR, 0, &addr6});
+  else
+    opts.push_back({MHD_OPTION_SOCK_ADDR, 0, &addr});
   opts.push_back({MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options_.connection_limit), nullptr});
   // Counted on the master daemon, so the limit holds across the thread pool.
   opts.push_back(
@@ -233,7 +255,8 @@ Status HttpServer::Start() {
 
   // TURBO: optimistic non-blocking reads and fewer shutdown() calls on the
   // epoll path; measured worthwhile in bench/http.
-  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                         (dual ? static_cast<unsigned>(MHD_USE_DUAL_STACK) : 0u);
   daemon_ = MHD_start_daemon(flags, options_.port, nullptr, nullptr, &MhdCallbacks::OnAccess, this,
                              MHD_OPTION_ARRAY, opts.data(), MHD_OPTION_END);
   if (daemon_ == nullptr)
@@ -370,7 +393,9 @@ bool HttpServer::ServeHandler(MHD_Connection* connection, const HttpHandler& han
   HttpRequest request;
   request.method = method;
   request.path = path;
-  request.peer = PeerOf(connection);
+  bool peer_ipv6 = false;
+  request.peer = PeerOf(connection, &peer_ipv6);
+  request.peer_family = peer_ipv6 ? IpFamily::kIpv6 : IpFamily::kIpv4;
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectQuery, &request.query);
   MHD_get_connection_values(connection, MHD_HEADER_KIND, &CollectHeader, &request.headers);
 

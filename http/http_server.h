@@ -44,6 +44,9 @@ using HttpFileObserver = std::function<void(const HttpFileReport&)>;
 
 struct HttpServerOptions {
   Ipv4Address bind_address;                 // 0.0.0.0: all addresses
+  // Listen on [::] for IPv6 and IPv4 alike (IPV6_V6ONLY off): set when
+  // server.address6 is configured; only with bind_address 0.0.0.0.
+  bool dual_stack = false;
   std::uint16_t port = 8080;                // 0: the kernel picks one, see Port()
   unsigned threads = 2;                     // worker threads (MHD thread pool), >= 1
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/boot_client.h"
 #include "core/net_types.h"
 
 namespace metalpxe::http {
@@ -23,7 +24,8 @@ struct HttpRequest {
   std::string path;                           // percent-decoded, without the query
   std::map<std::string, std::string> query;   // decoded; a key without '=' maps to ""
   std::map<std::string, std::string, CaseInsensitiveLess> headers;  // repeated headers joined by ", "
-  Ipv4Address peer;
+  Ipv4Address peer;                           // unspecified for an IPv6 peer
+  IpFamily peer_family = IpFamily::kIpv4;     // IPv4-mapped peers on a dual-stack socket count as IPv4
 
   // The header's value, or "" when absent; name is case-insensitive.
   std::string_view Header(std::string_view name) const;

@@ -54,9 +54,10 @@ std::string UrlEncode(const std::string& s) {
 
 }  // namespace
 
-std::string RenderChainScript(const ServerConfig& server) {
-  return fmt::format(kChainTemplate, fmt::arg("addr", server.address.ToString()),
-                     fmt::arg("script_url", MachineScriptUrl(server)), fmt::arg("base", HttpBaseUrl(server)));
+std::string RenderChainScript(const ServerConfig& server, IpFamily family) {
+  return fmt::format(kChainTemplate, fmt::arg("addr", ServerHost(server, family)),
+                     fmt::arg("script_url", MachineScriptUrl(server, family)),
+                     fmt::arg("base", HttpBaseUrl(server, family)));
 }
 
 std::string IpxeQueryString(const IpxeQuery& q) {
@@ -81,13 +82,13 @@ std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDi
   return s;
 }
 
-std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q, int retry_seconds) {
+std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q, int retry_seconds, IpFamily family) {
   return fmt::format(
       "#!ipxe\n# metalpxe: unknown machine, held until it is accepted\n"
       "echo metalpxe: this machine ({mac}) is not in the inventory; waiting to be accepted\n"
       "sleep {secs}\n"
       "chain --replace --autofree {script_url}?{query}\n",
-      fmt::arg("mac", q.mac), fmt::arg("secs", retry_seconds), fmt::arg("script_url", MachineScriptUrl(server)),
+      fmt::arg("mac", q.mac), fmt::arg("secs", retry_seconds), fmt::arg("script_url", MachineScriptUrl(server, family)),
       fmt::arg("query", IpxeQueryString(q)));
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/boot_client.h"
 #include "core/config.h"
 
 namespace metalpxe {
@@ -11,7 +12,7 @@ namespace metalpxe {
 // /boot.ipxe: on each interface in turn, make sure it has an address (DHCP
 // when not), then chain to /ipxe with that interface's MAC and the machine's
 // identity. A machine with several NICs boots from whichever reaches us.
-std::string RenderChainScript(const ServerConfig& server);
+std::string RenderChainScript(const ServerConfig& server, IpFamily family = IpFamily::kIpv4);
 
 // The query iPXE sends to /ipxe, echoed into scripts that chain again.
 struct IpxeQuery {
@@ -27,7 +28,8 @@ std::string RenderInstallScript(const std::string& machine_name, const std::stri
                                 const std::string& kernel_url, const std::string& initramfs_url,
                                 const std::vector<std::string>& kernel_args);
 std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDisk mode);
-std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q, int retry_seconds);
+std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q, int retry_seconds,
+                                 IpFamily family = IpFamily::kIpv4);
 std::string RenderIgnoreScript();
 
 }  // namespace metalpxe

@@ -15,17 +15,18 @@ using enum LoaderTransport;
 // driver). It has no 32-bit UEFI or arm64 build; an arm64 iPXE placed at
 // tftpRoot/arm64/snponly.efi is served to arm64 UEFI clients.
 constexpr std::array kTable{
-    LoaderRow{kI386, Firmware::kBios, kTftp, "undionly.kpxe"},
-    LoaderRow{kX86_64, Firmware::kBios, kTftp, "undionly.kpxe"},
-    LoaderRow{kX86_64, Firmware::kUefi, kTftp, "snponly.efi"},
-    LoaderRow{kX86_64, Firmware::kUefi, kHttp, "snponly.efi"},
-    LoaderRow{kArm64, Firmware::kUefi, kTftp, "arm64/snponly.efi"},
-    LoaderRow{kArm64, Firmware::kUefi, kHttp, "arm64/snponly.efi"},
+    LoaderRow{kI386, Firmware::kBios, kTftp, "undionly.kpxe", false},
+    LoaderRow{kX86_64, Firmware::kBios, kTftp, "undionly.kpxe", false},
+    LoaderRow{kX86_64, Firmware::kUefi, kTftp, "snponly.efi", true},
+    LoaderRow{kX86_64, Firmware::kUefi, kHttp, "snponly.efi", true},
+    LoaderRow{kArm64, Firmware::kUefi, kTftp, "arm64/snponly.efi", true},
+    LoaderRow{kArm64, Firmware::kUefi, kHttp, "arm64/snponly.efi", true},
 };
 
 std::string LoaderClientText(const BootClient& c) {
   std::string s = std::string(FirmwareName(c.firmware)) + " " + std::string(CpuArchName(c.arch));
   if (c.transport == kHttp) s += " (HTTP boot)";
+  if (c.family == IpFamily::kIpv6) s += " over IPv6";
   return s;
 }
 
@@ -36,12 +37,18 @@ std::span<const LoaderRow> LoaderTable() { return kTable; }
 LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
                           const std::function<bool(std::string_view)>& loader_exists) {
   if (client.stage == BootStage::kOs) return {std::nullopt, "not a network-boot client"};
-  if (client.stage == BootStage::kIpxe) return {LoaderAnswer{ChainScriptUrl(server), false}, "iPXE: chain script"};
+  const bool v6 = client.family == IpFamily::kIpv6;
+  if (v6 && !server.address6) return {std::nullopt, "IPv6 client but server.address6 is not set"};
+  if (client.stage == BootStage::kIpxe)
+    return {LoaderAnswer{ChainScriptUrl(server, client.family), false}, "iPXE: chain script"};
   for (const LoaderRow& row : kTable) {
     if (row.arch != client.arch || row.firmware != client.firmware || row.transport != client.transport) continue;
+    if (v6 && !row.ipv6) break;
     if (!loader_exists(row.file))
       return {std::nullopt, "no " + std::string(row.file) + " in tftpRoot for " + LoaderClientText(client)};
-    if (row.transport == kHttp) return {LoaderAnswer{LoaderUrl(server, row.file), true}, LoaderClientText(client)};
+    if (row.transport == kHttp)
+      return {LoaderAnswer{LoaderUrl(server, row.file, client.family), true}, LoaderClientText(client)};
+    if (v6) return {LoaderAnswer{TftpUrl(server, row.file), false}, LoaderClientText(client)};
     return {LoaderAnswer{std::string(row.file), false}, LoaderClientText(client)};
   }
   return {std::nullopt, "no loader for " + LoaderClientText(client)};

@@ -22,13 +22,16 @@ struct LoaderRow {
   Firmware firmware;
   LoaderTransport transport;
   std::string_view file;  // relative to tftpRoot (served over TFTP, and over HTTP under /assets)
+  bool ipv6;              // also offered over DHCPv6 (UEFI's PXEv6/HTTPv6); BIOS PXE has no IPv6
 };
 
 // The table itself, for documentation and tests.
 std::span<const LoaderRow> LoaderTable();
 
 struct LoaderAnswer {
-  std::string boot_file;     // a TFTP file name, or a full URL (HTTP boot, iPXE)
+  // A TFTP file name, or a full URL (HTTP boot, iPXE). Over IPv6 always a URL
+  // with an IPv6 literal (DHCPv6 option 59): tftp://[addr]/file, http://[addr]:port/…
+  std::string boot_file;
   bool http_client = false;  // answer with option 60 "HTTPClient" (UEFI HTTP boot)
 };
 

@@ -4,26 +4,40 @@
 
 namespace metalpxe {
 
-std::string HttpBaseUrl(const ServerConfig& server) {
-  return "http://" + server.address.ToString() + ":" + std::to_string(server.http_port);
+std::string ServerHost(const ServerConfig& server, IpFamily family) {
+  if (family == IpFamily::kIpv6 && server.address6) return UrlHost(*server.address6);
+  return server.address.ToString();
 }
 
-std::string ChainScriptUrl(const ServerConfig& server) { return HttpBaseUrl(server) + std::string(kChainScriptPath); }
-
-std::string MachineScriptUrl(const ServerConfig& server) {
-  return HttpBaseUrl(server) + std::string(kMachineScriptPath);
+std::string HttpBaseUrl(const ServerConfig& server, IpFamily family) {
+  return "http://" + ServerHost(server, family) + ":" + std::to_string(server.http_port);
 }
 
-std::string LoaderUrl(const ServerConfig& server, std::string_view file) {
-  return HttpBaseUrl(server) + std::string(kAssetsPrefix) + "/" + std::string(file);
+std::string ChainScriptUrl(const ServerConfig& server, IpFamily family) {
+  return HttpBaseUrl(server, family) + std::string(kChainScriptPath);
 }
 
-std::string ConfigUrl(const ServerConfig& server, std::string_view token) {
-  return HttpBaseUrl(server) + std::string(kConfigPathPrefix) + std::string(token);
+std::string MachineScriptUrl(const ServerConfig& server, IpFamily family) {
+  return HttpBaseUrl(server, family) + std::string(kMachineScriptPath);
 }
 
-ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_view profile) {
-  const std::string dir = HttpBaseUrl(server) + std::string(kProfileAssetsPrefix) + "/" + std::string(profile) + "/";
+std::string LoaderUrl(const ServerConfig& server, std::string_view file, IpFamily family) {
+  return HttpBaseUrl(server, family) + std::string(kAssetsPrefix) + "/" + std::string(file);
+}
+
+std::string ConfigUrl(const ServerConfig& server, std::string_view token, IpFamily family) {
+  return HttpBaseUrl(server, family) + std::string(kConfigPathPrefix) + std::string(token);
+}
+
+std::string TftpUrl(const ServerConfig& server, std::string_view file) {
+  std::string url = "tftp://" + ServerHost(server, IpFamily::kIpv6);
+  if (server.tftp_port != 69) url += ":" + std::to_string(server.tftp_port);
+  return url + "/" + std::string(file);
+}
+
+ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_view profile, IpFamily family) {
+  const std::string dir =
+      HttpBaseUrl(server, family) + std::string(kProfileAssetsPrefix) + "/" + std::string(profile) + "/";
   return {dir + std::string(kKernelFileName), dir + std::string(kInitramfsFileName)};
 }
 

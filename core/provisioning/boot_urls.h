@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/boot_client.h"
 #include "core/config.h"
 
 namespace metalpxe {
@@ -22,19 +23,30 @@ inline constexpr std::string_view kMetricsPath = "/metrics";
 inline constexpr std::string_view kKernelFileName = "vmlinuz";
 inline constexpr std::string_view kInitramfsFileName = "initramfs.xz";
 
-// "http://<server.address>:<httpPort>"
-std::string HttpBaseUrl(const ServerConfig& server);
+// "http://<server.address>:<httpPort>", or over IPv6
+// "http://[<server.address6>]:<httpPort>" (RFC 3986 IP-literal). Without
+// server.address6 the IPv4 form is given either way.
+std::string HttpBaseUrl(const ServerConfig& server, IpFamily family = IpFamily::kIpv4);
 
-std::string ChainScriptUrl(const ServerConfig& server);                        // …/boot.ipxe
-std::string MachineScriptUrl(const ServerConfig& server);                      // …/ipxe (query appended by the caller)
-std::string LoaderUrl(const ServerConfig& server, std::string_view file);      // …/assets/<file>
-std::string ConfigUrl(const ServerConfig& server, std::string_view token);     // …/config/<token>: a secret
+std::string ChainScriptUrl(const ServerConfig& server, IpFamily family = IpFamily::kIpv4);    // …/boot.ipxe
+std::string MachineScriptUrl(const ServerConfig& server, IpFamily family = IpFamily::kIpv4);  // …/ipxe (query appended by the caller)
+std::string LoaderUrl(const ServerConfig& server, std::string_view file,
+                      IpFamily family = IpFamily::kIpv4);  // …/assets/<file>
+std::string ConfigUrl(const ServerConfig& server, std::string_view token,
+                      IpFamily family = IpFamily::kIpv4);  // …/config/<token>: a secret
+// DHCPv6 names even a TFTP file by URL (RFC 5970 §3.1):
+// "tftp://[<server.address6>]/<file>" (":<tftpPort>" when not 69).
+std::string TftpUrl(const ServerConfig& server, std::string_view file);
 
 struct ProfileAssetUrls {
   std::string kernel;     // …/assets/profiles/<profile>/vmlinuz
   std::string initramfs;  // …/assets/profiles/<profile>/initramfs.xz
 };
-ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_view profile);
+ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_view profile,
+                                     IpFamily family = IpFamily::kIpv4);
+
+// The host machines reach metalpxe by in `family`: "10.66.0.1" or "[fd00:66::1]".
+std::string ServerHost(const ServerConfig& server, IpFamily family);
 
 // <stateDir>/assets/profiles: where profiles' boot files are published on disk.
 std::string ProfileAssetsDir(const ServerConfig& server);

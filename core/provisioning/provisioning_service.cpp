@@ -266,7 +266,7 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   // MAC, and the token is bound to it. In proxy mode another server owns
   // addresses, so the token is bound to the MAC only.
   std::optional<Ipv4Address> bound;
-  if (config.dhcp.mode == DhcpMode::kFull) {
+  if (config.dhcp.mode == DhcpMode::kFull && req.family == IpFamily::kIpv4) {
     const auto leased = registry_.AddressOf(req.mac);
     if (!leased || *leased != req.peer) {
       ++counters_.configs_refused;
@@ -280,14 +280,14 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   }
   const bool wipe = jobs_ && jobs_->WipeRequested(req.mac);
   a.kind = IpxeAnswer::Kind::kInstall;
-  a.assets = ProfileAssetUrlsFor(config.server, d.profile->name);
+  a.assets = ProfileAssetUrlsFor(config.server, d.profile->name, req.family);
   a.why = d.why;
   const ConfigDelivery delivery = d.machine ? ConfigDeliveryFor(config, *d.machine)
                                             : d.profile->config_delivery.value_or(ConfigDelivery::kUrl);
   if (delivery == ConfigDelivery::kApply) {
     // No token and no config on the wire: Talos boots into maintenance mode
     // and the cluster driver applies the config over TLS at this address.
-    a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, "", wipe);
+    a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, "", wipe, req.family);
     registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
                     "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) +
                         ", config by apply to " + req.peer.ToString() + ")");
@@ -306,7 +306,8 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
     ClearApplyTargetLocked(req.mac);
   }
   const IssuedToken token = tokens_.Issue(req.mac, bound, TokenClock::now());
-  a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, ConfigUrl(config.server, token.token), wipe);
+  a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine,
+                                  ConfigUrl(config.server, token.token, req.family), wipe, req.family);
   registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
                   "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) + ")");
   if (token.fresh) {

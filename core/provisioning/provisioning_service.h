@@ -63,6 +63,10 @@ struct IpxeRequest {
   std::string serial;
   std::string buildarch;  // iPXE's ${buildarch}
   std::string platform;   // iPXE's ${platform}
+  // The request came over IPv6: the script's URLs and kernel args name
+  // server.address6. `peer` is then unspecified, and the config token is
+  // bound to the MAC only (the v6 lease lives in the DHCPv6 responder).
+  IpFamily family = IpFamily::kIpv4;
 };
 
 struct IpxeAnswer {

@@ -5,8 +5,9 @@
 namespace metalpxe {
 
 std::vector<std::string> TalosKernelArgs(const ServerConfig& server, const ProfileConfig& profile,
-                                         const MachineConfig* machine, const std::string& config_url, bool wipe) {
-  const std::string addr = server.address.ToString();
+                                         const MachineConfig* machine, const std::string& config_url, bool wipe,
+                                         IpFamily family) {
+  const std::string addr = ServerHost(server, family);
   std::vector<std::string> args = {
       "initrd=" + std::string(kInitramfsFileName),
       "talos.platform=metal",

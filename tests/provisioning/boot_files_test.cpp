@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "core/provisioning/boot_decision.h"
+#include "core/provisioning/boot_urls.h"
+#include "core/provisioning/talos_kernel_args.h"
 
 namespace metalpxe {
 namespace {
@@ -223,6 +225,80 @@ TEST(InstallerArch, TheKernelRunsOnTheMachine) {
   EXPECT_TRUE(InstallerArchMismatch("amd64", arm32));
   EXPECT_EQ(InstallerArchMismatch("arm64", x64), "the profile's kernel is arm64, this machine runs uefi x86_64");
   EXPECT_TRUE(InstallerArchMismatch("arm64", pcbios));
+}
+
+}  // namespace
+}  // namespace metalpxe
+
+namespace metalpxe {
+namespace {
+
+ServerConfig DualStackServer() {
+  ServerConfig s = Server();
+  s.address6 = *Ipv6Address::Parse("fd00:66::1");
+  return s;
+}
+
+LoaderChoice Choose6(std::uint16_t arch_type, const char* vendor, bool ipxe = false,
+                     const ServerConfig& server = DualStackServer()) {
+  BootClient c = BootClientFromDhcp(arch_type, vendor, ipxe);
+  c.family = IpFamily::kIpv6;
+  return ChooseLoader(c, server, kWithArm64);
+}
+
+TEST(BootFiles, OverIpv6EveryAnswerIsAUrlWithAnIpv6Literal) {
+  // OVMF PXEv6 (arch 7, also 9), HTTPv6 (16), arm64 (11, 19).
+  for (std::uint16_t a : {7, 9}) {
+    const auto c = Choose6(a, "PXEClient:Arch:00007:UNDI:003016");
+    ASSERT_TRUE(c.answer) << c.why;
+    EXPECT_EQ(c.answer->boot_file, "tftp://[fd00:66::1]/snponly.efi");
+    EXPECT_FALSE(c.answer->http_client);
+    EXPECT_NE(c.why.find("over IPv6"), std::string::npos);
+  }
+  const auto http = Choose6(16, "HTTPClient:Arch:00016:UNDI:003001");
+  ASSERT_TRUE(http.answer);
+  EXPECT_EQ(http.answer->boot_file, "http://[fd00:66::1]:8080/assets/snponly.efi");
+  EXPECT_TRUE(http.answer->http_client);
+  EXPECT_EQ(Choose6(11, "PXEClient:Arch:00011:UNDI:003000").answer->boot_file,
+            "tftp://[fd00:66::1]/arm64/snponly.efi");
+  EXPECT_EQ(Choose6(19, "HTTPClient:Arch:00019:UNDI:003000").answer->boot_file,
+            "http://[fd00:66::1]:8080/assets/arm64/snponly.efi");
+  // iPXE over IPv6 chains to the script by the IPv6 literal.
+  EXPECT_EQ(Choose6(7, "PXEClient:Arch:00007:UNDI:003016", true).answer->boot_file,
+            "http://[fd00:66::1]:8080/boot.ipxe");
+  // A TFTP port other than 69 is in the URL.
+  ServerConfig odd = DualStackServer();
+  odd.tftp_port = 6969;
+  EXPECT_EQ(Choose6(7, "PXEClient", false, odd).answer->boot_file, "tftp://[fd00:66::1]:6969/snponly.efi");
+}
+
+TEST(BootFiles, OverIpv6NoBiosLoaderAndNothingWithoutAnAddress6) {
+  // BIOS PXE has no IPv6: undionly.kpxe is never offered over DHCPv6.
+  const auto bios = Choose6(0, "PXEClient:Arch:00000:UNDI:002001");
+  EXPECT_FALSE(bios.answer);
+  EXPECT_NE(bios.why.find("no loader"), std::string::npos) << bios.why;
+  const auto none = Choose6(7, "PXEClient", false, Server());
+  EXPECT_FALSE(none.answer);
+  EXPECT_NE(none.why.find("server.address6"), std::string::npos) << none.why;
+  // IPv4 answers are unchanged with address6 set.
+  EXPECT_EQ(ChooseLoader(BootClientFromDhcp(16, "HTTPClient", false), DualStackServer(), kWithArm64).answer->boot_file,
+            "http://10.66.0.1:8080/assets/snponly.efi");
+}
+
+TEST(BootUrls, Ipv6LiteralsInEveryUrlAndKernelArgs) {
+  const ServerConfig s = DualStackServer();
+  EXPECT_EQ(HttpBaseUrl(s, IpFamily::kIpv6), "http://[fd00:66::1]:8080");
+  EXPECT_EQ(HttpBaseUrl(s), "http://10.66.0.1:8080");
+  EXPECT_EQ(ConfigUrl(s, "tok", IpFamily::kIpv6), "http://[fd00:66::1]:8080/config/tok");
+  EXPECT_EQ(MachineScriptUrl(s, IpFamily::kIpv6), "http://[fd00:66::1]:8080/ipxe");
+  EXPECT_EQ(ProfileAssetUrlsFor(s, "default", IpFamily::kIpv6).kernel,
+            "http://[fd00:66::1]:8080/assets/profiles/default/vmlinuz");
+  ProfileConfig p;
+  const auto args = TalosKernelArgs(s, p, nullptr, ConfigUrl(s, "tok", IpFamily::kIpv6), false, IpFamily::kIpv6);
+  const std::string line = JoinArgs(args);
+  EXPECT_NE(line.find("talos.config=http://[fd00:66::1]:8080/config/tok"), std::string::npos) << line;
+  EXPECT_NE(line.find("talos.events.sink=[fd00:66::1]:50101"), std::string::npos) << line;
+  EXPECT_NE(line.find("talos.logging.kernel=tcp://[fd00:66::1]:50102"), std::string::npos) << line;
 }
 
 }  // namespace
