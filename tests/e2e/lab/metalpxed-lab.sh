@@ -26,7 +26,9 @@ e2e_check() {  # e2e_check "what" command args...
 # mpx_setup BUILD_DIR DHCP_MODE UNKNOWN_POLICY: the lab, assets, config, inventory.
 # MPX_INVENTORY_FIXTURE names another inventory under fixtures/ (its
 # 10.66.0.x addresses follow LAB_SUBNET_PREFIX); MPX_CLUSTERS is a `clusters:`
-# section for the config.
+# section for the config; MPX_PROFILES more profiles (entries of `profiles:`,
+# indented two spaces); MPX_TFTP_ROOT another tftpRoot (default Debian's
+# /usr/lib/ipxe).
 mpx_setup() {
   local build="$1" mode="$2" policy="$3"
   METALPXED="${METALPXED:-$build/daemon/metalpxed}"
@@ -54,6 +56,10 @@ mpx_setup() {
       [[ -n "$subnets" ]] && printf '%s\n' "$subnets"
       continue
     fi
+    if [[ "$line" == "@PROFILES@" ]]; then
+      [[ -n "${MPX_PROFILES:-}" ]] && printf '%s\n' "$MPX_PROFILES"
+      continue
+    fi
     if [[ "$line" == "@CLUSTERS@" ]]; then
       [[ -n "${MPX_CLUSTERS:-}" ]] && printf '%s\n' "$MPX_CLUSTERS"
       continue
@@ -63,6 +69,7 @@ mpx_setup() {
     line="${line//@DHCP_MODE@/$mode}"
     line="${line//@UNKNOWN_MACHINES@/$policy}"
     line="${line//@ASSETS@/$MPX_ASSETS}"
+    line="${line//@TFTP_ROOT@/${MPX_TFTP_ROOT:-/usr/lib/ipxe}}"
     line="${line//@FIXTURES@/$E2E_ROOT/fixtures}"
     line="${line//@INVENTORY@/$MPX_INVENTORY}"
     printf '%s\n' "$line"

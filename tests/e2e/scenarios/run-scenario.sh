@@ -5,7 +5,7 @@
 #
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
-#         ipmi-reinstall | uefi-http | arm64-no-loader | cluster
+#         ipmi-reinstall | uefi-http | arm64-no-loader | arm64-install | cluster
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -292,6 +292,101 @@ scenario_arm64_no_loader() {
   e2e_check "arm-1 never started an x86 binary" vm_not_printed arm-1 "iPXE|snponly"
 }
 
+# An arm64 machine that installs: the arm64-no-loader machine again (AAVMF,
+# UEFI HTTP boot, arch 19), now against a tftpRoot holding the arm64 iPXE
+# (deploy/build-ipxe-arm64.sh) and a profile with `arch: arm64`, whose
+# kernel-arm64 and initramfs-arm64.xz metalpxed downloads from an Image
+# Factory stand-in (busybox httpd on a lab host, Image Factory's paths). The
+# firmware fetches iPXE over HTTP, iPXE chains to arm-1's script, the arm64
+# Debian kernel boots the busybox stand-in, which fetches its own config with
+# its token and writes the install marker. Ends at the install.
+ARM_MAC=52:54:00:e2:e0:21
+ARM_SCHEMATIC=376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba
+ARM_TALOS=v1.9.5
+# busybox httpd -vv: "[::ffff:10.66.0.1]:PORT: url:/PATH" then "...: response:200".
+factory_served() {
+  local f
+  for f in "$@"; do
+    awk -v ip="[::ffff:$LAB_SERVER_IP]:" -v re="url:/image/$ARM_SCHEMATIC/$ARM_TALOS/$f\$" '
+      index($0, ip) == 1 && $0 ~ re {split($0, a, ": "); want = a[1]}
+      want != "" && index($0, want ": response:200") == 1 {ok = 1}
+      END {exit !ok}' "$LAB_DIR/factory.log" || return 1
+  done
+}
+scenario_arm64_install() {
+  local factory_ip="${LAB_SUBNET_PREFIX}.3" kernel_sha initramfs_sha
+  local fdir="$LAB_DIR/factory/image/$ARM_SCHEMATIC/$ARM_TALOS"
+  mkdir -p "$fdir"
+  cp "$ARM64_KERNEL" "$fdir/kernel-arm64"
+  cp "$ARM64_INITRAMFS" "$fdir/initramfs-arm64.xz"
+  kernel_sha="$(sha256sum <"$fdir/kernel-arm64" | cut -d' ' -f1)"
+  initramfs_sha="$(sha256sum <"$fdir/initramfs-arm64.xz" | cut -d' ' -f1)"
+  MPX_TFTP_ROOT="$ARM64_TFTP_ROOT"
+  MPX_PROFILES="  arm64:
+    talosVersion: $ARM_TALOS
+    schematic: $ARM_SCHEMATIC
+    imageFactory: http://$factory_ip:8081
+    arch: arm64
+    kernelSha256: $kernel_sha
+    initramfsSha256: $initramfs_sha
+    kernelArgs: [console=ttyAMA0]
+    configs:
+      controlplane: $E2E_ROOT/fixtures/talos/controlplane.yaml
+      worker: $E2E_ROOT/fixtures/talos/worker.yaml"
+  MPX_INVENTORY_FIXTURE=arm64-machines.yaml mpx_setup "$build" full discover || return 1
+  lab_add_host factory "$factory_ip/24"
+  lab_spawn factory "$LAB_LAST_HOST" busybox httpd -f -vv -p 8081 -h "$LAB_DIR/factory"
+  # Up when it answers at all (its root is a 404: the asset paths stay
+  # untouched until metalpxed asks).
+  lab_wait_for 10 ip netns exec "$MPX_PROBE" curl -sS -o /dev/null --max-time 2 "http://$factory_ip:8081/" || return 1
+  mpx_start || return 1
+  e2e_check "metalpxed downloaded kernel-arm64 and initramfs-arm64.xz from the Image Factory (its paths)" \
+    lab_wait_for 30 factory_served "kernel-arm64" "initramfs-arm64[.]xz"
+
+  local powered_on_ms fetched_ms
+  powered_on_ms="$(date +%s%3N)"
+  vm_start arm-1 arm64-http "$ARM_MAC" 280
+  e2e_check "arm-1: AAVMF started HTTP boot over IPv4" vm_wait arm-1 "Start HTTP Boot over IPv4" 150
+  e2e_check "arm-1: the arm64 iPXE runs" vm_wait arm-1 "iPXE initialising devices|iPXE 1\\." 90
+  e2e_check "arm-1: iPXE got the install script for arm-1 (worker)" \
+    vm_wait arm-1 "metalpxe: installing Talos on arm-1 \\(worker\\)" 120
+  e2e_check "arm-1: the arm64 Debian kernel booted the stand-in" \
+    vm_wait arm-1 "STANDIN: start \\(arm64 busybox stand-in, machine aarch64" 180
+  e2e_check "arm-1: stand-in fetched its config" vm_wait arm-1 "STANDIN: config fetched" 60
+  fetched_ms="$(mpx_sql "SELECT min(time_ms) FROM timeline WHERE replace(lower(mac),'-',':') = lower('$ARM_MAC')
+                         AND summary LIKE 'HTTP GET /config: granted%';")"
+  [[ -n "$fetched_ms" ]] && echo "        arm-1: power-on to config fetched $(((fetched_ms - powered_on_ms) / 1000)) s"
+  e2e_check "arm-1: config says hostname=arm-1 role=worker fixture=worker-base" \
+    vm_wait arm-1 "STANDIN: config hostname=arm-1 role=worker fixture=worker-base" 20
+  e2e_check "arm-1: stand-in found the config is its own" vm_wait arm-1 "STANDIN: config is mine" 20
+  e2e_check "arm-1: disk marker is there" \
+    lab_wait_for 30 vm_disk_has arm-1 "METALPXE-STANDIN-INSTALLED hostname=arm-1 role=worker fixture=worker-base"
+  vm_stop arm-1
+
+  local url="http://$LAB_SERVER_IP:8080/assets/arm64/snponly.efi"
+  e2e_check "metalpxed saw an arm64 HTTP boot client (HTTPClient, arch 19)" \
+    grep -qE "client=firmware arch=uefi-arm64-http vendor_class=HTTPClient:Arch:00019" <<<"$(mpx_timeline "$ARM_MAC" dhcp)"
+  e2e_check "metalpxed offered and acked the arm64 iPXE's URL to the firmware" \
+    test "$(mpx_timeline "$ARM_MAC" dhcp | grep -cE "^DHCP (DISCOVER|REQUEST) from firmware \(uefi-arm64-http\) -> (OFFER|ACK) [0-9.]+, boot file ${url//./\\.} ")" -ge 2
+  e2e_check "no answer to arm-1 named the x86 loader" \
+    bash -c "! grep -qE 'boot file [^ ]*/assets/snponly\\.efi|boot file snponly\\.efi' <<<\"\$1\"" _ "$(mpx_timeline "$ARM_MAC" dhcp)"
+  e2e_check "arm-1 fetched the arm64 iPXE over HTTP (200, complete)" \
+    grep -qE "^HTTP GET /assets/arm64/snponly\.efi, .*\|path=/assets/arm64/snponly\.efi status=200 bytes=[1-9]" \
+    <<<"$(mpx_timeline "$ARM_MAC" http)"
+  e2e_check "the arm64 iPXE (\${buildarch} arm64) was given the arm64 profile's install script" \
+    grep -qE "^HTTP GET /ipxe \(uefi-arm64\): install as worker\|.* kernel=http://${LAB_SERVER_IP//./\\.}:8080/assets/profiles/arm64/vmlinuz " \
+    <<<"$(mpx_timeline "$ARM_MAC" http)"
+  e2e_check "in order: loader, script, kernel, initramfs, config" \
+    awk '/^HTTP GET \/assets\/arm64\/snponly\.efi/ && !l {l=NR} /^HTTP GET \/ipxe/ && !s {s=NR}
+         /^HTTP GET kernel / && !k {k=NR} /^HTTP GET initramfs / && !i {i=NR} /^HTTP GET \/config: granted/ && !c {c=NR}
+         END {exit !(l && s && k && i && c && l < s && s < k && k < i && i < c)}' <<<"$(mpx_timeline "$ARM_MAC" http)"
+  e2e_check "nothing went over TFTP for arm-1" test -z "$(mpx_timeline "$ARM_MAC" tftp)"
+  # The kernel prints its command line (token included), as Talos's does; the
+  # stand-in prints no URL.
+  e2e_check "the config URL is in no serial line but the kernel's command line" \
+    bash -c "! grep -a '/config/' '${VM_SERIAL[arm-1]}' | grep -av 'Kernel command line:' | grep -q ."
+}
+
 # --- cluster: two control planes and a worker to a bootstrapped cluster ------
 C1_MAC=52:54:00:e2:e0:11
 C2_MAC=52:54:00:e2:e0:12
@@ -478,6 +573,26 @@ cluster_upgrade_checks() {
   done
 }
 
+# The arm64 scenario's iPXE, kernel and initramfs are prepared before its
+# budget starts: a cold cache builds iPXE (minutes of CPU; deploy/test.sh does
+# it in the background earlier, so the scenario finds it done). Its time is
+# printed apart.
+if [[ "$scenario" == arm64-install ]]; then
+  prep_t0=$SECONDS
+  while IFS='=' read -r key value; do
+    case "$key" in
+      tftp_root) ARM64_TFTP_ROOT="$value" ;;
+      kernel) ARM64_KERNEL="$value" ;;
+      initramfs) ARM64_INITRAMFS="$value" ;;
+    esac
+  done < <("$here/../lab/arm64-assets.sh")
+  if [[ -z "${ARM64_TFTP_ROOT:-}" || -z "${ARM64_KERNEL:-}" || -z "${ARM64_INITRAMFS:-}" ]]; then
+    echo "e2e: arm64 assets could not be prepared (tests/e2e/lab/arm64-assets.sh)" >&2
+    exit 1
+  fi
+  echo "e2e: arm64 assets ready in $((SECONDS - prep_t0)) s (iPXE, kernel, initramfs; cached after the first run)"
+fi
+
 lab_init "mpx-$scenario"
 # Bounded no matter what: the whole scenario ends within its budget.
 setsid bash -c "sleep ${E2E_SCENARIO_TIMEOUT:-420}; echo 'e2e: scenario $scenario timed out' >&2; kill -TERM $$" &
@@ -496,6 +611,7 @@ case "$scenario" in
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
   arm64-no-loader) scenario_arm64_no_loader ;;
+  arm64-install) scenario_arm64_install ;;
   cluster) scenario_cluster ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
