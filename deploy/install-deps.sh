@@ -19,6 +19,10 @@ BUILD_PKGS=(
   dpkg-dev debhelper fakeroot lintian mmdebstrap
   # The unit: its exposure (systemd-analyze) and a boot of it (systemd-nspawn).
   systemd systemd-container
+  # The appliance image (deploy/image/build.sh): partitions made as files
+  # (squashfs root, FAT via mtools, ext4 -d), GPT by sgdisk, GRUB for BIOS
+  # and UEFI from the host's modules, qcow2 by qemu-img.
+  squashfs-tools dosfstools mtools e2fsprogs gdisk grub-pc-bin grub-efi-amd64-bin qemu-utils
 )
 PEER_PKGS=(
   iproute2 iputils-ping procps psmisc util-linux curl
