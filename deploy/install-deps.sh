@@ -29,6 +29,10 @@ PEER_PKGS=(
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
   qemu-system-arm qemu-efi-aarch64  # e2e arm64-no-loader: arm64 machine with AAVMF
+  # The Secure Boot chain metalpxed serves (shimx64.efi, grubx64.efi) when
+  # tftpRoot has no copy; the e2e secureboot-shim boots it under OVMF's
+  # Secure Boot build with Microsoft's keys (ovmf's OVMF_*_4M.ms.fd).
+  shim-signed grub-efi-amd64-signed
   # The e2e lab's initramfs (zstd, xz, strip) and its store queries (sqlite3):
   # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
   zstd xz-utils binutils sqlite3

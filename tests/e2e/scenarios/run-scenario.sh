@@ -5,7 +5,7 @@
 #
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
-#         ipmi-reinstall | uefi-http | arm64-no-loader | cluster
+#         ipmi-reinstall | uefi-http | arm64-no-loader | cluster | secureboot-shim
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -292,6 +292,55 @@ scenario_arm64_no_loader() {
   e2e_check "arm-1 never started an x86 binary" vm_not_printed arm-1 "iPXE|snponly"
 }
 
+# Secure Boot enforced (OVMF's secboot build with Microsoft's keys, run-vm.sh
+# uefi-sb): cp-1 is marked secureBoot, so the boot-file table gives its
+# firmware shimx64.efi (Microsoft-signed), shim loads grubx64.efi (Debian's
+# signed GRUB netboot image) from metalpxed's TFTP, GRUB reads grub/grub.cfg
+# and its own grub.cfg-01-<mac> (rendered by metalpxed: the /ipxe decision,
+# kernel arguments and token), and boots Debian's signed kernel with the
+# stand-in's initramfs, all over TFTP; the stand-in fetches its own config.
+# The kernel's "secureboot: Secure boot enabled" line, streamed like Talos's
+# kernel log, is the proof that Secure Boot was on; metalpxed keeps it.
+scenario_secureboot_shim() {
+  MPX_INVENTORY_FIXTURE=secureboot-machines.yaml
+  mpx_setup "$build" full discover && mpx_start || return 1
+  local powered_on_ms fetched_ms mac_file="grub/grub.cfg-01-${CP_MAC//:/-}"
+  powered_on_ms="$(date +%s%3N)"
+  vm_start cp-1 uefi-sb "$CP_MAC" 400
+  check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK" 300
+  vm_stop cp-1
+  fetched_ms="$(mpx_sql "SELECT min(time_ms) FROM timeline WHERE replace(lower(mac),'-',':') = lower('$CP_MAC')
+                         AND summary LIKE 'HTTP GET /config: granted%';")"
+  [[ -n "$fetched_ms" ]] && echo "        cp-1: power-on to config fetched $(((fetched_ms - powered_on_ms) / 1000)) s"
+  local dhcp tftp
+  dhcp="$(mpx_timeline "$CP_MAC" dhcp)"
+  tftp="$(mpx_timeline "$CP_MAC" tftp)"
+  e2e_check "metalpxed offered the firmware shimx64.efi (secureBoot), never snponly.efi" \
+    bash -c 'grep -qE "^DHCP DISCOVER from firmware \(uefi-x86_64\) -> OFFER [0-9.]+, boot file shimx64\.efi .*why=uefi x86_64 under Secure Boot" <<<"$1" && ! grep -q snponly <<<"$1"' _ "$dhcp"
+  # The chain, in order: shim, GRUB (shim's second stage), GRUB's config
+  # and the machine's own, then the signed kernel and the initramfs.
+  e2e_check "the chain over TFTP: shim, GRUB, grub.cfg, $mac_file, kernel, initramfs" \
+    awk -v m="$mac_file" '
+      /^TFTP shimx64\.efi sent/ && !a {a=NR}
+      /^TFTP grubx64\.efi sent/ && a && !b {b=NR}
+      /^TFTP grub\/grub\.cfg sent/ && b && !c {c=NR}
+      index($0, "TFTP " m " (uefi-x86_64): install as controlplane") == 1 && c && !d {d=NR}
+      /^TFTP profiles\/default\/vmlinuz sent/ && d && !e {e=NR}
+      /^TFTP profiles\/default\/initramfs\.xz sent/ && e && !f {f=NR}
+      END {exit !f}' <<<"$tftp"
+  e2e_check "nothing asked for iPXE's script (/ipxe) for cp-1" \
+    bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$CP_MAC" http)"
+  e2e_check "cp-1's kernel reported Secure Boot on (kernel log, timeline)" \
+    grep -qx "Secure Boot: on|" <<<"$(mpx_timeline "$CP_MAC" kmsg)"
+  e2e_check "cp-1's record says Secure Boot: on" \
+    test "$(mpx_sql "SELECT count(*) FROM events WHERE machine = 'cp-1' AND kind = 'secure-boot' AND message = 'Secure Boot: on';")" = 1
+  e2e_check "GRUB ran in Secure Boot lockdown (the firmware verified shim, shim verified GRUB and the kernel)" \
+    vm_not_printed cp-1 "Access Denied|Security Violation|bad shim signature|iPXE"
+  # The GRUB config carried the token: not in metalpxed's log or timeline.
+  e2e_check "no config URL in metalpxed's log or timeline" \
+    bash -c '! grep -q "talos.config=\|/config/[A-Za-z0-9_-]\{16\}" "$1" <(printf "%s\n" "$2")' _ "$LAB_DIR/metalpxed.log" "$tftp"
+}
+
 # --- cluster: two control planes and a worker to a bootstrapped cluster ------
 C1_MAC=52:54:00:e2:e0:11
 C2_MAC=52:54:00:e2:e0:12
@@ -495,6 +544,7 @@ case "$scenario" in
   foreign-token) scenario_foreign_token ;;
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
+  secureboot-shim) scenario_secureboot_shim ;;
   arm64-no-loader) scenario_arm64_no_loader ;;
   cluster) scenario_cluster ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
