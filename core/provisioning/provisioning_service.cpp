@@ -163,7 +163,7 @@ void ProvisioningService::CheckLoaderStarted(const DhcpSighting& seen) {
   }
   if (!refused) return;
   spdlog::warn("{}: {}", seen.mac.ToString(), *refused);
-  RecordTimeline(seen.mac, TimelineSource::kDhcp, {"refused boot: " + *refused, "why=" + *refused});
+  RecordTimeline(seen.mac, TimelineSource::kDhcp, {"refused boot: " + *refused, ""});
   registry_.RecordEvent(seen.mac, "boot", "refused boot: " + *refused);
 }
 

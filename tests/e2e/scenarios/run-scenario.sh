@@ -301,6 +301,9 @@ scenario_arm64_no_loader() {
 # stand-in's initramfs, all over TFTP; the stand-in fetches its own config.
 # The kernel's "secureboot: Secure boot enabled" line, streamed like Talos's
 # kernel log, is the proof that Secure Boot was on; metalpxed keeps it.
+sb_kernel_locked_down() {
+  vm_printed "$1" "EFI stub: UEFI Secure Boot is enabled" && vm_printed "$1" "Kernel is locked down from EFI Secure Boot"
+}
 scenario_secureboot_shim() {
   MPX_INVENTORY_FIXTURE=secureboot-machines.yaml
   mpx_setup "$build" full discover && mpx_start || return 1
@@ -321,12 +324,12 @@ scenario_secureboot_shim() {
   # and the machine's own, then the signed kernel and the initramfs.
   e2e_check "the chain over TFTP: shim, GRUB, grub.cfg, $mac_file, kernel, initramfs" \
     awk -v m="$mac_file" '
-      /^TFTP shimx64\.efi sent/ && !a {a=NR}
-      /^TFTP grubx64\.efi sent/ && a && !b {b=NR}
-      /^TFTP grub\/grub\.cfg sent/ && b && !c {c=NR}
+      /^TFTP \/?shimx64\.efi sent/ && !a {a=NR}
+      /^TFTP \/?grubx64\.efi sent/ && a && !b {b=NR}
+      /^TFTP \/?grub\/grub\.cfg sent/ && b && !c {c=NR}
       index($0, "TFTP " m " (uefi-x86_64): install as controlplane") == 1 && c && !d {d=NR}
-      /^TFTP profiles\/default\/vmlinuz sent/ && d && !e {e=NR}
-      /^TFTP profiles\/default\/initramfs\.xz sent/ && e && !f {f=NR}
+      /^TFTP \/?profiles\/default\/vmlinuz sent/ && d && !e {e=NR}
+      /^TFTP \/?profiles\/default\/initramfs\.xz sent/ && e && !f {f=NR}
       END {exit !f}' <<<"$tftp"
   e2e_check "nothing asked for iPXE's script (/ipxe) for cp-1" \
     bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$CP_MAC" http)"
@@ -334,11 +337,33 @@ scenario_secureboot_shim() {
     grep -qx "Secure Boot: on|" <<<"$(mpx_timeline "$CP_MAC" kmsg)"
   e2e_check "cp-1's record says Secure Boot: on" \
     test "$(mpx_sql "SELECT count(*) FROM events WHERE machine = 'cp-1' AND kind = 'secure-boot' AND message = 'Secure Boot: on';")" = 1
-  e2e_check "GRUB ran in Secure Boot lockdown (the firmware verified shim, shim verified GRUB and the kernel)" \
+  e2e_check "the kernel ran under Secure Boot (EFI stub), locked down" sb_kernel_locked_down cp-1
+  e2e_check "nothing in the chain was refused (firmware -> shim -> GRUB -> kernel)" \
     vm_not_printed cp-1 "Access Denied|Security Violation|bad shim signature|iPXE"
   # The GRUB config carried the token: not in metalpxed's log or timeline.
   e2e_check "no config URL in metalpxed's log or timeline" \
     bash -c '! grep -q "talos.config=\|/config/[A-Za-z0-9_-]\{16\}" "$1" <(printf "%s\n" "$2")' _ "$LAB_DIR/metalpxed.log" "$tftp"
+
+  # wk-1: Secure Boot on too, but not marked secureBoot: it is offered the
+  # unsigned iPXE, its firmware refuses it and moves on to its next boot
+  # option (UEFI HTTP boot, which DHCPs again). metalpxed's timeline says
+  # so instead of showing a silent loop.
+  vm_start wk-1 uefi-sb "$WK_MAC" 150
+  e2e_check "wk-1: its firmware refused the unsigned iPXE" \
+    vm_wait wk-1 'failed to load Boot[0-9A-F]+ "UEFI PXEv4.*Access Denied' 120
+  local deadline=$((SECONDS + 60)) refused=""
+  while ((SECONDS < deadline)); do
+    refused="$(mpx_timeline "$WK_MAC" dhcp | grep -m1 '^refused boot: loader snponly\.efi not started')" && break
+    sleep 1
+  done
+  vm_stop wk-1
+  echo "        wk-1: $refused"
+  e2e_check "wk-1's timeline: a refused boot, with what to do" \
+    grep -q "Secure Boot may be on: mark the machine secureBoot" <<<"$refused"
+  e2e_check "wk-1's record has it too" \
+    test "$(mpx_sql "SELECT count(*) FROM events WHERE machine = 'wk-1' AND kind = 'boot' AND message LIKE 'refused boot: loader snponly.efi not started%';")" -ge 1
+  e2e_check "wk-1 never ran iPXE (nothing asked /ipxe)" \
+    bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$WK_MAC" http)"
 }
 
 # --- cluster: two control planes and a worker to a bootstrapped cluster ------
