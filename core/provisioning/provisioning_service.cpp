@@ -188,7 +188,7 @@ void ProvisioningService::OnKernelLog(Ipv4Address peer, std::string_view msg) {
     RecordTimelineByAddress(peer, TimelineSource::kKmsg, {*milestone, ""});
     // Whether the machine runs with Secure Boot on goes into its record.
     if (milestone->starts_with("Secure Boot: "))
-      if (const auto mac = registry_.MacForAddress(peer)) registry_.RecordEvent(*mac, "secure-boot", *milestone);
+      if (const auto mac = registry_.MacForAddress(peer)) registry_.RecordEvent(*mac, std::string(kSecureBootEventKind), *milestone);
   }
 }
 
@@ -207,7 +207,11 @@ IpxeAnswer ProvisioningService::OnIpxe(const IpxeRequest& req) {
   // a.why is safe to log; the kernel arguments (which carry the token) are never looked at here.
   t.details = "decision=" + std::string(IpxeAnswerName(a.kind)) + " peer=" + req.peer.ToString();
   if (!a.machine_name.empty()) t.details += " machine=" + a.machine_name;
-  if (!a.assets.kernel.empty()) t.details += " kernel=" + a.assets.kernel + " initramfs=" + a.assets.initramfs;
+  if (req.grub && a.kind == IpxeAnswer::Kind::kInstall)  // GRUB loads them over TFTP
+    t.details += " kernel=" + ProfileTftpPath(a.profile, kKernelFileName) +
+                 " initramfs=" + ProfileTftpPath(a.profile, kInitramfsFileName);
+  else if (!a.assets.kernel.empty())
+    t.details += " kernel=" + a.assets.kernel + " initramfs=" + a.assets.initramfs;
   if (!a.why.empty()) t.details += " why=" + a.why;
   RecordTimeline(req.mac, req.grub ? TimelineSource::kTftp : TimelineSource::kHttp, t);
   return a;

@@ -229,6 +229,9 @@ TEST_F(ProvisioningServiceTest, ARefusedLoaderIsARefusedBootInTheTimeline) {
   bool on = false;
   for (const auto& e : service_->registry().RecentEvents(0, 1000)) on |= e.kind == "secure-boot" && e.message == "Secure Boot: on";
   EXPECT_TRUE(on);
+  EXPECT_EQ(service_->registry().SecureBootOf(kCp), "on");
+  OpenService();  // read back from the store's events
+  EXPECT_EQ(service_->registry().SecureBootOf(kCp), "on");
 }
 
 TEST_F(ProvisioningServiceTest, RepeatedRequestsWriteNothingAndGetTheSameToken) {

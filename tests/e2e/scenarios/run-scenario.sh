@@ -335,8 +335,11 @@ scenario_secureboot_shim() {
     bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$CP_MAC" http)"
   e2e_check "cp-1's kernel reported Secure Boot on (kernel log, timeline)" \
     grep -qx "Secure Boot: on|" <<<"$(mpx_timeline "$CP_MAC" kmsg)"
-  e2e_check "cp-1's record says Secure Boot: on" \
+  e2e_check "cp-1's history says Secure Boot: on" \
     test "$(mpx_sql "SELECT count(*) FROM events WHERE machine = 'cp-1' AND kind = 'secure-boot' AND message = 'Secure Boot: on';")" = 1
+  mpx_ctl get cp-1 -o json
+  e2e_check "cp-1's record (metalpxectl get) says secure boot on" \
+    grep -qE '"secure_?[bB]oot": *"on"' "$LAB_DIR/metalpxectl.log"
   e2e_check "the kernel ran under Secure Boot (EFI stub), locked down" sb_kernel_locked_down cp-1
   e2e_check "nothing in the chain was refused (firmware -> shim -> GRUB -> kernel)" \
     vm_not_printed cp-1 "Access Denied|Security Violation|bad shim signature|iPXE"
