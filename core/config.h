@@ -125,6 +125,9 @@ struct ProfileConfig {
   std::map<Role, std::string> configs;  // absolute paths of talosctl gen config output (may be empty with clusters)
   std::vector<YAML::Node> patches;
   std::optional<ConfigDelivery> config_delivery;  // for the profile's machines; unset = url
+  // secureBoot: its machines boot through Debian's signed shim and GRUB
+  // (shimx64.efi over TFTP) instead of the unsigned iPXE (docs/secureboot.md).
+  bool secure_boot = false;
 };
 
 struct BmcConfig {
@@ -157,6 +160,7 @@ struct MachineConfig {
   std::optional<BmcConfig> bmc;
   std::string cluster;                            // a clusters: name; "" = the profile's configs
   std::optional<ConfigDelivery> config_delivery;  // overrides the profile's
+  std::optional<bool> secure_boot;                // overrides the profile's
 };
 
 struct Inventory {

@@ -425,6 +425,13 @@ void ReadProfile(MapReader r, const std::string& base_dir, bool configs_required
   }
   ReadPatches(r, p.patches);
   ReadProfileClusterKeys(r, p);
+  if (auto v = r.Bool("secureBoot")) {
+    p.secure_boot = *v;
+    // The boot-file table has a signed chain (shim + GRUB) for x86_64 UEFI only.
+    if (*v && p.arch != "amd64")
+      r.sink().Add(r.Raw("secureBoot"), r.Field("secureBoot") + ": the signed boot chain (shim + GRUB) is served to "
+                                        "amd64 machines only, not " + p.arch);
+  }
   r.RejectUnknownKeys();
   // Each patch must apply to the base configs (core/install/patch_check.h).
   if (r.sink().count() == problems_before) ReportProfilePatchProblems(r.sink(), r.node(), p);

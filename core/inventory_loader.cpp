@@ -209,6 +209,7 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
     m.bmc = std::move(b);
   }
   ReadMachineClusterKeys(r, cfg, m);
+  if (auto v = r.Bool("secureBoot")) m.secure_boot = *v;
   r.RejectUnknownKeys();
   // The machine's patches and keys must render with its profile (core/install/patch_check.h).
   if (r.sink().count() == before && cfg.profiles.count(m.profile))

@@ -36,6 +36,7 @@ Status MachineRegistry::Load() {
   for (auto& e : *events) {
     next_event_id_ = std::max(next_event_id_, e.id + 1);
     last_event_[e.machine] = {e.kind, e.message};
+    if (e.kind == kSecureBootEventKind) secure_boot_[e.machine] = e.message;
     recent_.push_back(std::move(e));
     if (recent_.size() > kRecentEvents) recent_.pop_front();
   }
@@ -107,6 +108,7 @@ void MachineRegistry::EmitLocked(const MacAddress& primary, const std::string& m
   auto [last, fresh] = last_event_.try_emplace(machine);
   if (!fresh && last->second.first == kind && last->second.second == message) return;
   last->second = {kind, message};
+  if (kind == kSecureBootEventKind) secure_boot_[machine] = message;
   EventRecord e;
   e.id = next_event_id_++;
   e.time_unix_ms = NowMs();
@@ -289,6 +291,16 @@ void MachineRegistry::RecordEvent(const MacAddress& mac, const std::string& kind
   std::lock_guard lock(mu_);
   if (!records_.count(primary) && !InventoryMachine(*config, primary)) return;  // unrecorded unknown MAC
   EmitLocked(primary, KeyName(*config, primary), kind, message);
+}
+
+std::string MachineRegistry::SecureBootOf(const MacAddress& mac) const {
+  const auto config = config_.Current();
+  const MacAddress primary = PrimaryMac(*config, mac);
+  std::lock_guard lock(mu_);
+  auto it = secure_boot_.find(KeyName(*config, primary));
+  if (it == secure_boot_.end()) return "";
+  constexpr std::string_view kPrefix = "Secure Boot: ";
+  return it->second.starts_with(kPrefix) ? it->second.substr(kPrefix.size()) : "";
 }
 
 void MachineRegistry::RecordClusterEvent(const std::string& cluster, const std::string& message) {

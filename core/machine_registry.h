@@ -22,6 +22,9 @@
 
 namespace metalpxe {
 
+// The event kind a machine's Secure Boot report is recorded under.
+inline constexpr std::string_view kSecureBootEventKind = "secure-boot";
+
 // The subject of a cluster's events ("cluster/prod"): no machine name has a '/'.
 inline constexpr std::string_view kClusterEventPrefix = "cluster/";
 
@@ -96,6 +99,10 @@ class MachineRegistry {
   // `machine`: the machine's event name, or "" for the appliance itself.
   void RecordApiEvent(const std::string& machine, const std::string& message);
   std::vector<EventRecord> RecentEvents(std::int64_t after_id, std::size_t limit) const;
+  // What the machine's kernel last reported about Secure Boot ("on", "off";
+  // "" before it reported): from its "secure-boot" events, which the
+  // provisioning service records from the kernel's log.
+  std::string SecureBootOf(const MacAddress& mac) const;
   int Subscribe(EventListener listener);
   // Every recorded event with the machine's primary MAC, under the
   // registry's lock (must only queue, never call back in): the boot
@@ -136,6 +143,8 @@ class MachineRegistry {
   int next_listener_ = 1;
   // The last event of each machine (kind, message), for "no repeats".
   std::unordered_map<std::string, std::pair<std::string, std::string>> last_event_;
+  // Each machine's last "secure-boot" event ("Secure Boot: on"/"off"), by event name.
+  std::unordered_map<std::string, std::string> secure_boot_;
   std::unordered_map<MacAddress, std::int64_t> persisted_seen_;  // last_seen_unix as last written
   std::uint64_t unknown_dropped_ = 0;
   std::size_t unknown_records_ = 0;  // records of MACs not in the inventory

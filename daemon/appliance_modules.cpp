@@ -28,6 +28,7 @@
 #include "http/boot_endpoints.h"
 #include "http/http_server.h"
 #include "ipmi/driver_power_control.h"
+#include "pxe/grub_tftp_files.h"
 #include "pxe/tftp/tftp_server.h"
 #include "ui/ui_password.h"
 #include "ui/ui_server.h"
@@ -48,6 +49,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<dhcp::DhcpServer> dhcp;
   std::unique_ptr<dhcp6::Dhcp6Server> dhcp6;  // dhcp6.mode full|proxy (leases in memory)
   std::unique_ptr<DhcpElections> elections;  // etcd store, full mode: one leader per subnet answers
+  std::unique_ptr<GrubTftpFiles> grub_files;  // before tftp: its transfers ask it
   std::unique_ptr<tftp::TftpServer> tftp;
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::BootEndpoints> boot;
@@ -186,6 +188,11 @@ struct ApplianceModules::Impl {
     topt.observer = [this](const tftp::TftpTransferReport& r) {
       service->OnTftpFetch(r.peer, {r.file, r.size, r.duration, r.retransmits, r.block_size, r.window_size, r.ok,
                                     r.error});
+    };
+    // The Secure Boot chain's GRUB configs, kernels and initramfs (docs/secureboot.md).
+    grub_files = std::make_unique<GrubTftpFiles>(source, *service);
+    topt.virtual_files = [files = grub_files.get()](std::string_view name, Ipv4Address peer) {
+      return files->Open(name, peer);
     };
     tftp = std::make_unique<tftp::TftpServer>(io, topt);
     if (auto st = tftp->Start(); !st.ok()) return {st.code(), "tftp: " + st.message()};

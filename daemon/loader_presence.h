@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/provisioning/boot_files.h"
+
 namespace metalpxe {
 
 class LoaderPresence {
@@ -23,6 +25,9 @@ class LoaderPresence {
     if (fresh || now - it->second.checked >= keep_) {
       std::error_code ec;
       it->second.exists = std::filesystem::is_regular_file(std::filesystem::path(root_) / file, ec);
+      // The signed chain: Debian's files stand in for a copy (boot_files.h).
+      if (const auto debian = DebianSignedFile(file); debian && !it->second.exists)
+        it->second.exists = std::filesystem::is_regular_file(*debian, ec);
       it->second.checked = now;
     }
     return it->second.exists;

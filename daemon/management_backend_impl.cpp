@@ -66,6 +66,7 @@ v1::Machine ApplianceManagementBackend::ToProto(const AppConfig& config, const M
   m.set_first_seen_unix(r.first_seen_unix);
   m.set_last_seen_unix(r.last_seen_unix);
   m.set_state_changed_unix(r.state_changed_unix);
+  m.set_secure_boot(registry().SecureBootOf(r.mac));
   if (const MachineConfig* c = MachineRegistry::InventoryMachine(config, r.mac)) {
     m.set_name(c->name);
     for (const auto& mac : c->macs) m.add_macs(mac.ToString());

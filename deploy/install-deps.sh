@@ -36,6 +36,10 @@ PEER_PKGS=(
   # deploy/build-ipxe-arm64.sh: iPXE cross-built for arm64 from Debian's
   # source package (dpkg-dev above unpacks it), for arm64-install.
   gcc-aarch64-linux-gnu make
+  # The Secure Boot chain metalpxed serves (shimx64.efi, grubx64.efi) when
+  # tftpRoot has no copy; the e2e secureboot-shim boots it under OVMF's
+  # Secure Boot build with Microsoft's keys (ovmf's OVMF_*_4M.ms.fd).
+  shim-signed grub-efi-amd64-signed
   # The e2e lab's initramfs (zstd, xz, strip) and its store queries (sqlite3):
   # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
   zstd xz-utils binutils sqlite3

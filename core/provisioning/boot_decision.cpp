@@ -15,7 +15,14 @@ LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, con
   const MachineConfig* inventory = config.inventory ? config.inventory->FindByMac(mac) : nullptr;
   const BootDecision d = DecideBoot(config, inventory, state, mac.ToString());
   if (d.action == BootAction::kIgnore) return {std::nullopt, d.why};
-  return ChooseLoader(client, config.server, loader_exists);
+  return ChooseLoader(client, config.server, loader_exists, SecureBootFor(config, inventory));
+}
+
+bool SecureBootFor(const AppConfig& config, const MachineConfig* machine) {
+  if (machine && machine->secure_boot) return *machine->secure_boot;
+  if (!machine && config.boot.unknown_machines != UnknownMachinePolicy::kAutoInstall) return false;
+  auto it = config.profiles.find(machine ? machine->profile : config.boot.default_profile);
+  return it != config.profiles.end() && it->second.secure_boot;
 }
 
 std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const MacAddress& mac) {

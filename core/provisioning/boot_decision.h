@@ -46,6 +46,11 @@ LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, con
 // nullopt for an unknown machine under any other policy.
 std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const MacAddress& mac);
 
+// Does this machine boot through the signed chain (shim + GRUB)? The
+// machine's secureBoot, else its profile's; for an unknown machine the
+// default profile's under auto-install, else no.
+bool SecureBootFor(const AppConfig& config, const MachineConfig* machine);
+
 // Name an auto-installed machine gets: "node-" + MAC without separators.
 std::string AutoInstallName(const std::string& mac_text);
 

@@ -21,6 +21,13 @@ constexpr std::array kTable{
     LoaderRow{kX86_64, Firmware::kUefi, kHttp, "snponly.efi", true},
     LoaderRow{kArm64, Firmware::kUefi, kTftp, "arm64/snponly.efi", true},
     LoaderRow{kArm64, Firmware::kUefi, kHttp, "arm64/snponly.efi", true},
+    // Secure Boot: shim, then GRUB from the same directory (shim's default
+    // second stage is grubx64.efi), which reads its per-MAC config, kernel
+    // and initramfs over TFTP. Debian's signed GRUB netboot image has no
+    // http module and cannot start from UEFI HTTP boot (docs/arm64.md,
+    // measured), so there is no HTTP row: an HTTP-boot client marked
+    // secureBoot is offered nothing, with the reason.
+    LoaderRow{kX86_64, Firmware::kUefi, kTftp, kShimFile, false, true, kSignedGrubFile},
 };
 
 std::string LoaderClientText(const BootClient& c) {
@@ -30,28 +37,40 @@ std::string LoaderClientText(const BootClient& c) {
   return s;
 }
 
+std::string LoaderClientText(const BootClient& c, bool secure_boot) {
+  return LoaderClientText(c) + (secure_boot ? " under Secure Boot" : "");
+}
+
 }  // namespace
 
 std::span<const LoaderRow> LoaderTable() { return kTable; }
 
+std::optional<std::string_view> DebianSignedFile(std::string_view name) {
+  if (name == kShimFile) return "/usr/lib/shim/shimx64.efi.signed";
+  if (name == kSignedGrubFile) return "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed";
+  return std::nullopt;
+}
+
 LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
-                          const std::function<bool(std::string_view)>& loader_exists) {
+                          const std::function<bool(std::string_view)>& loader_exists, bool secure_boot) {
   if (client.stage == BootStage::kOs) return {std::nullopt, "not a network-boot client"};
   const bool v6 = client.family == IpFamily::kIpv6;
   if (v6 && !server.address6) return {std::nullopt, "IPv6 client but server.address6 is not set"};
   if (client.stage == BootStage::kIpxe)
     return {LoaderAnswer{ChainScriptUrl(server, client.family), false}, "iPXE: chain script"};
   for (const LoaderRow& row : kTable) {
-    if (row.arch != client.arch || row.firmware != client.firmware || row.transport != client.transport) continue;
+    if (row.arch != client.arch || row.firmware != client.firmware || row.transport != client.transport ||
+        row.secure_boot != secure_boot)
+      continue;
+    const std::string who = LoaderClientText(client, secure_boot);
     if (v6 && !row.ipv6) break;
-    if (!loader_exists(row.file))
-      return {std::nullopt, "no " + std::string(row.file) + " in tftpRoot for " + LoaderClientText(client)};
-    if (row.transport == kHttp)
-      return {LoaderAnswer{LoaderUrl(server, row.file, client.family), true}, LoaderClientText(client)};
-    if (v6) return {LoaderAnswer{TftpUrl(server, row.file), false}, LoaderClientText(client)};
-    return {LoaderAnswer{std::string(row.file), false}, LoaderClientText(client)};
+    for (std::string_view f : {row.file, row.next})
+      if (!f.empty() && !loader_exists(f)) return {std::nullopt, "no " + std::string(f) + " in tftpRoot for " + who};
+    if (row.transport == kHttp) return {LoaderAnswer{LoaderUrl(server, row.file, client.family), true}, who};
+    if (v6) return {LoaderAnswer{TftpUrl(server, row.file), false}, who};
+    return {LoaderAnswer{std::string(row.file), false}, who};
   }
-  return {std::nullopt, "no loader for " + LoaderClientText(client)};
+  return {std::nullopt, "no loader for " + LoaderClientText(client, secure_boot)};
 }
 
 std::optional<std::string> InstallerArchMismatch(std::string_view profile_arch, const BootClient& client) {

@@ -22,7 +22,12 @@ struct LoaderRow {
   Firmware firmware;
   LoaderTransport transport;
   std::string_view file;  // relative to tftpRoot (served over TFTP, and over HTTP under /assets)
-  bool ipv6;              // also offered over DHCPv6 (UEFI's PXEv6/HTTPv6); BIOS PXE has no IPv6
+  bool ipv6 = false;      // also offered over DHCPv6 (UEFI's PXEv6/HTTPv6); BIOS PXE has no IPv6
+  // Rows for machines marked secureBoot: the firmware refuses unsigned
+  // binaries, so they get Microsoft-signed shim, which loads `next` (the
+  // Debian-signed GRUB netboot image) from the same TFTP directory.
+  bool secure_boot = false;
+  std::string_view next = {};  // a second file the row needs in tftpRoot ("" = none)
 };
 
 // The table itself, for documentation and tests.
@@ -42,8 +47,19 @@ struct LoaderChoice {
 
 // `loader_exists(file)` asks whether tftpRoot holds `file` (I/O kept out).
 // Only boot clients (firmware, iPXE) are asked about; an OS client gets nullopt.
+// `secure_boot`: the machine is marked secureBoot (only the signed rows apply).
 LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
-                          const std::function<bool(std::string_view)>& loader_exists);
+                          const std::function<bool(std::string_view)>& loader_exists, bool secure_boot = false);
+
+// Names of the signed chain over TFTP. A copy in tftpRoot is served when
+// there is one; else the files Debian's packages install (shim-signed,
+// grub-efi-amd64-signed: the GRUB netboot image, which shim loads as
+// grubx64.efi), so the chain follows Debian's security updates.
+inline constexpr std::string_view kShimFile = "shimx64.efi";
+inline constexpr std::string_view kSignedGrubFile = "grubx64.efi";
+// The Debian file served under `name` when tftpRoot has none; nullopt for
+// every other name.
+std::optional<std::string_view> DebianSignedFile(std::string_view name);
 
 // The second binary a machine is handed: the profile's kernel, served by
 // /ipxe to iPXE running on the machine. A profile's `arch` ("amd64",

@@ -41,6 +41,14 @@ ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_vie
   return {dir + std::string(kKernelFileName), dir + std::string(kInitramfsFileName)};
 }
 
+std::string GrubMachineConfigPath(const MacAddress& mac) {
+  return std::string(kGrubMachineConfigPrefix) + mac.ToHyphenString();
+}
+
+std::string ProfileTftpPath(std::string_view profile, std::string_view file) {
+  return std::string(kProfileTftpPrefix) + std::string(profile) + "/" + std::string(file);
+}
+
 std::string ProfileAssetsDir(const ServerConfig& server) {
   return (std::filesystem::path(server.state_dir) / "assets" / "profiles").string();
 }

@@ -23,6 +23,20 @@ inline constexpr std::string_view kMetricsPath = "/metrics";
 inline constexpr std::string_view kKernelFileName = "vmlinuz";
 inline constexpr std::string_view kInitramfsFileName = "initramfs.xz";
 
+// TFTP names of the Secure Boot chain (docs/secureboot.md). Debian's signed
+// GRUB netboot image has prefix (tftp,<next-server>)/grub and sources
+// $prefix/x86_64-efi/grub.cfg if present, else $prefix/grub.cfg (its
+// embedded config, read from the image); metalpxe serves the second, which
+// sources the machine's own file, named as GRUB's network config search
+// names it (grub.cfg-01-<mac with hyphens>). Kernel and initramfs go over
+// TFTP too: the signed image has no http module.
+inline constexpr std::string_view kGrubConfigPath = "grub/grub.cfg";
+inline constexpr std::string_view kGrubMachineConfigPrefix = "grub/grub.cfg-01-";
+inline constexpr std::string_view kProfileTftpPrefix = "profiles/";  // + <profile>/vmlinuz, initramfs.xz
+
+std::string GrubMachineConfigPath(const MacAddress& mac);  // grub/grub.cfg-01-aa-bb-cc-dd-ee-ff
+std::string ProfileTftpPath(std::string_view profile, std::string_view file);  // profiles/<profile>/<file>
+
 // "http://<server.address>:<httpPort>", or over IPv6
 // "http://[<server.address6>]:<httpPort>" (RFC 3986 IP-literal). Without
 // server.address6 the IPv4 form is given either way.

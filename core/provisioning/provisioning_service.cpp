@@ -173,36 +173,80 @@ void ProvisioningService::OnDhcp(const DhcpSighting& seen) {
   if (boot_client) o.arch = BootClientName(seen.client);
   o.vendor_class = seen.vendor_class;
   registry_.ObserveBoot(o);
-  if (exchange)
+  if (exchange) {
+    CheckLoaderStarted(seen);
     RecordTimeline(seen.mac, TimelineSource::kDhcp,
                    DhcpTimelineText({seen.received, seen.replied, seen.client, seen.vendor_class, seen.offered,
                                      seen.boot_file, seen.boot_why, seen.proxy}));
+  }
+}
+
+void ProvisioningService::NoteLoaderFetch(std::optional<MacAddress> mac, std::string_view fetched, bool ok) {
+  if (!mac) return;
+  const std::string loader = LoaderFileOf(fetched);
+  std::lock_guard lock(loader_mu_);
+  if (!loader.empty()) {
+    // A loader's own fetch (again, or only its size asked) is not its next step.
+    if (ok) loader_handouts_[*mac] = LoaderHandout{loader, std::chrono::steady_clock::now(), false};
+    return;
+  }
+  if (auto it = loader_handouts_.find(*mac); it != loader_handouts_.end()) it->second.next_step_seen = true;
+}
+
+void ProvisioningService::NoteLoaderNextStep(const MacAddress& mac) {
+  std::lock_guard lock(loader_mu_);
+  if (auto it = loader_handouts_.find(mac); it != loader_handouts_.end()) it->second.next_step_seen = true;
+}
+
+void ProvisioningService::CheckLoaderStarted(const DhcpSighting& seen) {
+  if (seen.client.stage == BootStage::kIpxe) return NoteLoaderNextStep(seen.mac);
+  if (seen.client.stage != BootStage::kFirmware || seen.received != "DISCOVER") return;
+  std::optional<std::string> refused;
+  {
+    std::lock_guard lock(loader_mu_);
+    auto it = loader_handouts_.find(seen.mac);
+    if (it == loader_handouts_.end()) return;
+    refused = LoaderNotStarted(it->second, std::chrono::steady_clock::now());
+    loader_handouts_.erase(it);
+  }
+  if (!refused) return;
+  spdlog::warn("{}: {}", seen.mac.ToString(), *refused);
+  RecordTimeline(seen.mac, TimelineSource::kDhcp, {"refused boot: " + *refused, ""});
+  registry_.RecordEvent(seen.mac, "boot", "refused boot: " + *refused);
 }
 
 void ProvisioningService::OnChainScript(Ipv4Address peer) {
+  if (const auto mac = registry_.MacForAddress(peer)) NoteLoaderNextStep(*mac);
   RecordTimelineByAddress(peer, TimelineSource::kHttp,
                           {"HTTP GET /boot.ipxe: chain script served", "path=/boot.ipxe peer=" + peer.ToString()});
 }
 
 void ProvisioningService::OnTftpFetch(Ipv4Address peer, const TftpFetch& fetch) {
+  NoteLoaderFetch(registry_.MacForAddress(peer), fetch.file, fetch.ok);
   RecordTimelineByAddress(peer, TimelineSource::kTftp, TftpTimelineText(fetch));
 }
 
 void ProvisioningService::OnHttpFileFetch(Ipv4Address peer, const HttpFileFetch& fetch) {
+  NoteLoaderFetch(registry_.MacForAddress(peer), fetch.path, fetch.completed && fetch.status < 400);
   RecordTimelineByAddress(peer, TimelineSource::kHttp, HttpFileTimelineText(fetch));
 }
 
 void ProvisioningService::OnKernelLog(Ipv4Address peer, std::string_view msg) {
   if (auto milestone = KernelLogMilestone(msg)) {
     RecordTimelineByAddress(peer, TimelineSource::kKmsg, {*milestone, ""});
+    // Whether the machine runs with Secure Boot on goes into its record.
+    if (milestone->starts_with("Secure Boot: "))
+      if (const auto mac = registry_.MacForAddress(peer)) registry_.RecordEvent(*mac, std::string(kSecureBootEventKind), *milestone);
   }
 }
 
 IpxeAnswer ProvisioningService::OnIpxe(const IpxeRequest& req) {
+  NoteLoaderNextStep(req.mac);
   IpxeAnswer a = DecideIpxe(req);
   TimelineText t;
   const std::string client = BootClientName(BootClientFromIpxe(req.buildarch, req.platform));
-  t.summary = "HTTP GET /ipxe" + (client.empty() ? std::string() : " (" + client + ")") + ": " +
+  const std::string asked = req.grub ? "TFTP " + GrubMachineConfigPath(req.mac) : std::string("HTTP GET /ipxe");
+  t.summary = asked + (client.empty() ? std::string() : " (" + client + ")") + ": " +
               std::string(IpxeAnswerName(a.kind));
   if (a.kind == IpxeAnswer::Kind::kInstall) t.summary += " as " + std::string(RoleName(a.role));
   if (a.kind == IpxeAnswer::Kind::kDiscover) t.summary += ", retry in " + std::to_string(a.retry_seconds) + " s";
@@ -211,10 +255,20 @@ IpxeAnswer ProvisioningService::OnIpxe(const IpxeRequest& req) {
   // a.why is safe to log; the kernel arguments (which carry the token) are never looked at here.
   t.details = "decision=" + std::string(IpxeAnswerName(a.kind)) + " peer=" + req.peer.ToString();
   if (!a.machine_name.empty()) t.details += " machine=" + a.machine_name;
-  if (!a.assets.kernel.empty()) t.details += " kernel=" + a.assets.kernel + " initramfs=" + a.assets.initramfs;
+  if (req.grub && a.kind == IpxeAnswer::Kind::kInstall)  // GRUB loads them over TFTP
+    t.details += " kernel=" + ProfileTftpPath(a.profile, kKernelFileName) +
+                 " initramfs=" + ProfileTftpPath(a.profile, kInitramfsFileName);
+  else if (!a.assets.kernel.empty())
+    t.details += " kernel=" + a.assets.kernel + " initramfs=" + a.assets.initramfs;
   if (!a.why.empty()) t.details += " why=" + a.why;
-  RecordTimeline(req.mac, TimelineSource::kHttp, t);
+  RecordTimeline(req.mac, req.grub ? TimelineSource::kTftp : TimelineSource::kHttp, t);
   return a;
+}
+
+IpxeAnswer ProvisioningService::OnGrubConfig(const MacAddress& mac, Ipv4Address peer) {
+  IpxeRequest r{mac, peer, "", "", "x86_64", "efi"};
+  r.grub = true;
+  return OnIpxe(r);
 }
 
 IpxeAnswer ProvisioningService::DecideIpxe(const IpxeRequest& req) {
@@ -281,6 +335,7 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   const bool wipe = jobs_ && jobs_->WipeRequested(req.mac);
   a.kind = IpxeAnswer::Kind::kInstall;
   a.assets = ProfileAssetUrlsFor(config.server, d.profile->name, req.family);
+  a.profile = d.profile->name;
   a.why = d.why;
   const ConfigDelivery delivery = d.machine ? ConfigDeliveryFor(config, *d.machine)
                                             : d.profile->config_delivery.value_or(ConfigDelivery::kUrl);

@@ -30,6 +30,7 @@
 #include "core/provisioning/boot_decision.h"
 #include "core/provisioning/boot_files.h"
 #include "core/provisioning/boot_urls.h"
+#include "core/provisioning/loader_start.h"
 #include "core/provisioning/reinstall_jobs.h"
 #include "core/provisioning/timeline_text.h"
 #include "core/talos_event.h"
@@ -67,6 +68,7 @@ struct IpxeRequest {
   // server.address6. `peer` is then unspecified, and the config token is
   // bound to the MAC only (the v6 lease lives in the DHCPv6 responder).
   IpFamily family = IpFamily::kIpv4;
+  bool grub = false;      // asked by GRUB (the Secure Boot chain) over TFTP, not by iPXE
 };
 
 struct IpxeAnswer {
@@ -82,6 +84,7 @@ struct IpxeAnswer {
   Role role = Role::kWorker;
   BootFromDisk disk_mode = BootFromDisk::kExit;
   ProfileAssetUrls assets;
+  std::string profile;                   // kInstall: whose kernel + initramfs
   std::vector<std::string> kernel_args;  // a secret: carries the config token
   int retry_seconds = 0;
   std::string why;  // safe to log
@@ -142,6 +145,10 @@ class ProvisioningService {
 
   // --- HTTP boot path -----------------------------------------------------
   IpxeAnswer OnIpxe(const IpxeRequest& request);
+  // GRUB (the Secure Boot chain, x86_64 UEFI) reads the machine's
+  // grub.cfg-01-<mac> over TFTP from `peer`: the same decision, token and
+  // checks as /ipxe, recorded as a TFTP step.
+  IpxeAnswer OnGrubConfig(const MacAddress& mac, Ipv4Address peer);
   ConfigAnswer OnConfigFetch(std::string_view token, Ipv4Address peer);
 
   // --- configDelivery apply (the daemon's cluster driver calls the nodes) ---
@@ -199,6 +206,11 @@ class ProvisioningService {
   Status LoadApplyTargets();
   void SetApplyTargetLocked(const ConfigApplyTarget& target);
   void ClearApplyTargetLocked(const MacAddress& mac);
+  // Refused loaders (loader_start.h): a loader fetched, its next step asked
+  // for, the firmware's DHCP again.
+  void NoteLoaderFetch(std::optional<MacAddress> mac, std::string_view fetched, bool ok);
+  void NoteLoaderNextStep(const MacAddress& mac);
+  void CheckLoaderStarted(const DhcpSighting& seen);
 
   const ConfigSource& config_;
   Store* store_;
@@ -211,6 +223,8 @@ class ProvisioningService {
   std::mutex accept_mu_;  // one accept at a time writes the file
   mutable std::mutex apply_mu_;
   std::map<MacAddress, ConfigApplyTarget> apply_targets_;  // by the MAC the installer was served to
+  std::mutex loader_mu_;
+  std::map<MacAddress, LoaderHandout> loader_handouts_;  // the last loader each machine fetched
 };
 
 }  // namespace metalpxe

@@ -35,8 +35,14 @@ struct MilestoneRule {
 };
 
 // Kernel and Talos messages that mark a step of a boot. The first match wins.
-constexpr std::array<MilestoneRule, 10> kMilestones{{
+constexpr std::array<MilestoneRule, 12> kMilestones{{
     {"Linux version ", "kernel started"},
+    // Linux's "secureboot:" line (x86 setup_arch, from the firmware's
+    // SecureBoot variable as the EFI stub read it): Talos's kernel and the
+    // stand-in's print it alike, early in the log every Talos node streams
+    // (talos.logging.kernel). Checked in the kernel binary the lab boots.
+    {"secureboot: Secure boot enabled", "Secure Boot: on"},
+    {"secureboot: Secure boot disabled", "Secure Boot: off"},
     {"Run /init as init process", "init started"},
     {"Kernel panic", ""},
     {"[talos] phase ", ""},

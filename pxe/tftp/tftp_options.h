@@ -4,11 +4,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/latency_histogram.h"
 #include "core/net_types.h"
 #include "pxe/tftp/tftp_packet.h"
+#include "pxe/tftp/tftp_root.h"
 
 namespace metalpxe::tftp {
 
@@ -26,6 +28,12 @@ struct TftpTransferReport {
 };
 using TftpObserver = std::function<void(const TftpTransferReport&)>;
 
+// Files that are not in the root: asked first for every read request with
+// the requested name and the client's address; nullopt = not one of them
+// (the root answers), else the opened file or why not (kNotFound,
+// kPermissionDenied as for the root). Runs on the event loop: must not block.
+using TftpVirtualFiles = std::function<std::optional<Result<OpenedFile>>(std::string_view filename, Ipv4Address peer)>;
+
 struct TftpOptions {
   std::string root;                     // served directory (read-only)
   Ipv4Address bind_address{};           // 0.0.0.0: every local address
@@ -39,6 +47,7 @@ struct TftpOptions {
   std::uint16_t max_window_size = 64;            // windowsize answers are capped here
   bool use_gso = true;  // send a window as one UDP GSO datagram train where the path allows
   TftpObserver observer;  // may be empty; runs on the event loop, must only queue
+  TftpVirtualFiles virtual_files;  // may be empty
 };
 
 // Counters since Start(), for /metrics. Bytes are DATA payload put on the

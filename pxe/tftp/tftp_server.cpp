@@ -158,7 +158,10 @@ void TftpServer::HandleRequest(Request request) {
     Refuse(request, TftpError::kOptionNegotiation, requested.status().message(), req->filename);
     return;
   }
-  auto file = root_->OpenForRead(req->filename);
+  std::optional<Result<OpenedFile>> virtual_file;
+  if (options_.virtual_files)
+    virtual_file = options_.virtual_files(req->filename, Ipv4Address{request.peer.address().to_v4().to_uint()});
+  auto file = virtual_file ? std::move(*virtual_file) : root_->OpenForRead(req->filename);
   if (!file.ok()) {
     if (file.status().code() == ErrorCode::kNotFound) {
       Refuse(request, TftpError::kFileNotFound, "file not found", req->filename);

@@ -143,6 +143,16 @@ TEST(ConfigValidation, TypesAndRanges) {
             }));
 }
 
+TEST(ConfigValidation, SecureBoot) {
+  EXPECT_EQ(ProblemsOf("broken/secureboot.yaml"),
+            (std::vector<std::string>{
+                "secureboot.yaml:9:17: profiles.default.secureBoot must be true or false, not 'yes-please'",
+                "secureboot.yaml:17:17: profiles.pi.secureBoot: the signed boot chain (shim + GRUB) is served to "
+                "amd64 machines only, not arm64",
+                "secureboot.yaml:25:17: machines[0].secureBoot must be true or false, not 'on'",
+            }));
+}
+
 TEST(ConfigValidation, NetworksRangesAndOverlaps) {
   EXPECT_EQ(ProblemsOf("broken/network.yaml"),
             (std::vector<std::string>{

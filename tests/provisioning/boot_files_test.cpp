@@ -3,6 +3,7 @@
 #include "core/provisioning/boot_files.h"
 
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -208,6 +209,85 @@ TEST(BootFilesEveryPair, NoLoaderOfAnotherArchitectureOrFirmware) {
       }
     }
   }
+}
+
+// Secure Boot (a machine or profile marked secureBoot): the signed chain,
+// shim then GRUB, over firmware PXE on x86_64 UEFI only; every other pair
+// gets nothing (the signed GRUB cannot start from HTTP boot, and there is no
+// signed chain for other CPUs here), and never the unsigned iPXE.
+const auto kWithSigned = Having({"undionly.kpxe", "snponly.efi", "arm64/snponly.efi", "shimx64.efi", "grubx64.efi"});
+
+TEST(BootFilesEveryPair, SecureBootGetsTheSignedChainOrNothing) {
+  for (const PairCase& p : kPairs) {
+    for (const char* kind : {"PXEClient", "HTTPClient"}) {
+      const std::string vendor = VendorFor(kind, p.arch);
+      SCOPED_TRACE("arch " + std::to_string(p.arch) + " " + vendor);
+      const BootClient firmware = BootClientFromDhcp(p.arch, vendor, false);
+      const LoaderChoice got = ChooseLoader(firmware, Server(), kWithSigned, true);
+      const bool pxe_x64 = (p.arch == 7 || p.arch == 9) && std::string_view(kind) == "PXEClient";
+      if (pxe_x64) {
+        ASSERT_TRUE(got.answer.has_value()) << got.why;
+        EXPECT_EQ(got.answer->boot_file, "shimx64.efi");
+        EXPECT_FALSE(got.answer->http_client);
+        EXPECT_EQ(got.why, "uefi x86_64 under Secure Boot");
+      } else {
+        EXPECT_FALSE(got.answer.has_value()) << got.answer->boot_file;
+        EXPECT_NE(got.why.find("under Secure Boot"), std::string::npos) << got.why;
+      }
+      // Without the mark, the same appliance never offers shim.
+      const LoaderChoice plain = ChooseLoader(firmware, Server(), kWithSigned, false);
+      if (plain.answer) {
+        EXPECT_EQ(plain.answer->boot_file.find("shim"), std::string::npos);
+      }
+    }
+  }
+}
+
+TEST(BootFiles, SecureBootNeedsShimAndGrubInTftpRoot) {
+  const BootClient x64 = BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false);
+  const auto no_grub = ChooseLoader(x64, Server(), Having({"snponly.efi", "shimx64.efi"}), true);
+  EXPECT_FALSE(no_grub.answer.has_value());
+  EXPECT_EQ(no_grub.why, "no grubx64.efi in tftpRoot for uefi x86_64 under Secure Boot");
+  const auto none = ChooseLoader(x64, Server(), kDebianIpxe, true);
+  EXPECT_FALSE(none.answer.has_value());  // not snponly.efi, which the firmware would refuse
+  EXPECT_EQ(none.why, "no shimx64.efi in tftpRoot for uefi x86_64 under Secure Boot");
+}
+
+TEST(DecideLoader, SecureBootFromTheMachineOrItsProfile) {
+  AppConfig cfg;
+  cfg.server = Server();
+  cfg.profiles["sb"].name = "sb";
+  cfg.profiles["sb"].secure_boot = true;
+  cfg.profiles["plain"].name = "plain";
+  const BootClient uefi = BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false);
+  auto inv = std::make_shared<Inventory>();
+  auto add = [&](const char* name, const char* mac, const char* profile, std::optional<bool> sb) {
+    MachineConfig m;
+    m.name = name;
+    m.macs = {*MacAddress::Parse(mac)};
+    m.profile = profile;
+    m.secure_boot = sb;
+    inv->machines.push_back(m);
+  };
+  add("by-profile", "52:54:00:00:00:01", "sb", std::nullopt);
+  add("by-machine", "52:54:00:00:00:02", "plain", true);
+  add("opted-out", "52:54:00:00:00:03", "sb", false);
+  add("plain", "52:54:00:00:00:04", "plain", std::nullopt);
+  cfg.inventory = inv;
+  auto file = [&](const char* mac) {
+    auto c = DecideLoader(cfg, uefi, *MacAddress::Parse(mac), MachineState::kPendingInstall, kWithSigned);
+    return c.answer ? c.answer->boot_file : std::string("-");
+  };
+  EXPECT_EQ(file("52:54:00:00:00:01"), "shimx64.efi");
+  EXPECT_EQ(file("52:54:00:00:00:02"), "shimx64.efi");
+  EXPECT_EQ(file("52:54:00:00:00:03"), "snponly.efi");
+  EXPECT_EQ(file("52:54:00:00:00:04"), "snponly.efi");
+  // Unknown machines: the default profile's under auto-install, else unsigned.
+  cfg.boot.default_profile = "sb";
+  cfg.boot.unknown_machines = UnknownMachinePolicy::kAutoInstall;
+  EXPECT_EQ(file("52:54:00:00:00:99"), "shimx64.efi");
+  cfg.boot.unknown_machines = UnknownMachinePolicy::kDiscover;
+  EXPECT_EQ(file("52:54:00:00:00:99"), "snponly.efi");
 }
 
 TEST(InstallerArch, TheKernelRunsOnTheMachine) {

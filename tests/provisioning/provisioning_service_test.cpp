@@ -182,6 +182,58 @@ TEST_F(ProvisioningServiceTest, OneBootIsOneTimelineWithoutSecretsKeptAcrossARes
   check(service_->timeline().Entries(kCp));
 }
 
+// Secure Boot on and the unsigned iPXE offered: the firmware fetches the
+// loader, refuses to start it, and DHCPs again; the timeline and the
+// machine's events say so. A loader that started (iPXE DHCPs) does not.
+TEST_F(ProvisioningServiceTest, ARefusedLoaderIsARefusedBootInTheTimeline) {
+  auto firmware_discover = [&] {
+    DhcpSighting d;
+    d.mac = kCp;
+    d.leased = kCpIp;
+    d.client = BootClientFromDhcp(7, "PXEClient:Arch:00007", false);
+    d.received = "DISCOVER";
+    d.replied = "OFFER";
+    d.boot_file = "snponly.efi";
+    service_->OnDhcp(d);
+  };
+  auto refusals = [&] {
+    int n = 0;
+    for (const auto& e : service_->timeline().Entries(kCp)) n += e.summary.starts_with("refused boot: loader snponly.efi");
+    return n;
+  };
+  firmware_discover();
+  service_->OnTftpFetch(kCpIp, {"snponly.efi", 10, {}, 0, 0, 0, true, ""});
+  DhcpSighting ipxe{kCp, kCpIp, BootClientFromDhcp(7, "PXEClient:Arch:00007", true), "", ""};
+  ipxe.received = "DISCOVER";
+  service_->OnDhcp(ipxe);  // iPXE runs: its own DHCP
+  firmware_discover();     // a later boot
+  EXPECT_EQ(refusals(), 0);
+
+  service_->OnTftpFetch(kCpIp, {"snponly.efi", 10, {}, 0, 0, 0, true, ""});
+  firmware_discover();  // nothing from iPXE in between: refused
+  EXPECT_EQ(refusals(), 1);
+  const auto entries = service_->timeline().Entries(kCp);
+  ASSERT_FALSE(entries.empty());
+  EXPECT_NE(entries[entries.size() - 2].summary.find("Secure Boot may be on: mark the machine secureBoot"),
+            std::string::npos)
+      << entries[entries.size() - 2].summary;
+  bool event = false;
+  for (const auto& e : service_->registry().RecentEvents(0, 1000)) event |= e.message.find("refused boot: loader") == 0;
+  EXPECT_TRUE(event);
+  firmware_discover();  // said once per fetch
+  EXPECT_EQ(refusals(), 1);
+
+  // The kernel's own line says whether Secure Boot was on: timeline and record.
+  service_->OnKernelLog(kCpIp, "secureboot: Secure boot enabled");
+  EXPECT_EQ(service_->timeline().Entries(kCp).back().summary, "Secure Boot: on");
+  bool on = false;
+  for (const auto& e : service_->registry().RecentEvents(0, 1000)) on |= e.kind == "secure-boot" && e.message == "Secure Boot: on";
+  EXPECT_TRUE(on);
+  EXPECT_EQ(service_->registry().SecureBootOf(kCp), "on");
+  OpenService();  // read back from the store's events
+  EXPECT_EQ(service_->registry().SecureBootOf(kCp), "on");
+}
+
 TEST_F(ProvisioningServiceTest, RepeatedRequestsWriteNothingAndGetTheSameToken) {
   const std::string first = TokenOf(Ipxe(kCp, kCpIp));
   const std::size_t events = StoredEvents();

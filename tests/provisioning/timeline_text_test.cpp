@@ -64,6 +64,9 @@ TEST(timeline_text, KernelMilestonesAndNothingElse) {
   EXPECT_EQ(KernelLogMilestone("Linux version 6.6.52-talos (@buildkitsandbox) #1 SMP"), "kernel started");
   EXPECT_EQ(KernelLogMilestone("Run /init as init process"), "init started");
   EXPECT_EQ(KernelLogMilestone("[talos] phase install (8/12): done, 3.2s"), "[talos] phase install (8/12): done, 3.2s");
+  EXPECT_EQ(KernelLogMilestone("secureboot: Secure boot enabled"), "Secure Boot: on");
+  EXPECT_EQ(KernelLogMilestone("secureboot: Secure boot disabled"), "Secure Boot: off");
+  EXPECT_EQ(KernelLogMilestone("secureboot: Secure boot could not be determined (mode 0)"), std::nullopt);
   EXPECT_EQ(KernelLogMilestone("Kernel panic - not syncing: VFS"), "Kernel panic - not syncing: VFS");
   EXPECT_EQ(KernelLogMilestone("reboot: Restarting system"), "kernel: restarting system");
   EXPECT_FALSE(KernelLogMilestone("e1000: eth0 NIC Link is Up"));

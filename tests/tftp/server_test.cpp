@@ -1,6 +1,9 @@
 // The TFTP server against real clients (atftp, curl) and a raw UDP client
 // that loses, repeats and withholds ACKs. Everything runs in a network
 // namespace the test creates; the server listens on its loopback only.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -241,6 +244,37 @@ TEST_F(tftp_server, TraversalAttemptsAreRefused) {
   const auto s = server_->Stats();
   EXPECT_EQ(s.transfers_started, 0u);
   EXPECT_EQ(s.requests_refused, 8u);
+}
+
+// Files not in the root (the Secure Boot chain's GRUB configs): asked first,
+// with the client's address; nullopt leaves the name to the root.
+TEST_F(tftp_server, VirtualFilesComeFirstWithTheClientsAddress) {
+  std::vector<std::string> asked;
+  std::vector<std::string> peers;
+  TftpOptions o;
+  o.virtual_files = [&](std::string_view name, Ipv4Address peer) -> std::optional<Result<OpenedFile>> {
+    asked.emplace_back(name);
+    peers.push_back(peer.ToString());
+    if (name == "grub/grub.cfg") {
+      UniqueFd fd(::memfd_create("tftp-test", MFD_CLOEXEC));
+      const std::string text = "rendered for " + peer.ToString() + "\n";
+      EXPECT_EQ(::write(fd.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
+      return Result<OpenedFile>(OpenedFile{std::move(fd), text.size()});
+    }
+    if (name == "small.txt") return Result<OpenedFile>(ErrorCode::kNotFound, "hidden");
+    return std::nullopt;
+  };
+  StartServer(o);
+  auto r = Curl("grub/grub.cfg", out_ / "v");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadAll(out_ / "v"), "rendered for 127.0.0.1\n");
+  EXPECT_EQ(Curl("small.txt", out_ / "hidden").exit_code, 68);  // the hook's answer wins over the root
+  r = Curl("sub/nested.bin", out_ / "root");                     // not the hook's: the root's
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadAll(out_ / "root"), ReadAll(root_ / "sub" / "nested.bin"));
+  StopServer();
+  EXPECT_EQ(asked, (std::vector<std::string>{"grub/grub.cfg", "small.txt", "sub/nested.bin"}));
+  EXPECT_EQ(peers, (std::vector<std::string>{"127.0.0.1", "127.0.0.1", "127.0.0.1"}));
 }
 
 TEST_F(tftp_server, MissingFileIsErrorOne) {

@@ -161,7 +161,7 @@ mpx_restart() {
   mpx_start
 }
 
-# vm_start NAME uefi|uefi-http|arm64-http|bios MAC [SECONDS]: a fresh blank disk, a tap, QEMU.
+# vm_start NAME uefi|uefi-sb|uefi-http|arm64-http|bios MAC [SECONDS]: a fresh blank disk, a tap, QEMU.
 # With VM_BOOT_DISK set (bootdisk.sh's image), the disk starts as a copy of
 # it: the installed machine then boots from it (UEFI). RUN_VM_MEMORY (MiB)
 # goes on to run-vm.sh.

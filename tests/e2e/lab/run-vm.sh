@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
 #
-# usage: run-vm.sh uefi|uefi-http|arm64-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+# usage: run-vm.sh uefi|uefi-sb|uefi-http|arm64-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
 #   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
 #         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
+#   uefi-sb: the uefi machine with Secure Boot enforced (Microsoft's keys).
 #   uefi-http: the same machine set to UEFI HTTP boot: OVMF's PXE is switched
 #         off through fw_cfg (opt/org.tianocore/IPv4PXESupport and
 #         IPv6PXESupport, read by OVMF's PxeBcPcdLib; IPv6Support off too), so
@@ -43,6 +44,19 @@ case "$fw" in
           -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
     ;;
+  uefi-sb)
+    # Secure Boot enforced with Microsoft's keys, as a bought machine ships:
+    # Debian's secboot build (it needs SMM, and its variable store behind
+    # SMM's secure flash) and a copy of the template with PK, KEK and db set
+    # and Secure Boot on. Only Microsoft-signed binaries start (shim).
+    vars="$work/OVMF_VARS.ms.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$vars"
+    args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+          -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd"
+          -drive "if=pflash,format=raw,unit=1,file=$vars"
+          -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
+    ;;
   uefi-http)
     vars="$work/OVMF_VARS.$mac.fd"
     [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
@@ -69,7 +83,7 @@ case "$fw" in
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
     ;;
-  *) echo "run-vm: firmware must be uefi, uefi-http, arm64-http or bios" >&2; exit 2 ;;
+  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-http, arm64-http or bios" >&2; exit 2 ;;
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.

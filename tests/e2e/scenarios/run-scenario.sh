@@ -5,7 +5,7 @@
 #
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
-#         ipmi-reinstall | uefi-http | arm64-no-loader | arm64-install | cluster
+#         ipmi-reinstall | uefi-http | arm64-no-loader | arm64-install | cluster | secureboot-shim
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -387,6 +387,83 @@ scenario_arm64_install() {
     bash -c "! grep -a '/config/' '${VM_SERIAL[arm-1]}' | grep -av 'Kernel command line:' | grep -q ."
 }
 
+# Secure Boot enforced (OVMF's secboot build with Microsoft's keys, run-vm.sh
+# uefi-sb): cp-1 is marked secureBoot, so the boot-file table gives its
+# firmware shimx64.efi (Microsoft-signed), shim loads grubx64.efi (Debian's
+# signed GRUB netboot image) from metalpxed's TFTP, GRUB reads grub/grub.cfg
+# and its own grub.cfg-01-<mac> (rendered by metalpxed: the /ipxe decision,
+# kernel arguments and token), and boots Debian's signed kernel with the
+# stand-in's initramfs, all over TFTP; the stand-in fetches its own config.
+# The kernel's "secureboot: Secure boot enabled" line, streamed like Talos's
+# kernel log, is the proof that Secure Boot was on; metalpxed keeps it.
+sb_kernel_locked_down() {
+  vm_printed "$1" "EFI stub: UEFI Secure Boot is enabled" && vm_printed "$1" "Kernel is locked down from EFI Secure Boot"
+}
+scenario_secureboot_shim() {
+  MPX_INVENTORY_FIXTURE=secureboot-machines.yaml
+  mpx_setup "$build" full discover && mpx_start || return 1
+  local powered_on_ms fetched_ms mac_file="grub/grub.cfg-01-${CP_MAC//:/-}"
+  powered_on_ms="$(date +%s%3N)"
+  vm_start cp-1 uefi-sb "$CP_MAC" 400
+  check_install cp-1 cp-1 controlplane controlplane-base "$CP_MARK" 300
+  vm_stop cp-1
+  fetched_ms="$(mpx_sql "SELECT min(time_ms) FROM timeline WHERE replace(lower(mac),'-',':') = lower('$CP_MAC')
+                         AND summary LIKE 'HTTP GET /config: granted%';")"
+  [[ -n "$fetched_ms" ]] && echo "        cp-1: power-on to config fetched $(((fetched_ms - powered_on_ms) / 1000)) s"
+  local dhcp tftp
+  dhcp="$(mpx_timeline "$CP_MAC" dhcp)"
+  tftp="$(mpx_timeline "$CP_MAC" tftp)"
+  e2e_check "metalpxed offered the firmware shimx64.efi (secureBoot), never snponly.efi" \
+    bash -c 'grep -qE "^DHCP DISCOVER from firmware \(uefi-x86_64\) -> OFFER [0-9.]+, boot file shimx64\.efi .*why=uefi x86_64 under Secure Boot" <<<"$1" && ! grep -q snponly <<<"$1"' _ "$dhcp"
+  # The chain, in order: shim, GRUB (shim's second stage), GRUB's config
+  # and the machine's own, then the signed kernel and the initramfs.
+  e2e_check "the chain over TFTP: shim, GRUB, grub.cfg, $mac_file, kernel, initramfs" \
+    awk -v m="$mac_file" '
+      /^TFTP \/?shimx64\.efi sent/ && !a {a=NR}
+      /^TFTP \/?grubx64\.efi sent/ && a && !b {b=NR}
+      /^TFTP \/?grub\/grub\.cfg sent/ && b && !c {c=NR}
+      index($0, "TFTP " m " (uefi-x86_64): install as controlplane") == 1 && c && !d {d=NR}
+      /^TFTP \/?profiles\/default\/vmlinuz sent/ && d && !e {e=NR}
+      /^TFTP \/?profiles\/default\/initramfs\.xz sent/ && e && !f {f=NR}
+      END {exit !f}' <<<"$tftp"
+  e2e_check "nothing asked for iPXE's script (/ipxe) for cp-1" \
+    bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$CP_MAC" http)"
+  e2e_check "cp-1's kernel reported Secure Boot on (kernel log, timeline)" \
+    grep -qx "Secure Boot: on|" <<<"$(mpx_timeline "$CP_MAC" kmsg)"
+  e2e_check "cp-1's history says Secure Boot: on" \
+    test "$(mpx_sql "SELECT count(*) FROM events WHERE machine = 'cp-1' AND kind = 'secure-boot' AND message = 'Secure Boot: on';")" = 1
+  mpx_ctl get cp-1 -o json
+  e2e_check "cp-1's record (metalpxectl get) says secure boot on" \
+    grep -qE '"secure_?[bB]oot": *"on"' "$LAB_DIR/metalpxectl.log"
+  e2e_check "the kernel ran under Secure Boot (EFI stub), locked down" sb_kernel_locked_down cp-1
+  e2e_check "nothing in the chain was refused (firmware -> shim -> GRUB -> kernel)" \
+    vm_not_printed cp-1 "Access Denied|Security Violation|bad shim signature|iPXE"
+  # The GRUB config carried the token: not in metalpxed's log or timeline.
+  e2e_check "no config URL in metalpxed's log or timeline" \
+    bash -c '! grep -q "talos.config=\|/config/[A-Za-z0-9_-]\{16\}" "$1" <(printf "%s\n" "$2")' _ "$LAB_DIR/metalpxed.log" "$tftp"
+
+  # wk-1: Secure Boot on too, but not marked secureBoot: it is offered the
+  # unsigned iPXE, its firmware refuses it and moves on to its next boot
+  # option (UEFI HTTP boot, which DHCPs again). metalpxed's timeline says
+  # so instead of showing a silent loop.
+  vm_start wk-1 uefi-sb "$WK_MAC" 150
+  e2e_check "wk-1: its firmware refused the unsigned iPXE" \
+    vm_wait wk-1 'failed to load Boot[0-9A-F]+ "UEFI PXEv4.*Access Denied' 120
+  local deadline=$((SECONDS + 60)) refused=""
+  while ((SECONDS < deadline)); do
+    refused="$(mpx_timeline "$WK_MAC" dhcp | grep -m1 '^refused boot: loader snponly\.efi not started')" && break
+    sleep 1
+  done
+  vm_stop wk-1
+  echo "        wk-1: $refused"
+  e2e_check "wk-1's timeline: a refused boot, with what to do" \
+    grep -q "Secure Boot may be on: mark the machine secureBoot" <<<"$refused"
+  e2e_check "wk-1's record has it too" \
+    test "$(mpx_sql "SELECT count(*) FROM events WHERE machine = 'wk-1' AND kind = 'boot' AND message LIKE 'refused boot: loader snponly.efi not started%';")" -ge 1
+  e2e_check "wk-1 never ran iPXE (nothing asked /ipxe)" \
+    bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$WK_MAC" http)"
+}
+
 # --- cluster: two control planes and a worker to a bootstrapped cluster ------
 C1_MAC=52:54:00:e2:e0:11
 C2_MAC=52:54:00:e2:e0:12
@@ -610,6 +687,7 @@ case "$scenario" in
   foreign-token) scenario_foreign_token ;;
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
+  secureboot-shim) scenario_secureboot_shim ;;
   arm64-no-loader) scenario_arm64_no_loader ;;
   arm64-install) scenario_arm64_install ;;
   cluster) scenario_cluster ;;
