@@ -270,6 +270,32 @@ scenario_uefi_http() {
   e2e_check "nothing went over TFTP for cp-1" test -z "$(mpx_timeline "$CP_MAC" tftp)"
 }
 
+# IPv6 only: OVMF's PXEv6 (its IPv4 PXE off) on a bridge with no IPv4 DHCP,
+# radvd as the router (M/O flags). metalpxed's DHCPv6 hands out an address
+# and tftp://[fd66::1]/snponly.efi, TFTP over IPv6 serves it, iPXE asks
+# DHCPv6 again and chains to http://[fd66::1]:8080/boot.ipxe, and the
+# per-MAC script (discover) comes over HTTP on IPv6.
+scenario_ipv6_pxe() {
+  mpx_setup "$build" off discover || return 1
+  lab_ipv6_managed_router
+  sed -i 's|^  address: .*|&\n  address6: fd66::1|' "$MPX_CONFIG"
+  sed -i 's|^boot:|dhcp6:\n  mode: full\n  subnets:\n    - subnet: fd66::/64\n      pool: fd66::100-fd66::1ff\n      leaseTime: 1h\n\nboot:|' "$MPX_CONFIG"
+  mpx_start || return 1
+  vm_start nd-1 uefi-ipv6 "$ND_MAC" 240
+  e2e_check "nd-1: OVMF started PXE over IPv6 (its IPv4 PXE off)" vm_wait nd-1 "Start PXE over IPv6" 120
+  e2e_check "nd-1: iPXE (loaded over TFTP on IPv6) was told the chain script by DHCPv6" \
+    vm_wait nd-1 "Filename: http://\\[fd66::1\\]:8080/boot\\.ipxe" 120
+  e2e_check "nd-1: the per-MAC script came over IPv6 (held in the discover loop)" \
+    vm_wait nd-1 "metalpxe: this machine \\(${ND_MAC//:/.}\\) is not in the inventory" 60
+  vm_stop nd-1
+  e2e_check "nd-1: metalpxed recorded it as discovered" mpx_wait_state "$ND_MAC" discovered 20
+  e2e_check "metalpxed answered the firmware's DHCPv6 with the TFTP URL on its IPv6 literal" \
+    grep -qF "tftp://[fd66::1]/snponly.efi" <<<"$(mpx_timeline "$ND_MAC" dhcp)"
+  e2e_check "metalpxed answered iPXE's DHCPv6 with the chain script's IPv6 URL" \
+    grep -qF "http://[fd66::1]:8080/boot.ipxe" <<<"$(mpx_timeline "$ND_MAC" dhcp)"
+  e2e_check "nd-1 never started an IPv4 boot" vm_not_printed nd-1 "Start PXE over IPv4|Start HTTP Boot over IPv4"
+}
+
 # An arm64 machine with real firmware (AAVMF, UEFI HTTP boot, arch 19) on an
 # appliance that has no arm64 loader (Debian's ipxe has none): it is offered
 # no boot file at all, never the x86 snponly.efi, and the reason is in its
@@ -496,6 +522,7 @@ case "$scenario" in
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
   arm64-no-loader) scenario_arm64_no_loader ;;
+  ipv6-pxe) scenario_ipv6_pxe ;;
   cluster) scenario_cluster ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
