@@ -51,6 +51,7 @@ struct ApplianceModules::Impl {
   std::unique_ptr<DhcpElections> elections;  // etcd store, full mode: one leader per subnet answers
   std::unique_ptr<GrubTftpFiles> grub_files;  // before tftp: its transfers ask it
   std::unique_ptr<tftp::TftpServer> tftp;
+  std::unique_ptr<tftp::TftpServer> tftp6;  // with server.address6
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::BootEndpoints> boot;
   std::unique_ptr<EventSinkServer> events;
@@ -196,6 +197,13 @@ struct ApplianceModules::Impl {
     };
     tftp = std::make_unique<tftp::TftpServer>(io, topt);
     if (auto st = tftp->Start(); !st.ok()) return {st.code(), "tftp: " + st.message()};
+    if (server.address6) {
+      // DHCPv6 hands out tftp://[address6]/file: a second listener, IPv6 only.
+      tftp::TftpOptions topt6 = topt;
+      topt6.ipv6 = true;
+      tftp6 = std::make_unique<tftp::TftpServer>(io, topt6);
+      if (auto st = tftp6->Start(); !st.ok()) return {st.code(), "tftp (IPv6): " + st.message()};
+    }
 
     http::HttpServerOptions hopt;
     hopt.port = server.http_port;
@@ -322,6 +330,7 @@ struct ApplianceModules::Impl {
     if (http) http->Stop();
     if (kmsg) kmsg->Stop();
     if (tftp) tftp->Stop();
+    if (tftp6) tftp6->Stop();
     elections.reset();  // silent, then resigns: a standby takes over at once
     if (dhcp) dhcp->Stop();
     if (dhcp6) dhcp6->Stop();

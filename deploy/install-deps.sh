@@ -26,7 +26,7 @@ BUILD_PKGS=(
 )
 PEER_PKGS=(
   iproute2 iputils-ping procps psmisc util-linux curl
-  kea-admin kea-dhcp4-server dnsmasq-base udhcpc isc-dhcp-client busybox-static
+  kea-admin kea-dhcp4-server dnsmasq-base udhcpc isc-dhcp-client busybox-static radvd
   atftp tftp-hpa
   ipmitool freeipmi-tools openipmi
   openssh-server redfishtool

@@ -17,7 +17,7 @@ namespace metalpxe::tftp {
 // How one request ended, for the machine's boot timeline (core/timeline.h):
 // a finished or failed transfer, or a request refused before one started.
 struct TftpTransferReport {
-  Ipv4Address peer;
+  Ipv4Address peer;                     // unspecified for an IPv6 peer
   std::string file;                     // as requested (printable bytes only)
   std::uint64_t size = 0;               // the file's size (0 when refused)
   std::chrono::milliseconds duration{0};
@@ -37,6 +37,9 @@ using TftpVirtualFiles = std::function<std::optional<Result<OpenedFile>>(std::st
 struct TftpOptions {
   std::string root;                     // served directory (read-only)
   Ipv4Address bind_address{};           // 0.0.0.0: every local address
+  // Listen on [::] for IPv6 only (DHCPv6 clients: tftp://[addr]/file);
+  // the daemon runs one server per family. bind_address is then unused.
+  bool ipv6 = false;
   std::uint16_t port = 69;              // 0: let the kernel pick (tests)
   std::string interface;                // non-empty: SO_BINDTODEVICE on every socket
   std::size_t max_transfers = 256;      // concurrent; requests beyond get ERROR 0 "server busy"

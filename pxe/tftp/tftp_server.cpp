@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <boost/asio/ip/v6_only.hpp>
 #include <spdlog/spdlog.h>
 
 #include "pxe/tftp/tftp_negotiation.h"
@@ -27,6 +28,11 @@ std::string Printable(std::string_view text) {
 
 std::string Describe(const boost::asio::ip::udp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// The timeline keys TFTP fetches by IPv4 address; an IPv6 peer has none.
+Ipv4Address TftpPeerV4(const boost::asio::ip::udp::endpoint& ep) {
+  return ep.address().is_v4() ? Ipv4Address{ep.address().to_v4().to_uint()} : Ipv4Address{};
 }
 
 Status BindToDevice(int fd, const std::string& interface) {
@@ -53,16 +59,21 @@ Status TftpServer::Start() {
 
   boost::system::error_code ec;
   udp::socket sock(io_);
-  sock.open(udp::v4(), ec);
+  sock.open(options_.ipv6 ? udp::v6() : udp::v4(), ec);
   if (ec) return {ErrorCode::kUnavailable, "TFTP socket: " + ec.message()};
   sock.set_option(udp::socket::reuse_address(true), ec);
+  if (options_.ipv6) sock.set_option(boost::asio::ip::v6_only(true), ec);
   const int on = 1;
-  // IP_PKTINFO tells which local address a request came to: each transfer
-  // answers from that address, as the client expects, on a wildcard listener.
-  if (::setsockopt(sock.native_handle(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
+  // IP_PKTINFO / IPV6_RECVPKTINFO tell which local address a request came
+  // to: each transfer answers from that address, as the client expects, on a
+  // wildcard listener.
+  if (options_.ipv6 ? ::setsockopt(sock.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0
+                    : ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
     return {ErrorCode::kUnavailable, std::string("IP_PKTINFO: ") + std::strerror(errno)};
   if (auto st = BindToDevice(sock.native_handle(), options_.interface); !st.ok()) return st;
-  const udp::endpoint bind_ep(boost::asio::ip::address_v4(options_.bind_address.value), options_.port);
+  const udp::endpoint bind_ep =
+      options_.ipv6 ? udp::endpoint(boost::asio::ip::address_v6::any(), options_.port)
+                    : udp::endpoint(boost::asio::ip::address_v4(options_.bind_address.value), options_.port);
   sock.bind(bind_ep, ec);
   if (ec) return {ErrorCode::kUnavailable, "TFTP bind " + Describe(bind_ep) + ": " + ec.message()};
   sock.non_blocking(true, ec);
@@ -94,9 +105,9 @@ void TftpServer::WaitForRequests() {
 
 void TftpServer::DrainRequests() {
   for (int i = 0; i < kMaxRequestsPerWakeup && listener_.is_open(); ++i) {
-    sockaddr_in from{};
+    sockaddr_storage from{};
     iovec iov{rx_.data(), rx_.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
     msghdr msg{};
     msg.msg_name = &from;
     msg.msg_namelen = sizeof from;
@@ -109,15 +120,37 @@ void TftpServer::DrainRequests() {
       if (errno == EINTR) continue;
       return;  // EAGAIN, or an error the next wakeup will show again
     }
-    if ((msg.msg_flags & MSG_TRUNC) || from.sin_family != AF_INET || from.sin_port == 0) continue;
+    if (msg.msg_flags & MSG_TRUNC) continue;
     Request request;
-    request.peer = udp::endpoint(boost::asio::ip::address_v4(ntohl(from.sin_addr.s_addr)), ntohs(from.sin_port));
-    request.local = boost::asio::ip::address_v4(options_.bind_address.value);
+    if (from.ss_family == AF_INET && !options_.ipv6) {
+      const auto& sin = reinterpret_cast<const sockaddr_in&>(from);
+      if (sin.sin_port == 0) continue;
+      request.peer = udp::endpoint(boost::asio::ip::address_v4(ntohl(sin.sin_addr.s_addr)), ntohs(sin.sin_port));
+      request.local = boost::asio::ip::address_v4(options_.bind_address.value);
+    } else if (from.ss_family == AF_INET6 && options_.ipv6) {
+      const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(from);
+      if (sin6.sin6_port == 0) continue;
+      boost::asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), sin6.sin6_addr.s6_addr, 16);
+      request.peer = udp::endpoint(boost::asio::ip::address_v6(b, sin6.sin6_scope_id), ntohs(sin6.sin6_port));
+      request.local = boost::asio::ip::address_v6::any();
+    } else {
+      continue;
+    }
     for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
       if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO && options_.bind_address.value == 0) {
         in_pktinfo info{};
         std::memcpy(&info, CMSG_DATA(cm), sizeof info);
         request.local = boost::asio::ip::address_v4(ntohl(info.ipi_spec_dst.s_addr));
+      } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(cm), sizeof info);
+        boost::asio::ip::address_v6::bytes_type b;
+        std::memcpy(b.data(), info.ipi6_addr.s6_addr, 16);
+        boost::asio::ip::address_v6 local(b);
+        // A link-local address answers on the interface it came in on.
+        if (local.is_link_local()) local.scope_id(info.ipi6_ifindex);
+        request.local = local;
       }
     }
     request.bytes.assign(rx_.begin(), rx_.begin() + n);
@@ -195,7 +228,7 @@ void TftpServer::HandleRequest(Request request) {
         if (alive.expired()) return;
         transfers_.erase(peer);
         if (!options_.observer) return;
-        report.peer = Ipv4Address{peer.address().to_v4().to_uint()};
+        report.peer = TftpPeerV4(peer);
         report.ok = o.ok;
         report.error = o.error;
         report.retransmits = o.retransmits;
@@ -209,7 +242,7 @@ void TftpServer::HandleRequest(Request request) {
 Result<boost::asio::ip::udp::socket> TftpServer::OpenTransferSocket(const Request& request) {
   boost::system::error_code ec;
   udp::socket sock(io_);
-  sock.open(udp::v4(), ec);
+  sock.open(request.local.is_v6() ? udp::v6() : udp::v4(), ec);
   if (ec) return Status(ErrorCode::kUnavailable, "socket: " + ec.message());
   if (auto st = BindToDevice(sock.native_handle(), options_.interface); !st.ok()) return st;
   sock.bind(udp::endpoint(request.local, 0), ec);
@@ -223,7 +256,7 @@ void TftpServer::Refuse(const Request& request, TftpError code, std::string_view
   counters_.requests_refused.fetch_add(1, std::memory_order_relaxed);
   if (options_.observer && !file.empty()) {
     TftpTransferReport report;
-    report.peer = Ipv4Address{request.peer.address().to_v4().to_uint()};
+    report.peer = TftpPeerV4(request.peer);
     report.file = Printable(file);
     report.error = std::string(message);
     options_.observer(report);
@@ -237,11 +270,8 @@ void TftpServer::Refuse(const Request& request, TftpError code, std::string_view
   if (sock.ok()) {
     ::send(fd, packet.data(), packet.size(), MSG_DONTWAIT);
   } else {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(request.peer.port());
-    to.sin_addr.s_addr = htonl(request.peer.address().to_v4().to_uint());
-    ::sendto(fd, packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    ::sendto(fd, packet.data(), packet.size(), MSG_DONTWAIT, request.peer.data(),
+             static_cast<socklen_t>(request.peer.size()));
   }
 }
 

@@ -43,7 +43,7 @@ class TftpServer {
  private:
   struct Request {
     udp::endpoint peer;
-    boost::asio::ip::address_v4 local;  // where the request was sent: the transfer answers from there
+    boost::asio::ip::address local;  // where the request was sent: the transfer answers from there
     std::vector<std::byte> bytes;
   };
 

@@ -4,6 +4,7 @@
 
 #include "tests/support/paths.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -272,6 +273,35 @@ TEST(ConfigValidation, IpmiPasswordLongerThanTwentyBytes) {
 TEST(ConfigValidation, MissingConfigFile) {
   auto problems = ProblemsOf("does-not-exist.yaml");
   EXPECT_EQ(problems, (std::vector<std::string>{"does-not-exist.yaml:0:0: config file does not exist"}));
+}
+
+}  // namespace
+}  // namespace metalpxe
+
+namespace metalpxe {
+namespace {
+
+TEST(ConfigValidation, Ipv6AddressAndDhcp6Subnets) {
+  const auto problems = ProblemsOf("broken/ipv6.yaml");
+  auto has = [&](const std::string& text) {
+    for (const auto& p : problems)
+      if (p == text) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("ipv6.yaml:3:13: server.address6: 'fe80::1' is not a global or unique-local IPv6 address "
+                  "machines can reach"));
+  EXPECT_TRUE(has("ipv6.yaml:9:15: dhcp6.subnets[0].subnet: 'fd00:66::1/64' is not an IPv6 prefix such as "
+                  "fd00:66::/64 (/64 to /120, host bits zero)"));
+  EXPECT_TRUE(has("ipv6.yaml:12:13: dhcp6.subnets[1].pool: fd00:68::10-fd00:68::20 is not inside subnet fd00:67::/64"));
+  EXPECT_TRUE(has("ipv6.yaml:13:25: dhcp6.subnets[1].dns[1]: 'fd00:67::zz' is not an IPv6 address"));
+  EXPECT_TRUE(has("ipv6.yaml:14:18: dhcp6.subnets[1].leaseTime: 'soon' is not a duration of at least 60s (e.g. 1h, "
+                  "30m, 3600)"));
+  EXPECT_TRUE(has("ipv6.yaml:21:15: dhcp6.subnets[5].subnet: fd00:70::/96 overlaps fd00:70::/64"));
+  EXPECT_TRUE(has("ipv6.yaml:17:15: dhcp6.subnets[3].subnet: 'fd00:69::/56' is not an IPv6 prefix such as "
+                  "fd00:66::/64 (/64 to /120, host bits zero)"));
+  for (const auto& p : problems) EXPECT_EQ(p.find("subnets[2]"), std::string::npos) << p;  // a valid /80
+  EXPECT_TRUE(has("ipv6.yaml:7:3: dhcp6.mode is full but server.address6 is not set: boot URLs need metalpxe's "
+                  "IPv6 address"));
 }
 
 }  // namespace

@@ -139,6 +139,27 @@ class tftp_server : public ::testing::Test {
 
 // ---- real clients -------------------------------------------------------------
 
+// DHCPv6 clients are handed tftp://[addr]/file: the IPv6 listener serves
+// atftp over ::1 byte for byte, windowed, and refuses what IPv4 refuses.
+TEST_F(tftp_server, AtftpOverIpv6) {
+  TftpOptions o;
+  o.ipv6 = true;
+  StartServer(o);
+  auto r = RunCommand({"atftp", "--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", "big.bin", "-l",
+                       (out_ / "big6.bin").string(), "::1", port_},
+                      60s, ns_.name());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadAll(out_ / "big6.bin"), ReadAll(root_ / "big.bin"));
+  auto refused = RunCommand({"atftp", "-g", "-r", "abs-out", "-l", (out_ / "x").string(), "::1", port_}, 60s,
+                            ns_.name());
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  // The IPv4 address is not served by the IPv6 listener.
+  auto v4 = RunCommand({"timeout", "5", "atftp", "-g", "-r", "small.txt", "-l", (out_ / "y").string(), "127.0.0.1",
+                        port_},
+                       10s, ns_.name());
+  EXPECT_NE(v4.exit_code, 0) << v4.output;
+}
+
 TEST_F(tftp_server, AtftpWindowedDownloadsAreIdentical) {
   StartServer();
   for (const std::string name : {"small.txt", "exact1468.bin", "big.bin"}) {

@@ -142,6 +142,23 @@ lab_wait_for() {
   "$@"
 }
 
+# lab_ipv6_managed_router: an IPv6-only network's router on br0 (radvd):
+# router advertisements of fd66::/64 with the M and O flags (addresses and
+# options from DHCPv6, which metalpxe answers), no SLAAC. Call after lab_up.
+lab_ipv6_managed_router() {
+  ip -n "$LAB_NS" addr add fd66::1/64 dev br0 nodad
+  ip netns exec "$LAB_NS" sysctl -qw net.ipv6.conf.all.forwarding=1  # radvd advertises only as a router
+  cat >"$LAB_DIR/radvd.conf" <<CONF
+interface br0 {
+  AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 4;
+  AdvManagedFlag on; AdvOtherConfigFlag on;
+  prefix fd66::/64 { AdvOnLink on; AdvAutonomous off; };
+};
+CONF
+  lab_spawn radvd "$LAB_NS" radvd --nodaemon --logmethod stderr --config "$LAB_DIR/radvd.conf" \
+    --pidfile "$LAB_DIR/radvd.pid"
+}
+
 # lab_ipv6_router: the network's IPv6 router on br0 (dnsmasq: router
 # advertisements of a ULA prefix only; no DHCP of either family, no DNS).
 # iPXE's `ifconf` waits for IPv6 autoconfiguration as well as DHCP: without

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
 #
-# usage: run-vm.sh uefi|uefi-sb|uefi-http|arm64-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+# usage: run-vm.sh uefi|uefi-sb|uefi-ipv6|uefi-http6|uefi-http|arm64-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
 #   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
 #         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
 #   uefi-sb: the uefi machine with Secure Boot enforced (Microsoft's keys).
@@ -57,6 +57,28 @@ case "$fw" in
           -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
           -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
     ;;
+  uefi-ipv6)
+    # OVMF with its IPv4 PXE off: the NIC's first boot option is PXEv6.
+    vars="$work/OVMF_VARS.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    args=(-machine q35
+          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+          -drive "if=pflash,format=raw,file=$vars"
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
+          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n")
+    ;;
+  uefi-http6)
+    # OVMF with PXE off on both families: its NIC boot options are HTTPv4
+    # (gives up without DHCPv4) and then HTTPv6.
+    vars="$work/OVMF_VARS.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    args=(-machine q35
+          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+          -drive "if=pflash,format=raw,file=$vars"
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
+          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
+          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n")
+    ;;
   uefi-http)
     vars="$work/OVMF_VARS.$mac.fd"
     [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
@@ -83,7 +105,7 @@ case "$fw" in
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
     ;;
-  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-http, arm64-http or bios" >&2; exit 2 ;;
+  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-ipv6, uefi-http6, uefi-http, arm64-http or bios" >&2; exit 2 ;;
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.
