@@ -55,6 +55,12 @@ class MachineRegistry {
 
   // Restores machine records and the event sequence from the store.
   Status Load();
+  // Several appliances share the store (etcd): takes what another appliance
+  // recorded since (a newer state change, a later sighting and its address,
+  // machines it discovered), so every appliance lists the same machines in
+  // the same states. Events are not merged. Blocking (a store read): never
+  // on an event loop. Returns how many records changed here.
+  Result<std::size_t> MergeFromStore();
 
   // The inventory machine a MAC belongs to (any of its MACs), in `config`.
   static const MachineConfig* InventoryMachine(const AppConfig& config, const MacAddress& mac);

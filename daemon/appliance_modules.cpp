@@ -124,9 +124,15 @@ struct ApplianceModules::Impl {
     if (auto st = upgrades->Load(); !st.ok()) return {st.code(), "upgrades: " + st.message()};
     ClusterDriverOptions cluster_options;
     if (shared) {
-      // Other appliances bootstrap and upgrade too: each round reads their records.
+      // Other appliances bootstrap, upgrade and install too: each round (10 s)
+      // reads their records.
       cluster_options.shared_store = true;
-      cluster_options.each_round = [this] { upgrades->Reread(); };
+      cluster_options.each_round = [this] {
+        upgrades->Reread();
+        // Machines changed through other appliances: listed the same by every one.
+        if (auto merged = service->registry().MergeFromStore(); !merged.ok())
+          spdlog::warn("machines: cannot read the shared machine records: {}", merged.status().ToString());
+      };
     }
     clusters = std::make_unique<ClusterDriver>(source, service->registry(), store.get(), *scheduler, cluster_options);
     if (auto st = clusters->Load(); !st.ok()) return {st.code(), "clusters: " + st.message()};
