@@ -59,9 +59,14 @@ Result<std::size_t> MachineRegistry::MergeFromStore() {
     }
     MachineRecord& r = it->second;
     bool took = false;
-    // A later state change made elsewhere (this appliance's own writes are
-    // in the store already: equal times are its own, or too close to tell).
-    if (m.state_changed_unix > r.state_changed_unix) {
+    // A later state change made elsewhere. Within the same second the
+    // store's record wins unless it is this appliance's own last write: the
+    // store holds the last write in etcd's order.
+    const auto own = persisted_state_.find(m.mac);
+    const bool own_write = own != persisted_state_.end() && own->second.first == m.state &&
+                           own->second.second == m.state_changed_unix;
+    const bool same_second_other = m.state_changed_unix == r.state_changed_unix && m.state != r.state && !own_write;
+    if (m.state_changed_unix > r.state_changed_unix || same_second_other) {
       r.state = m.state;
       r.reason = m.reason;
       r.state_changed_unix = m.state_changed_unix;
@@ -116,6 +121,7 @@ MachineRecord& MachineRegistry::RecordLocked(const AppConfig& config, const MacA
 
 void MachineRegistry::PersistLocked(const MachineRecord& r) {
   persisted_seen_[r.mac] = r.last_seen_unix;
+  persisted_state_[r.mac] = {r.state, r.state_changed_unix};
   if (store_) store_->PutMachine(r, IgnoreDurable);
 }
 

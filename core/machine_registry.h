@@ -143,6 +143,9 @@ class MachineRegistry {
   // The last event of each machine (kind, message), for "no repeats".
   std::unordered_map<std::string, std::pair<std::string, std::string>> last_event_;
   std::unordered_map<MacAddress, std::int64_t> persisted_seen_;  // last_seen_unix as last written
+  // State and its time as this appliance last wrote them (MergeFromStore:
+  // a stored record that is not our own last write was written after it).
+  std::unordered_map<MacAddress, std::pair<MachineState, std::int64_t>> persisted_state_;
   std::uint64_t unknown_dropped_ = 0;
   std::size_t unknown_records_ = 0;  // records of MACs not in the inventory
 };
