@@ -44,6 +44,53 @@ Status MachineRegistry::Load() {
   return Status::Ok();
 }
 
+Result<std::size_t> MachineRegistry::MergeFromStore() {
+  if (!store_) return std::size_t{0};
+  auto machines = store_->LoadMachines();
+  if (!machines.ok()) return machines.status();
+  std::lock_guard lock(mu_);
+  std::size_t changed = 0;
+  for (auto& m : *machines) {
+    auto it = records_.find(m.mac);
+    if (it == records_.end()) {
+      if (!m.last_ip.IsUnspecified()) by_ip_[m.last_ip] = m.mac;
+      records_[m.mac] = std::move(m);
+      ++changed;
+      continue;
+    }
+    MachineRecord& r = it->second;
+    bool took = false;
+    // A later state change made elsewhere. Within the same second the
+    // store's record wins unless it is this appliance's own last write: the
+    // store holds the last write in etcd's order.
+    const auto own = persisted_state_.find(m.mac);
+    const bool own_write = own != persisted_state_.end() && own->second.first == m.state &&
+                           own->second.second == m.state_changed_unix;
+    const bool same_second_other = m.state_changed_unix == r.state_changed_unix && m.state != r.state && !own_write;
+    if (m.state_changed_unix > r.state_changed_unix || same_second_other) {
+      r.state = m.state;
+      r.reason = m.reason;
+      r.state_changed_unix = m.state_changed_unix;
+      took = true;
+    }
+    if (m.last_seen_unix > r.last_seen_unix) {
+      r.last_seen_unix = m.last_seen_unix;
+      if (!m.last_ip.IsUnspecified() && m.last_ip != r.last_ip) {
+        if (!r.last_ip.IsUnspecified()) by_ip_.erase(r.last_ip);
+        r.last_ip = m.last_ip;
+        by_ip_[r.last_ip] = r.mac;
+      }
+      for (auto [mine, theirs] : {std::pair{&r.uuid, &m.uuid}, std::pair{&r.arch, &m.arch},
+                                  std::pair{&r.vendor_class, &m.vendor_class}, std::pair{&r.serial, &m.serial}})
+        if (!theirs->empty()) *mine = *theirs;
+      took = true;
+    }
+    if (took) ++changed;
+  }
+  if (changed > 0) CountUnknownLocked(*config_.Current());
+  return changed;
+}
+
 const MachineConfig* MachineRegistry::InventoryMachine(const AppConfig& config, const MacAddress& mac) {
   return config.inventory ? config.inventory->FindByMac(mac) : nullptr;
 }
@@ -75,6 +122,7 @@ MachineRecord& MachineRegistry::RecordLocked(const AppConfig& config, const MacA
 
 void MachineRegistry::PersistLocked(const MachineRecord& r) {
   persisted_seen_[r.mac] = r.last_seen_unix;
+  persisted_state_[r.mac] = {r.state, r.state_changed_unix};
   if (store_) store_->PutMachine(r, IgnoreDurable);
 }
 

@@ -58,6 +58,12 @@ class MachineRegistry {
 
   // Restores machine records and the event sequence from the store.
   Status Load();
+  // Several appliances share the store (etcd): takes what another appliance
+  // recorded since (a newer state change, a later sighting and its address,
+  // machines it discovered), so every appliance lists the same machines in
+  // the same states. Events are not merged. Blocking (a store read): never
+  // on an event loop. Returns how many records changed here.
+  Result<std::size_t> MergeFromStore();
 
   // The inventory machine a MAC belongs to (any of its MACs), in `config`.
   static const MachineConfig* InventoryMachine(const AppConfig& config, const MacAddress& mac);
@@ -146,6 +152,9 @@ class MachineRegistry {
   // Each machine's last "secure-boot" event ("Secure Boot: on"/"off"), by event name.
   std::unordered_map<std::string, std::string> secure_boot_;
   std::unordered_map<MacAddress, std::int64_t> persisted_seen_;  // last_seen_unix as last written
+  // State and its time as this appliance last wrote them (MergeFromStore:
+  // a stored record that is not our own last write was written after it).
+  std::unordered_map<MacAddress, std::pair<MachineState, std::int64_t>> persisted_state_;
   std::uint64_t unknown_dropped_ = 0;
   std::size_t unknown_records_ = 0;  // records of MACs not in the inventory
 };

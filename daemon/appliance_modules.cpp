@@ -125,20 +125,30 @@ struct ApplianceModules::Impl {
     options.loader_exists = [this](std::string_view file) { return loaders->Exists(file); };
     service = std::make_unique<ProvisioningService>(source, store.get(), options, power.get(), scheduler.get());
     if (auto st = service->Load(); !st.ok()) return st;
+    upgrades = std::make_unique<ClusterUpgradeDriver>(source, service->registry(), store.get());
+    if (auto st = upgrades->Load(); !st.ok()) return {st.code(), "upgrades: " + st.message()};
     ClusterDriverOptions cluster_options;
-    cluster_options.shared_store = shared != nullptr;  // other appliances bootstrap too: read their records
+    if (shared) {
+      // Other appliances bootstrap, upgrade and install too: each round (10 s)
+      // reads their records.
+      cluster_options.shared_store = true;
+      cluster_options.each_round = [this] {
+        upgrades->Reread();
+        // Machines changed through other appliances: listed the same by every one.
+        if (auto merged = service->registry().MergeFromStore(); !merged.ok())
+          spdlog::warn("machines: cannot read the shared machine records: {}", merged.status().ToString());
+      };
+    }
     clusters = std::make_unique<ClusterDriver>(source, service->registry(), store.get(), *scheduler, cluster_options);
     if (auto st = clusters->Load(); !st.ok()) return {st.code(), "clusters: " + st.message()};
     clusters->SetConfigApplier(service.get());
-    clusters->Start();
-    upgrades = std::make_unique<ClusterUpgradeDriver>(source, service->registry(), store.get());
-    if (auto st = upgrades->Load(); !st.ok()) return {st.code(), "upgrades: " + st.message()};
     PinVersions();  // before anything boots: a reinstall installs what the cluster was upgraded to
     upgrades->SetOnPinsChanged([this] {
       boost::asio::post(io, [this] {
         if (!stopped && PinVersions()) PublishProfiles(*source.Current());
       });
     });
+    clusters->Start();  // after the pins: its rounds may change them (shared store)
 
     if (config->dhcp.mode != DhcpMode::kOff) {
       dhcp = std::make_unique<dhcp::DhcpServer>(
@@ -334,8 +344,9 @@ struct ApplianceModules::Impl {
     elections.reset();  // silent, then resigns: a standby takes over at once
     if (dhcp) dhcp->Stop();
     if (dhcp6) dhcp6->Stop();
+    clusters.reset();  // waits for a round under way (bounded); before the registry it reports to,
+                       // and before the upgrades its rounds re-read (shared store)
     upgrades.reset();  // ends runs at their next wait (their records stay running: a re-run resumes)
-    clusters.reset();  // waits for a round under way (bounded); before the registry it reports to
     service.reset();  // its reinstall jobs, before the power control they call
     power.reset();    // waits for a power action in flight
     assets.reset();   // cancels a running download

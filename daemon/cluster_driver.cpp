@@ -157,6 +157,7 @@ std::vector<ClusterMember> ClusterDriver::Members(const AppConfig& config, const
 
 void ClusterDriver::Round() {
   if (options_.shared_store) RereadRecords();
+  if (options_.each_round) options_.each_round();
   ApplyConfigs();
   const auto config = config_.Current();
   for (const auto& [name, cluster] : config->clusters) {

@@ -63,6 +63,9 @@ struct ClusterDriverOptions {
   // records again, so one appliance sees what another decided (a cluster it
   // bootstrapped, the node a Bootstrap is pinned to) before deciding itself.
   bool shared_store = false;
+  // Run on the driver's worker at the start of every round (shared store:
+  // the upgrade records are read again there too, off the event loop).
+  std::function<void()> each_round;
 };
 
 // One machine of a cluster, as the API shows it.

@@ -47,6 +47,32 @@ Status ClusterUpgradeDriver::Load() {
   return Status::Ok();
 }
 
+void ClusterUpgradeDriver::Reread() {
+  if (!store_) return;
+  auto loaded = store_->LoadUpgrades();
+  if (!loaded.ok()) {
+    spdlog::warn("upgrades: cannot read the shared upgrade records: {}", loaded.status().ToString());
+    return;
+  }
+  bool pins_changed = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& stored : *loaded) {
+      // A run here writes its own record (durably, before it keeps it).
+      if (active_.count(stored.cluster)) continue;
+      auto it = records_.find(stored.cluster);
+      const std::string before = it == records_.end() ? PinOf(UpgradeRecord{}) : PinOf(it->second);
+      if (PinOf(stored) != before) {
+        pins_changed = true;
+        spdlog::info("cluster {}: upgrade pin {} (recorded by another appliance)", stored.cluster,
+                     stored.pinned_version.empty() ? "none" : stored.pinned_version);
+      }
+      records_[stored.cluster] = std::move(stored);
+    }
+  }
+  if (pins_changed && on_pins_changed_) on_pins_changed_();
+}
+
 std::vector<UpgradeRecord> ClusterUpgradeDriver::Records() const {
   std::lock_guard lock(mu_);
   std::vector<UpgradeRecord> out;

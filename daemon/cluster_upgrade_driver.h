@@ -74,7 +74,13 @@ class ClusterUpgradeDriver {
   // Reads the stored records (the pins). Call before anything else.
   Status Load();
   std::vector<UpgradeRecord> Records() const;
-  // Called (on the run's thread) after a record whose pin changed is durable.
+  // Several appliances share the store (etcd): takes the records another
+  // appliance wrote since (a run of its own there, or its result), for every
+  // cluster without a run under way here, and calls on_pins_changed when a
+  // pin changed, so this appliance boots what the cluster was upgraded to.
+  // Blocking (a store read): never on an event loop.
+  void Reread();
+  // Called (on the run's thread, or Reread's) after a record whose pin changed is durable.
   void SetOnPinsChanged(std::function<void()> on_pins_changed) { on_pins_changed_ = std::move(on_pins_changed); }
 
   // Runs the upgrade to its end on the calling thread. OK when every node

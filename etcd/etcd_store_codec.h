@@ -17,9 +17,10 @@
 //   <prefix>meta/event-seq         last event id handed out (decimal)
 //   <prefix>writers/<writer id>    a writer's last transaction number (see etcd_store_writer.h)
 //   <prefix>leaders/...            election keys (etcd_election.h)
-//   <prefix>shared/<name>          a value made once for every appliance (core/shared_values.h):
-//                                  shared/token-key, shared/api-ca. Secrets: etcd's own access
-//                                  control (TLS client certificates) is what guards them.
+//   <prefix>shared/<name>          values every appliance shares (core/shared_values.h): made once,
+//                                  secrets guarded by etcd's own access control (TLS client
+//                                  certificates): shared/token-key, shared/api-ca; changed by
+//                                  compare-and-swap: shared/client-configs, shared/revoked-client-certs
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -508,6 +508,17 @@ TEST_F(HaApplianceIt, TokenKeyApiCaAndRecordsAreShared) {
       },
       10s);
   EXPECT_TRUE(fetched);
+  // The appliance that only served the script lists the machine as the
+  // other one left it (it reads the shared machine records every cluster
+  // round, 10 s).
+  testing::CommandResult listed_there;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        listed_there = Ctl(script_from, {"machines"});
+        return std::regex_search(listed_there.output, std::regex(R"(shared-1\s.*installing)"));
+      },
+      25s))
+      << listed_there.output;
 
   // No secret in any log, listing or event: neither the token key, nor the
   // CA key, nor the token.

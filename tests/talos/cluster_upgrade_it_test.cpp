@@ -276,6 +276,40 @@ TEST_F(ClusterUpgradeTest, ThreeNodesEndOnTheNewVersionWorkersFirstOneControlPla
   for (auto* node : {&cp1, &cp2, &wk1}) EXPECT_EQ(CountUpgrades(node->Stdout()), 1u);
 }
 
+// Two appliances on one shared store (here: the same Store object): an
+// upgrade run through one pins the profiles of the other at its next re-read.
+TEST_F(ClusterUpgradeTest, ASecondApplianceOnASharedStoreTakesTheUpgradePins) {
+  Subprocess cp1 = StartNode(kUpCp1, {"--reboot-ms", "300"});
+  Subprocess cp2 = StartNode(kUpCp2, {"--reboot-ms", "300"});
+  Subprocess wk1 = StartNode(kUpWk1, {"--reboot-ms", "300"});
+  StartDaemon();
+  for (const auto& m : {kUpCp1, kUpCp2, kUpWk1}) MarkRunning(m);
+  auto other_service = std::make_unique<ProvisioningService>(*config_, store_.get(), ProvisioningOptions{});
+  ASSERT_TRUE(other_service->Load().ok());
+  ClusterUpgradeDriver other(*config_, other_service->registry(), store_.get());
+  std::atomic<int> other_pin_changes{0};
+  other.SetOnPinsChanged([&] { ++other_pin_changes; });
+  ASSERT_TRUE(other.Load().ok());
+  other.Reread();
+  EXPECT_EQ(other_pin_changes.load(), 0);
+  EXPECT_TRUE(other.Records().empty());
+
+  Progress progress;
+  const Status st = driver_->Run("prod", "v1.9.6", "", progress.Listener());
+  ASSERT_TRUE(st.ok()) << st.ToString() << "\n" << wk1.Describe();
+  other.Reread();
+  EXPECT_EQ(other_pin_changes.load(), 1);
+  const auto records = other.Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].pinned_version, "v1.9.6");
+  EXPECT_EQ(records[0].state, UpgradeRunState::kDone);
+  AppConfig pinned = *config_->Current();
+  ApplyUpgradePins(pinned, records);
+  EXPECT_EQ(pinned.profiles["prod-nodes"].talos_version, "v1.9.6");
+  other.Reread();  // nothing new: no second call
+  EXPECT_EQ(other_pin_changes.load(), 1);
+}
+
 TEST_F(ClusterUpgradeTest, ARefusedUpgradeStopsTheRunAndLeavesTheLaterNodesUntouched) {
   Subprocess cp1 = StartNode(kUpCp1, {"--reboot-ms", "300", "--installer-versions", "v1.9.7"});
   Subprocess cp2 = StartNode(kUpCp2, {"--reboot-ms", "300"});
