@@ -66,7 +66,9 @@ sources=/etc/apt/sources.list.d/debian.sources
 # metalpxe's own docs and examples). update-initramfs is diverted to true
 # while packages install (the kernel's postinst and then initramfs-tools'
 # trigger would each build the initramfs: minutes each on 2 loaded cores)
-# and run once at the end.
+# and run once at the end. apt in the chroot resolves names with the host's
+# resolv.conf (systemd-resolved's postinst made it a link into /run, empty
+# there); customize.sh puts the link back.
 packages=(systemd systemd-sysv systemd-resolved udev dbus kmod
           linux-image-amd64 initramfs-tools zstd
           iproute2 dosfstools e2fsprogs)
@@ -98,6 +100,7 @@ mmdebstrap --mode=root --variant=apt --format=directory \
   --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
   --customize-hook='chroot "$1" update-initramfs -c -k all' \
   --customize-hook="upload $deb /tmp/metalpxe.deb" \
+  --customize-hook='rm -f "$1"/etc/resolv.conf && cp /etc/resolv.conf "$1"/etc/resolv.conf' \
   --customize-hook='chroot "$1" apt-get install -y -q --no-install-recommends /tmp/metalpxe.deb' \
   --customize-hook='rm -f "$1"/tmp/metalpxe.deb "$1"/var/cache/apt/archives/*.deb' \
   --customize-hook="$here/customize.sh \"\$1\"" \
