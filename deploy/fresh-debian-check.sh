@@ -45,14 +45,16 @@ in_root bash -c 'cd /src/metalpxe && deploy/install-deps.sh' | grep -q "all .* p
 
 echo "--- commands the README's two commands run"
 # Build (deploy/build.sh), tests and peers (deploy/test.sh, tests/), the e2e
-# lab (tests/e2e/lab/*.sh), the package (deploy/package.sh).
+# lab (tests/e2e/lab/*.sh), the package (deploy/package.sh), the appliance
+# image (deploy/image/build.sh) and its scenarios.
 commands=(cmake ninja c++ clang++ pkg-config protoc grpc_cpp_plugin git ccache:optional python3 help2man
           ip ss ping setpriv setsid flock timeout mknod truncate sha256sum od cmp xargs awk sed
           curl openssl ssh-keygen sqlite3 zstd xz cpio strip ldd dpkg-deb apt-get
           busybox udhcpc dhclient dnsmasq perfdhcp kea-dhcp4 atftp tftp
           ipmitool ipmi-power ipmi_sim sshd redfishtool nginx wrk
           qemu-system-x86_64 qemu-system-aarch64 etcd etcdctl
-          dpkg-buildpackage dh fakeroot lintian mmdebstrap systemd-analyze systemd-nspawn nsenter)
+          dpkg-buildpackage dh fakeroot lintian mmdebstrap systemd-analyze systemd-nspawn nsenter
+          mksquashfs mkfs.vfat mcopy mlabel mtype mkfs.ext4 sgdisk partx grub-mkimage qemu-img)
 missing=()
 for c in "${commands[@]}"; do
   name="${c%%:*}"
