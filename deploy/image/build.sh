@@ -46,6 +46,12 @@ out=dist/metalpxe-appliance
 # the root filesystem of the previous run instead of making it again.
 reuse_root="${METALPXE_IMAGE_REUSE_ROOT:-0}"
 [ "$reuse_root" = 1 ] && [ -f "$root/etc/fstab" ] || reuse_root=0
+# Never delete through a mount a failed run might have left in the root
+# (its /dev, /sys or /proc are the host's).
+if findmnt -rno TARGET | grep -q "^$root/"; then
+  echo "image: something is still mounted under $root (findmnt): unmount it first" >&2
+  exit 1
+fi
 [ "$reuse_root" = 1 ] || rm -rf "$root"
 rm -rf "$work"/*.part "$work"/esp "$work"/state "$work"/disk.raw
 mkdir -p "$work" "$cache" dist
