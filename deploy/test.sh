@@ -9,6 +9,9 @@
 #   4. the Debian package (deploy/package.sh, beside step 3's tests),
 #      installed, started, removed and purged in a clean Debian 12 root
 #      (tests/package/, mmdebstrap)
+#   5. the appliance image (deploy/image/build.sh, from step 4's .deb, beside
+#      the package test and the fuzzers), booted in the QEMU lab with a
+#      second VM PXE-booting through it (ctest -L image)
 # Needs root (network namespaces). Prints one closing line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -99,7 +102,8 @@ if build_or_fail release; then
   # QEMU scenarios: each lab is its own namespace, two at a time (one TCG
   # core each); every scenario reports its time against its budget.
   rm -rf build/e2e-times
-  run_suite e2e build -L e2e -j 2
+  # (The appliance image's scenarios wait for the image: step 5.)
+  run_suite e2e build -L e2e -LE image -j 2
   for f in build/e2e-times/*; do [ -f "$f" ] && summary+=("  e2e $(cat "$f")"); done
 else
   background_job asan-build build-asan/build.log deploy/build.sh asan
@@ -123,8 +127,14 @@ if [ "$asan_built" -eq 1 ]; then
   run_suite asan build-asan -LE 'e2e|bench|fuzz|package' -j 2
 fi
 t0=$SECONDS
+image_started=0
 if wait_job package; then
   summary+=("package: $(tail -n 1 build-package/package.log) (finished $((SECONDS - t0)) s after the ASan tests)")
+  # The appliance image from that .deb, beside the package test and the
+  # fuzzers (which run for a fixed time whatever CPU they get).
+  mkdir -p build-image
+  background_job image build-image/image.log deploy/image/build.sh
+  image_started=1
   [ -d build ] && run_suite package build -L package
 else
   failed=$((failed + 1))
@@ -134,6 +144,21 @@ fi
 if [ "$asan_built" -eq 1 ]; then
   # Each fuzzer is one single-threaded process with a fixed time: two at once.
   run_suite fuzz build-asan -L fuzz -j 2
+fi
+if [ "$image_started" -eq 1 ]; then
+  t0=$SECONDS
+  if wait_job image; then
+    summary+=("image: $(tail -n 1 build-image/image.log) (finished $((SECONDS - t0)) s after the fuzzers)")
+    # Two appliance VMs (one with a PXE client beside it), one TCG core each.
+    if [ -d build ]; then
+      run_suite image build -L image -j 2
+      for f in build/e2e-times/appliance-*; do [ -f "$f" ] && summary+=("  e2e $(cat "$f")"); done
+    fi
+  else
+    failed=$((failed + 1))
+    failures=$((failures + 1))
+    summary+=("image: deploy/image/build.sh failed (build-image/image.log)")
+  fi
 fi
 
 echo

@@ -46,6 +46,12 @@ out=dist/metalpxe-appliance
 # the root filesystem of the previous run instead of making it again.
 reuse_root="${METALPXE_IMAGE_REUSE_ROOT:-0}"
 [ "$reuse_root" = 1 ] && [ -f "$root/etc/fstab" ] || reuse_root=0
+# Never delete through a mount a failed run might have left in the root
+# (its /dev, /sys or /proc are the host's).
+if findmnt -rno TARGET | grep -q "^$root/"; then
+  echo "image: something is still mounted under $root (findmnt): unmount it first" >&2
+  exit 1
+fi
 [ "$reuse_root" = 1 ] || rm -rf "$root"
 rm -rf "$work"/*.part "$work"/esp "$work"/state "$work"/disk.raw
 mkdir -p "$work" "$cache" dist
@@ -66,7 +72,9 @@ sources=/etc/apt/sources.list.d/debian.sources
 # metalpxe's own docs and examples). update-initramfs is diverted to true
 # while packages install (the kernel's postinst and then initramfs-tools'
 # trigger would each build the initramfs: minutes each on 2 loaded cores)
-# and run once at the end.
+# and run once at the end. apt in the chroot resolves names with the host's
+# resolv.conf (systemd-resolved's postinst made it a link into /run, empty
+# there); customize.sh puts the link back.
 packages=(systemd systemd-sysv systemd-resolved udev dbus kmod
           linux-image-amd64 initramfs-tools zstd
           iproute2 dosfstools e2fsprogs)
@@ -98,6 +106,7 @@ mmdebstrap --mode=root --variant=apt --format=directory \
   --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
   --customize-hook='chroot "$1" update-initramfs -c -k all' \
   --customize-hook="upload $deb /tmp/metalpxe.deb" \
+  --customize-hook='rm -f "$1"/etc/resolv.conf && cp /etc/resolv.conf "$1"/etc/resolv.conf' \
   --customize-hook='chroot "$1" apt-get install -y -q --no-install-recommends /tmp/metalpxe.deb' \
   --customize-hook='rm -f "$1"/tmp/metalpxe.deb "$1"/var/cache/apt/archives/*.deb' \
   --customize-hook="$here/customize.sh \"\$1\"" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
 #
-# usage: run-vm.sh uefi|uefi-sb|uefi-ipv6|uefi-http6|uefi-http|arm64-http|bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+# usage: run-vm.sh uefi|uefi-sb|uefi-ipv6|uefi-http6|uefi-http|arm64-http|bios|appliance-uefi|appliance-bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
 #   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
 #         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
 #   uefi-sb: the uefi machine with Secure Boot enforced (Microsoft's keys).
@@ -14,6 +14,9 @@
 #         with the same switches: AAVMF's HTTP boot DHCPs as HTTPClient,
 #         arch 19 (it ignores IPv6Support and tries HTTPv6 after HTTPv4).
 #   bios: pc + SeaBIOS, e1000 with its iPXE ROM: iPXE's first DHCP says iPXE.
+#   appliance-uefi, appliance-bios: the appliance image (deploy/image/) as
+#         the disk, which is the first and only boot device (the NIC,
+#         virtio-net, has no boot ROM); q35 + OVMF or pc + SeaBIOS.
 # Must run inside the lab namespace (the tap lives there). The disk is a raw
 # image attached as virtio-blk (the stand-in writes its marker to /dev/vda);
 # the NIC is the first boot device, so every boot goes through the network
@@ -26,10 +29,12 @@ set -euo pipefail
 
 fw="$1" mac="$2" tap="$3" disk="$4" log="$5" secs="$6" work="${7:-$(dirname "$disk")}"
 
+disk_index=2
+case "$fw" in appliance-*) disk_index=1 ;; esac
 common=(-m "${RUN_VM_MEMORY:-768}" -smp 1 -accel tcg -nographic -nodefaults -serial stdio -monitor none
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
         -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
-        -device "virtio-blk-pci,drive=d0,bootindex=2")
+        -device "virtio-blk-pci,drive=d0,bootindex=$disk_index")
 qemu="qemu-system-x86_64"
 case "$fw" in
   uefi)
@@ -105,7 +110,18 @@ case "$fw" in
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
     ;;
-  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-ipv6, uefi-http6, uefi-http, arm64-http or bios" >&2; exit 2 ;;
+  appliance-uefi)
+    vars="$work/OVMF_VARS.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+    args=(-machine q35
+          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+          -drive "if=pflash,format=raw,file=$vars"
+          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
+    ;;
+  appliance-bios)
+    args=(-machine pc -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
+    ;;
+  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-ipv6, uefi-http6, uefi-http, arm64-http, bios, appliance-uefi or appliance-bios" >&2; exit 2 ;;
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.

@@ -6,7 +6,7 @@
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
 #         ipmi-reinstall | uefi-http | arm64-no-loader | arm64-install | cluster | secureboot-shim |
-#         ipv6-pxe | ipv6-http
+#         ipv6-pxe | ipv6-http | appliance-image | appliance-first-boot
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -721,6 +721,172 @@ if [[ "$scenario" == arm64-install ]]; then
   echo "e2e: arm64 assets ready in $((SECONDS - prep_t0)) s (iPXE, kernel, initramfs; cached after the first run)"
 fi
 
+# The appliance image (deploy/image/build.sh, dist/metalpxe-appliance.raw) as
+# a VM on the lab bridge: a copy of the image, its METALPXE partition filled
+# with mtools before power-on (or left empty: the first boot), its address
+# from the network's dnsmasq (a reservation by MAC), metalpxed inside it.
+AP_MAC=52:54:00:e2:e0:a1
+AP_IP_SUFFIX=10
+appliance_setup() {  # appliance_setup: lab, router, probe, the image copy; sets AP_*
+  local image="${METALPXE_APPLIANCE_IMAGE:-$E2E_ROOT/../../dist/metalpxe-appliance.raw}"
+  if [[ ! -f "$image" ]]; then
+    echo "e2e: no appliance image at $image (deploy/image/build.sh builds it)" >&2
+    return 1
+  fi
+  METALPXECTL="${METALPXECTL:-$build/cli/metalpxectl}"
+  [[ -x "$METALPXECTL" ]] || { echo "e2e: no metalpxectl at $METALPXECTL" >&2; return 1; }
+  lab_up
+  AP_IP="${LAB_SUBNET_PREFIX}.$AP_IP_SUFFIX"
+  local router
+  lab_add_host router "${LAB_SUBNET_PREFIX}.2/24"
+  router="$LAB_LAST_HOST"
+  # The home router: addresses only (no PXE options), the appliance's by
+  # reservation so the test knows where to look.
+  cat >"$LAB_DIR/dnsmasq.conf" <<CONF
+port=0
+interface=eth0
+bind-interfaces
+dhcp-range=${LAB_SUBNET_PREFIX}.20,${LAB_SUBNET_PREFIX}.60,255.255.255.0,1h
+dhcp-host=$AP_MAC,$AP_IP
+dhcp-leasefile=$LAB_DIR/dnsmasq.leases
+log-dhcp
+log-facility=-
+CONF
+  lab_spawn dnsmasq "$router" dnsmasq --keep-in-foreground --conf-file="$LAB_DIR/dnsmasq.conf" \
+    --pid-file="$LAB_DIR/dnsmasq.pid"
+  lab_add_host probe "${LAB_SUBNET_PREFIX}.250/24"
+  MPX_PROBE="$LAB_LAST_HOST"
+  AP_DISK="$LAB_DIR/appliance.raw"
+  cp --sparse=always "$image" "$AP_DISK"
+  # The METALPXE partition, as mtools addresses it: IMAGE@@BYTE-OFFSET.
+  AP_FAT="$AP_DISK@@$(( $(partx -g -o START -n 3 "$AP_DISK") * 512 ))"
+  [[ "$(mlabel -s -i "$AP_FAT" :: 2>/dev/null)" == *METALPXE* ]] ||
+    { echo "e2e: partition 3 of the image is not labelled METALPXE" >&2; return 1; }
+}
+
+# The appliance VM: power on, wait until metalpxed answers HTTP from the
+# probe host (a machine on the bridge); AP_SERVING_S = power-on to serving.
+appliance_boot() {  # appliance_boot FIRMWARE SECONDS
+  local fw="$1" secs="$2"
+  lab_add_tap t-appl
+  VM_SERIAL[appliance]="$LAB_DIR/appliance.serial.log"
+  VM_DISK[appliance]="$AP_DISK"
+  VM_MAC[appliance]="$AP_MAC"
+  : >"${VM_SERIAL[appliance]}"
+  RUN_VM_MEMORY=1024 lab_spawn vm-appliance "$LAB_NS" "$LAB_HERE/run-vm.sh" "$fw" "$AP_MAC" t-appl "$AP_DISK" \
+    "${VM_SERIAL[appliance]}" "$((${E2E_SCENARIO_TIMEOUT:-420} + 60))" "$LAB_DIR"
+  VM_PID[appliance]=$LAB_LAST_PID
+  local t0=$SECONDS
+  e2e_check "appliance ($fw): metalpxed answers HTTP on $AP_IP:8080 (boot.ipxe)" \
+    lab_wait_for "$secs" ap_http -o /dev/null /boot.ipxe
+  AP_SERVING_S=$((SECONDS - t0))
+  echo "  appliance ($fw): power-on to serving HTTP: $AP_SERVING_S s"
+  echo "appliance-boot $fw: power-on to serving $AP_SERVING_S s" >>"$LAB_DIR/appliance-times"
+}
+ap_http() {
+  local path="${*: -1}"
+  ip netns exec "$MPX_PROBE" curl -fsS --max-time 5 "${@:1:$#-1}" "http://$AP_IP:8080$path" 2>/dev/null
+}
+# metalpxectl on the probe host with the client config the appliance wrote
+# to its METALPXE partition (read with mtools, as from a laptop).
+ap_ctl() {
+  ip netns exec "$MPX_PROBE" timeout 60 "$METALPXECTL" --config "$LAB_DIR/admin.metalpxeconfig" "$@" \
+    >"$LAB_DIR/metalpxectl.out" 2>&1
+  local rc=$?
+  cat "$LAB_DIR/metalpxectl.out" >>"$LAB_DIR/metalpxectl.log"
+  return $rc
+}
+ap_fetch_credentials() {
+  rm -f "$LAB_DIR/admin.metalpxeconfig"
+  mcopy -n -i "$AP_FAT" ::/admin.metalpxeconfig "$LAB_DIR/admin.metalpxeconfig" 2>/dev/null &&
+    grep -q "$AP_IP:50100" "$LAB_DIR/admin.metalpxeconfig"
+}
+ap_check_serving() {  # console summary, credentials on the FAT, metalpxectl health
+  e2e_check "appliance: console says where it serves" \
+    vm_wait appliance "metalpxe appliance: metalpxed is serving on .* at $AP_IP" 60
+  e2e_check "appliance: metalpxectl's client config is on the METALPXE partition (names $AP_IP:50100)" \
+    lab_wait_for 30 ap_fetch_credentials
+  e2e_check "appliance: metalpxectl health from another host with it" ap_healthy
+}
+ap_healthy() { ap_ctl health && grep -q '^yes' "$LAB_DIR/metalpxectl.out"; }
+ap_installed() { ap_ctl get "$1" && grep -qw installed "$LAB_DIR/metalpxectl.out"; }
+
+scenario_appliance_image() {
+  appliance_setup || return 1
+  # The lab's config, on the FAT partition: proxy DHCP next to the router,
+  # the stand-in installer as the profile (paths relative to the config).
+  local cfg="$LAB_DIR/fat"
+  mkdir -p "$cfg/talos" "$cfg/assets"
+  MPX_ASSETS="$("$LAB_HERE/assets.sh" "$build")" || return 1
+  cp "$MPX_ASSETS/vmlinuz" "$MPX_ASSETS/initramfs" "$cfg/assets/"
+  cp "$E2E_ROOT/fixtures/talos/controlplane.yaml" "$E2E_ROOT/fixtures/talos/worker.yaml" "$cfg/talos/"
+  sed "s/10\.66\.0\./${LAB_SUBNET_PREFIX}./g" "$E2E_ROOT/fixtures/machines.yaml" >"$cfg/machines.yaml"
+  cat >"$cfg/metalpxe.yaml" <<CONF
+# e2e appliance-image: written to the METALPXE partition before power-on.
+server:
+  address: $AP_IP
+  stateDir: /var/lib/metalpxe
+  httpPort: 8080
+  tftpPort: 69
+  tftpRoot: /usr/lib/ipxe
+  apiListen: 0.0.0.0:50100
+  eventSinkPort: 50101
+  kmsgLogPort: 50102
+dhcp:
+  mode: proxy
+boot:
+  unknownMachines: discover
+  defaultRole: worker
+  defaultProfile: default
+  bootFromDisk: exit
+profiles:
+  default:
+    kernel: assets/vmlinuz
+    initramfs: assets/initramfs
+    kernelArgs: [console=ttyS0, printk.devkmsg=on]
+    configs:
+      controlplane: talos/controlplane.yaml
+      worker: talos/worker.yaml
+inventory: machines.yaml
+CONF
+  mcopy -s -i "$AP_FAT" "$cfg"/* ::/ || return 1
+  # BIOS for the appliance (GRUB's i386-pc core in the bios-boot partition);
+  # the PXE client is UEFI: one run covers both firmwares.
+  appliance_boot appliance-bios 300
+  e2e_check "appliance: used the config from its METALPXE partition" \
+    vm_printed appliance "metalpxe-appliance: config from the METALPXE partition"
+  ap_check_serving
+  e2e_check "appliance: its address came from the network's dnsmasq" grep -qi "$AP_MAC" "$LAB_DIR/dnsmasq.leases"
+  # A second machine PXE-boots through the appliance (proxyDHCP: its address
+  # from dnsmasq) into the stand-in installer, which fetches its own config.
+  vm_start cp-1 uefi "$CP_MAC"
+  e2e_check "cp-1: iPXE got the install script for cp-1 (controlplane)" \
+    vm_wait cp-1 "metalpxe: installing Talos on cp-1 \\(controlplane\\)" 300
+  e2e_check "cp-1: stand-in fetched its config" vm_wait cp-1 "STANDIN: config fetched" 120
+  e2e_check "cp-1: config says hostname=cp-1 role=controlplane fixture=controlplane-base" \
+    vm_wait cp-1 "STANDIN: config hostname=cp-1 role=controlplane fixture=controlplane-base" 30
+  e2e_check "cp-1: stand-in found the config is its own" vm_wait cp-1 "STANDIN: config is mine" 30
+  e2e_check "cp-1: install done, rebooting" vm_wait cp-1 "STANDIN: rebooting" 90
+  e2e_check "cp-1: disk marker is there" vm_disk_has cp-1 "$CP_MARK"
+  e2e_check "cp-1: the installer's lease came from dnsmasq" \
+    vm_printed cp-1 "STANDIN-INIT: lease ${LAB_SUBNET_PREFIX//./\\.}\\.([2-5][0-9]|60) from ${LAB_SUBNET_PREFIX//./\\.}\\.2 "
+  e2e_check "appliance: metalpxectl get cp-1 says installed" \
+    lab_wait_for 60 ap_installed cp-1
+}
+
+# The first boot with an empty METALPXE partition, on UEFI: the appliance
+# writes its own config for the interface and address DHCP gave it.
+scenario_appliance_first_boot() {
+  appliance_setup || return 1
+  appliance_boot appliance-uefi 300
+  e2e_check "appliance: first boot wrote a config for its DHCP address" \
+    vm_printed appliance "metalpxe-appliance: first boot: no metalpxe.yaml on the METALPXE partition; writing one for [a-z0-9]+ \\($AP_IP\\)"
+  ap_check_serving
+  e2e_check "appliance: metalpxe.yaml on the partition has its address, proxy DHCP, unknown machines discovered" \
+    bash -c "mtype -i '$AP_FAT' ::/metalpxe.yaml > '$LAB_DIR/written.yaml' && grep -q '^  address: $AP_IP\$' '$LAB_DIR/written.yaml' &&
+             grep -q '^  mode: proxy' '$LAB_DIR/written.yaml' && grep -q '^  unknownMachines: discover' '$LAB_DIR/written.yaml'"
+}
+
 lab_init "mpx-$scenario"
 # Bounded no matter what: the whole scenario ends within its budget.
 setsid bash -c "sleep ${E2E_SCENARIO_TIMEOUT:-420}; echo 'e2e: scenario $scenario timed out' >&2; kill -TERM $$" &
@@ -744,6 +910,8 @@ case "$scenario" in
   ipv6-http) scenario_ipv6_http ;;
   arm64-install) scenario_arm64_install ;;
   cluster) scenario_cluster ;;
+  appliance-image) scenario_appliance_image ;;
+  appliance-first-boot) scenario_appliance_first_boot ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 setup_rc=$?
