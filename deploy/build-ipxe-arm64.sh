@@ -48,7 +48,7 @@ done
 version="$(dpkg-query -W -f='${Version}' ipxe 2>/dev/null || true)"
 if [[ -n "${IPXE_SOURCE:-}" ]]; then
   source_text="iPXE tree $IPXE_SOURCE (IPXE_SOURCE; not Debian's source package)"
-  if [[ -d "$IPXE_SOURCE/.git" ]]; then
+  if [[ -d "$IPXE_SOURCE/.git" ]] && command -v git >/dev/null; then
     source_text+=" at $(git -C "$IPXE_SOURCE" rev-parse HEAD)"
   fi
 else
