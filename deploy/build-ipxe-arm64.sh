@@ -22,7 +22,8 @@
 #
 # Nothing is embedded: no script (the binary does DHCP and chains to the
 # file it is given: metalpxed's chain script), no certificates, no keys.
-# Needs: gcc-aarch64-linux-gnu, make, dpkg-dev (dpkg-source), xz-utils
+# Needs: gcc-aarch64-linux-gnu, gcc and libc6-dev (iPXE's host tool
+# util/elf2efi64), make, dpkg-dev (dpkg-source), xz-utils
 # (deploy/install-deps.sh). Concurrent runs on one OUT_DIR take turns.
 set -euo pipefail
 
@@ -32,6 +33,10 @@ out="${1:-/usr/local/lib/metalpxe/tftp}"
 cross=aarch64-linux-gnu-
 command -v "${cross}gcc" >/dev/null ||
   { echo "build-ipxe-arm64: no ${cross}gcc (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
+# iPXE's build compiles its own tool util/elf2efi64 (ELF to PE) with the
+# build machine's compiler.
+command -v gcc >/dev/null && [[ -f /usr/include/stdio.h ]] ||
+  { echo "build-ipxe-arm64: no native gcc with C headers (apt-get install gcc libc6-dev)" >&2; exit 1; }
 
 mkdir -p "$out/arm64"
 exec 9>"$out/.build-ipxe-arm64.lock"
