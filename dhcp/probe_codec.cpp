@@ -1,17 +1,11 @@
 #include "dhcp/probe_codec.h"
 
+#include "dhcp/internet_checksum.h"
+
 namespace metalpxe::dhcp {
 namespace {
 
 constexpr std::size_t kArpLength = 28;
-
-std::uint16_t ProbeIcmpChecksum(std::span<const std::uint8_t> data) {
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < data.size(); i += 2) sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
-  if (data.size() % 2 != 0) sum += static_cast<std::uint32_t>(data.back() << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
 
 std::uint16_t ProbeBe16(std::span<const std::uint8_t> p, std::size_t at) {
   return static_cast<std::uint16_t>(p[at] << 8 | p[at + 1]);
@@ -51,7 +45,7 @@ std::vector<std::uint8_t> EncodeEchoRequest(std::uint16_t id, std::uint16_t seq)
   std::vector<std::uint8_t> p = {8, 0, 0, 0, static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id),
                                  static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq),
                                  'm', 'e', 't', 'a', 'l', 'p', 'x', 'e'};
-  const std::uint16_t sum = ProbeIcmpChecksum(p);
+  const std::uint16_t sum = InternetChecksum(p);
   p[2] = static_cast<std::uint8_t>(sum >> 8);
   p[3] = static_cast<std::uint8_t>(sum);
   return p;

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/log.h"
+#include "core/unique_fd.h"
 #include "dhcp/address_probe.h"
 #include "dhcp/responder.h"
 #include "dhcp/socket_io.h"
@@ -73,6 +74,8 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   DhcpObserver observer;
   BootPolicy policy;
   AddressProber prober;  // ping-check before offering an unbound address
+  UniqueFd unicast_packet_socket;  // replies to clients without an address (full mode)
+  bool warned_broadcast_instead = false;
 
   mutable std::mutex mu;  // everything below, except the durable queue
   std::unique_ptr<DhcpResponder> responder;
@@ -188,8 +191,10 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       p.datagram.dest = out.dest;
       p.datagram.port = out.port;
       p.datagram.ifindex = out.ifindex;
-      p.datagram.set_arp = out.to_unconfigured_client;
+      p.datagram.to_unconfigured_client = out.to_unconfigured_client;
       p.datagram.mac = out.msg.Mac();
+      p.datagram.source = out.msg.GetIpv4(opt::kServerId).value_or(Ipv4Address{});
+      p.datagram.source_port = listeners[li]->boot_server_port ? kBootServerPort : kServerPort;
       if (p.type == MessageType::kAck && !out.msg.yiaddr.IsUnspecified() && decision.observation) {
         p.granted = *decision.observation;
         p.granted->leased_ip = out.msg.yiaddr;
@@ -472,7 +477,14 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
       for (auto& p : outbox)
         if (p.listener == li) batch.push_back(std::move(p.datagram));
       if (batch.empty()) continue;
-      stats.send_errors += SendBatch(listeners[li]->socket.native_handle(), batch);
+      const auto counts = SendBatch(listeners[li]->socket.native_handle(), unicast_packet_socket.get(), batch);
+      stats.send_errors += counts.failed;
+      if (counts.broadcast_instead > 0 && !warned_broadcast_instead) {
+        warned_broadcast_instead = true;
+        SPDLOG_WARN(
+            "dhcp: replies to clients without an address go out as broadcasts: neither a packet socket "
+            "(CAP_NET_RAW) nor an ARP entry (CAP_NET_ADMIN) is allowed");
+      }
     }
     const auto sent = std::chrono::steady_clock::now();
     for (auto& p : outbox) {
@@ -535,6 +547,11 @@ Status DhcpServer::Start() {
     impl_->listeners.push_back(std::move(l));
   }
   if (mode == DhcpMode::kFull) {
+    if (auto fd = OpenUnicastPacketSocket(); fd.ok())
+      impl_->unicast_packet_socket.Reset(*fd);
+    else
+      SPDLOG_INFO("dhcp: {}: replies to clients without an address need an ARP entry (CAP_NET_ADMIN) instead",
+                  fd.status().message());
     if (auto st = impl_->prober.Open(); !st.ok())
       SPDLOG_WARN("dhcp: ping-check off (addresses are offered without checking that no host uses them): {}",
                   st.message());
@@ -561,6 +578,7 @@ void DhcpServer::Stop() {
   }
   impl_->listeners.clear();
   impl_->prober.Close();
+  impl_->unicast_packet_socket.Reset();
 }
 
 void DhcpServer::SetLeadership(DhcpLeadership leadership) {

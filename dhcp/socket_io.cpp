@@ -1,15 +1,20 @@
 #include "dhcp/socket_io.h"
 
 #include <arpa/inet.h>
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "dhcp/udp_frame.h"
 
 namespace metalpxe::dhcp {
 namespace {
@@ -93,11 +98,18 @@ int ReceiveBatch(int fd, std::size_t max, std::vector<Datagram>& out) {
   return n;
 }
 
+Result<int> OpenUnicastPacketSocket() {
+  const int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("packet socket");
+  return fd;
+}
+
 namespace {
 
 // dnsmasq's way to reach a client with no address without a packet socket:
 // tell the kernel the address's hardware address, then send plain UDP.
-void SetArpEntry(int fd, int ifindex, Ipv4Address ip, const MacAddress& mac) {
+// False when the kernel refuses (no CAP_NET_ADMIN).
+bool SetArpEntry(int fd, int ifindex, Ipv4Address ip, const MacAddress& mac) {
   arpreq req{};
   auto* pa = reinterpret_cast<sockaddr_in*>(&req.arp_pa);
   pa->sin_family = AF_INET;
@@ -109,15 +121,54 @@ void SetArpEntry(int fd, int ifindex, Ipv4Address ip, const MacAddress& mac) {
   // socket's network namespace is the one that counts, not the thread's.
   ifreq ifr{};
   ifr.ifr_ifindex = ifindex;
-  if (ioctl(fd, SIOCGIFNAME, &ifr) != 0) return;
+  if (ioctl(fd, SIOCGIFNAME, &ifr) != 0) return false;
   std::memcpy(req.arp_dev, ifr.ifr_name, std::min(sizeof req.arp_dev - 1, std::strlen(ifr.ifr_name)));
-  ioctl(fd, SIOCSARP, &req);
+  return ioctl(fd, SIOCSARP, &req) == 0;
+}
+
+// Kea's "direct response": the IP and UDP headers are ours, the Ethernet
+// header the kernel's, addressed to the client's hardware address.
+bool SendToHardwareAddress(int packet_fd, const OutgoingDatagram& o) {
+  if (packet_fd < 0 || o.ifindex <= 0 || o.source.IsUnspecified()) return false;
+  const auto packet = EncodeIpv4Udp({o.source, o.source_port, o.dest, o.port}, o.bytes);
+  if (packet.empty()) return false;
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_IP);
+  to.sll_ifindex = o.ifindex;
+  to.sll_halen = 6;
+  std::memcpy(to.sll_addr, o.mac.bytes.data(), 6);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (sendto(packet_fd, packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+        static_cast<ssize_t>(packet.size()))
+      return true;
+    if (errno != EAGAIN && errno != EINTR) return false;
+  }
+  return false;
 }
 
 }  // namespace
 
-std::size_t SendBatch(int fd, std::span<const OutgoingDatagram> out) {
-  std::size_t failed = 0;
+SendCounts SendBatch(int fd, int packet_fd, std::span<const OutgoingDatagram> all) {
+  SendCounts counts;
+  // Unicasts to unconfigured clients that went out through the packet socket
+  // leave the UDP batch; the others go in it, possibly as broadcasts.
+  std::vector<const OutgoingDatagram*> out;
+  std::vector<Ipv4Address> dest;
+  out.reserve(all.size());
+  dest.reserve(all.size());
+  for (const auto& o : all) {
+    Ipv4Address to = o.dest;
+    if (o.to_unconfigured_client) {
+      if (SendToHardwareAddress(packet_fd, o)) continue;
+      if (!SetArpEntry(fd, o.ifindex, o.dest, o.mac)) {
+        to = Ipv4Address{0xffffffff};
+        ++counts.broadcast_instead;
+      }
+    }
+    out.push_back(&o);
+    dest.push_back(to);
+  }
   std::size_t done = 0;
   while (done < out.size()) {
     const std::size_t n = std::min(kMaxBatch, out.size() - done);
@@ -128,13 +179,12 @@ std::size_t SendBatch(int fd, std::span<const OutgoingDatagram> out) {
     std::memset(msgs, 0, sizeof(mmsghdr) * n);
     std::memset(control, 0, sizeof control[0] * n);
     for (std::size_t i = 0; i < n; ++i) {
-      const auto& o = out[done + i];
-      if (o.set_arp) SetArpEntry(fd, o.ifindex, o.dest, o.mac);
+      const auto& o = *out[done + i];
       iov[i] = {const_cast<std::byte*>(o.bytes.data()), o.bytes.size()};
       dests[i] = {};
       dests[i].sin_family = AF_INET;
       dests[i].sin_port = htons(o.port);
-      dests[i].sin_addr.s_addr = htonl(o.dest.value);
+      dests[i].sin_addr.s_addr = htonl(dest[done + i].value);
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &dests[i];
@@ -160,14 +210,14 @@ std::size_t SendBatch(int fd, std::span<const OutgoingDatagram> out) {
         attempt = -1;  // progress: keep going
       } else if (r < 0 && errno != EAGAIN && errno != EINTR) {
         ++sent;  // this one cannot go (e.g. unreachable): skip it
-        ++failed;
+        ++counts.failed;
         attempt = -1;
       }
     }
-    failed += n - sent;
+    counts.failed += n - sent;
     done += n;
   }
-  return failed;
+  return counts;
 }
 
 }  // namespace metalpxe::dhcp

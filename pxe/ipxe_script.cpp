@@ -7,6 +7,13 @@
 namespace metalpxe {
 namespace {
 
+// Leaving iPXE with a failure status: UEFI boot managers that see a
+// Boot#### option return EFI_SUCCESS stop going through BootOrder and show
+// their menu (UEFI spec 3.1.1; EDK2/OVMF does), so a plain `exit` never
+// reaches the disk or the next boot option. An error makes them try the
+// next option; BIOS ignores the status.
+constexpr const char* kExitToNextBootOption = "exit 1\n";
+
 // ${netX/mac:hexhyp} keeps the MAC URL-safe; ${uuid} etc. are URL-encoded by
 // iPXE's :uristring type.
 constexpr const char* kChainTemplate = R"(#!ipxe
@@ -70,14 +77,7 @@ std::string RenderInstallScript(const std::string& machine_name, const std::stri
 std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDisk mode) {
   std::string s = "#!ipxe\n# metalpxe: " + machine_name + " is installed\necho metalpxe: " + machine_name +
                   " is installed, booting from its disk\n";
-  if (mode == BootFromDisk::kSanboot)
-    s += "sanboot --no-describe --drive 0x80\n";
-  else
-    // A failure status: UEFI boot managers that see a Boot#### option
-    // return EFI_SUCCESS stop going through BootOrder and show their menu
-    // (UEFI spec 3.1.1; EDK2/OVMF does), so a plain `exit` never reaches
-    // the disk. An error makes them try the next option; BIOS ignores it.
-    s += "exit 1\n";
+  s += mode == BootFromDisk::kSanboot ? "sanboot --no-describe --drive 0x80\n" : kExitToNextBootOption;
   return s;
 }
 
@@ -91,6 +91,6 @@ std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q,
       fmt::arg("query", IpxeQueryString(q)));
 }
 
-std::string RenderIgnoreScript() { return "#!ipxe\n# metalpxe: not ours to boot\nexit\n"; }
+std::string RenderIgnoreScript() { return std::string("#!ipxe\n# metalpxe: not ours to boot\n") + kExitToNextBootOption; }
 
 }  // namespace metalpxe

@@ -859,6 +859,45 @@ class AckRecorder {
   std::uint32_t next_ = 1;
 };
 
+// RFC 2131 4.1: a client that did not set the broadcast flag (udhcpc
+// without -B, like most Linux clients) gets its OFFER and ACK unicast to its
+// hardware address. The packaged unit grants CAP_NET_RAW but not
+// CAP_NET_ADMIN, which the ARP-entry way needs: the reply goes through a
+// packet socket, and with neither capability as a broadcast, never into an
+// ARP lookup a client without an address cannot answer.
+TEST(dhcp_it, AClientWithoutTheBroadcastFlagGetsItsLeaseWithoutNetAdmin) {
+  struct Case {
+    std::string bounding_set;  // setpriv: capabilities the server loses
+    bool broadcast_instead;
+  };
+  for (const Case& c : {Case{"-net_admin", false}, Case{"-net_admin,-net_raw", true}}) {
+    SCOPED_TRACE(c.bounding_set);
+    VethPair net("dn", "10.66.0.1/16", "");
+    const std::string dir = TempDir();
+    auto server = Subprocess::Start({"setpriv", "--bounding-set", c.bounding_set, "--", TestServerPath(),
+                                     "--state-dir", dir, "--address", "10.66.0.1", "--subnet", "10.66.0.0/16",
+                                     "--pool", "10.66.1.1-10.66.1.9", "--lease-time", "600"},
+                                    net.server.name());
+    ASSERT_TRUE(WaitFor([&] { return server.Stdout().find("READY") != std::string::npos; }, seconds(10)))
+        << server.Describe();
+    auto r = RunCommand({"busybox", "udhcpc", "-i", "veth-c", "-n", "-q", "-f", "-t", "4", "-T", "2", "-s",
+                         "/bin/true"},
+                        seconds(30), net.client.name());
+    EXPECT_EQ(r.exit_code, 0) << r.output << server.Describe();
+    EXPECT_NE(r.output.find("lease of 10.66.1.1 obtained"), std::string::npos) << r.output;
+    // The direct reply leaves no ARP entry behind; the fallback says why it broadcasts.
+    const auto neigh = RunCommand({"ip", "neigh", "show", "10.66.1.1"}, seconds(5), net.server.name());
+    EXPECT_EQ(neigh.output.find("lladdr"), std::string::npos) << neigh.output;
+    server.Kill(SIGTERM);
+    server.Wait(seconds(5));
+    EXPECT_EQ(server.Stderr().find("go out as broadcasts") != std::string::npos ||
+                  server.Stdout().find("go out as broadcasts") != std::string::npos,
+              c.broadcast_instead)
+        << server.Describe();
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(dhcp_it, KillNineUnderLoadLosesNoAckedLease) {
   VethPair net("dk", "10.66.0.1/16", "10.66.0.2/16");
   const std::string dir = TempDir();

@@ -38,6 +38,15 @@ TEST(IpxeScript, BootFromDisk) {
             std::string::npos);
 }
 
+// Not ours: the firmware must go on to its next boot option, which UEFI
+// boot managers only do when iPXE exits with an error.
+TEST(IpxeScript, NotOursExitsWithAFailureStatus) {
+  const std::string s = RenderIgnoreScript();
+  EXPECT_EQ(s.rfind("#!ipxe\n", 0), 0u);
+  EXPECT_NE(s.find("\nexit 1\n"), std::string::npos) << s;
+  EXPECT_EQ(s.find("\nexit\n"), std::string::npos) << s;
+}
+
 TEST(IpxeScript, ChainScriptTriesEveryInterface) {
   Fixture f;
   const std::string s = RenderChainScript(f.cfg.server);
