@@ -29,10 +29,6 @@ PEER_PKGS=(
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
   qemu-system-arm qemu-efi-aarch64  # e2e arm64-no-loader, arm64-install: arm64 machine with AAVMF
-  # deploy/build-ipxe-arm64.sh: iPXE cross-built for arm64 from Debian's
-  # source package (dpkg-dev above unpacks it; build-essential's gcc builds
-  # iPXE's own util/elf2efi64), for arm64-install.
-  gcc-aarch64-linux-gnu make
   # The e2e lab's initramfs (zstd, xz, strip) and its store queries (sqlite3):
   # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
   zstd xz-utils binutils sqlite3
