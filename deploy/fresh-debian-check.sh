@@ -46,7 +46,7 @@ in_root bash -c 'cd /src/metalpxe && deploy/install-deps.sh' | grep -q "all .* p
 echo "--- commands the README's two commands run"
 # Build (deploy/build.sh), tests and peers (deploy/test.sh, tests/), the e2e
 # lab (tests/e2e/lab/*.sh), the appliance image (deploy/image/build.sh) and
-# its scenarios, the arm64 iPXE (deploy/build-ipxe-arm64.sh), the
+# its scenarios, the arm64 iPXE (deploy/ipxe-arm64.sh), the
 # package (deploy/package.sh).
 commands=(cmake ninja c++ clang++ pkg-config protoc grpc_cpp_plugin git ccache:optional python3 help2man
           ip ss ping setpriv setsid flock timeout mknod truncate sha256sum od cmp xargs awk sed
@@ -54,7 +54,7 @@ commands=(cmake ninja c++ clang++ pkg-config protoc grpc_cpp_plugin git ccache:o
           busybox udhcpc dhclient dnsmasq perfdhcp kea-dhcp4 atftp tftp
           ipmitool ipmi-power ipmi_sim sshd redfishtool nginx wrk
           qemu-system-x86_64 qemu-system-aarch64 etcd etcdctl
-          aarch64-linux-gnu-gcc make dpkg-source apt-cache  # deploy/build-ipxe-arm64.sh, lab/fetch-arm64.sh
+          apt-cache  # deploy/ipxe-arm64.sh, lab/fetch-arm64.sh
           dpkg-buildpackage dh fakeroot lintian mmdebstrap systemd-analyze systemd-nspawn nsenter
           mksquashfs mkfs.vfat mcopy mlabel mtype mkfs.ext4 sgdisk partx grub-mkimage qemu-img)
 missing=()

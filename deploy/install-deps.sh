@@ -33,9 +33,6 @@ PEER_PKGS=(
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
   qemu-system-arm qemu-efi-aarch64  # e2e arm64-no-loader, arm64-install: arm64 machine with AAVMF
-  # deploy/build-ipxe-arm64.sh: iPXE cross-built for arm64 from Debian's
-  # source package (dpkg-dev above unpacks it), for arm64-install.
-  gcc-aarch64-linux-gnu make
   # The Secure Boot chain metalpxed serves (shimx64.efi, grubx64.efi) when
   # tftpRoot has no copy; the e2e secureboot-shim boots it under OVMF's
   # Secure Boot build with Microsoft's keys (ovmf's OVMF_*_4M.ms.fd).

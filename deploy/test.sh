@@ -2,8 +2,8 @@
 # Builds and runs every metalpxe test on a fresh Debian 12 machine:
 #   1. installs dependencies (deploy/install-deps.sh)
 #   2. release build: unit, integration (real peers in network namespaces) and
-#      the QEMU end-to-end lab (its arm64 iPXE, cross-built by
-#      deploy/build-ipxe-arm64.sh, beside the unit and integration tests)
+#      the QEMU end-to-end lab (its arm64 assets, fetched by
+#      tests/e2e/lab/arm64-assets.sh, beside the unit and integration tests)
 #   3. clang ASan/UBSan build (beside step 2's tests): unit and integration
 #      tests again, then every libFuzzer target (same tree) for a bounded time
 #   4. the Debian package (deploy/package.sh, beside step 3's tests),
@@ -90,9 +90,9 @@ wait_job() {
 mkdir -p build-asan build-package
 if build_or_fail release; then
   background_job asan-build build-asan/build.log deploy/build.sh asan
-  # The arm64-install scenario's iPXE (cross-built from Debian's ipxe source
-  # package: ~240 CPU-seconds on a cold cache), arm64 kernel and initramfs,
-  # beside the release tests too; reused from the lab cache when present.
+  # The arm64-install scenario's iPXE (Debian 13's ipxe-arm64.efi), arm64
+  # kernel and stand-in initramfs (~70 MB to fetch on a cold cache), beside
+  # the release tests too; reused from the lab cache when present.
   background_job arm64-assets build/arm64-assets.log tests/e2e/lab/arm64-assets.sh
   # -j 2: tests marked RUN_SERIAL (those that load the machine) still run alone.
   run_suite release build -LE 'e2e|package' -j 2

@@ -13,14 +13,14 @@ using enum LoaderTransport;
 // Debian's `ipxe` package ships undionly.kpxe (BIOS, any x86 CPU: it runs in
 // real mode) and snponly.efi (x86_64 UEFI, through the firmware's own network
 // driver). It has no 32-bit UEFI or arm64 build; an arm64 iPXE placed at
-// tftpRoot/arm64/snponly.efi is served to arm64 UEFI clients.
+// tftpRoot/arm64/ipxe.efi is served to arm64 UEFI clients.
 constexpr std::array kTable{
     LoaderRow{kI386, Firmware::kBios, kTftp, "undionly.kpxe", false},
     LoaderRow{kX86_64, Firmware::kBios, kTftp, "undionly.kpxe", false},
     LoaderRow{kX86_64, Firmware::kUefi, kTftp, "snponly.efi", true},
     LoaderRow{kX86_64, Firmware::kUefi, kHttp, "snponly.efi", true},
-    LoaderRow{kArm64, Firmware::kUefi, kTftp, "arm64/snponly.efi", true},
-    LoaderRow{kArm64, Firmware::kUefi, kHttp, "arm64/snponly.efi", true},
+    LoaderRow{kArm64, Firmware::kUefi, kTftp, "arm64/ipxe.efi", true},
+    LoaderRow{kArm64, Firmware::kUefi, kHttp, "arm64/ipxe.efi", true},
     // Secure Boot: shim, then GRUB from the same directory (shim's default
     // second stage is grubx64.efi), which reads its per-MAC config, kernel
     // and initramfs over TFTP. Debian's signed GRUB netboot image has no

@@ -28,7 +28,7 @@ std::function<bool(std::string_view)> Having(std::set<std::string> files) {
 }
 
 const auto kDebianIpxe = Having({"undionly.kpxe", "snponly.efi"});
-const auto kWithArm64 = Having({"undionly.kpxe", "snponly.efi", "arm64/snponly.efi"});
+const auto kWithArm64 = Having({"undionly.kpxe", "snponly.efi", "arm64/ipxe.efi"});
 
 LoaderChoice Choose(std::uint16_t arch_type, const char* vendor, const std::function<bool(std::string_view)>& files,
                     bool ipxe = false) {
@@ -42,7 +42,7 @@ TEST(BootFiles, EachFirmwareGetsItsOwnLoader) {
     EXPECT_EQ(c.answer->boot_file, "snponly.efi");
     EXPECT_FALSE(c.answer->http_client);
   }
-  EXPECT_EQ(Choose(11, "PXEClient:Arch:00011:UNDI:003016", kWithArm64).answer->boot_file, "arm64/snponly.efi");
+  EXPECT_EQ(Choose(11, "PXEClient:Arch:00011:UNDI:003016", kWithArm64).answer->boot_file, "arm64/ipxe.efi");
 }
 
 TEST(BootFiles, HttpBootGetsAFullUrlAndHttpClient) {
@@ -50,7 +50,7 @@ TEST(BootFiles, HttpBootGetsAFullUrlAndHttpClient) {
   EXPECT_EQ(x64.answer->boot_file, "http://10.66.0.1:8080/assets/snponly.efi");
   EXPECT_TRUE(x64.answer->http_client);
   const auto arm = Choose(19, "HTTPClient:Arch:00019:UNDI:003001", kWithArm64);
-  EXPECT_EQ(arm.answer->boot_file, "http://10.66.0.1:8080/assets/arm64/snponly.efi");
+  EXPECT_EQ(arm.answer->boot_file, "http://10.66.0.1:8080/assets/arm64/ipxe.efi");
 }
 
 TEST(BootFiles, IpxeGetsTheChainScriptWhateverItRunsOn) {
@@ -65,7 +65,7 @@ TEST(BootFiles, NeverABinaryOfAnotherArchitecture) {
   for (auto [a, v] : {std::pair{11, "PXEClient:Arch:00011:UNDI:003016"}, {19, "HTTPClient:Arch:00019:UNDI:003001"}}) {
     const auto c = Choose(static_cast<std::uint16_t>(a), v, kDebianIpxe);
     EXPECT_FALSE(c.answer.has_value()) << a;
-    EXPECT_NE(c.why.find("no arm64/snponly.efi in tftpRoot for uefi arm64"), std::string::npos) << c.why;
+    EXPECT_NE(c.why.find("no arm64/ipxe.efi in tftpRoot for uefi arm64"), std::string::npos) << c.why;
   }
   // 32-bit UEFI and arm32: no loader row at all.
   for (auto [a, v] : {std::pair{6, "PXEClient:Arch:00006:UNDI:003016"}, {10, "PXEClient:Arch:00010:UNDI:003016"}}) {
@@ -120,7 +120,7 @@ TEST(DecideLoader, UnknownMachinesFollowThePolicy) {
 // machine sends, with the answer written out by hand rather than derived from
 // the table: firmware PXE (PXEClient), firmware HTTP boot (HTTPClient), iPXE.
 // "-" is no boot file. Two appliances: Debian's ipxe package only, and one
-// with an arm64 iPXE build at tftpRoot/arm64/snponly.efi.
+// with an arm64 iPXE build at tftpRoot/arm64/ipxe.efi.
 struct PairCase {
   std::uint16_t arch;
   const char* firmware;  // what a firmware client of that arch is
@@ -137,11 +137,11 @@ constexpr PairCase kPairs[] = {
     {7, "uefi-x86_64", "snponly.efi", "snponly.efi", "snponly.efi", "snponly.efi"},
     {9, "uefi-x86_64", "snponly.efi", "snponly.efi", "snponly.efi", "snponly.efi"},
     {10, "uefi-arm32", "-", "-", "-", "-"},
-    {11, "uefi-arm64", "-", "arm64/snponly.efi", "-", "arm64/snponly.efi"},
+    {11, "uefi-arm64", "-", "arm64/ipxe.efi", "-", "arm64/ipxe.efi"},
     {15, "uefi-i386-http", "-", "-", "-", "-"},
     {16, "uefi-x86_64-http", "snponly.efi", "snponly.efi", "snponly.efi", "snponly.efi"},
     {18, "uefi-arm32-http", "-", "-", "-", "-"},
-    {19, "uefi-arm64-http", "-", "arm64/snponly.efi", "-", "arm64/snponly.efi"},
+    {19, "uefi-arm64-http", "-", "arm64/ipxe.efi", "-", "arm64/ipxe.efi"},
 };
 
 std::string VendorFor(const char* kind, std::uint16_t arch) {

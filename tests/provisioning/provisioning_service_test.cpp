@@ -318,7 +318,7 @@ TEST_F(ProvisioningServiceTest, DhcpAndIpxeAgreeOnUnknownMachines) {
 TEST_F(ProvisioningServiceTest, Arm64GetsNoBinaryOfAnotherArchitecture) {
   const auto choice = service_->LoaderFor(BootClientFromDhcp(11, "PXEClient:Arch:00011:UNDI:003016", false), kCp);
   EXPECT_FALSE(choice.answer);
-  EXPECT_EQ(choice.why, "no arm64/snponly.efi in tftpRoot for uefi arm64");
+  EXPECT_EQ(choice.why, "no arm64/ipxe.efi in tftpRoot for uefi arm64");
 }
 
 TEST_F(ProvisioningServiceTest, Arm64IpxeIsNotHandedAnAmd64Kernel) {

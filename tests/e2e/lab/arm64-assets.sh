@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # What the arm64-install scenario serves, prepared in the lab cache and
 # reused across runs (each step is a no-op once done):
-#   - a tftpRoot holding the arm64 iPXE: deploy/build-ipxe-arm64.sh into
-#     $cache/ipxe-arm64 (Debian's ipxe source package, cross-built; minutes
-#     of CPU the first time: deploy/test.sh runs this script in the
-#     background beside the release tests so the scenario finds it done);
+#   - a tftpRoot holding the arm64 iPXE: deploy/ipxe-arm64.sh into
+#     $cache/ipxe-arm64 (ipxe-arm64.efi from Debian 13's ipxe package; a
+#     few seconds: deploy/test.sh runs this script in the background beside
+#     the release tests so the scenario finds it done);
 #   - the arm64 Debian kernel and busybox (fetch-arm64.sh);
 #   - the busybox stand-in's initramfs (build-initramfs-arm64.sh), cached
 #     under the sha256 of its inputs.
@@ -16,14 +16,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${METALPXE_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/metalpxe-lab}"
 mkdir -p "$cache/initramfs-arm64"
 
-# An arm64 iPXE already in the cache is kept whatever it was built from (its
-# BUILD-INFO says: the Debian source package, or IPXE_SOURCE's tree); the
-# build runs when there is none.
+# The arm64 iPXE: fetched again only when Debian 13's package changed.
 tftp="$cache/ipxe-arm64"
-if [[ ! -f "$tftp/arm64/snponly.efi" ]]; then
-  "$here/../../../deploy/build-ipxe-arm64.sh" "$tftp" >/dev/null
-fi
-echo "arm64-assets: iPXE for arm64: $(sed -n 's/^source: //p' "$tftp/arm64/BUILD-INFO" 2>/dev/null)" >&2
+"$here/../../../deploy/ipxe-arm64.sh" "$tftp" >/dev/null
+echo "arm64-assets: iPXE for arm64: $(sed -n 's/^source: //p' "$tftp/arm64/SOURCE" 2>/dev/null)" >&2
 
 adir="$("$here/fetch-arm64.sh")"
 key="$(cat "$adir/busybox" "$adir/vmlinuz" "$adir"/modules/* "$here/initramfs-arm64/init" \

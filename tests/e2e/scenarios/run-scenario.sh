@@ -335,7 +335,7 @@ scenario_arm64_no_loader() {
   e2e_check "metalpxed saw an arm64 HTTP boot client (HTTPClient, arch 19)" \
     grep -qE "client=firmware arch=uefi-arm64-http vendor_class=HTTPClient:Arch:00019" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
   e2e_check "its answers named no boot file, with the reason" \
-    grep -qF "why=no arm64/snponly.efi in tftpRoot for uefi arm64 (HTTP boot)" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+    grep -qF "why=no arm64/ipxe.efi in tftpRoot for uefi arm64 (HTTP boot)" <<<"$(mpx_timeline "$CP_MAC" dhcp)"
   e2e_check "no answer to it named a boot file" \
     bash -c "! grep -q 'boot_file=' <<<\"\$1\"" _ "$(mpx_timeline "$CP_MAC" dhcp)"
   e2e_check "nothing was fetched for it over HTTP or TFTP" \
@@ -345,7 +345,7 @@ scenario_arm64_no_loader() {
 
 # An arm64 machine that installs: the arm64-no-loader machine again (AAVMF,
 # UEFI HTTP boot, arch 19), now against a tftpRoot holding the arm64 iPXE
-# (deploy/build-ipxe-arm64.sh) and a profile with `arch: arm64`, whose
+# (deploy/ipxe-arm64.sh) and a profile with `arch: arm64`, whose
 # kernel-arm64 and initramfs-arm64.xz metalpxed downloads from an Image
 # Factory stand-in (busybox httpd on a lab host, Image Factory's paths). The
 # firmware fetches iPXE over HTTP, iPXE chains to arm-1's script, the arm64
@@ -414,7 +414,7 @@ scenario_arm64_install() {
     lab_wait_for 30 vm_disk_has arm-1 "METALPXE-STANDIN-INSTALLED hostname=arm-1 role=worker fixture=worker-base"
   vm_stop arm-1
 
-  local url="http://$LAB_SERVER_IP:8080/assets/arm64/snponly.efi"
+  local url="http://$LAB_SERVER_IP:8080/assets/arm64/ipxe.efi"
   e2e_check "metalpxed saw an arm64 HTTP boot client (HTTPClient, arch 19)" \
     grep -qE "client=firmware arch=uefi-arm64-http vendor_class=HTTPClient:Arch:00019" <<<"$(mpx_timeline "$ARM_MAC" dhcp)"
   e2e_check "metalpxed offered and acked the arm64 iPXE's URL to the firmware" \
@@ -422,13 +422,13 @@ scenario_arm64_install() {
   e2e_check "no answer to arm-1 named the x86 loader" \
     bash -c "! grep -qE 'boot file [^ ]*/assets/snponly\\.efi|boot file snponly\\.efi' <<<\"\$1\"" _ "$(mpx_timeline "$ARM_MAC" dhcp)"
   e2e_check "arm-1 fetched the arm64 iPXE over HTTP (200, complete)" \
-    grep -qE "^HTTP GET /assets/arm64/snponly\.efi, .*\|path=/assets/arm64/snponly\.efi status=200 bytes=[1-9]" \
+    grep -qE "^HTTP GET /assets/arm64/ipxe\.efi, .*\|path=/assets/arm64/ipxe\.efi status=200 bytes=[1-9]" \
     <<<"$(mpx_timeline "$ARM_MAC" http)"
   e2e_check "the arm64 iPXE (\${buildarch} arm64) was given the arm64 profile's install script" \
     grep -qE "^HTTP GET /ipxe \(uefi-arm64\): install as worker\|.* kernel=http://${LAB_SERVER_IP//./\\.}:8080/assets/profiles/arm64/vmlinuz " \
     <<<"$(mpx_timeline "$ARM_MAC" http)"
   e2e_check "in order: loader, script, kernel, initramfs, config" \
-    awk '/^HTTP GET \/assets\/arm64\/snponly\.efi/ && !l {l=NR} /^HTTP GET \/ipxe/ && !s {s=NR}
+    awk '/^HTTP GET \/assets\/arm64\/ipxe\.efi/ && !l {l=NR} /^HTTP GET \/ipxe/ && !s {s=NR}
          /^HTTP GET kernel / && !k {k=NR} /^HTTP GET initramfs / && !i {i=NR} /^HTTP GET \/config: granted/ && !c {c=NR}
          END {exit !(l && s && k && i && c && l < s && s < k && k < i && i < c)}' <<<"$(mpx_timeline "$ARM_MAC" http)"
   e2e_check "nothing went over TFTP for arm-1" test -z "$(mpx_timeline "$ARM_MAC" tftp)"
