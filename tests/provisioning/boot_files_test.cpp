@@ -215,7 +215,7 @@ TEST(BootFilesEveryPair, NoLoaderOfAnotherArchitectureOrFirmware) {
 // shim then GRUB, over firmware PXE on x86_64 UEFI only; every other pair
 // gets nothing (the signed GRUB cannot start from HTTP boot, and there is no
 // signed chain for other CPUs here), and never the unsigned iPXE.
-const auto kWithSigned = Having({"undionly.kpxe", "snponly.efi", "arm64/snponly.efi", "shimx64.efi", "grubx64.efi"});
+const auto kWithSigned = Having({"undionly.kpxe", "snponly.efi", "arm64/ipxe.efi", "shimx64.efi", "grubx64.efi"});
 
 TEST(BootFilesEveryPair, SecureBootGetsTheSignedChainOrNothing) {
   for (const PairCase& p : kPairs) {
@@ -340,9 +340,9 @@ TEST(BootFiles, OverIpv6EveryAnswerIsAUrlWithAnIpv6Literal) {
   EXPECT_EQ(http.answer->boot_file, "http://[fd00:66::1]:8080/assets/snponly.efi");
   EXPECT_TRUE(http.answer->http_client);
   EXPECT_EQ(Choose6(11, "PXEClient:Arch:00011:UNDI:003000").answer->boot_file,
-            "tftp://[fd00:66::1]/arm64/snponly.efi");
+            "tftp://[fd00:66::1]/arm64/ipxe.efi");
   EXPECT_EQ(Choose6(19, "HTTPClient:Arch:00019:UNDI:003000").answer->boot_file,
-            "http://[fd00:66::1]:8080/assets/arm64/snponly.efi");
+            "http://[fd00:66::1]:8080/assets/arm64/ipxe.efi");
   // iPXE over IPv6 chains to the script by the IPv6 literal.
   EXPECT_EQ(Choose6(7, "PXEClient:Arch:00007:UNDI:003016", true).answer->boot_file,
             "http://[fd00:66::1]:8080/boot.ipxe");

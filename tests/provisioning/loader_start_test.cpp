@@ -14,7 +14,7 @@ TEST(LoaderStart, LoaderFilesAreTheTablesOwn) {
   EXPECT_EQ(LoaderFileOf("snponly.efi"), "snponly.efi");
   EXPECT_EQ(LoaderFileOf("/snponly.efi"), "snponly.efi");
   EXPECT_EQ(LoaderFileOf("/assets/snponly.efi"), "snponly.efi");
-  EXPECT_EQ(LoaderFileOf("/assets/arm64/snponly.efi"), "arm64/snponly.efi");
+  EXPECT_EQ(LoaderFileOf("/assets/arm64/ipxe.efi"), "arm64/ipxe.efi");
   EXPECT_EQ(LoaderFileOf("shimx64.efi"), "shimx64.efi");
   EXPECT_EQ(LoaderFileOf("undionly.kpxe"), "undionly.kpxe");
   // Second stages and boot files are not loaders.
