@@ -99,6 +99,33 @@ void ReadServer(MapReader r, const std::string& base_dir, ServerConfig& s) {
                                                       tcp_ports[i].key);
 }
 
+// A subnet's `leaseTime` (v4 and v6 alike).
+void ReadLeaseTime(MapReader& r, std::chrono::seconds& out) {
+  auto v = r.String("leaseTime");
+  if (!v) return;
+  auto d = ParseDuration(*v);
+  if (!d || d->count() < 60)
+    r.sink().Add(r.Raw("leaseTime"),
+                 r.Field("leaseTime") + ": '" + *v + "' is not a duration of at least 60s (e.g. 1h, 30m, 3600)");
+  else
+    out = *d;
+}
+
+// A subnet's `dns` list: every entry an address of the subnet's family.
+template <typename Address>
+void ReadDnsServers(MapReader& r, std::string_view family, std::vector<Address>& out) {
+  auto list = r.StringList("dns");
+  if (!list) return;
+  YAML::Node dns = r.Raw("dns");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    if (auto a = Address::Parse((*list)[i]))
+      out.push_back(*a);
+    else
+      r.sink().Add(dns[i], r.Field("dns") + "[" + std::to_string(i) + "]: '" + (*list)[i] + "' is not an " +
+                               std::string(family) + " address");
+  }
+}
+
 void ReadSubnet(MapReader r, SubnetConfig& out, bool* ok) {
   const std::size_t before = r.sink().count();
   if (auto v = r.String("subnet", true)) {
@@ -134,24 +161,8 @@ void ReadSubnet(MapReader r, SubnetConfig& out, bool* ok) {
     else
       out.router = *a;
   }
-  if (auto list = r.StringList("dns")) {
-    YAML::Node dns = r.Raw("dns");
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      if (auto a = Ipv4Address::Parse((*list)[i]))
-        out.dns.push_back(*a);
-      else
-        r.sink().Add(dns[i], r.Field("dns") + "[" + std::to_string(i) + "]: '" + (*list)[i] +
-                                 "' is not an IPv4 address");
-    }
-  }
-  if (auto v = r.String("leaseTime")) {
-    auto d = ParseDuration(*v);
-    if (!d || d->count() < 60)
-      r.sink().Add(r.Raw("leaseTime"), r.Field("leaseTime") + ": '" + *v +
-                                           "' is not a duration of at least 60s (e.g. 1h, 30m, 3600)");
-    else
-      out.lease_time = *d;
-  }
+  ReadDnsServers<Ipv4Address>(r, "IPv4", out.dns);
+  ReadLeaseTime(r, out.lease_time);
   if (auto v = r.String("domain")) out.domain = *v;
   r.RejectUnknownKeys();
   *ok = r.sink().count() == before;
@@ -210,24 +221,8 @@ void ReadSubnet6(MapReader r, Subnet6Config& out, bool* ok) {
                                       "fd00:66::100-fd00:66::1ff (first <= last)");
     }
   }
-  if (auto list = r.StringList("dns")) {
-    YAML::Node dns = r.Raw("dns");
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      if (auto a = Ipv6Address::Parse((*list)[i]))
-        out.dns.push_back(*a);
-      else
-        r.sink().Add(dns[i], r.Field("dns") + "[" + std::to_string(i) + "]: '" + (*list)[i] +
-                                 "' is not an IPv6 address");
-    }
-  }
-  if (auto v = r.String("leaseTime")) {
-    auto d = ParseDuration(*v);
-    if (!d || d->count() < 60)
-      r.sink().Add(r.Raw("leaseTime"), r.Field("leaseTime") + ": '" + *v +
-                                           "' is not a duration of at least 60s (e.g. 1h, 30m, 3600)");
-    else
-      out.lease_time = *d;
-  }
+  ReadDnsServers<Ipv6Address>(r, "IPv6", out.dns);
+  ReadLeaseTime(r, out.lease_time);
   r.RejectUnknownKeys();
   *ok = r.sink().count() == before;
 }

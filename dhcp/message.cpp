@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/hex.h"
+
 namespace metalpxe::dhcp {
 namespace {
 
@@ -314,15 +316,6 @@ Result<std::vector<std::byte>> SerializeDhcpMessage(const DhcpMessage& msg, std:
   return out;
 }
 
-std::string HexString(std::span<const std::uint8_t> data) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(data.size() * 2);
-  for (auto b : data) {
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 15]);
-  }
-  return s;
-}
+std::string HexString(std::span<const std::uint8_t> data) { return HexLower(data); }
 
 }  // namespace metalpxe::dhcp

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/store/store_ops.h"
+#include "core/hex.h"
 
 namespace metalpxe::etcd {
 namespace {
@@ -74,13 +75,7 @@ void PutText(json& j, const char* key, const std::string& value) {
     j[key] = value;
     return;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : value) {
-    hex += kHex[c >> 4];
-    hex += kHex[c & 0xf];
-  }
-  j[std::string(key) + "Hex"] = hex;
+  j[std::string(key) + "Hex"] = HexLower(value);
 }
 
 int HexDigit(char c) {

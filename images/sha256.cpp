@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "core/unique_fd.h"
+#include "core/hex.h"
 
 namespace metalpxe {
 
@@ -32,13 +33,7 @@ std::string Sha256::FinalHex() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_.get(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
+  std::string out = HexLower({md, len});
   Reset();
   return out;
 }

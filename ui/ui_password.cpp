@@ -15,18 +15,15 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/hex.h"
+
 namespace metalpxe::ui {
 namespace {
 
 constexpr std::size_t kSaltBytes = 16, kHashBytes = 32;
 constexpr std::string_view kScheme = "pbkdf2-sha256";
 
-std::string UiHex(const unsigned char* p, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) out += kDigits[p[i] >> 4], out += kDigits[p[i] & 0xf];
-  return out;
-}
+std::string UiHex(const unsigned char* p, std::size_t n) { return HexLower({p, n}); }
 
 bool UiUnhex(std::string_view s, std::vector<unsigned char>& out) {
   if (s.size() % 2 != 0) return false;

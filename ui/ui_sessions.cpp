@@ -5,15 +5,12 @@
 
 #include <stdexcept>
 
+#include "core/hex.h"
+
 namespace metalpxe::ui {
 namespace {
 
-std::string UiSessionHex(const unsigned char* p, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) out += kDigits[p[i] >> 4], out += kDigits[p[i] & 0xf];
-  return out;
-}
+std::string UiSessionHex(const unsigned char* p, std::size_t n) { return HexLower({p, n}); }
 
 }  // namespace
 

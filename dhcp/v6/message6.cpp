@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/hex.h"
+
 namespace metalpxe::dhcp6 {
 namespace {
 
@@ -114,16 +116,6 @@ std::vector<Option6> InnerOptions6(const std::vector<std::uint8_t>& data, std::s
   std::vector<Option6> inner;
   if (data.size() >= offset) (void)SplitOptions6(data.data() + offset, data.size() - offset, inner);
   return inner;
-}
-
-std::string HexOf6(std::span<const std::uint8_t> b) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += kDigits[c >> 4];
-    s += kDigits[c & 15];
-  }
-  return s;
 }
 
 }  // namespace
@@ -356,7 +348,7 @@ std::vector<std::uint8_t> DuidLl(const MacAddress& mac) {
 
 std::string UuidFromDuid(std::span<const std::uint8_t> duid) {
   if (duid.size() != 18 || Get16v6(duid.data()) != static_cast<std::uint16_t>(DuidType::kUuid)) return "";
-  const std::string h = HexOf6(duid.subspan(2));
+  const std::string h = HexLower(duid.subspan(2));
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 

@@ -3,21 +3,13 @@
 #include <algorithm>
 #include <functional>
 
+#include "core/hex.h"
+
 namespace metalpxe::dhcp6 {
 namespace {
 
-std::string HexKey6(std::span<const std::uint8_t> b) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += kDigits[c >> 4];
-    s += kDigits[c & 15];
-  }
-  return s;
-}
-
 std::string ClientKey6(const std::optional<MacAddress>& mac, const std::vector<std::uint8_t>& duid) {
-  return mac ? "mac:" + mac->ToString() : "duid:" + HexKey6(duid);
+  return mac ? "mac:" + mac->ToString() : "duid:" + HexLower(duid);
 }
 
 std::uint32_t ClampLifetime6(std::int64_t v) {

@@ -36,18 +36,27 @@ common=(-m "${RUN_VM_MEMORY:-768}" -smp 1 -accel tcg -nographic -nodefaults -ser
         -drive "file=$disk,format=raw,if=none,id=d0,cache=writethrough"
         -device "virtio-blk-pci,drive=d0,bootindex=$disk_index")
 qemu="qemu-system-x86_64"
+# q35 with Debian 12's OVMF (4 MiB build), its variable store copied per MAC
+# so each machine keeps its own boot options; the callers add NIC and switches.
+ovmf_q35() {
+  vars="$work/OVMF_VARS.$mac.fd"
+  [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
+  args=(-machine q35
+        -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+        -drive "if=pflash,format=raw,file=$vars")
+}
+nic_first=(-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
+# OVMF's network boot switches (fw_cfg, read by OVMF's PxeBcPcdLib/NetworkPkg).
+no_pxe4=(-fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n")
+no_pxe6=(-fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n")
+# The lab is IPv4 only: without this OVMF tries PXE and HTTP boot over IPv6
+# too (DHCPv6 timeouts: ~100 s under TCG) whenever iPXE hands back to it
+# (boot from disk: `exit 1`).
+no_ipv6=(-fw_cfg "name=opt/org.tianocore/IPv6Support,string=no")
 case "$fw" in
   uefi)
-    vars="$work/OVMF_VARS.$mac.fd"
-    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
-    args=(-machine q35
-          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-          -drive "if=pflash,format=raw,file=$vars"
-          # The lab is IPv4 only: without this OVMF tries PXE and HTTP boot
-          # over IPv6 too (DHCPv6 timeouts: ~100 s under TCG) whenever iPXE
-          # hands back to it (boot from disk: `exit 1`).
-          -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
+    ovmf_q35
+    args+=("${no_ipv6[@]}" "${nic_first[@]}")
     ;;
   uefi-sb)
     # Secure Boot enforced with Microsoft's keys, as a bought machine ships:
@@ -59,41 +68,22 @@ case "$fw" in
     args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
           -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd"
           -drive "if=pflash,format=raw,unit=1,file=$vars"
-          -fw_cfg name=opt/org.tianocore/IPv6Support,string=no
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1")
+          "${no_ipv6[@]}" "${nic_first[@]}")
     ;;
   uefi-ipv6)
-    # OVMF with its IPv4 PXE off: the NIC's first boot option is PXEv6.
-    vars="$work/OVMF_VARS.$mac.fd"
-    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
-    args=(-machine q35
-          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-          -drive "if=pflash,format=raw,file=$vars"
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n")
+    # IPv4 PXE off: the NIC's first boot option is PXEv6.
+    ovmf_q35
+    args+=("${nic_first[@]}" "${no_pxe4[@]}")
     ;;
   uefi-http6)
-    # OVMF with PXE off on both families: its NIC boot options are HTTPv4
-    # (gives up without DHCPv4) and then HTTPv6.
-    vars="$work/OVMF_VARS.$mac.fd"
-    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
-    args=(-machine q35
-          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-          -drive "if=pflash,format=raw,file=$vars"
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
-          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n")
+    # PXE off on both families: the NIC's boot options are HTTPv4 (gives up
+    # without DHCPv4) and then HTTPv6.
+    ovmf_q35
+    args+=("${nic_first[@]}" "${no_pxe4[@]}" "${no_pxe6[@]}")
     ;;
   uefi-http)
-    vars="$work/OVMF_VARS.$mac.fd"
-    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
-    args=(-machine q35
-          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-          -drive "if=pflash,format=raw,file=$vars"
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
-          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n"
-          -fw_cfg "name=opt/org.tianocore/IPv6Support,string=n")
+    ovmf_q35
+    args+=("${nic_first[@]}" "${no_pxe4[@]}" "${no_pxe6[@]}" "${no_ipv6[@]}")
     ;;
   arm64-http)
     qemu="qemu-system-aarch64"
@@ -102,21 +92,14 @@ case "$fw" in
     args=(-machine virt -cpu cortex-a57
           -drive "if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
           -drive "if=pflash,format=raw,file=$vars"
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1"
-          -fw_cfg "name=opt/org.tianocore/IPv4PXESupport,string=n"
-          -fw_cfg "name=opt/org.tianocore/IPv6PXESupport,string=n"
-          -fw_cfg "name=opt/org.tianocore/IPv6Support,string=n")
+          "${nic_first[@]}" "${no_pxe4[@]}" "${no_pxe6[@]}" "${no_ipv6[@]}")
     ;;
   bios)
     args=(-machine pc -device "e1000,netdev=n0,mac=$mac,bootindex=1")
     ;;
   appliance-uefi)
-    vars="$work/OVMF_VARS.$mac.fd"
-    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
-    args=(-machine q35
-          -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-          -drive "if=pflash,format=raw,file=$vars"
-          -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
+    ovmf_q35
+    args+=(-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
     ;;
   appliance-bios)
     args=(-machine pc -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")

@@ -271,24 +271,35 @@ scenario_uefi_http() {
   e2e_check "nothing went over TFTP for cp-1" test -z "$(mpx_timeline "$CP_MAC" tftp)"
 }
 
+# The IPv6-only lab of both IPv6 scenarios: no DHCPv4, radvd as the router
+# (M/O flags for fd66::/64), metalpxed with server.address6 and DHCPv6 full.
+ipv6_lab_start() {
+  mpx_setup "$build" off discover || return 1
+  lab_ipv6_managed_router
+  sed -i 's|^  address: .*|&\n  address6: fd66::1|' "$MPX_CONFIG"
+  sed -i 's|^boot:|dhcp6:\n  mode: full\n  subnets:\n    - subnet: fd66::/64\n      pool: fd66::100-fd66::1ff\n      leaseTime: 1h\n\nboot:|' "$MPX_CONFIG"
+  mpx_start
+}
+# nd-1's iPXE (HOW it was loaded) gets the chain script from DHCPv6 and its
+# per-MAC script over IPv6 (held in the discover loop); then nd-1 stops.
+ipv6_ipxe_reaches_its_script() {
+  e2e_check "nd-1: iPXE ($1) was told the chain script by DHCPv6" \
+    vm_wait nd-1 "Filename: http://\\[fd66::1\\]:8080/boot\\.ipxe" 120
+  e2e_check "nd-1: the per-MAC script came over IPv6 (held in the discover loop)" \
+    vm_wait nd-1 "metalpxe: this machine \\(${ND_MAC//:/.}\\) is not in the inventory" 60
+  vm_stop nd-1
+}
+
 # IPv6 only: OVMF's PXEv6 (its IPv4 PXE off) on a bridge with no IPv4 DHCP,
 # radvd as the router (M/O flags). metalpxed's DHCPv6 hands out an address
 # and tftp://[fd66::1]/snponly.efi, TFTP over IPv6 serves it, iPXE asks
 # DHCPv6 again and chains to http://[fd66::1]:8080/boot.ipxe, and the
 # per-MAC script (discover) comes over HTTP on IPv6.
 scenario_ipv6_pxe() {
-  mpx_setup "$build" off discover || return 1
-  lab_ipv6_managed_router
-  sed -i 's|^  address: .*|&\n  address6: fd66::1|' "$MPX_CONFIG"
-  sed -i 's|^boot:|dhcp6:\n  mode: full\n  subnets:\n    - subnet: fd66::/64\n      pool: fd66::100-fd66::1ff\n      leaseTime: 1h\n\nboot:|' "$MPX_CONFIG"
-  mpx_start || return 1
+  ipv6_lab_start || return 1
   vm_start nd-1 uefi-ipv6 "$ND_MAC" 240
   e2e_check "nd-1: OVMF started PXE over IPv6 (its IPv4 PXE off)" vm_wait nd-1 "Start PXE over IPv6" 120
-  e2e_check "nd-1: iPXE (loaded over TFTP on IPv6) was told the chain script by DHCPv6" \
-    vm_wait nd-1 "Filename: http://\\[fd66::1\\]:8080/boot\\.ipxe" 120
-  e2e_check "nd-1: the per-MAC script came over IPv6 (held in the discover loop)" \
-    vm_wait nd-1 "metalpxe: this machine \\(${ND_MAC//:/.}\\) is not in the inventory" 60
-  vm_stop nd-1
+  ipv6_ipxe_reaches_its_script "loaded over TFTP on IPv6"
   e2e_check "nd-1: metalpxed recorded it as discovered" mpx_wait_state "$ND_MAC" discovered 20
   e2e_check "metalpxed answered the firmware's DHCPv6 with the TFTP URL on its IPv6 literal" \
     grep -qF "tftp://[fd66::1]/snponly.efi" <<<"$(mpx_timeline "$ND_MAC" dhcp)"
@@ -302,18 +313,10 @@ scenario_ipv6_pxe() {
 # with the HTTPClient vendor class, downloads it over HTTP on IPv6, and iPXE
 # goes on to the per-MAC script as in ipv6-pxe.
 scenario_ipv6_http() {
-  mpx_setup "$build" off discover || return 1
-  lab_ipv6_managed_router
-  sed -i 's|^  address: .*|&\n  address6: fd66::1|' "$MPX_CONFIG"
-  sed -i 's|^boot:|dhcp6:\n  mode: full\n  subnets:\n    - subnet: fd66::/64\n      pool: fd66::100-fd66::1ff\n      leaseTime: 1h\n\nboot:|' "$MPX_CONFIG"
-  mpx_start || return 1
+  ipv6_lab_start || return 1
   vm_start nd-1 uefi-http6 "$ND_MAC" 300
   e2e_check "nd-1: OVMF started HTTP boot over IPv6" vm_wait nd-1 "Start HTTP Boot over IPv6" 200
-  e2e_check "nd-1: iPXE (loaded over HTTP on IPv6) was told the chain script by DHCPv6" \
-    vm_wait nd-1 "Filename: http://\\[fd66::1\\]:8080/boot\\.ipxe" 120
-  e2e_check "nd-1: the per-MAC script came over IPv6 (held in the discover loop)" \
-    vm_wait nd-1 "metalpxe: this machine \\(${ND_MAC//:/.}\\) is not in the inventory" 60
-  vm_stop nd-1
+  ipv6_ipxe_reaches_its_script "loaded over HTTP on IPv6"
   e2e_check "metalpxed saw the firmware as an HTTP boot client over DHCPv6 (HTTPClient, arch 16)" \
     grep -qE "vendor_class=HTTPClient:Arch:00016" <<<"$(mpx_timeline "$ND_MAC" dhcp)"
   e2e_check "metalpxed answered it with the loader's URL on its IPv6 literal" \
