@@ -318,4 +318,10 @@ Result<std::vector<std::byte>> SerializeDhcpMessage(const DhcpMessage& msg, std:
 
 std::string HexString(std::span<const std::uint8_t> data) { return HexLower(data); }
 
+bool RewriteXid(std::span<std::byte> encoded, std::uint32_t xid) {
+  if (encoded.size() < 8) return false;
+  for (int i = 0; i < 4; ++i) encoded[4 + i] = static_cast<std::byte>(xid >> (24 - 8 * i));
+  return true;
+}
+
 }  // namespace metalpxe::dhcp

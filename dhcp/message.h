@@ -97,4 +97,9 @@ Result<std::vector<std::byte>> SerializeDhcpMessage(const DhcpMessage& msg,
 // Lower-case hex of bytes, for client ids and logs.
 std::string HexString(std::span<const std::uint8_t> data);
 
+// Puts `xid` into an encoded message (BOOTP's transaction id, bytes 4-7):
+// a reply held back for a while answers the client's newest transaction.
+// False (nothing changed) when `encoded` is too short to be a message.
+bool RewriteXid(std::span<std::byte> encoded, std::uint32_t xid);
+
 }  // namespace metalpxe::dhcp

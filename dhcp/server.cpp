@@ -74,6 +74,11 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   DhcpObserver observer;
   BootPolicy policy;
   AddressProber prober;  // ping-check before offering an unbound address
+  // MAC -> the newest DISCOVER's xid while that MAC's offer waits for its
+  // ping-check: a client that starts a new transaction meanwhile (a new xid,
+  // as perfdhcp and restarted clients do) gets the offer under that xid, not
+  // under one it no longer accepts. At most one entry per probe in flight.
+  std::unordered_map<MacAddress, std::uint32_t> probing_xids;
   UniqueFd unicast_packet_socket;  // replies to clients without an address (full mode)
   bool warned_broadcast_instead = false;
 
@@ -146,6 +151,8 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   // `received`: the request's arrival, for the reply latency (a probe's wait
   // and a retry after a conflict are part of what the client waits for).
   void HandleInbound(std::size_t li, const Inbound& in, int attempt, std::chrono::steady_clock::time_point received) {
+    if (in.msg.Type() == MessageType::kDiscover)
+      if (auto it = probing_xids.find(in.msg.Mac()); it != probing_xids.end()) it->second = in.msg.xid;
     responder->SetProbeRoom(!prober.enabled() ? ProbeRoom::kOff
                             : prober.HasRoom() ? ProbeRoom::kAvailable
                                                : ProbeRoom::kFull);
@@ -243,6 +250,7 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
   void StartProbe(std::size_t li, const Inbound& in, int attempt, const ProbeRequest& probe, Pending offer) {
     std::weak_ptr<Impl> weak = shared_from_this();
     const MacAddress mac = in.msg.Mac();
+    probing_xids[mac] = in.msg.xid;
     prober.Probe(probe.ip, in.ifindex, probe.on_link,
                  [weak, li, in, attempt, ip = probe.ip, mac, offer = std::move(offer)](bool in_use) mutable {
                    auto self = weak.lock();
@@ -256,8 +264,14 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
 
   void ProbeAnswered(std::size_t li, const Inbound& in, int attempt, Ipv4Address ip, const MacAddress& mac,
                      bool in_use, Pending offer) {
+    std::uint32_t newest_xid = in.msg.xid;
+    if (auto it = probing_xids.find(mac); it != probing_xids.end()) {
+      newest_xid = it->second;
+      probing_xids.erase(it);
+    }
     const bool send = responder->ProbeAnswered(mac, ip, in_use, NowUnix());
     if (send) {
+      RewriteXid(offer.datagram.bytes, newest_xid);
       outbox.push_back(std::move(offer));
       return;
     }
@@ -267,7 +281,9 @@ struct DhcpServer::Impl : std::enable_shared_from_this<Impl> {
     SPDLOG_WARN("dhcp: {} is in use by a host that has no lease from us; not offered to {} (quarantined for {} s)",
                 ip.ToString(), mac.ToString(), DhcpResponder::kDeclineQuarantineSeconds);
     if (attempt + 1 < kMaxProbesPerDiscover) {
-      HandleInbound(li, in, attempt + 1, offer.received);
+      Inbound newest = in;
+      newest.msg.xid = newest_xid;
+      HandleInbound(li, newest, attempt + 1, offer.received);
     } else {
       ++stats.dropped_probe_conflicts;
     }
@@ -578,6 +594,7 @@ void DhcpServer::Stop() {
   }
   impl_->listeners.clear();
   impl_->prober.Close();
+  impl_->probing_xids.clear();
   impl_->unicast_packet_socket.Reset();
 }
 

@@ -75,6 +75,29 @@ TEST(dhcp_codec, RoundTripKeepsEveryField) {
   }
 }
 
+TEST(dhcp_codec, RewriteXidChangesOnlyTheTransactionId) {
+  DhcpMessage m;
+  m.op = 2;
+  m.xid = 0x01020304;
+  m.SetMac(*MacAddress::Parse("aa:bb:cc:dd:ee:ff"));
+  m.SetU8(opt::kMessageType, 2);
+  auto bytes = SerializeDhcpMessage(m, 548);
+  ASSERT_TRUE(bytes.ok());
+  auto rewritten = *bytes;
+  ASSERT_TRUE(RewriteXid(rewritten, 0xa1b2c3d4));
+  auto back = ParseDhcpMessage(rewritten);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->xid, 0xa1b2c3d4u);
+  for (std::size_t i = 0; i < bytes->size(); ++i) {
+    if (i < 4 || i > 7) {
+      ASSERT_EQ((*bytes)[i], rewritten[i]) << "byte " << i;
+    }
+  }
+  std::vector<std::byte> short_one(7);
+  EXPECT_FALSE(RewriteXid(short_one, 1));
+  EXPECT_EQ(short_one, std::vector<std::byte>(7));
+}
+
 TEST(dhcp_codec, FollowsOptionOverloadIntoFileAndSname) {
   RawPacket p;
   p.Opt(53, {3}).Opt(52, {3}).End();

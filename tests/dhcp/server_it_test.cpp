@@ -230,6 +230,39 @@ DhcpMessage PxeDiscover(std::uint32_t xid, const char* mac, std::uint16_t arch, 
   return m;
 }
 
+// A client that starts a new transaction (new xid) while its offer waits for
+// the ping-check gets that offer under the new xid: the old one it no longer
+// accepts. (perfdhcp's random MACs collide now and then and did exactly
+// this: a DISCOVER without an answer.)
+TEST(dhcp_it, ANewTransactionDuringThePingCheckGetsTheOfferUnderItsXid) {
+  VethPair net("dx", "10.66.0.1/16", "10.66.0.2/16");
+  InProcessServer srv(net.server.name(), WideConfig());
+  ASSERT_TRUE(srv.start_status().ok()) << srv.start_status().ToString();
+  UdpPeer relay(net.client.name(), 67, "", Ip("10.66.0.2"));
+  auto discover = [&](std::uint32_t xid) {
+    DhcpMessage m;
+    m.xid = xid;
+    m.hops = 1;
+    m.giaddr = Ip("10.66.0.2");
+    m.SetMac(*MacAddress::Parse("02:42:aa:00:00:01"));
+    m.SetU8(opt::kMessageType, 1);
+    relay.Send(m, Ip("10.66.0.1"), 67);
+  };
+  discover(0x1111);
+  discover(0x2222);  // well inside the 250 ms probe of the first
+  std::vector<std::uint32_t> offered;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  while (std::chrono::steady_clock::now() < deadline && offered.empty())
+    if (auto r = relay.Receive(milliseconds(100)); r && r->msg.Type() == MessageType::kOffer) {
+      offered.push_back(r->msg.xid);
+    }
+  ASSERT_EQ(offered.size(), 1u) << "no OFFER at all";
+  EXPECT_EQ(offered[0], 0x2222u);
+  if (auto extra = relay.Receive(milliseconds(500))) {
+    EXPECT_NE(extra->msg.Type(), MessageType::kOffer) << "a second OFFER";
+  }
+}
+
 TEST(dhcp_it, PxeClientsGetBootFilePerArchitectureAndGarbageIsDropped) {
   VethPair net("dx", "10.66.0.1/16", "");
   InProcessServer srv(net.server.name(), WideConfig());
