@@ -193,7 +193,7 @@ void TftpServer::HandleRequest(Request request) {
   }
   std::optional<Result<OpenedFile>> virtual_file;
   if (options_.virtual_files)
-    virtual_file = options_.virtual_files(req->filename, Ipv4Address{request.peer.address().to_v4().to_uint()});
+    virtual_file = options_.virtual_files(req->filename, TftpPeerV4(request.peer));
   auto file = virtual_file ? std::move(*virtual_file) : root_->OpenForRead(req->filename);
   if (!file.ok()) {
     if (file.status().code() == ErrorCode::kNotFound) {

@@ -298,6 +298,25 @@ TEST_F(tftp_server, VirtualFilesComeFirstWithTheClientsAddress) {
   EXPECT_EQ(peers, (std::vector<std::string>{"127.0.0.1", "127.0.0.1", "127.0.0.1"}));
 }
 
+// Over IPv6 the hook still comes first, told no IPv4 address (the timeline
+// and GRUB's per-MAC files key on IPv4): never a crash on an IPv6 peer.
+TEST_F(tftp_server, VirtualFilesOverIpv6AreAskedWithoutAnAddress) {
+  std::vector<std::string> peers;
+  TftpOptions o;
+  o.ipv6 = true;
+  o.virtual_files = [&](std::string_view, Ipv4Address peer) -> std::optional<Result<OpenedFile>> {
+    peers.push_back(peer.ToString());
+    return std::nullopt;
+  };
+  StartServer(o);
+  auto r = RunCommand({"atftp", "-g", "-r", "small.txt", "-l", (out_ / "v6").string(), "::1", port_}, 60s,
+                      ns_.name());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadAll(out_ / "v6"), ReadAll(root_ / "small.txt"));
+  StopServer();
+  EXPECT_EQ(peers, (std::vector<std::string>{"0.0.0.0"}));
+}
+
 TEST_F(tftp_server, MissingFileIsErrorOne) {
   StartServer();
   EXPECT_EQ(Curl("nope.efi", out_ / "n").exit_code, 68);
