@@ -457,6 +457,18 @@ class ReinstallServiceTest : public ProvisioningServiceTest {
     o.loader_exists = [](std::string_view) { return true; };
     return o;
   }
+  // cp-1 behind the Robot (rescue system, no DHCP of ours, no inventory
+  // address), its config by apply.
+  void MakeCp1AHetznerServerConfiguredByApply() {
+    power_.rescue = true;
+    Reconfigure([](AppConfig& c) {
+      auto inv = std::make_shared<Inventory>(*c.inventory);
+      inv->machines[0].bmc->type = BmcType::kHetznerRobot;
+      inv->machines[0].config_delivery = ConfigDelivery::kApply;
+      inv->machines[0].ip.reset();
+      c.inventory = inv;
+    });
+  }
   RecordingPower power_;
   ManualScheduler scheduler_;
 };
@@ -536,14 +548,7 @@ TEST_F(ReinstallServiceTest, ThroughTheRescueSystemTheDriversSuccessIsTheInstall
 TEST_F(ReinstallServiceTest, ARescueImageWithConfigByApplyWaitsWhereThePowerSideFoundTheMachine) {
   // A Hetzner server is never seen by our DHCP: the address Robot lists for
   // it is where it is now, and where configDelivery apply sends the config.
-  power_.rescue = true;
-  Reconfigure([](AppConfig& c) {
-    auto inv = std::make_shared<Inventory>(*c.inventory);
-    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
-    inv->machines[0].config_delivery = ConfigDelivery::kApply;
-    inv->machines[0].ip.reset();
-    c.inventory = inv;
-  });
+  MakeCp1AHetznerServerConfiguredByApply();
   ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
   EXPECT_TRUE(service_->ConfigApplyTargets().empty());
   ReinstallReached at;
@@ -595,14 +600,7 @@ TEST_F(ReinstallServiceTest, AnApplyTargetSurvivesARestartUntilItsConfigIsApplie
   // metalpxed restarts after the image is written and before the config is
   // applied: the machine is still a target afterwards (from the store), so
   // the cluster driver still applies its config; once applied, it is not.
-  power_.rescue = true;
-  Reconfigure([](AppConfig& c) {
-    auto inv = std::make_shared<Inventory>(*c.inventory);
-    inv->machines[0].bmc->type = BmcType::kHetznerRobot;
-    inv->machines[0].config_delivery = ConfigDelivery::kApply;
-    inv->machines[0].ip.reset();
-    c.inventory = inv;
-  });
+  MakeCp1AHetznerServerConfiguredByApply();
   ASSERT_TRUE(service_->RequestReinstall(kCp, false).ok());
   ReinstallReached at;
   at.address = *Ipv4Address::Parse("203.0.113.21");
