@@ -10,11 +10,18 @@ function(metalpxe_add_library name)
   target_link_libraries(${name} PUBLIC ${A_DEPS})
 endfunction()
 
-# metalpxe_add_test(NAME SOURCES ... DEPS ... [LABELS unit|integration|e2e] [TIMEOUT s] [SERIAL])
-# Integration tests create network namespaces: SERIAL keeps them from
-# fighting over the same names and the two cores.
+# metalpxe_add_test(NAME SOURCES ... DEPS ... [LABELS unit|integration|e2e] [TIMEOUT s] [SERIAL] [ALONE])
+# SERIAL: the tests start servers on loopback addresses and fixed ports, make
+# network namespaces and links: each test process runs in a network namespace
+# of its own (tests/support/own-netns.sh), so tests of different binaries never
+# meet on an address and run side by side, and the tests of one binary take
+# turns (they may share names under /run/netns or files). Until 2026-12 these
+# ran with nothing beside them, which left one core idle for ~500 s of each
+# suite run: most of them wait on their peers.
+# ALONE: the test loads the machine on purpose (a perfdhcp storm, kill -9 under
+# load) and judges what it gets: nothing runs beside it (RUN_SERIAL).
 function(metalpxe_add_test name)
-  cmake_parse_arguments(A "SERIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "SERIAL;ALONE" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
@@ -27,8 +34,13 @@ function(metalpxe_add_test name)
     set(A_TIMEOUT 300)
   endif()
   set(props LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
-  if(A_SERIAL)
+  if(A_ALONE)
     list(APPEND props RUN_SERIAL TRUE)
+  endif()
+  if(A_SERIAL OR A_ALONE)
+    list(APPEND props RESOURCE_LOCK ${name})
+    # gtest_discover_tests runs the binary (listing and each test) through it.
+    set_target_properties(${name} PROPERTIES CROSSCOMPILING_EMULATOR ${PROJECT_SOURCE_DIR}/tests/support/own-netns.sh)
   endif()
   gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
                        PROPERTIES ${props})

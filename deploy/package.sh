@@ -16,6 +16,9 @@ if [ "$version" != "$changelog" ]; then
   exit 1
 fi
 arch="$(dpkg --print-architecture)"
+# No stale .deb while this one builds (deploy/image/build.sh may be waiting
+# for it, deploy/test.sh).
+rm -f "dist/metalpxe_${version}_${arch}.deb"
 work=build-package
 src="$work/metalpxe-$version"
 # Only the copied source and the previous outputs: roots/ and apt-cache/ (the

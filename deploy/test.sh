@@ -9,8 +9,9 @@
 #   4. the Debian package (deploy/package.sh, beside step 3's tests),
 #      installed, started, removed and purged in a clean Debian 12 root
 #      (tests/package/, mmdebstrap)
-#   5. the appliance image (deploy/image/build.sh, from step 4's .deb, beside
-#      the package test and the fuzzers), booted in the QEMU lab with a
+#   5. the appliance image (deploy/image/build.sh: its Debian root beside
+#      step 3's tests, then step 4's .deb in it, beside the package test and
+#      the fuzzers), booted in the QEMU lab with a
 #      second VM PXE-booting through it (ctest -L image)
 # Needs root (network namespaces). Prints one closing line "N passed, N failed".
 set -uo pipefail
@@ -121,25 +122,28 @@ else
 fi
 # The Debian package (deploy/package.sh, Debian's flags, lintian) builds
 # beside the ASan tests; then it is installed into a clean Debian 12 root
-# made by mmdebstrap.
+# made by mmdebstrap. The appliance image's Debian root is made beside them
+# too; the image build waits for the .deb only where it installs it (it used
+# to start after the package and end ~130 s after the fuzzers).
 background_job package build-package/package.log deploy/package.sh
+mkdir -p build-image
+background_job image build-image/image.log env METALPXE_IMAGE_DEB_WAIT=3600 deploy/image/build.sh
 if [ "$asan_built" -eq 1 ]; then
   run_suite asan build-asan -LE 'e2e|bench|fuzz|package' -j 2
 fi
 t0=$SECONDS
-image_started=0
+image_started=1
 if wait_job package; then
   summary+=("package: $(tail -n 1 build-package/package.log) (finished $((SECONDS - t0)) s after the ASan tests)")
-  # The appliance image from that .deb, beside the package test and the
-  # fuzzers (which run for a fixed time whatever CPU they get).
-  mkdir -p build-image
-  background_job image build-image/image.log deploy/image/build.sh
-  image_started=1
   [ -d build ] && run_suite package build -L package
 else
   failed=$((failed + 1))
   failures=$((failures + 1))
   summary+=("package: deploy/package.sh failed (build-package/package.log)")
+  # No .deb will come: the image build's wait for it fails now, not in an hour.
+  pkill -f deploy/image/wait-for-file.sh
+  wait_job image
+  image_started=0
 fi
 if [ "$asan_built" -eq 1 ]; then
   # Each fuzzer is one single-threaded process with a fixed time: two at once.

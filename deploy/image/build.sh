@@ -29,8 +29,13 @@ cd "$(dirname "$0")/../.."
 here=deploy/image
 [ "$(id -u)" -eq 0 ] || { echo "image: run as root (mmdebstrap --mode=root, chroot)" >&2; exit 1; }
 version="$(sed -n 's/^project(metalpxe VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
-deb="$(realpath "${1:-dist/metalpxe_${version}_amd64.deb}")"
-[ -f "$deb" ] || { echo "image: $deb is missing (deploy/package.sh builds it)" >&2; exit 1; }
+deb="$(realpath -m "${1:-dist/metalpxe_${version}_amd64.deb}")"
+# METALPXE_IMAGE_DEB_WAIT=SECONDS: the .deb may not exist yet (deploy/test.sh
+# starts this build beside deploy/package.sh): the Debian root is made first
+# and the .deb is waited for, up to SECONDS, only where it is installed.
+deb_wait="${METALPXE_IMAGE_DEB_WAIT:-0}"
+[ -f "$deb" ] || [ "$deb_wait" -gt 0 ] ||
+  { echo "image: $deb is missing (deploy/package.sh builds it)" >&2; exit 1; }
 for tool in mmdebstrap mksquashfs mkfs.vfat mcopy mkfs.ext4 sgdisk grub-mkimage qemu-img; do
   command -v "$tool" >/dev/null || { echo "image: $tool is missing (deploy/install-deps.sh)" >&2; exit 1; }
 done
@@ -105,6 +110,7 @@ mmdebstrap --mode=root --variant=apt --format=directory \
   --customize-hook='rm "$1"/usr/sbin/update-initramfs' \
   --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
   --customize-hook='chroot "$1" update-initramfs -c -k all' \
+  --customize-hook="$here/wait-for-file.sh '$deb' $deb_wait" \
   --customize-hook="upload $deb /tmp/metalpxe.deb" \
   --customize-hook='rm -f "$1"/etc/resolv.conf && cp /etc/resolv.conf "$1"/etc/resolv.conf' \
   --customize-hook='chroot "$1" apt-get install -y -q --no-install-recommends /tmp/metalpxe.deb' \
