@@ -25,6 +25,11 @@ function(metalpxe_add_test name)
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  # A test's own code only drives the product, whose libraries keep the
+  # tree's optimisation (-O2 release, -O1 ASan): at -O0 a test unit compiles
+  # about a third faster (etcd_store_test's: gcc 20.7 s -> 14.0 s, clang ASan
+  # 24.5 s -> 16.8 s), and test units are two thirds of each tree's compile.
+  target_compile_options(${name} PRIVATE -O0)
   target_compile_definitions(${name} PRIVATE METALPXE_SOURCE_DIR_DEFAULT="${PROJECT_SOURCE_DIR}"
                                              METALPXE_BINARY_DIR_DEFAULT="${PROJECT_BINARY_DIR}")
   if(NOT A_LABELS)
