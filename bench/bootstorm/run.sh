@@ -254,8 +254,11 @@ for n in "${COUNTS[@]}"; do
     reset_lab
     start_metalpxed "$n-$r"
     storm metalpxed "$n" "$r"
+    # How often TFTP requests waited for a slot or were dropped (the firmware retried).
+    ip netns exec $SRV curl -s --max-time 10 http://10.66.0.1:8080/metrics |
+      grep -E '^metalpxe_tftp_(requests_waited|requests_dropped|transfers)_total' | tr '\n' ' ' >"$WORK/tftp-$n-$r" || true
     stop_servers
-    echo "# N=$n rep $r metalpxed: $(awk '$1 == "total"' "$WORK/out-metalpxed-$n-$r") (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    echo "# N=$n rep $r metalpxed: $(awk '$1 == "total"' "$WORK/out-metalpxed-$n-$r") (load $(cut -d' ' -f1 /proc/loadavg)); $(cat "$WORK/tftp-$n-$r")" >&2
     make_static_scripts
     reset_lab
     start_peer "$n-$r"
