@@ -17,7 +17,8 @@
 # (summed), total time (median) and the ratio metalpxed / peer.
 #
 #   bench/bootstorm/run.sh [-r REPS] [N...]      (default: -r 1, N = 200 1000)
-# Env: BUILD (build tree, default build/), KERNEL_MB (10), INITRD_MB (50),
+# Env: BUILD (build tree, default build/), STORM (the bootstorm binary, default
+#      from BUILD; e.g. the ASan build's), KERNEL_MB (10), INITRD_MB (50),
 #      RANGE_CHUNK (bytes per Range request, 4194304; 0 = one GET per file),
 #      DEADLINE (seconds per storm, 600), KEEP (1: keep the work dir).
 set -euo pipefail
@@ -30,7 +31,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD=${BUILD:-$REPO/build}
 METALPXED=$BUILD/daemon/metalpxed
-STORM=$BUILD/bench/bootstorm/bootstorm
+STORM=${STORM:-$BUILD/bench/bootstorm/bootstorm}
 KERNEL_MB=${KERNEL_MB:-10}
 INITRD_MB=${INITRD_MB:-50}
 RANGE_CHUNK=${RANGE_CHUNK:-4194304}
