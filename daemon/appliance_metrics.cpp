@@ -81,6 +81,12 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     w.Sample("metalpxe_tftp_transfers_total", static_cast<double>(t.transfers_completed), {{"outcome", "completed"}});
     w.Sample("metalpxe_tftp_transfers_total", static_cast<double>(t.transfers_failed), {{"outcome", "failed"}});
     w.Sample("metalpxe_tftp_transfers_total", static_cast<double>(t.requests_refused), {{"outcome", "refused"}});
+    w.Family("metalpxe_tftp_requests_waited_total", "counter",
+             "TFTP read requests that waited for a transfer slot (too many transfers running).");
+    w.Sample("metalpxe_tftp_requests_waited_total", static_cast<double>(t.requests_waited));
+    w.Family("metalpxe_tftp_requests_dropped_total", "counter",
+             "TFTP read requests dropped unanswered (wait queue full or stale); the client retransmits.");
+    w.Sample("metalpxe_tftp_requests_dropped_total", static_cast<double>(t.requests_dropped));
     w.Family("metalpxe_tftp_bytes_sent_total", "counter", "TFTP DATA payload bytes sent.");
     w.Sample("metalpxe_tftp_bytes_sent_total", static_cast<double>(t.bytes_sent));
     w.Family("metalpxe_tftp_active_transfers", "gauge", "TFTP transfers in progress.");

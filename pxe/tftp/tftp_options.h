@@ -42,7 +42,14 @@ struct TftpOptions {
   bool ipv6 = false;
   std::uint16_t port = 69;              // 0: let the kernel pick (tests)
   std::string interface;                // non-empty: SO_BINDTODEVICE on every socket
-  std::size_t max_transfers = 256;      // concurrent; requests beyond get ERROR 0 "server busy"
+  std::size_t max_transfers = 256;      // concurrent; requests beyond wait for a slot (below)
+  // Read requests beyond max_transfers wait here, in arrival order, and start
+  // as transfers end: a boot storm is served, never refused (an ERROR ends a
+  // PXE boot). Beyond this many waiting, requests are dropped unanswered and
+  // the client's retransmission asks again; a waiting request older than
+  // max_retransmit_timeout is dropped likewise (its client has retransmitted
+  // or given up by then).
+  std::size_t max_waiting = 1024;
   std::chrono::milliseconds retransmit_timeout{1000};      // first retransmission
   std::chrono::milliseconds max_retransmit_timeout{8000};  // backoff doubles up to this
   unsigned max_retries = 5;             // retransmissions of one window before giving up
@@ -63,6 +70,8 @@ struct TftpStats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t retransmits = 0;        // windows or OACKs sent again after a timeout
   std::uint64_t active_transfers = 0;
+  std::uint64_t requests_waited = 0;    // read requests that waited for a slot (max_transfers reached)
+  std::uint64_t requests_dropped = 0;   // dropped unanswered: the wait queue was full or the request stale
   // Completed transfers, request to last ACK (retries included).
   LatencyHistogram::Snapshot durations;
 };

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "pxe/tftp/tftp_negotiation.h"
@@ -90,6 +91,7 @@ void TftpServer::Stop() {
   listener_.close(ec);
   for (auto& [peer, active] : transfers_) active.transfer->Cancel("server shutting down");
   transfers_.clear();
+  waiting_.clear();
 }
 
 TftpStats TftpServer::Stats() const { return counters_.Snapshot(); }
@@ -155,6 +157,9 @@ void TftpServer::DrainRequests() {
     }
     request.bytes.assign(rx_.begin(), rx_.begin() + n);
     HandleRequest(std::move(request));
+    // A request that replaced a running transfer and was then refused freed
+    // a slot no transfer's end will report.
+    if (!waiting_.empty() && transfers_.size() < options_.max_transfers) StartWaiting();
   }
 }
 
@@ -183,7 +188,9 @@ void TftpServer::HandleRequest(Request request) {
     return;
   }
   if (transfers_.size() >= options_.max_transfers) {
-    Refuse(request, TftpError::kNotDefined, "server busy: too many transfers, retry later", req->filename);
+    // An ERROR here would end the client's boot (PXE firmware does not retry
+    // a refused file): the request waits for a slot instead.
+    Wait(std::move(request));
     return;
   }
   auto requested = ReadRequestedOptions(req->options);
@@ -227,6 +234,12 @@ void TftpServer::HandleRequest(Request request) {
                                                                             const TftpTransfer::Outcome& o) mutable {
         if (alive.expired()) return;
         transfers_.erase(peer);
+        if (!waiting_.empty()) {
+          // Not from inside the ending transfer's own handler.
+          boost::asio::post(io_, [this, alive] {
+            if (!alive.expired()) StartWaiting();
+          });
+        }
         if (!options_.observer) return;
         report.peer = TftpPeerV4(peer);
         report.ok = o.ok;
@@ -237,6 +250,39 @@ void TftpServer::HandleRequest(Request request) {
       });
   transfers_[request.peer] = Active{transfer, std::move(request.bytes)};
   transfer->Start();
+}
+
+void TftpServer::Wait(Request request) {
+  const auto now = std::chrono::steady_clock::now();
+  for (Waiting& w : waiting_) {
+    if (w.request.peer != request.peer) continue;
+    // The client retransmitted (or asked anew from the same port): keep its
+    // place, take the newest request.
+    w.request = std::move(request);
+    w.since = now;
+    return;
+  }
+  if (waiting_.size() >= options_.max_waiting) {
+    counters_.requests_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  counters_.requests_waited.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("tftp: {} waits for a transfer slot ({} running, {} waiting)", Describe(request.peer),
+                transfers_.size(), waiting_.size());
+  waiting_.push_back({std::move(request), now});
+}
+
+void TftpServer::StartWaiting() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!waiting_.empty() && transfers_.size() < options_.max_transfers && listener_.is_open()) {
+    Waiting w = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (now - w.since > options_.max_retransmit_timeout) {
+      counters_.requests_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    HandleRequest(std::move(w.request));
+  }
 }
 
 Result<boost::asio::ip::udp::socket> TftpServer::OpenTransferSocket(const Request& request) {

@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +52,8 @@ class TftpServer {
   void WaitForRequests();
   void DrainRequests();
   void HandleRequest(Request request);
+  void Wait(Request request);   // no free slot: queue it (or drop it when the queue is full)
+  void StartWaiting();          // a slot freed: start the oldest waiting requests
   Result<udp::socket> OpenTransferSocket(const Request& request);
   void Refuse(const Request& request, TftpError code, std::string_view message, std::string_view file = {});
 
@@ -64,6 +68,11 @@ class TftpServer {
     std::vector<std::byte> request;  // to recognise a retransmitted RRQ
   };
   std::map<udp::endpoint, Active> transfers_;
+  struct Waiting {
+    Request request;
+    std::chrono::steady_clock::time_point since;  // last (re)transmission of the request
+  };
+  std::deque<Waiting> waiting_;  // arrival order, at most options_.max_waiting
   std::vector<std::byte> rx_;
   // Shared with pending handlers so none touches a destroyed server.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
