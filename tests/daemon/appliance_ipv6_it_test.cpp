@@ -1,11 +1,11 @@
 // metalpxed installing a machine over IPv6, against real peers in network
 // namespaces: ISC dhclient -6 gets the machine's DHCPv6 lease, curl asks
 // /ipxe and /config over IPv6 (the config token is bound to that lease: the
-// same token from another address of the link is refused), a real gRPC
-// client publishes the install's Talos events to the event sink at
-// [fd00:66::1]:50101 and the machine ends installed, and a kernel-log line
-// sent to [fd00:66::1]:50102 is kept under the machine's name. /metrics
-// counts the DHCPv6 exchange.
+// same token from another address of the link, or over IPv4, is refused),
+// then the stand-in Talos installer fetches its config over IPv6, streams
+// its kernel log to [fd00:66::1]:50102 (kept under the machine's name) and
+// publishes the install's events to [fd00:66::1]:50101: the machine ends
+// installed. /metrics counts the DHCPv6 exchange.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -179,23 +179,26 @@ TEST_F(ApplianceIpv6It, InstallOverIpv6WithTheTokenBoundToTheDhcpv6Lease) {
   ASSERT_EQ(config.exit_code, 0) << config.output;
   EXPECT_NE(config.output.find("hostname: cp-1"), std::string::npos) << config.output;
 
-  // From here the machine has only its lease (as the installer would).
+  // From here the machine has only its lease, and the stand-in Talos
+  // installer (the e2e lab's, run here without a VM) takes its kernel
+  // arguments: config over IPv6, kernel logs to [fd00:66::1]:50102, the
+  // install's events to [fd00:66::1]:50101.
   net_->client.Ip({"addr", "del", kOtherAddress + "/64", "dev", "veth-c"});
-  const std::string log_line =
-      R"({"clock":1000,"facility":"kern","msg":"installed over IPv6","priority":"info","seq":1,)"
-      R"("talos-level":"info","talos-time":"2026-12-03T18:00:00.000000000Z"})";
-  auto kmsg = RunCommand({"bash", "-c", "printf '%s\\n' \"$1\" > /dev/tcp/fd00:66::1/50102", "kmsg", log_line}, 15s,
-                         net_->client.name());
-  ASSERT_EQ(kmsg.exit_code, 0) << kmsg.output;
+  ASSERT_TRUE(std::regex_search(script.output, m, std::regex(R"(\nkernel \S+ ([^\n]+)\n)"))) << script.output;
+  const fs::path disk = dir_ / "disk.img";
+  std::ofstream(disk).close();
+  fs::resize_file(disk, 1 << 20);
+  std::ofstream(dir_ / "cmdline") << m[1].str() << " standin.disk=" << disk.string()
+                                  << " standin.expect=cp-1/controlplane\n";
+  auto standin = RunCommand({Bin("tests/e2e/installer/metalpxe_standin_installer"), (dir_ / "cmdline").string()}, 60s,
+                            net_->client.name());
+  EXPECT_EQ(standin.exit_code, 0) << standin.output;
+  EXPECT_NE(standin.output.find("STANDIN: config is mine"), std::string::npos) << standin.output;
+  EXPECT_NE(standin.output.find("STANDIN: install done"), std::string::npos) << standin.output;
+  // Its kernel log arrived over IPv6 under the machine's name.
   const fs::path log = dir_ / "state" / "logs" / "cp-1.log";
-  ASSERT_TRUE(WaitFor([&] { return ReadText(log).find("installed over IPv6") != std::string::npos; }, 10s))
+  ASSERT_TRUE(WaitFor([&] { return ReadText(log).find("installed cp-1 as controlplane") != std::string::npos; }, 10s))
       << daemon_->Describe();
-
-  for (const char* kind : {"install-start", "install-done"}) {
-    auto pub = RunCommand({Bin("tests/daemon/metalpxe-talos-event-publish"), "[fd00:66::1]:50101", kind}, 20s,
-                          net_->client.name());
-    ASSERT_EQ(pub.exit_code, 0) << kind << ": " << pub.output;
-  }
   ASSERT_TRUE(WaitFor(
       [&] { return testing::PrometheusSample(Metrics(), "metalpxe_machines{state=\"installed\"}") == 1; }, 10s))
       << daemon_->Describe();
@@ -208,7 +211,7 @@ TEST_F(ApplianceIpv6It, InstallOverIpv6WithTheTokenBoundToTheDhcpv6Lease) {
   EXPECT_GE(testing::PrometheusSample(metrics, "metalpxe_dhcp6_sent_total{type=\"ADVERTISE\"}"), 1) << metrics;
   EXPECT_GE(testing::PrometheusSample(metrics, "metalpxe_dhcp6_sent_total{type=\"REPLY\"}"), 1) << metrics;
   EXPECT_EQ(testing::PrometheusSample(metrics, "metalpxe_dhcp6_bindings"), 1) << metrics;
-  EXPECT_EQ(testing::PrometheusSample(metrics, "metalpxe_configs_total{outcome=\"served\"}"), 1) << metrics;
+  EXPECT_EQ(testing::PrometheusSample(metrics, "metalpxe_configs_total{outcome=\"served\"}"), 2) << metrics;
   EXPECT_EQ(testing::PrometheusSample(metrics, "metalpxe_configs_total{outcome=\"refused\"}"), 3) << metrics;
   // Nothing secret reached the log.
   const std::string token = config_url.substr(config_url.rfind('/') + 1);
