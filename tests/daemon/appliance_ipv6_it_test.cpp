@@ -204,6 +204,29 @@ TEST_F(ApplianceIpv6It, InstallOverIpv6WithTheTokenBoundToTheDhcpv6Lease) {
       << daemon_->Describe();
   EXPECT_NE(Curl(script_url, lease).output.find("is installed, booting from its disk"), std::string::npos);
 
+  // Boot files fetched over IPv6 (a TFTP loader, the profile's kernel over
+  // HTTP) are the machine's, by its lease, in its timeline.
+  auto tftp = RunCommand({"tftp", "-6", "-m", "binary", "fd00:66::1", "-c", "get", "snponly.efi",
+                          (dir_ / "snponly.efi").string()},
+                         30s, net_->client.name());
+  EXPECT_EQ(tftp.exit_code, 0) << tftp.output;
+  EXPECT_EQ(Curl("http://[fd00:66::1]:8080/assets/profiles/default/vmlinuz", lease, "%{http_code} %{size_download}")
+                .output,
+            "200 300000");
+  auto timeline = [&](const std::string& source) {
+    return RunCommand({"sqlite3", "-readonly", "-cmd", ".timeout 2000", (dir_ / "state" / "metalpxe.db").string(),
+                       "SELECT summary FROM timeline WHERE source = '" + source + "' ORDER BY seq;"},
+                      10s)
+        .output;
+  };
+  EXPECT_TRUE(WaitFor([&] { return timeline("tftp").find("TFTP snponly.efi sent") != std::string::npos; }, 10s))
+      << timeline("tftp");
+  EXPECT_TRUE(WaitFor(
+      [&] { return timeline("http").find("HTTP GET kernel /assets/profiles/default/vmlinuz") != std::string::npos; },
+      10s))
+      << timeline("http");
+  EXPECT_NE(timeline("http").find("HTTP GET /config: granted to " + lease), std::string::npos) << timeline("http");
+
   const std::string metrics = Metrics();
   EXPECT_EQ(testing::CheckPrometheusText(metrics), "") << metrics;
   EXPECT_GE(testing::PrometheusSample(metrics, "metalpxe_dhcp6_received_total{type=\"SOLICIT\"}"), 1) << metrics;
