@@ -300,8 +300,9 @@ IpxeAnswer ProvisioningService::DecideIpxe(const IpxeRequest& req) {
   const auto config = config_.Current();
   // In full DHCP mode our own DHCP says which address a MAC holds; a request
   // from elsewhere must not move it (or it could claim the machine's token).
-  const bool full_dhcp = config->dhcp.mode == DhcpMode::kFull;
-  registry_.ObserveBoot({req.mac, full_dhcp || req.family == IpFamily::kIpv6 ? std::nullopt : std::optional<Ipv4Address>(req.peer),
+  // Over IPv6 `peer` is unspecified: no IPv4 address to record.
+  const bool keep_peer = config->dhcp.mode != DhcpMode::kFull && req.family == IpFamily::kIpv4;
+  registry_.ObserveBoot({req.mac, keep_peer ? std::optional<Ipv4Address>(req.peer) : std::nullopt,
                          CleanIdentifier(req.uuid), BootClientName(BootClientFromIpxe(req.buildarch, req.platform)),
                          "", CleanIdentifier(req.serial)});
 
