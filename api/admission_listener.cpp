@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "core/log.h"
 
@@ -36,25 +37,63 @@ AdmissionListener::AdmissionListener(ConnectionLimits limits, Handoff handoff)
 
 AdmissionListener::~AdmissionListener() { Stop(); }
 
+namespace {
+
+// The socket address of `address`:`port`, IPv4 or IPv6.
+std::optional<sockaddr_storage> SocketAddress(const std::string& address, std::uint16_t port, socklen_t& len) {
+  sockaddr_storage ss{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+    return ss;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+    return ss;
+  }
+  return std::nullopt;
+}
+
+// The peer of an accepted socket; nullopt for a family we do not serve.
+std::optional<IpAddress> PeerOf(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET)
+    return IpAddress(Ipv4Address{ntohl(reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr)});
+  if (ss.ss_family == AF_INET6) {
+    Ipv6Address a;
+    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, 16);
+    return IpAddress(a);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Status AdmissionListener::Start(const std::string& address, std::uint16_t port) {
   if (thread_.joinable()) return {ErrorCode::kFailedPrecondition, "already listening"};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
-    return {ErrorCode::kInvalidArgument, "not an IPv4 address: " + address};
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  const int one = 1;
+  socklen_t addr_len = 0;
+  auto addr = SocketAddress(address, port, addr_len);
+  if (!addr) return {ErrorCode::kInvalidArgument, "not an IP address: " + address};
+  UniqueFd fd(::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int one = 1, zero = 0;
   // SO_REUSEADDR only: a restart finds the port despite TIME_WAIT, while a
-  // second daemon cannot share it (no SO_REUSEPORT).
+  // second daemon cannot share it (no SO_REUSEPORT). IPv6 takes IPv4 too,
+  // whatever net.ipv6.bindv6only says.
   if (!fd.valid() || ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      (addr->ss_family == AF_INET6 && ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0) ||
+      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), addr_len) != 0 ||
       ::listen(fd.get(), SOMAXCONN) != 0)
     return {ErrorCode::kUnavailable, "cannot listen on " + address + ":" + std::to_string(port) + ": " +
                                          std::strerror(errno)};
-  socklen_t len = sizeof addr;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   wake_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_.valid()) return {ErrorCode::kInternal, std::string("eventfd: ") + std::strerror(errno)};
   listener_ = std::move(fd);
@@ -79,7 +118,7 @@ void AdmissionListener::Run() {
     if (r <= 0 || (fds[0].revents & POLLIN) == 0) continue;
     // Drain the backlog, a bounded batch at a time so Stop() stays prompt.
     for (int i = 0; i < 256; ++i) {
-      sockaddr_in peer{};
+      sockaddr_storage peer{};
       socklen_t len = sizeof peer;
       UniqueFd fd(::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!fd.valid()) {
@@ -87,13 +126,14 @@ void AdmissionListener::Run() {
           spdlog::warn("event sink: accept: {} (open-file limit reached)", std::strerror(errno));
         break;
       }
-      if (peer.sin_family != AF_INET) continue;
-      OnAccept(std::move(fd), Ipv4Address{ntohl(peer.sin_addr.s_addr)});
+      const auto from = PeerOf(peer);
+      if (!from) continue;
+      OnAccept(std::move(fd), *from);
     }
   }
 }
 
-void AdmissionListener::OnAccept(UniqueFd fd, Ipv4Address peer) {
+void AdmissionListener::OnAccept(UniqueFd fd, const IpAddress& peer) {
   auto verdict = limiter_.Admit(peer);
   if (verdict == ConnectionLimiter::Verdict::kClientFull) {
     Reconcile(peer);
@@ -112,14 +152,14 @@ void AdmissionListener::OnAccept(UniqueFd fd, Ipv4Address peer) {
     }
     return;  // fd closes here
   }
-  admitted_[peer.value].push_back({fd.get(), InodeOf(fd.get())});
+  admitted_[peer].push_back({fd.get(), InodeOf(fd.get())});
   n_admitted_.fetch_add(1, std::memory_order_relaxed);
   n_open_.store(limiter_.total(), std::memory_order_relaxed);
   handoff_(fd.Release(), listener_.get());
 }
 
-void AdmissionListener::Reconcile(Ipv4Address peer) {
-  auto it = admitted_.find(peer.value);
+void AdmissionListener::Reconcile(const IpAddress& peer) {
+  auto it = admitted_.find(peer);
   if (it == admitted_.end()) return;
   auto& list = it->second;
   for (std::size_t i = 0; i < list.size();) {
@@ -137,10 +177,10 @@ void AdmissionListener::Reconcile(Ipv4Address peer) {
 
 void AdmissionListener::ReconcileAll() {
   last_full_reconcile_ms_ = NowMs();
-  std::vector<std::uint32_t> peers;
+  std::vector<IpAddress> peers;
   peers.reserve(admitted_.size());
   for (const auto& [ip, _] : admitted_) peers.push_back(ip);
-  for (auto ip : peers) Reconcile(Ipv4Address{ip});
+  for (const auto& ip : peers) Reconcile(ip);
 }
 
 AdmissionCounters AdmissionListener::counters() const {

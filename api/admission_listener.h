@@ -44,6 +44,8 @@ class AdmissionListener {
   AdmissionListener& operator=(const AdmissionListener&) = delete;
 
   // Binds (in the calling thread's network namespace) and starts accepting.
+  // An IPv6 address ("::" with server.address6) listens dual-stack: IPv4
+  // peers arrive IPv4-mapped and count as the IPv4 address.
   Status Start(const std::string& address, std::uint16_t port);
   void Stop();  // idempotent; admitted sockets stay with the consumer
   std::uint16_t port() const { return port_; }
@@ -55,8 +57,8 @@ class AdmissionListener {
     std::uint64_t inode;
   };
   void Run();
-  void OnAccept(UniqueFd fd, Ipv4Address peer);
-  void Reconcile(Ipv4Address peer);  // drops the peer's connections that are gone
+  void OnAccept(UniqueFd fd, const IpAddress& peer);
+  void Reconcile(const IpAddress& peer);  // drops the peer's connections that are gone
   void ReconcileAll();
 
   ConnectionLimiter limiter_;
@@ -66,7 +68,7 @@ class AdmissionListener {
   std::uint16_t port_ = 0;
   std::thread thread_;
   // Accept thread only.
-  std::map<std::uint32_t, std::vector<Admitted>> admitted_;
+  std::map<IpAddress, std::vector<Admitted>> admitted_;
   std::int64_t last_full_reconcile_ms_ = 0;
   std::int64_t last_refusal_warning_ms_ = -1'000'000;
   std::atomic<std::uint64_t> n_admitted_{0}, n_client_full_{0}, n_server_full_{0}, n_open_{0};

@@ -20,14 +20,15 @@ class EventSinkServer::Service final : public events::EventSinkService::Service 
   grpc::Status Publish(grpc::ServerContext* context, const events::EventRequest* request,
                        events::EventResponse* /*response*/) override {
     received_.fetch_add(1, std::memory_order_relaxed);
-    auto peer = ParseGrpcPeerIpv4(context->peer());
+    auto peer = ParseGrpcPeer(context->peer());
     if (!peer) {
       // Not the sender's fault and not worth a retry: accept and drop.
       no_ipv4_peer_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::debug("event sink: dropping event from non-IPv4 peer {}", context->peer());
+      spdlog::debug("event sink: dropping event from non-IP peer {}", context->peer());
       return grpc::Status::OK;
     }
-    auto event = DecodeTalosEvent(*request, *peer);
+    auto event = DecodeTalosEvent(*request, peer->v4().value_or(Ipv4Address{}));
+    if (event.ok()) event->peer6 = peer->v6();
     if (!event.ok()) {
       malformed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("event sink: {} from {}: {}", "malformed event", peer->ToString(), event.status().message());

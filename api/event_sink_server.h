@@ -2,7 +2,8 @@
 // The Talos event sink: a plaintext gRPC server implementing
 // events.EventSinkService/Publish, as Talos dials it from the kernel argument
 // `talos.events.sink=<ip>:<port>`. Each event is decoded into a TalosEvent and
-// handed to the callback; the machine is identified by the peer's IPv4 address.
+// handed to the callback; the machine is identified by the peer's address
+// (IPv4, or IPv6 when it listens on "::" with server.address6: dual-stack).
 //
 // Bad neighbours: Talos dials one connection per machine and sends one event
 // at a time. Connections are admitted by an AdmissionListener (per address
@@ -45,7 +46,7 @@ struct EventSinkCounters {
   std::uint64_t delivered = 0;     // handed to the callback (known and unknown types)
   std::uint64_t unknown_type = 0;  // delivered with known_type=false
   std::uint64_t malformed = 0;     // dropped with INVALID_ARGUMENT
-  std::uint64_t no_ipv4_peer = 0;  // dropped: the peer was not an IPv4 (or mapped) address
+  std::uint64_t no_ipv4_peer = 0;  // dropped: the peer was not an IP address (a unix socket)
   std::uint64_t connections = 0;            // admitted and handed to gRPC
   std::uint64_t refused_connections = 0;    // closed at once: a client or the server at its limit
 };
@@ -57,7 +58,7 @@ class EventSinkServer {
   // sending its next event).
   using Callback = std::function<void(const TalosEvent&)>;
 
-  // listen_address: "0.0.0.0" or the appliance address; port 0 picks a free one.
+  // listen_address: "0.0.0.0", "::" (dual-stack) or an address; port 0 picks a free one.
   EventSinkServer(std::string listen_address, std::uint16_t port, Callback callback,
                   EventSinkOptions options = EventSinkOptions{});
   ~EventSinkServer();  // Shutdown()

@@ -3,10 +3,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -47,7 +49,7 @@ struct KmsgLogReceiver::Shared {
 
 class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
  public:
-  KmsgSession(tcp::socket socket, std::shared_ptr<KmsgLogReceiver::Shared> shared, Ipv4Address peer, std::string key,
+  KmsgSession(tcp::socket socket, std::shared_ptr<KmsgLogReceiver::Shared> shared, IpAddress peer, std::string key,
               KmsgKeyKind kind, std::uint64_t id)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
@@ -79,7 +81,7 @@ class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
     shared_->evicted.fetch_add(1, std::memory_order_relaxed);
     Close();
   }
-  Ipv4Address peer() const { return peer_; }
+  const IpAddress& peer() const { return peer_; }
   Clock::time_point last_activity() const { return last_activity_; }
 
  private:
@@ -136,7 +138,7 @@ class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
   tcp::socket socket_;
   asio::steady_timer timer_;  // silent_timeout, until the first line
   std::shared_ptr<KmsgLogReceiver::Shared> shared_;
-  Ipv4Address peer_;
+  IpAddress peer_;
   std::string key_;
   KmsgKeyKind kind_;
   std::uint64_t id_;
@@ -149,17 +151,18 @@ class KmsgSession : public std::enable_shared_from_this<KmsgSession> {
 
 namespace {
 
-std::optional<Ipv4Address> PeerIpv4(const tcp::endpoint& ep) {
-  auto a = ep.address();
+// IPv4, IPv6, or IPv4-mapped IPv6 (which IpAddress holds as the IPv4 peer).
+IpAddress PeerOf(const tcp::endpoint& ep) {
+  const auto a = ep.address();
   if (a.is_v4()) return Ipv4Address{a.to_v4().to_uint()};
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return Ipv4Address{asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_uint()};
-  }
-  return std::nullopt;
+  Ipv6Address v6;
+  const auto bytes = a.to_v6().to_bytes();
+  std::copy(bytes.begin(), bytes.end(), v6.bytes.begin());
+  return v6;
 }
 
 // Closes the connection of `peer` that has been quiet longest; false when it has none open.
-bool EvictStalest(KmsgLogReceiver::Shared& shared, Ipv4Address peer) {
+bool EvictStalest(KmsgLogReceiver::Shared& shared, const IpAddress& peer) {
   std::shared_ptr<KmsgSession> stalest;
   for (auto& [id, weak] : shared.sessions) {
     auto s = weak.lock();
@@ -192,7 +195,7 @@ void NoteRefused(KmsgLogReceiver::Shared& shared, const std::string& why) {
 
 // Admits a connection from `peer` (making room among its own connections if
 // it is at its limit); false when the server is full.
-bool Admit(KmsgLogReceiver::Shared& shared, Ipv4Address peer) {
+bool Admit(KmsgLogReceiver::Shared& shared, const IpAddress& peer) {
   auto verdict = shared.limiter.Admit(peer);
   if (verdict == ConnectionLimiter::Verdict::kClientFull && EvictStalest(shared, peer))
     verdict = shared.limiter.Admit(peer);
@@ -201,7 +204,7 @@ bool Admit(KmsgLogReceiver::Shared& shared, Ipv4Address peer) {
   return false;
 }
 
-void StartSession(const std::shared_ptr<KmsgLogReceiver::Shared>& shared, tcp::socket socket, Ipv4Address peer) {
+void StartSession(const std::shared_ptr<KmsgLogReceiver::Shared>& shared, tcp::socket socket, const IpAddress& peer) {
   std::string key;
   try {
     if (shared->resolver) key = shared->resolver(peer);
@@ -228,7 +231,7 @@ void AcceptLoop(std::shared_ptr<KmsgLogReceiver::Shared> shared) {
     }
     boost::system::error_code ep_ec;
     auto remote = socket.remote_endpoint(ep_ec);
-    auto peer = ep_ec ? std::nullopt : PeerIpv4(remote);
+    auto peer = ep_ec ? std::nullopt : std::optional<IpAddress>(PeerOf(remote));
     if (!peer) {
       shared->rejected.fetch_add(1, std::memory_order_relaxed);
     } else if (Admit(*shared, *peer)) {
@@ -249,12 +252,14 @@ Status KmsgLogReceiver::Start() {
   if (RaiseOpenFileLimit() < shared_->options.max_connections + 256)
     spdlog::warn("kmsg logs: the open-file limit is below {} connections", shared_->options.max_connections);
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address_v4(shared_->options.listen_address, ec);
+  auto addr = asio::ip::make_address(shared_->options.listen_address, ec);
   if (ec) return Status(ErrorCode::kInvalidArgument, "kmsg logs: bad listen address " + shared_->options.listen_address);
   tcp::endpoint ep(addr, shared_->options.port);
   auto& acc = shared_->acceptor;
   if (acc.open(ep.protocol(), ec); ec) return Status(ErrorCode::kUnavailable, "kmsg logs: open: " + ec.message());
   acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  // "::" takes IPv4 senders too, whatever net.ipv6.bindv6only says.
+  if (addr.is_v6()) acc.set_option(asio::ip::v6_only(false), ec);
   if (acc.bind(ep, ec); ec) {
     acc.close(ec);
     return Status(ErrorCode::kUnavailable,

@@ -4,7 +4,9 @@
 // bound (an overlong line is dropped and counted, and reading resyncs at the
 // next newline), parsed with ParseKmsgLine, and stored per machine key in a
 // KmsgLogStore. The key comes from the resolver (machine name for the peer
-// IP); an empty answer falls back to the IP.
+// IP); an empty answer falls back to the IP. Listening on "::" (with
+// server.address6) takes IPv4 and IPv6 senders alike: an IPv4-mapped peer is
+// its IPv4 address.
 //
 // Bad neighbours: one client address holds at most per_client_connections;
 // a further connection from it closes that client's stalest one (the newest
@@ -36,7 +38,7 @@
 namespace metalpxe {
 
 struct KmsgLogReceiverOptions {
-  std::string listen_address = "0.0.0.0";
+  std::string listen_address = "0.0.0.0";  // or "::": dual-stack
   std::uint16_t port = 50102;  // 0: pick a free port (tests)
   std::size_t max_line_bytes = 16 * 1024;
   std::size_t max_connections = 2048;      // a boot storm of 1,000 machines, one connection each, twice over
@@ -47,12 +49,12 @@ struct KmsgLogReceiverOptions {
   // Every parsed line (tokens already redacted) with the address it came
   // from, on the io_context's thread: the boot timeline picks its milestones
   // here. Must only queue.
-  std::function<void(Ipv4Address peer, const KmsgLine& line)> line_observer;
+  std::function<void(const IpAddress& peer, const KmsgLine& line)> line_observer;
 };
 
 struct KmsgReceiverCounters {
   std::uint64_t connections = 0;           // accepted
-  std::uint64_t rejected_connections = 0;  // closed at once: over max_connections, or not IPv4
+  std::uint64_t rejected_connections = 0;  // closed at once: over max_connections, or no peer address
   std::uint64_t evicted_connections = 0;   // closed for a newer one from the same client address
   std::uint64_t silent_closed = 0;         // closed: no complete line within silent_timeout
   std::uint64_t lines = 0;                 // parsed and stored
@@ -62,7 +64,7 @@ struct KmsgReceiverCounters {
 
 class KmsgLogReceiver {
  public:
-  using KeyResolver = std::function<std::string(Ipv4Address)>;
+  using KeyResolver = std::function<std::string(const IpAddress&)>;
 
   KmsgLogReceiver(boost::asio::io_context& io, KmsgLogReceiverOptions options, KeyResolver resolver);
   ~KmsgLogReceiver();  // Stop()

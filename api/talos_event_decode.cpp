@@ -97,7 +97,7 @@ Result<TalosEvent> DecodeTalosEvent(const events::EventRequest& request, Ipv4Add
   return ev;
 }
 
-std::optional<Ipv4Address> ParseGrpcPeerIpv4(std::string_view peer) {
+std::optional<IpAddress> ParseGrpcPeer(std::string_view peer) {
   auto strip_port = [](std::string_view hostport) -> std::optional<std::string_view> {
     auto colon = hostport.rfind(':');
     if (colon == std::string_view::npos || colon + 1 == hostport.size()) return std::nullopt;
@@ -109,7 +109,9 @@ std::optional<Ipv4Address> ParseGrpcPeerIpv4(std::string_view peer) {
   if (peer.starts_with("ipv4:")) {
     auto host = strip_port(peer.substr(5));
     if (!host) return std::nullopt;
-    return Ipv4Address::Parse(*host);
+    auto a = Ipv4Address::Parse(*host);
+    if (!a) return std::nullopt;
+    return IpAddress(*a);
   }
   if (peer.starts_with("ipv6:")) {
     auto host = strip_port(peer.substr(5));
@@ -123,14 +125,18 @@ std::optional<Ipv4Address> ParseGrpcPeerIpv4(std::string_view peer) {
     } else {
       return std::nullopt;
     }
-    constexpr std::string_view kMapped = "::ffff:";
-    if (h.size() <= kMapped.size()) return std::nullopt;
-    std::string lower(h.substr(0, kMapped.size()));
-    for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (lower != kMapped) return std::nullopt;
-    return Ipv4Address::Parse(h.substr(kMapped.size()));
+    // A link-local peer carries its zone ("fe80::1%25eth0"): the address is what names the machine.
+    h = h.substr(0, h.find('%'));
+    auto a = Ipv6Address::Parse(h);
+    if (!a) return std::nullopt;
+    return IpAddress(*a);
   }
   return std::nullopt;
+}
+
+std::optional<Ipv4Address> ParseGrpcPeerIpv4(std::string_view peer) {
+  auto p = ParseGrpcPeer(peer);
+  return p ? p->v4() : std::nullopt;
 }
 
 }  // namespace metalpxe

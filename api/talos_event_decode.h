@@ -23,7 +23,12 @@ Result<TalosEvent> DecodeTalosEvent(const events::EventRequest& request, Ipv4Add
 // ("type.googleapis.com/machine.SequenceEvent" -> "machine.SequenceEvent").
 std::string_view TypeNameFromTypeUrl(std::string_view type_url);
 
-// gRPC's ServerContext::peer(): "ipv4:10.0.0.5:4711", "ipv6:[::ffff:10.0.0.5]:4711"
+// gRPC's ServerContext::peer(): "ipv4:10.0.0.5:4711", "ipv6:[fd00:66::5]:4711"
+// (a zone is dropped), "ipv6:[::ffff:10.0.0.5]:4711" (IPv4). Anything else
+// (unix sockets, no port) -> nullopt.
+std::optional<IpAddress> ParseGrpcPeer(std::string_view peer);
+
+// The same, IPv4 only: "ipv4:10.0.0.5:4711", "ipv6:[::ffff:10.0.0.5]:4711"
 // (IPv4-mapped IPv6). Anything else (real IPv6, unix sockets) -> nullopt.
 std::optional<Ipv4Address> ParseGrpcPeerIpv4(std::string_view peer);
 

@@ -2,26 +2,26 @@
 
 namespace metalpxe {
 
-ConnectionLimiter::Verdict ConnectionLimiter::Admit(Ipv4Address client) {
-  auto it = per_client_.find(client.value);
+ConnectionLimiter::Verdict ConnectionLimiter::Admit(const IpAddress& client) {
+  auto it = per_client_.find(client);
   const std::size_t mine = it == per_client_.end() ? 0 : it->second;
   if (mine >= limits_.per_client) return Verdict::kClientFull;
   if (total_ >= limits_.total) return Verdict::kServerFull;
-  if (it == per_client_.end()) it = per_client_.emplace(client.value, 0).first;
+  if (it == per_client_.end()) it = per_client_.emplace(client, 0).first;
   ++it->second;
   ++total_;
   return Verdict::kAdmit;
 }
 
-void ConnectionLimiter::Release(Ipv4Address client) {
-  auto it = per_client_.find(client.value);
+void ConnectionLimiter::Release(const IpAddress& client) {
+  auto it = per_client_.find(client);
   if (it == per_client_.end()) return;  // never admitted: nothing to give back
   if (--it->second == 0) per_client_.erase(it);
   --total_;
 }
 
-std::size_t ConnectionLimiter::Of(Ipv4Address client) const {
-  auto it = per_client_.find(client.value);
+std::size_t ConnectionLimiter::Of(const IpAddress& client) const {
+  auto it = per_client_.find(client);
   return it == per_client_.end() ? 0 : it->second;
 }
 

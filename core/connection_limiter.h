@@ -4,6 +4,13 @@
 // host that opens thousands of connections gets only its own share and the
 // rest of the server's room stays for everyone else. Not thread-safe: each
 // server calls it from the one thread that accepts and closes.
+//
+// A client is one address, IPv4 or IPv6 alike: the full 128-bit IPv6
+// address, not its /64. Every machine of an IPv6 management network sits in
+// the same /64 (fd00:66::/64 with DHCPv6 addresses), so keying by prefix
+// would put a whole rack under one client's share in a boot storm; a host
+// that binds many addresses of its prefix is bounded by the server total,
+// as an IPv4 host that answers ARP for many addresses is.
 #include <cstddef>
 #include <unordered_map>
 
@@ -23,18 +30,18 @@ class ConnectionLimiter {
   explicit ConnectionLimiter(ConnectionLimits limits) : limits_(limits) {}
 
   // Counts the connection when it is admitted; the caller Release()s it once.
-  Verdict Admit(Ipv4Address client);
-  void Release(Ipv4Address client);
+  Verdict Admit(const IpAddress& client);
+  void Release(const IpAddress& client);
 
   std::size_t total() const { return total_; }
-  std::size_t Of(Ipv4Address client) const;
+  std::size_t Of(const IpAddress& client) const;
   std::size_t clients() const { return per_client_.size(); }
   const ConnectionLimits& limits() const { return limits_; }
 
  private:
   ConnectionLimits limits_;
   std::size_t total_ = 0;
-  std::unordered_map<std::uint32_t, std::size_t> per_client_;  // only clients with >= 1
+  std::unordered_map<IpAddress, std::size_t> per_client_;  // only clients with >= 1
 };
 
 const char* VerdictName(ConnectionLimiter::Verdict v);

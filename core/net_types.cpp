@@ -207,4 +207,28 @@ std::string Ipv6Range::ToString() const { return first.ToString() + "-" + last.T
 
 std::string UrlHost(const Ipv6Address& a) { return "[" + a.ToString() + "]"; }
 
+IpAddress::IpAddress(Ipv4Address a) {
+  mapped.bytes[10] = mapped.bytes[11] = 0xff;
+  for (int i = 0; i < 4; ++i) mapped.bytes[std::size_t(12 + i)] = static_cast<std::uint8_t>(a.value >> (24 - 8 * i));
+}
+
+std::optional<Ipv4Address> IpAddress::v4() const {
+  for (std::size_t i = 0; i < 10; ++i)
+    if (mapped.bytes[i] != 0) return std::nullopt;
+  if (mapped.bytes[10] != 0xff || mapped.bytes[11] != 0xff) return std::nullopt;
+  std::uint32_t v = 0;
+  for (std::size_t i = 12; i < 16; ++i) v = (v << 8) | mapped.bytes[i];
+  return Ipv4Address{v};
+}
+
+std::optional<Ipv6Address> IpAddress::v6() const {
+  if (v4()) return std::nullopt;
+  return mapped;
+}
+
+std::string IpAddress::ToString() const {
+  if (auto a = v4()) return a->ToString();
+  return mapped.ToString();
+}
+
 }  // namespace metalpxe

@@ -101,6 +101,24 @@ struct Ipv6Range {
 // The host part of a URL: "10.66.0.1" or "[fd00:66::1]" (RFC 3986 IP-literal).
 std::string UrlHost(const Ipv6Address& a);
 
+// A peer of either family, for what is keyed by who is asking (connection
+// limits, kernel-log senders). IPv4 is held IPv4-mapped (::ffff:a.b.c.d,
+// RFC 4291 2.5.5.2), the form a dual-stack socket reports it in, so one
+// 16-byte value serves both and a mapped IPv6 peer is the IPv4 one.
+struct IpAddress {
+  Ipv6Address mapped;
+
+  IpAddress() = default;
+  IpAddress(Ipv4Address a);           // NOLINT(google-explicit-constructor): every IPv4 peer is one
+  IpAddress(const Ipv6Address& a) : mapped(a) {}  // NOLINT(google-explicit-constructor)
+  // The IPv4 address when it is one (IPv4-mapped).
+  std::optional<Ipv4Address> v4() const;
+  // The IPv6 address when it is not IPv4.
+  std::optional<Ipv6Address> v6() const;
+  std::string ToString() const;  // "10.66.0.5" or "fd00:66::5"
+  auto operator<=>(const IpAddress&) const = default;
+};
+
 }  // namespace metalpxe
 
 template <>
@@ -109,6 +127,15 @@ struct std::hash<metalpxe::MacAddress> {
     std::uint64_t v = 0;
     for (auto b : m.bytes) v = (v << 8) | b;
     return std::hash<std::uint64_t>{}(v);
+  }
+};
+template <>
+struct std::hash<metalpxe::IpAddress> {
+  std::size_t operator()(const metalpxe::IpAddress& a) const noexcept {
+    std::uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 8; ++i) hi = (hi << 8) | a.mapped.bytes[std::size_t(i)];
+    for (int i = 8; i < 16; ++i) lo = (lo << 8) | a.mapped.bytes[std::size_t(i)];
+    return std::hash<std::uint64_t>{}(hi ^ (lo * 0x9e3779b97f4a7c15ull));
   }
 };
 template <>

@@ -25,7 +25,8 @@ inline constexpr const char* kTalosAddressEvent = "machine.AddressEvent";
 inline constexpr const char* kTalosMachineStatusEvent = "machine.MachineStatusEvent";
 
 struct TalosEvent {
-  Ipv4Address peer;      // who sent it (the machine), from the gRPC peer address
+  Ipv4Address peer;      // who sent it (the machine), from the gRPC peer address; unspecified over IPv6
+  std::optional<Ipv6Address> peer6;  // set when it came over IPv6 (then `peer` is unspecified)
   std::string id;        // Talos's event id (xid)
   std::string actor_id;  // Talos's actor id (set for API-triggered sequences)
   std::string type;      // e.g. "machine.SequenceEvent"; set even when unknown

@@ -75,6 +75,26 @@ std::string RenderApplianceMetrics(const ApplianceMetricsInput& in) {
     for (const auto& [type, h] : in.dhcp_reply_latency)
       w.Histogram("metalpxe_dhcp_reply_latency_seconds", h, {{"type", std::string(dhcp::MessageTypeName(type))}});
   }
+  if (in.dhcp6) {
+    const auto& d = *in.dhcp6;
+    using dhcp6::MsgType;
+    auto name = [](MsgType t) { return std::string(dhcp6::MsgTypeName(t)); };
+    w.Family("metalpxe_dhcp6_received_total", "counter", "DHCPv6 messages received from clients, by type.");
+    for (MsgType t : {MsgType::kSolicit, MsgType::kRequest, MsgType::kConfirm, MsgType::kRenew, MsgType::kRebind,
+                      MsgType::kRelease, MsgType::kDecline, MsgType::kInformationRequest})
+      w.Sample("metalpxe_dhcp6_received_total", static_cast<double>(d.received_by_type[std::size_t(t)]),
+               {{"type", name(t)}});
+    w.Family("metalpxe_dhcp6_sent_total", "counter", "DHCPv6 messages sent, by type.");
+    for (MsgType t : {MsgType::kAdvertise, MsgType::kReply})
+      w.Sample("metalpxe_dhcp6_sent_total", static_cast<double>(d.sent_by_type[std::size_t(t)]), {{"type", name(t)}});
+    w.Family("metalpxe_dhcp6_dropped_total", "counter", "DHCPv6 messages dropped, by reason.");
+    w.Sample("metalpxe_dhcp6_dropped_total", static_cast<double>(d.malformed), {{"reason", "malformed"}});
+    w.Sample("metalpxe_dhcp6_dropped_total", static_cast<double>(d.not_link_local), {{"reason", "not-link-local"}});
+    w.Sample("metalpxe_dhcp6_dropped_total", static_cast<double>(d.unanswered), {{"reason", "ignored"}});
+    w.Sample("metalpxe_dhcp6_dropped_total", static_cast<double>(d.send_failed), {{"reason", "send-failed"}});
+    w.Family("metalpxe_dhcp6_bindings", "gauge", "DHCPv6 bindings held in memory (declined addresses included).");
+    w.Sample("metalpxe_dhcp6_bindings", static_cast<double>(d.bindings));
+  }
   if (in.tftp) {
     const auto& t = *in.tftp;
     w.Family("metalpxe_tftp_transfers_total", "counter", "TFTP transfers, by outcome.");

@@ -187,6 +187,11 @@ struct ApplianceModules::Impl {
             seen.boot_file = o.boot_file;
             seen.boot_why = o.why;
             seen.proxy = source.Current()->dhcp6.mode == DhcpMode::kProxy;
+            if (o.bound && o.address) {
+              seen.leased6 = o.address;
+              seen.leased6_until = o.valid_until;
+            }
+            seen.released6 = o.released;
             service->OnDhcp(seen);
           });
       if (auto st = dhcp6->Start(); !st.ok()) return {st.code(), st.message()};
@@ -236,15 +241,20 @@ struct ApplianceModules::Impl {
     });
     if (auto st = http->Start(); !st.ok()) return {st.code(), "http: " + st.message()};
 
-    events = std::make_unique<EventSinkServer>("0.0.0.0", server.event_sink_port,
+    // With server.address6 the kernel args name [address6] for the sink and
+    // the kernel-log receiver: both listen dual-stack on [::].
+    const std::string talos_listen = server.address6 ? "::" : "0.0.0.0";
+    events = std::make_unique<EventSinkServer>(talos_listen, server.event_sink_port,
                                                [this](const TalosEvent& ev) { service->OnTalosEvent(ev); });
     if (auto st = events->Start(); !st.ok()) return {st.code(), "event sink: " + st.message()};
 
     KmsgLogReceiverOptions kopt;
+    kopt.listen_address = talos_listen;
     kopt.port = server.kmsg_log_port;
     kopt.store.log_dir = std::filesystem::path(server.state_dir) / "logs";
-    kopt.line_observer = [this](Ipv4Address peer, const KmsgLine& line) { service->OnKernelLog(peer, line.msg); };
-    kmsg = std::make_unique<KmsgLogReceiver>(io, kopt, [this](Ipv4Address peer) { return service->LogKeyFor(peer); });
+    kopt.line_observer = [this](const IpAddress& peer, const KmsgLine& line) { service->OnKernelLog(peer, line.msg); };
+    kmsg = std::make_unique<KmsgLogReceiver>(io, kopt,
+                                             [this](const IpAddress& peer) { return service->LogKeyFor(peer); });
     if (auto st = kmsg->Start(); !st.ok()) return {st.code(), "kernel logs: " + st.message()};
     if (auto st = StartManagementApi(server); !st.ok()) return {st.code(), "management API: " + st.message()};
     return Status::Ok();
@@ -321,6 +331,7 @@ struct ApplianceModules::Impl {
       in.dhcp_reply_latency = dhcp->ReplyLatencies();
       in.dhcp_leadership = dhcp->Leadership();
     }
+    if (dhcp6) in.dhcp6 = dhcp6->stats();
     if (elections) in.store_health = elections->StoreHealth();
     if (tftp) in.tftp = tftp->Stats();
     if (http) in.http = http->Stats();

@@ -23,8 +23,11 @@ int RunCheckConfig(const std::string& path, std::ostream& out, std::ostream& err
   const AppConfig& c = *loaded.config;
   std::size_t with_bmc = 0;
   for (const auto& m : c.inventory->machines) with_bmc += m.bmc.has_value();
-  out << c.file << ": valid: dhcp " << DhcpModeName(c.dhcp.mode) << ", " << Counted(c.dhcp.subnets.size(), "subnet")
-      << ", " << Counted(c.profiles.size(), "profile") << ", " << Counted(c.clusters.size(), "cluster") << ", "
+  out << c.file << ": valid: dhcp " << DhcpModeName(c.dhcp.mode) << ", " << Counted(c.dhcp.subnets.size(), "subnet");
+  // DHCPv6 only where it is on: existing summaries stay as they were.
+  if (c.dhcp6.mode != DhcpMode::kOff)
+    out << ", dhcp6 " << DhcpModeName(c.dhcp6.mode) << ", " << Counted(c.dhcp6.subnets.size(), "IPv6 subnet");
+  out << ", " << Counted(c.profiles.size(), "profile") << ", " << Counted(c.clusters.size(), "cluster") << ", "
       << Counted(c.inventory->machines.size(), "machine") << " (" << with_bmc << " with a BMC), "
       << "unknown machines: " << UnknownMachinePolicyName(c.boot.unknown_machines) << "\n";
   return 0;

@@ -15,6 +15,9 @@ HttpResponse NoStore(HttpResponse r) {
   return r;
 }
 
+// The peer of either family, as the provisioning service knows machines.
+IpAddress PeerOf(const HttpRequest& req) { return req.peer6 ? IpAddress(*req.peer6) : IpAddress(req.peer); }
+
 HttpResponse Script(std::string text) { return NoStore(HttpResponse::Text(200, std::move(text), kIpxeType)); }
 
 }  // namespace
@@ -29,7 +32,7 @@ void BootEndpoints::Register(HttpServer& server) {
 }
 
 HttpResponse BootEndpoints::ChainScript(const HttpRequest& req) const {
-  service_.OnChainScript(req.peer);
+  service_.OnChainScript(PeerOf(req));
   return Script(RenderChainScript(config_.Current()->server, req.peer_family));
 }
 
@@ -39,8 +42,9 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
   const IpxeQuery query{std::string(req.Query("mac")), std::string(req.Query("uuid")),
                         std::string(req.Query("serial")), std::string(req.Query("arch")),
                         std::string(req.Query("platform"))};
-  const IpxeAnswer a =
-      service_.OnIpxe({*mac, req.peer, query.uuid, query.serial, query.arch, query.platform, req.peer_family});
+  IpxeRequest ipxe{*mac, req.peer, query.uuid, query.serial, query.arch, query.platform, req.peer_family};
+  ipxe.peer6 = req.peer6;
+  const IpxeAnswer a = service_.OnIpxe(ipxe);
   switch (a.kind) {
     case IpxeAnswer::Kind::kIgnore: return Script(RenderIgnoreScript());
     case IpxeAnswer::Kind::kDiscover:
@@ -57,7 +61,7 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
 
 HttpResponse BootEndpoints::MachineConfigFile(const HttpRequest& req) {
   const std::string_view token = std::string_view(req.path).substr(kConfigPathPrefix.size());
-  ConfigAnswer a = service_.OnConfigFetch(token, req.peer);
+  ConfigAnswer a = service_.OnConfigFetch(token, PeerOf(req));
   switch (a.kind) {
     case ConfigAnswer::Kind::kServed: return NoStore(HttpResponse::Text(200, std::move(a.yaml), "application/yaml"));
     case ConfigAnswer::Kind::kRefused:

@@ -81,23 +81,17 @@ MHD_Result CollectHeader(void* cls, MHD_ValueKind, const char* key, const char* 
   return MHD_YES;
 }
 
-// The peer's IPv4 address; an IPv4-mapped IPv6 peer (dual-stack socket) is
-// IPv4. A real IPv6 peer gives the unspecified address and `ipv6` true.
-Ipv4Address PeerOf(MHD_Connection* connection, bool* ipv6 = nullptr) {
-  if (ipv6) *ipv6 = false;
+// The peer's address; an IPv4-mapped IPv6 peer (dual-stack socket) is IPv4.
+IpAddress PeerOf(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (info == nullptr || info->client_addr == nullptr) return {};
+  if (info == nullptr || info->client_addr == nullptr) return Ipv4Address{};
   if (info->client_addr->sa_family == AF_INET6) {
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(info->client_addr);
-    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-      std::uint32_t v4 = 0;
-      std::memcpy(&v4, sin6->sin6_addr.s6_addr + 12, 4);
-      return Ipv4Address{ntohl(v4)};
-    }
-    if (ipv6) *ipv6 = true;
-    return {};
+    Ipv6Address a;
+    std::memcpy(a.bytes.data(), sin6->sin6_addr.s6_addr, 16);
+    return a;
   }
-  if (info->client_addr->sa_family != AF_INET) return {};
+  if (info->client_addr->sa_family != AF_INET) return Ipv4Address{};
   const auto* sin = reinterpret_cast<const sockaddr_in*>(info->client_addr);
   return Ipv4Address{ntohl(sin->sin_addr.s_addr)};
 }
@@ -393,9 +387,10 @@ bool HttpServer::ServeHandler(MHD_Connection* connection, const HttpHandler& han
   HttpRequest request;
   request.method = method;
   request.path = path;
-  bool peer_ipv6 = false;
-  request.peer = PeerOf(connection, &peer_ipv6);
-  request.peer_family = peer_ipv6 ? IpFamily::kIpv6 : IpFamily::kIpv4;
+  const IpAddress peer = PeerOf(connection);
+  request.peer = peer.v4().value_or(Ipv4Address{});
+  request.peer6 = peer.v6();
+  request.peer_family = request.peer6 ? IpFamily::kIpv6 : IpFamily::kIpv4;
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectQuery, &request.query);
   MHD_get_connection_values(connection, MHD_HEADER_KIND, &CollectHeader, &request.headers);
 

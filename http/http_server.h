@@ -33,7 +33,7 @@ namespace metalpxe::http {
 // How one static-file request ended (ServeFiles routes only): for the
 // machine's boot timeline, reported once the response is done.
 struct HttpFileReport {
-  Ipv4Address peer;
+  IpAddress peer;  // IPv4 or IPv6
   std::string path;        // the URL path (libmicrohttpd gives it without the query)
   int status = 0;
   std::uint64_t bytes = 0;  // body bytes, when completed

@@ -3,6 +3,7 @@
 // worker threads, several at once: a handler must be thread-safe.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,7 @@ struct HttpRequest {
   std::map<std::string, std::string, CaseInsensitiveLess> headers;  // repeated headers joined by ", "
   Ipv4Address peer;                           // unspecified for an IPv6 peer
   IpFamily peer_family = IpFamily::kIpv4;     // IPv4-mapped peers on a dual-stack socket count as IPv4
+  std::optional<Ipv6Address> peer6;           // the IPv6 peer (peer_family kIpv6)
 
   // The header's value, or "" when absent; name is case-insensitive.
   std::string_view Header(std::string_view name) const;

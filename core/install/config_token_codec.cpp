@@ -4,16 +4,22 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <vector>
+
 namespace metalpxe {
 namespace {
 
-constexpr std::uint8_t kVersion = 1;
-constexpr std::size_t kBodyBytes = 23;
+// Version 1 binds an IPv4 address (4 bytes), version 2 an IPv6 one (16).
+constexpr std::uint8_t kVersion4 = 1;
+constexpr std::uint8_t kVersion6 = 2;
 constexpr std::size_t kTagBytes = 16;
-constexpr std::size_t kTokenBytes = kBodyBytes + kTagBytes;  // 39 bytes -> 52 base64url characters
+constexpr std::size_t BodyBytes(std::size_t address_bytes) { return 1 + 6 + address_bytes + 4 + 8; }
+constexpr std::size_t Chars(std::size_t address_bytes) { return (BodyBytes(address_bytes) + kTagBytes) / 3 * 4; }
+static_assert(Chars(4) == kTokenChars && (BodyBytes(4) + kTagBytes) % 3 == 0);
+static_assert(Chars(16) == kTokenChars6 && (BodyBytes(16) + kTagBytes) % 3 == 0);
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-using Body = std::array<std::uint8_t, kBodyBytes>;
+using Bytes = std::vector<std::uint8_t>;
 using Tag = std::array<std::uint8_t, kTagBytes>;
 
 int Base64UrlValue(char c) {
@@ -25,20 +31,20 @@ int Base64UrlValue(char c) {
   return -1;
 }
 
-// 39 bytes are exactly 13 groups of 3: no partial group, no padding.
-std::string Encode(const std::array<std::uint8_t, kTokenBytes>& raw) {
+// Both lengths are whole groups of 3 bytes: no partial group, no padding.
+std::string Encode(const Bytes& raw) {
   std::string out;
-  out.reserve(kTokenChars);
-  for (std::size_t i = 0; i < raw.size(); i += 3) {
+  out.reserve(raw.size() / 3 * 4);
+  for (std::size_t i = 0; i + 2 < raw.size(); i += 3) {
     const std::uint32_t v = std::uint32_t(raw[i]) << 16 | std::uint32_t(raw[i + 1]) << 8 | raw[i + 2];
     for (int shift = 18; shift >= 0; shift -= 6) out += kAlphabet[(v >> shift) & 0x3F];
   }
   return out;
 }
 
-std::optional<std::array<std::uint8_t, kTokenBytes>> Decode(std::string_view text) {
-  if (text.size() != kTokenChars) return std::nullopt;
-  std::array<std::uint8_t, kTokenBytes> raw{};
+std::optional<Bytes> Decode(std::string_view text) {
+  if (text.size() != kTokenChars && text.size() != kTokenChars6) return std::nullopt;
+  Bytes raw(text.size() / 4 * 3);
   for (std::size_t i = 0, o = 0; i < text.size(); i += 4, o += 3) {
     std::uint32_t v = 0;
     for (std::size_t j = 0; j < 4; ++j) {
@@ -53,21 +59,25 @@ std::optional<std::array<std::uint8_t, kTokenBytes>> Decode(std::string_view tex
   return raw;
 }
 
-Body BodyOf(const TokenClaims& c) {
-  Body b{};
-  b[0] = kVersion;
-  for (std::size_t i = 0; i < 6; ++i) b[1 + i] = c.mac.bytes[i];
-  const std::uint32_t ip = c.bound_ip ? c.bound_ip->value : 0;
-  const auto exp = static_cast<std::uint32_t>(c.expires_unix);
-  for (int i = 0; i < 4; ++i) {
-    b[7 + i] = static_cast<std::uint8_t>(ip >> (24 - 8 * i));
-    b[11 + i] = static_cast<std::uint8_t>(exp >> (24 - 8 * i));
+Bytes BodyOf(const TokenClaims& c) {
+  const bool v6 = c.bound_ip6.has_value();
+  Bytes b;
+  b.reserve(BodyBytes(16));
+  b.push_back(v6 ? kVersion6 : kVersion4);
+  b.insert(b.end(), c.mac.bytes.begin(), c.mac.bytes.end());
+  if (v6) {
+    b.insert(b.end(), c.bound_ip6->bytes.begin(), c.bound_ip6->bytes.end());
+  } else {
+    const std::uint32_t ip = c.bound_ip ? c.bound_ip->value : 0;
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(ip >> (24 - 8 * i)));
   }
-  for (std::size_t i = 0; i < c.nonce.size(); ++i) b[15 + i] = c.nonce[i];
+  const auto exp = static_cast<std::uint32_t>(c.expires_unix);
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(exp >> (24 - 8 * i)));
+  b.insert(b.end(), c.nonce.begin(), c.nonce.end());
   return b;
 }
 
-Tag TagOf(const Body& body, std::span<const std::uint8_t, kTokenKeyBytes> key) {
+Tag TagOf(std::span<const std::uint8_t> body, std::span<const std::uint8_t, kTokenKeyBytes> key) {
   std::uint8_t full[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), body.data(), body.size(), full, &length);
@@ -90,31 +100,38 @@ std::string TokenId(const TokenClaims& claims) {
 }
 
 std::string SignToken(const TokenClaims& claims, std::span<const std::uint8_t, kTokenKeyBytes> key) {
-  const Body body = BodyOf(claims);
-  const Tag tag = TagOf(body, key);
-  std::array<std::uint8_t, kTokenBytes> raw{};
-  std::copy(body.begin(), body.end(), raw.begin());
-  std::copy(tag.begin(), tag.end(), raw.begin() + kBodyBytes);
+  Bytes raw = BodyOf(claims);
+  const Tag tag = TagOf(raw, key);
+  raw.insert(raw.end(), tag.begin(), tag.end());
   return Encode(raw);
 }
 
 std::optional<TokenClaims> VerifyToken(std::string_view token, std::span<const std::uint8_t, kTokenKeyBytes> key) {
   const auto raw = Decode(token);
-  if (!raw || (*raw)[0] != kVersion) return std::nullopt;
-  Body body{};
-  std::copy_n(raw->begin(), kBodyBytes, body.begin());
+  if (!raw) return std::nullopt;
+  const std::size_t address_bytes = token.size() == kTokenChars6 ? 16 : 4;
+  if ((*raw)[0] != (address_bytes == 16 ? kVersion6 : kVersion4)) return std::nullopt;
+  const std::size_t body_bytes = BodyBytes(address_bytes);
+  const std::span<const std::uint8_t> body(raw->data(), body_bytes);
   const Tag expected = TagOf(body, key);
-  if (CRYPTO_memcmp(expected.data(), raw->data() + kBodyBytes, kTagBytes) != 0) return std::nullopt;
+  if (CRYPTO_memcmp(expected.data(), raw->data() + body_bytes, kTagBytes) != 0) return std::nullopt;
   TokenClaims c;
   std::copy_n(body.begin() + 1, 6, c.mac.bytes.begin());
-  std::uint32_t ip = 0, exp = 0;
-  for (int i = 0; i < 4; ++i) {
-    ip = ip << 8 | body[7 + i];
-    exp = exp << 8 | body[11 + i];
+  std::size_t at = 7;
+  if (address_bytes == 16) {
+    Ipv6Address a;
+    std::copy_n(body.begin() + 7, 16, a.bytes.begin());
+    c.bound_ip6 = a;
+  } else {
+    std::uint32_t ip = 0;
+    for (int i = 0; i < 4; ++i) ip = ip << 8 | body[7 + std::size_t(i)];
+    if (ip != 0) c.bound_ip = Ipv4Address{ip};
   }
-  if (ip != 0) c.bound_ip = Ipv4Address{ip};
+  at += address_bytes;
+  std::uint32_t exp = 0;
+  for (int i = 0; i < 4; ++i) exp = exp << 8 | body[at + std::size_t(i)];
   c.expires_unix = exp;
-  std::copy_n(body.begin() + 15, c.nonce.size(), c.nonce.begin());
+  std::copy_n(body.begin() + static_cast<std::ptrdiff_t>(at + 4), c.nonce.size(), c.nonce.begin());
   return c;
 }
 

@@ -10,7 +10,12 @@
 //   bytes 23-38  HMAC-SHA256(key, bytes 0-22), first 128 bits
 //
 // base64url without padding: 52 characters, safe in a URL path and on a
-// kernel command line. A forged or altered token fails the HMAC; the key is
+// kernel command line.
+//
+// Version 2 binds an IPv6 address (an installer asked over IPv6, bound to
+// the machine's DHCPv6 lease): bytes 7-22 hold it, the rest follows shifted
+// by 12 (expiry 23-26, nonce 27-34, HMAC 35-50): 68 characters. A version-1
+// token never names an IPv6 address and a version-2 one never an IPv4 one. A forged or altered token fails the HMAC; the key is
 // 256 random bits kept in stateDir (token_key.h).
 #include <array>
 #include <cstdint>
@@ -24,13 +29,15 @@
 namespace metalpxe {
 
 inline constexpr std::size_t kTokenKeyBytes = 32;
-inline constexpr std::size_t kTokenChars = 52;
+inline constexpr std::size_t kTokenChars = 52;   // version 1 (IPv4 or unbound)
+inline constexpr std::size_t kTokenChars6 = 68;  // version 2 (IPv6)
 
 struct TokenClaims {
   MacAddress mac;
   std::optional<Ipv4Address> bound_ip;
   std::int64_t expires_unix = 0;  // 0 .. 2^32-1
   std::array<std::uint8_t, 8> nonce{};
+  std::optional<Ipv6Address> bound_ip6{};  // version 2; never with bound_ip
 
   bool operator==(const TokenClaims&) const = default;
 };

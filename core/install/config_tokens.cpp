@@ -56,8 +56,12 @@ std::optional<TokenRejection> TokenRejectionOf(const Status& status) {
 }
 
 ConfigTokenIssuer::ConfigTokenIssuer(ConfigTokenOptions options, const TokenKey& key, Store* store,
-                                     LeaseCheck lease_check)
-    : options_(options), key_(key), store_(store), lease_check_(std::move(lease_check)) {}
+                                     LeaseCheck lease_check, Ipv6LeaseOf lease6_of)
+    : options_(options),
+      key_(key),
+      store_(store),
+      lease_check_(std::move(lease_check)),
+      lease6_of_(std::move(lease6_of)) {}
 
 int ConfigTokenIssuer::FetchesLocked(const std::string& id) const {
   auto it = fetches_.find(id);
@@ -66,19 +70,29 @@ int ConfigTokenIssuer::FetchesLocked(const std::string& id) const {
 
 IssuedToken ConfigTokenIssuer::Issue(const MacAddress& mac, std::optional<Ipv4Address> bound_ip,
                                      TokenClock::time_point now) {
+  return IssueBound(mac, bound_ip, std::nullopt, now);
+}
+
+IssuedToken ConfigTokenIssuer::Issue(const MacAddress& mac, const Ipv6Address& bound_ip6, TokenClock::time_point now) {
+  return IssueBound(mac, std::nullopt, bound_ip6, now);
+}
+
+IssuedToken ConfigTokenIssuer::IssueBound(const MacAddress& mac, std::optional<Ipv4Address> bound_ip,
+                                          std::optional<Ipv6Address> bound_ip6, TokenClock::time_point now) {
   const std::int64_t now_unix = UnixSeconds(now);
   std::lock_guard lock(mu_);
   if (now_unix - last_sweep_unix_ >= kSweepEverySeconds) SweepLocked(now_unix);
   if (auto it = outstanding_.find(mac); it != outstanding_.end()) {
     const Outstanding& o = it->second;
     const std::int64_t half_life = (o.expires_unix - o.issued_unix) / 2;
-    if (o.bound_ip == bound_ip && o.expires_unix - now_unix > half_life &&
+    if (o.bound_ip == bound_ip && o.bound_ip6 == bound_ip6 && o.expires_unix - now_unix > half_life &&
         FetchesLocked(o.id) < options_.max_fetches)
       return {o.token, TokenClock::time_point(std::chrono::seconds(o.expires_unix)), false};
   }
   TokenClaims claims;
   claims.mac = mac;
   claims.bound_ip = bound_ip;
+  claims.bound_ip6 = bound_ip6;
   claims.expires_unix = now_unix + options_.ttl.count();
   if (RAND_bytes(claims.nonce.data(), static_cast<int>(claims.nonce.size())) != 1) {
     // Two tokens with one nonce would share a fetch count; serving no
@@ -86,13 +100,13 @@ IssuedToken ConfigTokenIssuer::Issue(const MacAddress& mac, std::optional<Ipv4Ad
     SPDLOG_CRITICAL("OpenSSL RAND_bytes failed; cannot issue config tokens");
     std::abort();
   }
-  Outstanding o{SignToken(claims, key_), bound_ip, now_unix, claims.expires_unix, TokenId(claims)};
+  Outstanding o{SignToken(claims, key_), bound_ip, bound_ip6, now_unix, claims.expires_unix, TokenId(claims)};
   IssuedToken issued{o.token, TokenClock::time_point(std::chrono::seconds(o.expires_unix)), true};
   outstanding_[mac] = std::move(o);
   return issued;
 }
 
-Result<MacAddress> ConfigTokenIssuer::Redeem(std::string_view token, Ipv4Address peer, TokenClock::time_point now) {
+Result<MacAddress> ConfigTokenIssuer::Redeem(std::string_view token, const IpAddress& peer, TokenClock::time_point now) {
   const auto claims = VerifyToken(token, key_);
   if (!claims) return Rejected(TokenRejection::kUnknown);
   const std::int64_t now_unix = UnixSeconds(now);
@@ -102,9 +116,17 @@ Result<MacAddress> ConfigTokenIssuer::Redeem(std::string_view token, Ipv4Address
     std::lock_guard lock(mu_);
     if (FetchesLocked(id) >= options_.max_fetches) return Rejected(TokenRejection::kUsedUp);
   }
-  // The hook asks the DHCP server, with its own lock: never call it under ours.
-  if (claims->bound_ip && *claims->bound_ip != peer && !(lease_check_ && lease_check_(claims->mac, peer)))
-    return Rejected(TokenRejection::kWrongIp);
+  // The hooks ask the DHCP servers, with their own locks: never call them under ours.
+  if (claims->bound_ip) {
+    const auto v4 = peer.v4();  // an IPv4-bound token never opens over IPv6
+    if (!v4 || (*claims->bound_ip != *v4 && !(lease_check_ && lease_check_(claims->mac, *v4))))
+      return Rejected(TokenRejection::kWrongIp);
+  }
+  if (claims->bound_ip6) {
+    const auto v6 = peer.v6();  // nor an IPv6-bound one over IPv4
+    if (!v6 || !Ipv6PeerMayRedeem(*claims->bound_ip6, *v6, lease6_of_ ? lease6_of_(claims->mac) : std::nullopt))
+      return Rejected(TokenRejection::kWrongIp);
+  }
 
   Fetches updated;
   {

@@ -16,7 +16,10 @@
 // One boot is three DHCP clients (firmware, iPXE, the Talos installer): when
 // the fetching address differs from the bound one, the optional
 // `LeaseCheck(mac, peer)` hook may still accept it when that address is
-// leased to the same MAC.
+// leased to the same MAC. Over IPv6 the token is bound to the machine's
+// DHCPv6 lease (a version-2 token, config_token_codec.h) and the
+// `Ipv6LeaseOf(mac)` hook says which IPv6 address the MAC holds now. A token
+// bound to an address of one family never opens from the other.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -27,6 +30,7 @@
 #include <unordered_map>
 
 #include "core/config.h"
+#include "core/ipv6_leases.h"
 #include "core/install/token_key.h"
 #include "core/net_types.h"
 #include "core/result.h"
@@ -65,10 +69,12 @@ class ConfigTokenIssuer {
  public:
   // Does the DHCP server currently lease `peer` to `mac`?
   using LeaseCheck = std::function<bool(const MacAddress& mac, Ipv4Address peer)>;
+  // Which IPv6 address does the DHCPv6 server lease to `mac` now?
+  using Ipv6LeaseOf = std::function<std::optional<Ipv6Address>(const MacAddress& mac)>;
 
   // `store` may be null (memory only); it must outlive the issuer.
   ConfigTokenIssuer(ConfigTokenOptions options, const TokenKey& key, Store* store = nullptr,
-                    LeaseCheck lease_check = {});
+                    LeaseCheck lease_check = {}, Ipv6LeaseOf lease6_of = {});
 
   ConfigTokenIssuer(const ConfigTokenIssuer&) = delete;
   ConfigTokenIssuer& operator=(const ConfigTokenIssuer&) = delete;
@@ -76,10 +82,12 @@ class ConfigTokenIssuer {
   // The machine's outstanding token when it is bound the same way, has more
   // than half its life left and fetches left; otherwise a new one.
   IssuedToken Issue(const MacAddress& mac, std::optional<Ipv4Address> bound_ip, TokenClock::time_point now);
+  // Bound to an IPv6 address (the machine's DHCPv6 lease).
+  IssuedToken Issue(const MacAddress& mac, const Ipv6Address& bound_ip6, TokenClock::time_point now);
 
   // The MAC the token was issued for, counting one fetch; or a status whose
   // code TokenRejectionOf() turns into the reason.
-  Result<MacAddress> Redeem(std::string_view token, Ipv4Address peer, TokenClock::time_point now);
+  Result<MacAddress> Redeem(std::string_view token, const IpAddress& peer, TokenClock::time_point now);
 
   // Takes in the fetch counts of unexpired tokens a previous run persisted.
   Result<std::size_t> LoadFrom(Store& store, TokenClock::time_point now = TokenClock::now());
@@ -91,9 +99,13 @@ class ConfigTokenIssuer {
   std::size_t fetched_tokens() const;
 
  private:
+  IssuedToken IssueBound(const MacAddress& mac, std::optional<Ipv4Address> bound_ip,
+                         std::optional<Ipv6Address> bound_ip6, TokenClock::time_point now);
+
   struct Outstanding {
     std::string token;
     std::optional<Ipv4Address> bound_ip;
+    std::optional<Ipv6Address> bound_ip6;
     std::int64_t issued_unix = 0;
     std::int64_t expires_unix = 0;
     std::string id;
@@ -113,6 +125,7 @@ class ConfigTokenIssuer {
   const TokenKey key_;
   Store* const store_;
   const LeaseCheck lease_check_;
+  const Ipv6LeaseOf lease6_of_;
 
   mutable std::mutex mu_;
   std::unordered_map<MacAddress, Outstanding> outstanding_;  // by MAC: one live token each

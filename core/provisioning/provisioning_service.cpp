@@ -26,6 +26,10 @@ std::string CleanIdentifier(std::string_view in) {
   return out;
 }
 
+std::string PeerText(const IpxeRequest& req) {
+  return req.peer6 ? req.peer6->ToString() : req.peer.ToString();
+}
+
 std::string_view IpxeAnswerName(IpxeAnswer::Kind k) {
   switch (k) {
     case IpxeAnswer::Kind::kInstall: return "install";
@@ -41,6 +45,11 @@ std::string_view IpxeAnswerName(IpxeAnswer::Kind k) {
 // sequences, phases, stages, services and errors that tell the story.
 bool TalosEventForTimeline(const TalosEvent& ev) {
   return ev.type != kTalosTaskEvent && ev.type != kTalosAddressEvent;
+}
+
+std::int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string TalosEventSummary(const TalosEvent& ev) {
@@ -65,7 +74,8 @@ ProvisioningService::ProvisioningService(const ConfigSource& config, Store* stor
               // One boot is three DHCP clients: a token bound to the address
               // the script was served to also opens from the address the
               // installer's own DHCP got for the same MAC.
-              [this](const MacAddress& mac, Ipv4Address peer) { return registry_.AddressOf(mac) == peer; }) {
+              [this](const MacAddress& mac, Ipv4Address peer) { return registry_.AddressOf(mac) == peer; },
+              [this](const MacAddress& mac) { return Ipv6LeaseOf(mac); }) {
   if (power && scheduler) {
     jobs_ = std::make_unique<ReinstallJobs>(config, registry_, tokens_, *power, *scheduler);
     jobs_->SetAwaitApply([this](const MacAddress& mac, const std::string& machine, Ipv4Address address) {
@@ -88,8 +98,18 @@ void ProvisioningService::RecordTimeline(const MacAddress& mac, TimelineSource s
   timeline_.Record(primary, source, text.summary, text.details);
 }
 
-void ProvisioningService::RecordTimelineByAddress(Ipv4Address peer, TimelineSource source, const TimelineText& text) {
-  if (const auto mac = registry_.MacForAddress(peer)) RecordTimeline(*mac, source, text);
+void ProvisioningService::RecordTimelineByAddress(const IpAddress& peer, TimelineSource source,
+                                                  const TimelineText& text) {
+  if (const auto mac = MacForPeer(peer)) RecordTimeline(*mac, source, text);
+}
+
+std::optional<MacAddress> ProvisioningService::MacForPeer(const IpAddress& peer) const {
+  if (const auto v4 = peer.v4()) return registry_.MacForAddress(*v4);
+  return leases6_.MacFor(peer.mapped, NowUnix());
+}
+
+std::optional<Ipv6Address> ProvisioningService::Ipv6LeaseOf(const MacAddress& mac) const {
+  return leases6_.AddressOf(mac, NowUnix());
 }
 
 Status ProvisioningService::Load() {
@@ -158,6 +178,10 @@ LoaderChoice ProvisioningService::LoaderFor(const BootClient& client, const MacA
 
 void ProvisioningService::OnDhcp(const DhcpSighting& seen) {
   const auto config = config_.Current();
+  // Every DHCPv6 binding, known machine or not: an address that moved to
+  // another MAC must no longer name its old holder.
+  if (seen.leased6) leases6_.Bind(seen.mac, *seen.leased6, seen.leased6_until);
+  if (seen.released6) leases6_.Release(seen.mac, *seen.released6);
   // Only boot clients are machines to discover; for everyone else we only
   // keep track of addresses of machines we already know (the installer's
   // own DHCP is not a boot client).
@@ -215,28 +239,28 @@ void ProvisioningService::CheckLoaderStarted(const DhcpSighting& seen) {
   registry_.RecordEvent(seen.mac, "boot", "refused boot: " + *refused);
 }
 
-void ProvisioningService::OnChainScript(Ipv4Address peer) {
-  if (const auto mac = registry_.MacForAddress(peer)) NoteLoaderNextStep(*mac);
+void ProvisioningService::OnChainScript(const IpAddress& peer) {
+  if (const auto mac = MacForPeer(peer)) NoteLoaderNextStep(*mac);
   RecordTimelineByAddress(peer, TimelineSource::kHttp,
                           {"HTTP GET /boot.ipxe: chain script served", "path=/boot.ipxe peer=" + peer.ToString()});
 }
 
-void ProvisioningService::OnTftpFetch(Ipv4Address peer, const TftpFetch& fetch) {
-  NoteLoaderFetch(registry_.MacForAddress(peer), fetch.file, fetch.ok);
+void ProvisioningService::OnTftpFetch(const IpAddress& peer, const TftpFetch& fetch) {
+  NoteLoaderFetch(MacForPeer(peer), fetch.file, fetch.ok);
   RecordTimelineByAddress(peer, TimelineSource::kTftp, TftpTimelineText(fetch));
 }
 
-void ProvisioningService::OnHttpFileFetch(Ipv4Address peer, const HttpFileFetch& fetch) {
-  NoteLoaderFetch(registry_.MacForAddress(peer), fetch.path, fetch.completed && fetch.status < 400);
+void ProvisioningService::OnHttpFileFetch(const IpAddress& peer, const HttpFileFetch& fetch) {
+  NoteLoaderFetch(MacForPeer(peer), fetch.path, fetch.completed && fetch.status < 400);
   RecordTimelineByAddress(peer, TimelineSource::kHttp, HttpFileTimelineText(fetch));
 }
 
-void ProvisioningService::OnKernelLog(Ipv4Address peer, std::string_view msg) {
+void ProvisioningService::OnKernelLog(const IpAddress& peer, std::string_view msg) {
   if (auto milestone = KernelLogMilestone(msg)) {
     RecordTimelineByAddress(peer, TimelineSource::kKmsg, {*milestone, ""});
     // Whether the machine runs with Secure Boot on goes into its record.
     if (milestone->starts_with("Secure Boot: "))
-      if (const auto mac = registry_.MacForAddress(peer)) registry_.RecordEvent(*mac, std::string(kSecureBootEventKind), *milestone);
+      if (const auto mac = MacForPeer(peer)) registry_.RecordEvent(*mac, std::string(kSecureBootEventKind), *milestone);
   }
 }
 
@@ -253,7 +277,7 @@ IpxeAnswer ProvisioningService::OnIpxe(const IpxeRequest& req) {
   if (a.kind == IpxeAnswer::Kind::kBootFromDisk)
     t.summary += " (" + std::string(BootFromDiskName(a.disk_mode)) + ")";
   // a.why is safe to log; the kernel arguments (which carry the token) are never looked at here.
-  t.details = "decision=" + std::string(IpxeAnswerName(a.kind)) + " peer=" + req.peer.ToString();
+  t.details = "decision=" + std::string(IpxeAnswerName(a.kind)) + " peer=" + PeerText(req);
   if (!a.machine_name.empty()) t.details += " machine=" + a.machine_name;
   if (req.grub && a.kind == IpxeAnswer::Kind::kInstall)  // GRUB loads them over TFTP
     t.details += " kernel=" + ProfileTftpPath(a.profile, kKernelFileName) +
@@ -276,8 +300,9 @@ IpxeAnswer ProvisioningService::DecideIpxe(const IpxeRequest& req) {
   const auto config = config_.Current();
   // In full DHCP mode our own DHCP says which address a MAC holds; a request
   // from elsewhere must not move it (or it could claim the machine's token).
-  const bool full_dhcp = config->dhcp.mode == DhcpMode::kFull;
-  registry_.ObserveBoot({req.mac, full_dhcp ? std::nullopt : std::optional<Ipv4Address>(req.peer),
+  // Over IPv6 `peer` is unspecified: no IPv4 address to record.
+  const bool keep_peer = config->dhcp.mode != DhcpMode::kFull && req.family == IpFamily::kIpv4;
+  registry_.ObserveBoot({req.mac, keep_peer ? std::optional<Ipv4Address>(req.peer) : std::nullopt,
                          CleanIdentifier(req.uuid), BootClientName(BootClientFromIpxe(req.buildarch, req.platform)),
                          "", CleanIdentifier(req.serial)});
 
@@ -318,8 +343,21 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   a.role = d.role;
   // In full DHCP mode the installer goes only to the address leased to that
   // MAC, and the token is bound to it. In proxy mode another server owns
-  // addresses, so the token is bound to the MAC only.
+  // addresses, so the token is bound to the MAC only. Over IPv6 the same
+  // holds for the MAC's DHCPv6 lease, when our DHCPv6 gave it one.
   std::optional<Ipv4Address> bound;
+  std::optional<Ipv6Address> bound6;
+  if (req.family == IpFamily::kIpv6 && req.peer6) {
+    const auto binding = DecideIpv6TokenBinding(Ipv6LeaseOf(req.mac), *req.peer6);
+    if (binding.kind == Ipv6TokenBinding::Kind::kRefused) {
+      ++counters_.configs_refused;
+      a.kind = IpxeAnswer::Kind::kRefused;
+      a.why = binding.why;
+      registry_.RecordEvent(req.mac, "boot", a.why);
+      return a;
+    }
+    bound6 = binding.bound;
+  }
   if (config.dhcp.mode == DhcpMode::kFull && req.family == IpFamily::kIpv4) {
     const auto leased = registry_.AddressOf(req.mac);
     if (!leased || *leased != req.peer) {
@@ -345,7 +383,7 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
     a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine, "", wipe, req.family);
     registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
                     "installer served (profile " + d.profile->name + ", role " + std::string(RoleName(d.role)) +
-                        ", config by apply to " + req.peer.ToString() + ")");
+                        ", config by apply to " + PeerText(req) + ")");
     {
       std::lock_guard lock(apply_mu_);
       SetApplyTargetLocked(ConfigApplyTarget{req.mac, d.machine_name, req.peer});
@@ -360,7 +398,8 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
     std::lock_guard lock(apply_mu_);
     ClearApplyTargetLocked(req.mac);
   }
-  const IssuedToken token = tokens_.Issue(req.mac, bound, TokenClock::now());
+  const IssuedToken token =
+      bound6 ? tokens_.Issue(req.mac, *bound6, TokenClock::now()) : tokens_.Issue(req.mac, bound, TokenClock::now());
   a.kernel_args = TalosKernelArgs(config.server, *d.profile, d.machine,
                                   ConfigUrl(config.server, token.token, req.family), wipe, req.family);
   registry_.Apply(req.mac, LifecycleEvent::kInstallerServed,
@@ -368,14 +407,16 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   if (token.fresh) {
     ++counters_.tokens_issued;
     registry_.RecordEvent(req.mac, "config-token",
-                          "config token issued" + (bound ? " for " + bound->ToString() : std::string()));
+                          "config token issued" + (bound    ? " for " + bound->ToString()
+                                                   : bound6 ? " for " + bound6->ToString()
+                                                            : std::string()));
   }
   ++counters_.install_scripts;
   if (jobs_) jobs_->InstallerServed(req.mac);
   return a;
 }
 
-ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, Ipv4Address peer) {
+ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, const IpAddress& peer) {
   ConfigAnswer a;
   auto mac = tokens_.Redeem(token, peer, TokenClock::now());
   if (!mac.ok()) {
@@ -463,9 +504,10 @@ void ProvisioningService::OnConfigRejected(const MacAddress& mac, const std::str
 }
 
 void ProvisioningService::OnTalosEvent(const TalosEvent& ev) {
-  const auto mac = registry_.MacForAddress(ev.peer);
+  const IpAddress from = ev.peer6 ? IpAddress(*ev.peer6) : IpAddress(ev.peer);
+  const auto mac = MacForPeer(from);
   if (!mac) {
-    spdlog::debug("talos event {} from {}: no machine has that address", ev.type, ev.peer.ToString());
+    spdlog::debug("talos event {} from {}: no machine has that address", ev.type, from.ToString());
     return;
   }
   const std::string summary = TalosEventSummary(ev);
@@ -491,8 +533,8 @@ void ProvisioningService::OnTalosEvent(const TalosEvent& ev) {
   }
 }
 
-std::string ProvisioningService::LogKeyFor(Ipv4Address peer) const {
-  const auto mac = registry_.MacForAddress(peer);
+std::string ProvisioningService::LogKeyFor(const IpAddress& peer) const {
+  const auto mac = MacForPeer(peer);
   if (!mac) return "";
   const auto rec = registry_.Get(*mac);
   return rec && !rec->name.empty() ? rec->name : mac->ToString();

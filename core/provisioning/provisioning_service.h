@@ -26,6 +26,7 @@
 #include "core/boot_client.h"
 #include "core/config_source.h"
 #include "core/install/config_tokens.h"
+#include "core/ipv6_leases.h"
 #include "core/machine_registry.h"
 #include "core/provisioning/boot_decision.h"
 #include "core/provisioning/boot_files.h"
@@ -54,6 +55,11 @@ struct DhcpSighting {
   std::string boot_file{};
   std::string boot_why{};
   bool proxy = false;
+  // DHCPv6 (leases in memory, core/ipv6_leases.h): the address the exchange
+  // bound or renewed until `leased6_until` (unix seconds), or gave up.
+  std::optional<Ipv6Address> leased6{};
+  std::int64_t leased6_until = 0;
+  std::optional<Ipv6Address> released6{};
 };
 
 // GET /ipxe?mac=…&uuid=…&serial=…&arch=…&platform=…
@@ -65,10 +71,12 @@ struct IpxeRequest {
   std::string buildarch;  // iPXE's ${buildarch}
   std::string platform;   // iPXE's ${platform}
   // The request came over IPv6: the script's URLs and kernel args name
-  // server.address6. `peer` is then unspecified, and the config token is
-  // bound to the MAC only (the v6 lease lives in the DHCPv6 responder).
+  // server.address6. `peer` is then unspecified and `peer6` says where it
+  // came from; the config token is bound to the MAC's DHCPv6 lease when it
+  // has one (core/ipv6_leases.h), else to the MAC only.
   IpFamily family = IpFamily::kIpv4;
   bool grub = false;      // asked by GRUB (the Secure Boot chain) over TFTP, not by iPXE
+  std::optional<Ipv6Address> peer6{};
 };
 
 struct IpxeAnswer {
@@ -149,7 +157,7 @@ class ProvisioningService {
   // grub.cfg-01-<mac> over TFTP from `peer`: the same decision, token and
   // checks as /ipxe, recorded as a TFTP step.
   IpxeAnswer OnGrubConfig(const MacAddress& mac, Ipv4Address peer);
-  ConfigAnswer OnConfigFetch(std::string_view token, Ipv4Address peer);
+  ConfigAnswer OnConfigFetch(std::string_view token, const IpAddress& peer);
 
   // --- configDelivery apply (the daemon's cluster driver calls the nodes) ---
   // Machines waiting for their config: installer served without
@@ -166,17 +174,22 @@ class ProvisioningService {
   // maintenance mode at `address`: a target until its config is applied.
   void AwaitConfigApply(const MacAddress& mac, const std::string& machine, Ipv4Address address);
   // GET /boot.ipxe (the chain script; no MAC yet, so known by address).
-  void OnChainScript(Ipv4Address peer);
+  // Peers of either family: an IPv6 one is known by its DHCPv6 lease.
+  void OnChainScript(const IpAddress& peer);
   // Boot files fetched by TFTP or HTTP (iPXE, kernel, initramfs): timeline only.
-  void OnTftpFetch(Ipv4Address peer, const TftpFetch& fetch);
-  void OnHttpFileFetch(Ipv4Address peer, const HttpFileFetch& fetch);
+  void OnTftpFetch(const IpAddress& peer, const TftpFetch& fetch);
+  void OnHttpFileFetch(const IpAddress& peer, const HttpFileFetch& fetch);
 
   // --- Talos --------------------------------------------------------------
   void OnTalosEvent(const TalosEvent& event);
   // One kernel-log line from this address; milestones go to the timeline.
-  void OnKernelLog(Ipv4Address peer, std::string_view msg);
+  void OnKernelLog(const IpAddress& peer, std::string_view msg);
   // The name kernel logs from this address are kept under ("" = unknown).
-  std::string LogKeyFor(Ipv4Address peer) const;
+  std::string LogKeyFor(const IpAddress& peer) const;
+  // The machine at this address: its IPv4 lease or record, or its DHCPv6 lease.
+  std::optional<MacAddress> MacForPeer(const IpAddress& peer) const;
+  // The IPv6 address the MAC holds from our DHCPv6 now, if any.
+  std::optional<Ipv6Address> Ipv6LeaseOf(const MacAddress& mac) const;
 
   // --- Operations (management API) ------------------------------------------
   Status RequestReinstall(const MacAddress& mac, bool wipe);
@@ -200,7 +213,7 @@ class ProvisioningService {
   // A timeline entry for a machine the registry keeps (inventory or
   // recorded); nothing for MACs it does not (ignored, or past its bound).
   void RecordTimeline(const MacAddress& mac, TimelineSource source, const TimelineText& text);
-  void RecordTimelineByAddress(Ipv4Address peer, TimelineSource source, const TimelineText& text);
+  void RecordTimelineByAddress(const IpAddress& peer, TimelineSource source, const TimelineText& text);
   // configDelivery apply's targets, kept in the store too (a restart in
   // between still applies the config). The *Locked ones need apply_mu_.
   Status LoadApplyTargets();
@@ -217,6 +230,7 @@ class ProvisioningService {
   ProvisioningOptions options_;
   MachineTimeline timeline_;  // before the registry: its hook writes here
   MachineRegistry registry_;
+  Ipv6Leases leases6_;  // before the tokens: their hook reads here
   ConfigTokenIssuer tokens_;
   std::unique_ptr<ReinstallJobs> jobs_;
   ProvisioningCounters counters_;

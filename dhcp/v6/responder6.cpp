@@ -177,7 +177,12 @@ Decision6 Dhcp6Responder::Handle(const Inbound6& in, std::int64_t now) {
         ia.addresses.push_back({*a, 0, 0, {}});
         lifetimes(ia);
         obs.address = *a;
-        if (commit) Bind(key, *a, req, ia_req.iaid, now + (subnet ? subnet->lease_time.count() : 3600));
+        if (commit) {
+          const std::int64_t until = now + (subnet ? subnet->lease_time.count() : 3600);
+          Bind(key, *a, req, ia_req.iaid, until);
+          obs.bound = true;
+          obs.valid_until = until;
+        }
       } else {
         ia.status = StatusCode::kNoAddrsAvail;
         ia.status_message = subnet ? "no address available" : "no subnet served on this link";
@@ -224,6 +229,8 @@ Decision6 Dhcp6Responder::Handle(const Inbound6& in, std::int64_t now) {
             Bind(key, held.address, req, ia_req.iaid, now + subnet->lease_time.count());
             ia.addresses.push_back({held.address, 0, 0, {}});
             obs.address = held.address;
+            obs.bound = true;
+            obs.valid_until = now + subnet->lease_time.count();
           } else {
             ia.addresses.push_back({held.address, 0, 0, {}});  // lifetimes 0: stop using it (§18.3.4)
           }
@@ -268,6 +275,7 @@ Decision6 Dhcp6Responder::Handle(const Inbound6& in, std::int64_t now) {
           // Only the binding's own client may give it up.
           auto it = bindings_.find(key);
           if (it == bindings_.end() || it->second.address != a.address || it->second.declined) continue;
+          obs.released = a.address;
           if (decline) {
             // Quarantined under a key of its own (no client owns it).
             by_address_.erase(a.address);

@@ -45,6 +45,9 @@ struct Observation6 {
   MsgType received = MsgType::kSolicit;
   std::optional<MsgType> replied;
   std::optional<Ipv6Address> address;  // offered or bound
+  bool bound = false;                  // `address` is now bound to this client (Reply to Request/Renew/Rebind)
+  std::int64_t valid_until = 0;        // bound: until then (unix seconds)
+  std::optional<Ipv6Address> released;  // the client gave this binding up (Release/Decline)
   std::string boot_file;
   std::string why;  // for logs and the machine's history
 };

@@ -1,5 +1,7 @@
 #include "dhcp/v6/server6.h"
 
+#include <atomic>
+
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -70,7 +72,13 @@ struct Dhcp6Server::Impl {
   udp::endpoint from;
   unsigned ifindex = 0;
   bool stopped = false;
-  Stats* stats = nullptr;
+  // Written on the io_context's thread, read by /metrics from HTTP workers.
+  std::array<std::atomic<std::uint64_t>, Stats::kTypes> received_by_type{}, sent_by_type{};
+  std::atomic<std::uint64_t> received{0}, malformed{0}, not_link_local{0}, unanswered{0}, send_failed{0}, replied{0},
+      bindings{0};
+
+  static std::size_t TypeIndex(std::uint8_t type) { return type < Stats::kTypes ? type : 0; }
+  static void Bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
   void Receive() {
     socket.async_receive_from(boost::asio::buffer(buffer), from, [this](boost::system::error_code ec, std::size_t n) {
@@ -81,14 +89,17 @@ struct Dhcp6Server::Impl {
   }
 
   void OnPacket(std::size_t n) {
-    ++stats->received;
-    if (!from.address().is_v6()) return;
-    const auto src = from.address().to_v6();
+    Bump(received);
+    if (n > 0) Bump(received_by_type[TypeIndex(buffer[0])]);
+    const auto src = from.address().is_v6() ? from.address().to_v6() : boost::asio::ip::address_v6();
     // Only on-link clients: replies go to their link-local address.
-    if (!src.is_link_local() || (ifindex != 0 && src.scope_id() != ifindex)) return;
+    if (!from.address().is_v6() || !src.is_link_local() || (ifindex != 0 && src.scope_id() != ifindex)) {
+      Bump(not_link_local);
+      return;
+    }
     auto msg = ParseMessage6(std::as_bytes(std::span(buffer.data(), n)));
     if (!msg.ok()) {
-      ++stats->malformed;
+      Bump(malformed);
       spdlog::debug("dhcp6: from {}: {}", src.to_string(), msg.status().message());
       return;
     }
@@ -102,15 +113,18 @@ struct Dhcp6Server::Impl {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     Decision6 d = responder->Handle(in, now);
+    bindings.store(responder->bindings().size(), std::memory_order_relaxed);
+    if (!d.reply) Bump(unanswered);
     if (d.reply) {
       auto out = SerializeMessage6(*d.reply);
-      if (out.ok()) {
-        boost::system::error_code ec;
-        socket.send_to(boost::asio::buffer(*out), udp::endpoint(src, from.port()), 0, ec);
-        if (ec)
-          spdlog::warn("dhcp6: reply to {}: {}", src.to_string(), ec.message());
-        else
-          ++stats->replied;
+      boost::system::error_code ec;
+      if (out.ok()) socket.send_to(boost::asio::buffer(*out), udp::endpoint(src, from.port()), 0, ec);
+      if (!out.ok() || ec) {
+        Bump(send_failed);
+        spdlog::warn("dhcp6: reply to {}: {}", src.to_string(), out.ok() ? ec.message() : out.status().message());
+      } else {
+        Bump(replied);
+        Bump(sent_by_type[TypeIndex(static_cast<std::uint8_t>(d.reply->type))]);
       }
     }
     spdlog::debug("dhcp6: {} from {} ({}){}{}", MsgTypeName(d.observation.received), src.to_string(),
@@ -123,9 +137,7 @@ struct Dhcp6Server::Impl {
 
 Dhcp6Server::Dhcp6Server(boost::asio::io_context& io, const ConfigSource& config, dhcp::BootPolicy policy,
                          Dhcp6Observer observer, Dhcp6ServerOptions options)
-    : impl_(std::make_unique<Impl>(io, config, std::move(policy), std::move(observer), options)) {
-  impl_->stats = &stats_;
-}
+    : impl_(std::make_unique<Impl>(io, config, std::move(policy), std::move(observer), options)) {}
 
 Dhcp6Server::~Dhcp6Server() { Stop(); }
 
@@ -168,7 +180,24 @@ void Dhcp6Server::Stop() {
   impl_->socket.close(ec);
 }
 
-std::size_t Dhcp6Server::bindings() const { return impl_->responder ? impl_->responder->bindings().size() : 0; }
+std::size_t Dhcp6Server::bindings() const { return impl_->bindings.load(std::memory_order_relaxed); }
+
+Dhcp6Server::Stats Dhcp6Server::stats() const {
+  Stats s;
+  const auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  for (std::size_t i = 0; i < Stats::kTypes; ++i) {
+    s.received_by_type[i] = get(impl_->received_by_type[i]);
+    s.sent_by_type[i] = get(impl_->sent_by_type[i]);
+  }
+  s.received = get(impl_->received);
+  s.malformed = get(impl_->malformed);
+  s.not_link_local = get(impl_->not_link_local);
+  s.unanswered = get(impl_->unanswered);
+  s.send_failed = get(impl_->send_failed);
+  s.replied = get(impl_->replied);
+  s.bindings = get(impl_->bindings);
+  return s;
+}
 
 std::vector<std::uint8_t> Dhcp6Server::server_duid() const {
   return impl_->responder ? impl_->responder->server_duid() : std::vector<std::uint8_t>{};

@@ -3,6 +3,7 @@
 // server.interface), around Dhcp6Responder. Replies go to the client's
 // link-local source, port 546, out of the interface the request came in on.
 // Runs on the given io_context; Start/Stop from its thread.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,19 +35,28 @@ class Dhcp6Server {
   Status Start();
   void Stop();
 
+  // For /metrics, as the DHCPv4 server's: messages by RFC 8415 type number
+  // (1 SOLICIT .. 13 RELAY-REPL; 0 counts unknown types), drops by reason.
   struct Stats {
+    static constexpr std::size_t kTypes = 14;
+    std::array<std::uint64_t, kTypes> received_by_type{};
+    std::array<std::uint64_t, kTypes> sent_by_type{};
     std::uint64_t received = 0;
-    std::uint64_t malformed = 0;
+    std::uint64_t malformed = 0;         // dropped: did not parse
+    std::uint64_t not_link_local = 0;    // dropped: not from an on-link client's link-local address
+    std::uint64_t unanswered = 0;        // dropped: parsed, nothing to answer (another server's, mode, relay)
+    std::uint64_t send_failed = 0;       // dropped: the reply could not be sent
     std::uint64_t replied = 0;
+    std::uint64_t bindings = 0;          // live and quarantined
   };
-  Stats stats() const { return stats_; }
+  // Any thread (the counters are atomics; `bindings` as of the last packet).
+  Stats stats() const;
   std::size_t bindings() const;
   std::vector<std::uint8_t> server_duid() const;  // after Start
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  Stats stats_;
 };
 
 }  // namespace metalpxe::dhcp6

@@ -17,7 +17,7 @@ namespace metalpxe::tftp {
 // How one request ended, for the machine's boot timeline (core/timeline.h):
 // a finished or failed transfer, or a request refused before one started.
 struct TftpTransferReport {
-  Ipv4Address peer;                     // unspecified for an IPv6 peer
+  IpAddress peer;                       // IPv4 or IPv6
   std::string file;                     // as requested (printable bytes only)
   std::uint64_t size = 0;               // the file's size (0 when refused)
   std::chrono::milliseconds duration{0};

@@ -1,5 +1,7 @@
 #include "pxe/tftp/tftp_server.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -31,7 +33,16 @@ std::string Describe(const boost::asio::ip::udp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-// The timeline keys TFTP fetches by IPv4 address; an IPv6 peer has none.
+// The peer for the timeline: IPv4, or IPv6 (the machine is known by its DHCPv6 lease).
+IpAddress TftpPeer(const boost::asio::ip::udp::endpoint& ep) {
+  if (ep.address().is_v4()) return Ipv4Address{ep.address().to_v4().to_uint()};
+  Ipv6Address a;
+  const auto bytes = ep.address().to_v6().to_bytes();
+  std::copy(bytes.begin(), bytes.end(), a.bytes.begin());
+  return a;
+}
+
+// The virtual-files hook is asked by IPv4 address; an IPv6 peer has none.
 Ipv4Address TftpPeerV4(const boost::asio::ip::udp::endpoint& ep) {
   return ep.address().is_v4() ? Ipv4Address{ep.address().to_v4().to_uint()} : Ipv4Address{};
 }
@@ -241,7 +252,7 @@ void TftpServer::HandleRequest(Request request) {
           });
         }
         if (!options_.observer) return;
-        report.peer = TftpPeerV4(peer);
+        report.peer = TftpPeer(peer);
         report.ok = o.ok;
         report.error = o.error;
         report.retransmits = o.retransmits;
@@ -302,7 +313,7 @@ void TftpServer::Refuse(const Request& request, TftpError code, std::string_view
   counters_.requests_refused.fetch_add(1, std::memory_order_relaxed);
   if (options_.observer && !file.empty()) {
     TftpTransferReport report;
-    report.peer = TftpPeerV4(request.peer);
+    report.peer = TftpPeer(request.peer);
     report.file = Printable(file);
     report.error = std::string(message);
     options_.observer(report);

@@ -103,5 +103,40 @@ TEST_F(SinkFlood, SilentConnectionsAreClosedAndTheirSlotsComeBack) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+// With server.address6 the sink listens dual-stack on "::": a real gRPC
+// client publishes over IPv6 to [fd00:66::1] (the event names the sender's
+// IPv6 address) and over IPv4 to the same listener (an IPv4-mapped peer is
+// the IPv4 machine), from a host namespace on a veth link.
+TEST(SinkIpv6, OneDualStackListenerTakesEventsOverIpv6AndIpv4) {
+  metalpxe::testing::VethPair net("es6", "10.78.0.1/24", "10.78.0.2/24");
+  net.server.Ip({"addr", "add", "fd00:66::1/64", "dev", "veth-s", "nodad"});
+  net.client.Ip({"addr", "add", "fd00:66::2/64", "dev", "veth-c", "nodad"});
+  std::mutex mu;
+  std::vector<TalosEvent> events;
+  EventSinkServer sink("::", kPort, [&](const TalosEvent& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  });
+  {
+    ScopedNetNsEnter enter(net.server.name());
+    const Status s = sink.Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  const std::string tool = metalpxe::testing::BinaryDir() + "/tests/daemon/metalpxe-talos-event-publish";
+  const auto v6 = RunCommand({tool, "[fd00:66::1]:" + std::to_string(kPort), "install-done"}, 30s, net.client.name());
+  ASSERT_EQ(v6.exit_code, 0) << v6.output;
+  const auto v4 = RunCommand({tool, "10.78.0.1:" + std::to_string(kPort), "install-start"}, 30s, net.client.name());
+  ASSERT_EQ(v4.exit_code, 0) << v4.output;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].peer6, *Ipv6Address::Parse("fd00:66::2"));
+  EXPECT_TRUE(events[0].peer.IsUnspecified());
+  EXPECT_EQ(events[0].type, "machine.SequenceEvent");
+  EXPECT_EQ(events[0].action, "STOP");
+  EXPECT_FALSE(events[1].peer6);
+  EXPECT_EQ(events[1].peer, *Ipv4Address::Parse("10.78.0.2"));
+  EXPECT_EQ(sink.counters().connections, 2u);
+}
+
 }  // namespace
 }  // namespace metalpxe

@@ -308,6 +308,19 @@ TEST(ApiGrpcPeer, ParsesIpv4AndMappedIpv6) {
   EXPECT_FALSE(ParseGrpcPeerIpv4("ipv6:[]:1"));
 }
 
+// A sink on "::" (server.address6): IPv6 peers are machines too.
+TEST(ApiGrpcPeer, ParsesIpv6PeersAndKeepsMappedOnesIpv4) {
+  EXPECT_EQ(ParseGrpcPeer("ipv6:[fd00:66::150]:51234"), IpAddress(*Ipv6Address::Parse("fd00:66::150")));
+  EXPECT_EQ(ParseGrpcPeer("ipv6:%5Bfd00:66::150%5D:51234"), IpAddress(*Ipv6Address::Parse("fd00:66::150")));
+  EXPECT_EQ(ParseGrpcPeer("ipv6:[fe80::1%25eth0]:51234"), IpAddress(*Ipv6Address::Parse("fe80::1")));
+  EXPECT_EQ(ParseGrpcPeer("ipv6:[::ffff:10.66.0.7]:1")->v4(), Ipv4Address::FromOctets(10, 66, 0, 7));
+  EXPECT_EQ(ParseGrpcPeer("ipv4:10.66.0.7:1")->v4(), Ipv4Address::FromOctets(10, 66, 0, 7));
+  EXPECT_FALSE(ParseGrpcPeer("ipv6:[fd00:66::150]"));
+  EXPECT_FALSE(ParseGrpcPeer("ipv6:[fd00:66::zz]:1"));
+  EXPECT_FALSE(ParseGrpcPeer("ipv6:fd00:66::150:1"));
+  EXPECT_FALSE(ParseGrpcPeer("unix:/tmp/sock"));
+}
+
 TEST(ApiTypeUrl, TakesNameAfterLastSlash) {
   EXPECT_EQ(TypeNameFromTypeUrl("type.googleapis.com/machine.PhaseEvent"), "machine.PhaseEvent");
   EXPECT_EQ(TypeNameFromTypeUrl("machine.PhaseEvent"), "machine.PhaseEvent");

@@ -105,7 +105,7 @@ class KmsgFlood : public ::testing::Test {
     opts.store.log_dir = dir_ / "logs";
     const auto node_b = *Ipv4Address::Parse(FloodLab::HostAddress(2));
     receiver_ = std::make_unique<KmsgLogReceiver>(
-        io_, opts, [node_b](Ipv4Address ip) { return ip == node_b ? std::string("node-b") : std::string(); });
+        io_, opts, [node_b](const IpAddress& ip) { return ip == IpAddress(node_b) ? std::string("node-b") : std::string(); });
     {
       ScopedNetNsEnter enter(lab_.server().name());
       ASSERT_TRUE(receiver_->Start().ok());

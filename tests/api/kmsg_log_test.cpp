@@ -1,8 +1,10 @@
 // Kernel log receiver: the line parser, the framer, the store (ring, bounded
 // files, followers) and the TCP receiver fed by a real socket client sending
 // Talos's JSON lines (format from siderolabs/talos sender_jsonlines.go).
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +15,7 @@
 #include "api/kmsg_line.h"
 #include "api/kmsg_log_receiver.h"
 #include "api/kmsg_log_store.h"
+#include "tests/support/netns.h"
 #include "tests/support/subprocess.h"
 
 namespace metalpxe {
@@ -194,7 +197,7 @@ class ApiKmsgReceiver : public ::testing::Test {
     opts.store.log_dir = dir_.path() / "logs";
     opts.store.ring_lines = 100;
     opts.store.file_max_bytes = 8192;
-    receiver_ = std::make_unique<KmsgLogReceiver>(io_, opts, [](Ipv4Address ip) {
+    receiver_ = std::make_unique<KmsgLogReceiver>(io_, opts, [](const IpAddress& ip) {
       return ip == Ipv4Address::FromOctets(127, 0, 0, 1) ? std::string("node-a") : std::string();
     });
     ASSERT_TRUE(receiver_->Start().ok());
@@ -309,6 +312,77 @@ TEST_F(ApiKmsgReceiver, BusyboxNcAsPeer) {
   auto tail = receiver_->Tail("node-a", 5);
   ASSERT_EQ(tail.size(), 5u);
   EXPECT_EQ(tail.back().msg, "nc line 19");
+}
+
+// With server.address6 the receiver listens dual-stack on "::": IPv6
+// senders are keyed by their full address (two machines of one /64 each
+// keep their own share), and an IPv4 sender (IPv4-mapped) is its IPv4
+// address. In a namespace of its own, addresses on its loopback.
+TEST(ApiKmsgReceiverIpv6, DualStackListenerKeysIpv6SendersByFullAddress) {
+  metalpxe::testing::NetNs ns("km6");
+  for (const char* a : {"fd00:66::1/64", "fd00:66::2/128", "fd00:66::3/128"})
+    ns.Ip({"addr", "add", a, "dev", "lo", "nodad"});
+  TempDir dir;
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  KmsgLogReceiverOptions opts;
+  opts.listen_address = "::";
+  opts.port = 0;
+  opts.per_client_connections = 2;
+  opts.store.log_dir = dir.path() / "logs";
+  std::vector<std::string> observed;
+  std::mutex mu;
+  opts.line_observer = [&](const IpAddress& peer, const KmsgLine&) {
+    std::lock_guard lock(mu);
+    observed.push_back(peer.ToString());
+  };
+  KmsgLogReceiver receiver(io, opts, [](const IpAddress& ip) {
+    if (ip == IpAddress(*Ipv6Address::Parse("fd00:66::2"))) return std::string("node-v6");
+    if (ip == IpAddress(Ipv4Address::FromOctets(127, 0, 0, 1))) return std::string("node-v4");
+    return std::string();
+  });
+  asio::io_context client_io;
+  std::vector<asio::ip::tcp::socket> sockets;
+  auto connect = [&](const char* from, const char* to) {
+    asio::ip::tcp::socket s(client_io);
+    const auto dest = asio::ip::make_address(to);
+    s.open(dest.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4());
+    s.bind({asio::ip::make_address(from), 0});
+    s.connect({dest, receiver.port()});
+    sockets.push_back(std::move(s));
+    return sockets.size() - 1;
+  };
+  {
+    metalpxe::testing::ScopedNetNsEnter enter(ns.name());  // every socket below lives in the namespace
+    ASSERT_TRUE(receiver.Start().ok());
+    std::thread loop([&] { io.run(); });
+    const auto first = connect("fd00:66::2", "fd00:66::1");
+    connect("fd00:66::2", "fd00:66::1");
+    for (int i = 0; i < 2; ++i) connect("fd00:66::3", "fd00:66::1");
+    ASSERT_TRUE(WaitFor([&] { return receiver.counters().connections == 4; }, std::chrono::seconds(10)));
+    EXPECT_EQ(receiver.counters().evicted_connections, 0u) << "one /64, a share per address";
+    const auto third = connect("fd00:66::2", "fd00:66::1");  // over its share: its stalest goes
+    ASSERT_TRUE(WaitFor([&] { return receiver.counters().evicted_connections == 1; }, std::chrono::seconds(10)));
+    asio::write(sockets[third], asio::buffer(TalosLine(1, "over ipv6") + "\n"));
+    const auto v4 = connect("127.0.0.1", "127.0.0.1");  // mapped on the dual-stack socket
+    asio::write(sockets[v4], asio::buffer(TalosLine(2, "over ipv4") + "\n"));
+    ASSERT_TRUE(WaitFor([&] { return receiver.counters().lines == 2; }, std::chrono::seconds(10)));
+    boost::system::error_code ec;
+    char byte;
+    sockets[first].read_some(asio::buffer(&byte, 1), ec);  // the evicted one was closed by the receiver
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+    EXPECT_EQ(receiver.Tail("node-v6", 5).size(), 1u);
+    EXPECT_EQ(receiver.Tail("node-v4", 5).size(), 1u);
+    {
+      std::lock_guard lock(mu);
+      std::sort(observed.begin(), observed.end());
+      EXPECT_EQ(observed, (std::vector<std::string>{"127.0.0.1", "fd00:66::2"}));
+    }
+    receiver.Stop();
+    work.reset();
+    ASSERT_TRUE(WaitFor([&] { return io.stopped(); }, std::chrono::seconds(10)));
+    loop.join();
+  }
 }
 
 }  // namespace

@@ -30,5 +30,31 @@ TEST(ConnectionLimiter, OneClientGetsOnlyItsShareAndOthersKeepTheRest) {
   EXPECT_EQ(limiter.clients(), 0u);
 }
 
+// IPv6 peers are keyed by their full address: machines of one management
+// /64 each get their own share; the IPv4-mapped form of an IPv4 peer (a
+// dual-stack socket's view) is that IPv4 peer.
+TEST(ConnectionLimiter, Ipv6PeersAreKeyedByFullAddressAndMappedIsIpv4) {
+  ConnectionLimiter limiter({/*total=*/10, /*per_client=*/2});
+  const IpAddress m1 = *Ipv6Address::Parse("fd00:66::100"), m2 = *Ipv6Address::Parse("fd00:66::101");
+  EXPECT_EQ(limiter.Admit(m1), Verdict::kAdmit);
+  EXPECT_EQ(limiter.Admit(m1), Verdict::kAdmit);
+  EXPECT_EQ(limiter.Admit(m1), Verdict::kClientFull);
+  EXPECT_EQ(limiter.Admit(m2), Verdict::kAdmit);  // same /64, its own share
+  EXPECT_EQ(limiter.Of(m2), 1u);
+
+  const auto v4 = Ipv4Address::FromOctets(10, 66, 0, 5);
+  const IpAddress mapped = *Ipv6Address::Parse("::ffff:10.66.0.5");
+  EXPECT_EQ(mapped.v4(), v4);
+  EXPECT_FALSE(mapped.v6());
+  EXPECT_EQ(mapped.ToString(), "10.66.0.5");
+  EXPECT_EQ(limiter.Admit(v4), Verdict::kAdmit);
+  EXPECT_EQ(limiter.Admit(mapped), Verdict::kAdmit);
+  EXPECT_EQ(limiter.Admit(v4), Verdict::kClientFull);
+  EXPECT_EQ(limiter.Of(mapped), 2u);
+  EXPECT_EQ(m1.ToString(), "fd00:66::100");
+  EXPECT_FALSE(m1.v4());
+  EXPECT_EQ(limiter.clients(), 3u);
+}
+
 }  // namespace
 }  // namespace metalpxe

@@ -66,6 +66,15 @@ std::string RenderEveryFamily() {
   in.boot = &boot;
   in.events = EventSinkCounters{};
   in.kmsg = KmsgReceiverCounters{};
+  dhcp6::Dhcp6Server::Stats d6;
+  d6.received_by_type[1] = 5;  // SOLICIT
+  d6.sent_by_type[2] = 4;      // ADVERTISE
+  d6.received_by_type[3] = 3;  // REQUEST
+  d6.sent_by_type[7] = 3;      // REPLY
+  d6.not_link_local = 2;
+  d6.unanswered = 1;
+  d6.bindings = 3;
+  in.dhcp6 = d6;
   in.power_actions = std::make_pair(std::uint64_t{2}, std::uint64_t{1});
   // Several appliances on etcd: leading one subnet, standing by for another.
   DhcpLeadership l = StandbyLeadership({*Ipv4Cidr::Parse("10.66.0.0/24"), *Ipv4Cidr::Parse("10.67.0.0/24")});
@@ -95,6 +104,15 @@ TEST(MetricsExposition, EveryFamilyPassesPromtool) {
   EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp_subnet_leader{subnet=\"10.66.0.0/24\"}"), 1);
   EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp_subnet_leader{subnet=\"10.67.0.0/24\"}"), 0);
   EXPECT_EQ(PrometheusSample(text, "metalpxe_store_quorum"), 1);
+  // DHCPv6, as the DHCPv4 families: by message type and by drop reason.
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_received_total{type=\"SOLICIT\"}"), 5);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_received_total{type=\"REQUEST\"}"), 3);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_sent_total{type=\"ADVERTISE\"}"), 4);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_sent_total{type=\"REPLY\"}"), 3);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_dropped_total{reason=\"not-link-local\"}"), 2);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_dropped_total{reason=\"ignored\"}"), 1);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_dropped_total{reason=\"malformed\"}"), 0);
+  EXPECT_EQ(PrometheusSample(text, "metalpxe_dhcp6_bindings"), 3);
 }
 
 // deploy/grafana/metalpxe.json: every query is valid PromQL (promtool

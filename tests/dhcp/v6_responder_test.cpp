@@ -90,6 +90,7 @@ TEST_F(Responder6Test, OvmfPxeSolicitGetsAnAddressAndATftpUrlWithAnIpv6Literal) 
   EXPECT_EQ(d.observation.mac, kMac);  // from the EUI-64 link-local source
   EXPECT_EQ(d.observation.uuid, "01020304-0506-0708-090a-0b0c0d0e0f10");
   EXPECT_TRUE(r_->bindings().empty());  // an Advertise binds nothing
+  EXPECT_FALSE(d.observation.bound);     // ... and says so to the provisioning core
 
   auto reply = r_->Handle(From(WithServer(Firmware(MsgType::kRequest, UuidDuid(1)))), 1001);
   ASSERT_TRUE(reply.reply);
@@ -97,6 +98,10 @@ TEST_F(Responder6Test, OvmfPxeSolicitGetsAnAddressAndATftpUrlWithAnIpv6Literal) 
   EXPECT_EQ(reply.reply->IaNas().at(0).addresses.at(0).address, ias[0].addresses[0].address);
   EXPECT_EQ(r_->bindings().size(), 1u);
   EXPECT_EQ(r_->bindings().begin()->first, "mac:52:54:00:12:34:56");
+  // The provisioning core's lease book learns the binding from the observation.
+  EXPECT_TRUE(reply.observation.bound);
+  EXPECT_EQ(reply.observation.address, ias[0].addresses[0].address);
+  EXPECT_EQ(reply.observation.valid_until, 1001 + 3600);
 }
 
 TEST_F(Responder6Test, HttpBootGetsAnHttpUrlAndTheHttpClientVendorClass) {
@@ -153,7 +158,7 @@ TEST_F(Responder6Test, NoClientTakesOrReleasesAnotherClientsAddress) {
   Message6 release = WithServer(Firmware(MsgType::kRelease, UuidDuid(2)));
   release.options.erase(release.options.begin() + 1);
   release.Add(opt6::kIaNa, EncodeIaNa(IaNa{1, 0, 0, {{held, 0, 0, {}}}, std::nullopt, ""}));
-  r_->Handle(From(release, A6("fe80::5054:ff:fe00:2")), 1002);
+  EXPECT_FALSE(r_->Handle(From(release, A6("fe80::5054:ff:fe00:2")), 1002).observation.released);
   Message6 renew = release;
   renew.type = MsgType::kRenew;
   auto rn = r_->Handle(From(renew, A6("fe80::5054:ff:fe00:2")), 1003);
@@ -166,6 +171,7 @@ TEST_F(Responder6Test, NoClientTakesOrReleasesAnotherClientsAddress) {
   auto ok = r_->Handle(From(own), 1004);
   ASSERT_TRUE(ok.reply);
   EXPECT_EQ(ok.reply->Status(), StatusCode::kSuccess);
+  EXPECT_EQ(ok.observation.released, held);
   EXPECT_FALSE(r_->bindings().count("mac:52:54:00:12:34:56"));
 }
 
@@ -210,6 +216,8 @@ TEST_F(Responder6Test, RenewAfterARestartRebindsAFreeAddress) {
   ASSERT_TRUE(d.reply);
   EXPECT_EQ(d.reply->IaNas().at(0).addresses.at(0).valid, 3600u);
   EXPECT_EQ(r_->bindings().at("mac:52:54:00:12:34:56").address, mine);
+  EXPECT_TRUE(d.observation.bound);
+  EXPECT_EQ(d.observation.valid_until, 1000 + 3600);
   // A Confirm for an address off the link says NotOnLink.
   Message6 confirm = Firmware(MsgType::kConfirm, UuidDuid(1));
   confirm.options.erase(confirm.options.begin() + 1);

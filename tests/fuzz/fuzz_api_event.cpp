@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
   (void)metalpxe::ParseGrpcPeerIpv4(bytes);
+  (void)metalpxe::ParseGrpcPeer(bytes);
   events::EventRequest req;
   if (!req.ParseFromString(bytes)) return 0;
   auto ev = metalpxe::DecodeTalosEvent(req, metalpxe::Ipv4Address::FromOctets(10, 0, 0, 1));

@@ -140,6 +140,51 @@ TEST(install_config_tokens, LeaseHookAcceptsAnotherAddressLeasedToTheSameMac) {
   EXPECT_EQ(asked.size(), 2u) << "the bound address needs no lease check";
 }
 
+// Over IPv6 the token is bound to the machine's DHCPv6 lease: version 2,
+// 68 characters, the IPv6 address under the HMAC like the IPv4 one.
+TEST(install_config_tokens, Ipv6BoundTokenIsVersionTwoAndEveryAlteredCharacterIsRefused) {
+  const Ipv6Address a6 = *Ipv6Address::Parse("fd00:66::100");
+  TokenClaims claims{kMacA, std::nullopt, 1'800'001'800, {9, 8, 7, 6, 5, 4, 3, 2}, a6};
+  const std::string token = SignToken(claims, Key());
+  ASSERT_EQ(token.size(), kTokenChars6);
+  ASSERT_EQ(VerifyToken(token, Key()), claims);
+  for (std::size_t i = 0; i < token.size(); ++i)
+    for (char c : {'A', 'z', '0', '-', '_'}) {
+      if (token[i] == c) continue;
+      std::string altered = token;
+      altered[i] = c;
+      EXPECT_FALSE(VerifyToken(altered, Key())) << i << c;
+    }
+  EXPECT_FALSE(VerifyToken(token.substr(0, kTokenChars), Key())) << "a version-2 token cut to version-1 length";
+  EXPECT_FALSE(VerifyToken(token, Key(43)));
+}
+
+TEST(install_config_tokens, Ipv6BoundTokenOpensFromItsAddressOrTheMacsLeaseOnlyAndNeverOverIpv4) {
+  const Ipv6Address a6 = *Ipv6Address::Parse("fd00:66::100");
+  const Ipv6Address a6_renewed = *Ipv6Address::Parse("fd00:66::110");
+  const Ipv6Address other = *Ipv6Address::Parse("fd00:66::200");
+  std::optional<Ipv6Address> lease = a6;
+  ConfigTokenIssuer issuer(Options(10), Key(), nullptr, {}, [&](const MacAddress& mac) {
+    return mac == kMacA ? lease : std::nullopt;
+  });
+  const IssuedToken t = issuer.Issue(kMacA, a6, kNow);
+  ASSERT_EQ(t.token.size(), kTokenChars6);
+  EXPECT_EQ(VerifyToken(t.token, Key())->bound_ip6, a6);
+  EXPECT_EQ(*issuer.Redeem(t.token, a6, kNow), kMacA);
+  EXPECT_EQ(RejectionOf(issuer.Redeem(t.token, other, kNow)), TokenRejection::kWrongIp);
+  EXPECT_EQ(RejectionOf(issuer.Redeem(t.token, kIpA, kNow)), TokenRejection::kWrongIp) << "IPv4 peer";
+  lease = a6_renewed;  // the installer's own DHCPv6 got another address for the MAC
+  EXPECT_EQ(*issuer.Redeem(t.token, a6_renewed, kNow), kMacA);
+  // An IPv4-bound token never opens over IPv6, not even from the mapped form's family.
+  const std::string v4 = issuer.Issue(kMacB, kIpB, kNow).token;
+  EXPECT_EQ(RejectionOf(issuer.Redeem(v4, other, kNow)), TokenRejection::kWrongIp);
+  EXPECT_TRUE(issuer.Redeem(v4, IpAddress(*Ipv6Address::Parse("::ffff:10.66.0.60")), kNow).ok())
+      << "an IPv4-mapped peer is the IPv4 peer";
+  // Bound the same way: the outstanding token again; bound to IPv4 instead: a new one.
+  EXPECT_EQ(issuer.Issue(kMacA, a6, kNow).token, t.token);
+  EXPECT_NE(issuer.Issue(kMacA, std::optional<Ipv4Address>(kIpA), kNow).token, t.token);
+}
+
 TEST(install_config_tokens, SweepDropsExpiredState) {
   ConfigTokenIssuer issuer(Options(3, std::chrono::seconds(10)), Key());
   const std::string token = issuer.Issue(kMacA, std::nullopt, kNow).token;

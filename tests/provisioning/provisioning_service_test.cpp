@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/install/config_token_codec.h"
+#include "core/provisioning/talos_kernel_args.h"
 #include "core/store/sqlite_store.h"
 
 namespace metalpxe {
@@ -757,6 +759,133 @@ TEST_F(ReinstallServiceTest, RefusedWithoutABmcOrTooSoon) {
   EXPECT_NE(again.message().find("try again in"), std::string::npos) << again.message();
   EXPECT_EQ(service_->RequestReinstall(*MacAddress::Parse("52:54:00:00:00:99"), false).code(),
             ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace metalpxe
+
+namespace metalpxe {
+namespace {
+
+// IPv6: the machine's DHCPv6 lease (told by the DHCPv6 server's
+// observations) binds its installer, its config token, and names it for the
+// event sink, the kernel-log receiver and the TFTP/HTTP timeline.
+class ProvisioningServiceIpv6Test : public ProvisioningServiceTest {
+ protected:
+  const Ipv6Address kLease6 = *Ipv6Address::Parse("fd00:66::150");
+  const Ipv6Address kOther6 = *Ipv6Address::Parse("fd00:66::177");
+
+  void SetUp() override {
+    ProvisioningServiceTest::SetUp();
+    Reconfigure([](AppConfig& c) {
+      c.server.address6 = *Ipv6Address::Parse("fd00:66::1");
+      c.dhcp.mode = DhcpMode::kOff;
+      c.dhcp6.mode = DhcpMode::kFull;
+    });
+  }
+  void Dhcp6Reply(const MacAddress& mac, const Ipv6Address& bound) {
+    DhcpSighting d;
+    d.mac = mac;
+    d.client = BootClientFromIpxe("x86_64", "efi");
+    d.received = "DHCPv6 REQUEST";
+    d.replied = "REPLY";
+    d.leased6 = bound;
+    d.leased6_until = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+    service_->OnDhcp(d);
+  }
+  IpxeAnswer Ipxe6(const MacAddress& mac, const Ipv6Address& peer) {
+    IpxeRequest r{mac, Ipv4Address{}, "4c4c4544-0031", "SN1", "x86_64", "efi", IpFamily::kIpv6};
+    r.peer6 = peer;
+    return service_->OnIpxe(r);
+  }
+  static std::string Token6Of(const IpxeAnswer& a) {
+    const std::string prefix = "talos.config=http://[fd00:66::1]:8080/config/";
+    for (const auto& arg : a.kernel_args)
+      if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
+    return "";
+  }
+};
+
+TEST_F(ProvisioningServiceIpv6Test, TokenIsBoundToTheDhcpv6LeaseAndAnotherAddressIsRefused) {
+  Dhcp6Reply(kCp, kLease6);
+  EXPECT_EQ(service_->Ipv6LeaseOf(kCp), kLease6);
+  // The installer goes only to the leased address.
+  const IpxeAnswer refused = Ipxe6(kCp, kOther6);
+  EXPECT_EQ(refused.kind, IpxeAnswer::Kind::kRefused);
+  EXPECT_EQ(refused.why, "installer refused to fd00:66::177: that MAC holds fd00:66::150");
+
+  const IpxeAnswer a = Ipxe6(kCp, kLease6);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  const std::string args = JoinArgs(a.kernel_args);
+  EXPECT_NE(args.find("talos.events.sink=[fd00:66::1]:50101"), std::string::npos) << args;
+  EXPECT_NE(args.find("talos.logging.kernel=tcp://[fd00:66::1]:50102"), std::string::npos) << args;
+  const std::string token = Token6Of(a);
+  ASSERT_EQ(token.size(), kTokenChars6) << args;
+
+  EXPECT_EQ(service_->OnConfigFetch(token, kOther6).kind, ConfigAnswer::Kind::kRefused);
+  EXPECT_EQ(service_->OnConfigFetch(token, kOther).kind, ConfigAnswer::Kind::kRefused) << "IPv4 peer";
+  const ConfigAnswer c = service_->OnConfigFetch(token, kLease6);
+  ASSERT_EQ(c.kind, ConfigAnswer::Kind::kServed) << c.why;
+  EXPECT_NE(c.yaml.find("hostname: cp-1"), std::string::npos);
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  EXPECT_EQ(service_->counters().configs_refused.load(), 3u);  // the installer once, the config twice
+}
+
+TEST_F(ProvisioningServiceIpv6Test, WithoutADhcpv6LeaseTheTokenIsBoundToTheMacOnly) {
+  const IpxeAnswer a = Ipxe6(kCp, kOther6);  // SLAAC or another server's address: not ours to vouch for
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  const std::string token = Token6Of(a);
+  ASSERT_EQ(token.size(), kTokenChars);
+  EXPECT_FALSE(VerifyToken(token, KeyOf(7))->bound_ip6);
+  EXPECT_EQ(service_->OnConfigFetch(token, kLease6).kind, ConfigAnswer::Kind::kServed);
+}
+
+TEST_F(ProvisioningServiceIpv6Test, FetchesEventsAndKernelLogsOverIpv6AreTheMachinesByItsLease) {
+  Dhcp6Reply(kCp, kLease6);
+  service_->OnTftpFetch(kLease6, {"snponly.efi", 10, {}, 0, 0, 0, true, ""});
+  const IpxeAnswer a = Ipxe6(kCp, kLease6);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall);
+  service_->OnHttpFileFetch(kLease6, {"/assets/profiles/default/vmlinuz", 200, 1000, std::chrono::milliseconds(10), true});
+  ASSERT_EQ(service_->OnConfigFetch(Token6Of(a), kLease6).kind, ConfigAnswer::Kind::kServed);
+  service_->OnKernelLog(kLease6, "Linux version 6.6.52-talos");
+  EXPECT_EQ(service_->LogKeyFor(kLease6), "cp-1");
+  EXPECT_EQ(service_->LogKeyFor(kOther6), "");
+  TalosEvent ev;
+  ev.peer6 = kLease6;
+  ev.type = kTalosSequenceEvent;
+  ev.name = "install";
+  ev.action = "STOP";
+  service_->OnTalosEvent(ev);
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalled);
+  // Someone else's IPv6 address: not this machine's story.
+  service_->OnTftpFetch(kOther6, {"ipxe.efi", 10, {}, 0, 0, 0, true, ""});
+  TalosEvent stranger = ev;
+  stranger.peer6 = kOther6;
+  service_->OnTalosEvent(stranger);
+
+  std::vector<std::string> lines;
+  for (const auto& e : service_->timeline().Entries(kCp))
+    lines.push_back(std::string(TimelineSourceName(e.source)) + ": " + e.summary);
+  const std::vector<std::string> expected = {
+      "dhcp: DHCP DHCPv6 REQUEST from iPXE (uefi-x86_64) -> REPLY (full)",
+      "tftp: TFTP snponly.efi sent, 10 B in 0.00 s",
+      "http: HTTP GET /ipxe (uefi-x86_64): install as controlplane",
+      "http: HTTP GET kernel /assets/profiles/default/vmlinuz, 1000 B in 0.01 s",
+      "http: HTTP GET /config: granted to fd00:66::150",
+      "state: pending-install -> installing: config fetched by fd00:66::150",
+      "kmsg: kernel started",
+      "talos: Talos Sequence install STOP",
+      "state: installing -> installed: talos: machine.SequenceEvent install STOP",
+  };
+  EXPECT_EQ(lines, expected);
+  // A release gives the address up: it names nobody any more.
+  DhcpSighting release;
+  release.mac = kCp;
+  release.client = BootClientFromIpxe("x86_64", "efi");
+  release.released6 = kLease6;
+  service_->OnDhcp(release);
+  EXPECT_FALSE(service_->MacForPeer(kLease6));
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // metalpxe-talos-event-publish HOST:PORT KIND [ERROR]
 // Publishes one Talos-shaped event to an event sink, as a Talos node does:
-// KIND is config-load-error | sequence-error | install-start. Used by the
-// appliance tests to drive failure paths from inside a client namespace.
+// KIND is config-load-error | sequence-error | install-start | install-done
+// (the install sequence ending without error). Used by the appliance tests
+// to drive failure paths, and the IPv6 install, from inside a client
+// namespace. HOST may be an IPv6 literal: [fd00:66::1]:50101.
 #include <cstdio>
 #include <string>
 
@@ -12,7 +14,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s HOST:PORT config-load-error|sequence-error|install-start [ERROR]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s HOST:PORT config-load-error|sequence-error|install-start|install-done [ERROR]\n", argv[0]);
     return 2;
   }
   const std::string kind = argv[2];
@@ -29,6 +31,11 @@ int main(int argc, char** argv) {
     ev.set_action(machine::SequenceEvent::STOP);
     ev.mutable_error()->set_message(error);
     ev.mutable_error()->set_code(common::FATAL);
+    req.mutable_data()->PackFrom(ev);
+  } else if (kind == "install-done") {
+    machine::SequenceEvent ev;
+    ev.set_sequence("install");
+    ev.set_action(machine::SequenceEvent::STOP);
     req.mutable_data()->PackFrom(ev);
   } else if (kind == "install-start") {
     machine::PhaseEvent ev;

@@ -36,7 +36,9 @@ struct EventSinkClient::Impl {
 
 EventSinkClient::EventSinkClient(const HostPort& sink) : impl_(std::make_unique<Impl>()) {
   // ipv4: target: no resolver, no /etc/resolv.conf needed in the initramfs.
-  const std::string target = "ipv4:" + sink.host + ":" + std::to_string(sink.port);
+  const bool v6 = sink.host.find(':') != std::string::npos;
+  const std::string target =
+      (v6 ? "ipv6:[" + sink.host + "]" : "ipv4:" + sink.host) + ":" + std::to_string(sink.port);
   impl_->stub = events::EventSinkService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   std::random_device rd;
   char prefix[24];

@@ -50,7 +50,17 @@ Result<HostPort> ParseEndpoint(std::string_view text) {
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
     return Status(ErrorCode::kInvalidArgument, "bad port in endpoint: " + std::string(text));
   }
-  return HostPort{std::string(text.substr(0, colon)), port};
+  std::string_view host = text.substr(0, colon);
+  // An IPv6 literal comes bracketed ("[fd00:66::1]:50101", RFC 3986); the
+  // host is kept bare, each client brackets it as its API wants.
+  if (host.starts_with('[')) {
+    if (!host.ends_with(']') || host.size() < 3)
+      return Status(ErrorCode::kInvalidArgument, "bad IPv6 literal in endpoint: " + std::string(text));
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return Status(ErrorCode::kInvalidArgument, "an IPv6 endpoint needs brackets: " + std::string(text));
+  }
+  return HostPort{std::string(host), port};
 }
 
 Result<StandinArgs> StandinArgsFromCmdline(std::string_view text) {

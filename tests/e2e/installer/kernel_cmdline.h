@@ -22,7 +22,8 @@ struct HostPort {
 };
 
 // "10.66.0.1:50101" (talos.events.sink) or "tcp://10.66.0.1:50102"
-// (talos.logging.kernel); any other scheme is an error.
+// (talos.logging.kernel), or with an IPv6 literal "[fd00:66::1]:50101"
+// (host kept without brackets); any other scheme is an error.
 Result<HostPort> ParseEndpoint(std::string_view text);
 
 struct StandinArgs {

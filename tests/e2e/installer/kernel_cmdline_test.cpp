@@ -44,6 +44,17 @@ TEST(StandinKernelCmdline, Endpoints) {
   EXPECT_FALSE(ParseEndpoint("10.66.0.1:70000").ok());
   EXPECT_FALSE(ParseEndpoint("10.66.0.1:12x").ok());
   EXPECT_FALSE(ParseEndpoint(":80").ok());
+  // IPv6 literals, as metalpxe names server.address6.
+  auto c = ParseEndpoint("[fd00:66::1]:50101");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host, "fd00:66::1");
+  EXPECT_EQ(c->port, 50101);
+  auto d = ParseEndpoint("tcp://[fd00:66::1]:50102");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->host, "fd00:66::1");
+  EXPECT_FALSE(ParseEndpoint("fd00:66::1:50101").ok()) << "unbracketed";
+  EXPECT_FALSE(ParseEndpoint("[]:50101").ok());
+  EXPECT_FALSE(ParseEndpoint("[fd00:66::1:50101").ok());
 }
 
 TEST(StandinKernelCmdline, StandinArgsFromTalosLine) {

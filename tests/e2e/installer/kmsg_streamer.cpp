@@ -34,14 +34,26 @@ class Fd {
   int fd_;
 };
 
+// IPv4 or IPv6 (talos.logging.kernel=tcp://[address6]:port).
 Fd Connect(const HostPort& target) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(target.port));
-  if (inet_pton(AF_INET, target.host.c_str(), &addr.sin_addr) != 1) return Fd();
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, target.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(target.port));
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, target.host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(target.port));
+    len = sizeof *v6;
+  } else {
+    return Fd();
+  }
+  Fd fd(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Fd();
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Fd();
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return Fd();
   return fd;
 }
 
