@@ -344,6 +344,9 @@ PinOutcome ApplyUpgradePins(AppConfig& config, const std::vector<UpgradeRecord>&
       p.initramfs.clear();
       p.kernel_sha256.clear();
       p.initramfs_sha256.clear();
+      // secureBoot uki: the UKI is the version's too (Image Factory's, signed).
+      p.uki.clear();
+      p.uki_sha256.clear();
       out.pinned.push_back(name + ": " + version + " (cluster " + r.cluster + ")");
     }
   }

@@ -31,6 +31,13 @@ enum class ConfigDelivery { kUrl, kApply };
 // `auto`: metalpxe calls Bootstrap once on the cluster's first running
 // control plane; `manual`: the operator runs `talosctl bootstrap`.
 enum class BootstrapMode { kManual, kAuto };
+// The signed path a Secure Boot machine is booted through (secureBoot:
+// docs/secureboot.md): none (the unsigned iPXE), `shim` (`true`: Debian's
+// Microsoft-signed shim, then its signed GRUB netboot image and a signed
+// kernel), or `uki` (the profile's Talos UKI, signed by its schematic's key,
+// started by the firmware itself; its command line is inside the signature,
+// so its config comes by apply).
+enum class SecureBootChain { kNone, kShim, kUki };
 // How a Hetzner Robot machine gets Talos from its rescue system: `image`
 // writes the Talos metal disk image to the install disk (dd), `kexec` boots
 // the installer kernel + initramfs (fails under Secure Boot lockdown).
@@ -42,6 +49,7 @@ std::string_view BootFromDiskName(BootFromDisk b);
 std::string_view RoleName(Role r);  // "controlplane" | "worker"
 std::string_view BmcTypeName(BmcType t);
 std::string_view ConfigDeliveryName(ConfigDelivery d);  // "url" | "apply"
+std::string_view SecureBootChainName(SecureBootChain c);  // "none" | "shim" | "uki"
 std::string_view BootstrapModeName(BootstrapMode b);    // "manual" | "auto"
 std::string_view InstallMethodName(InstallMethod m);    // "image" | "kexec"
 
@@ -126,8 +134,14 @@ struct ProfileConfig {
   std::vector<YAML::Node> patches;
   std::optional<ConfigDelivery> config_delivery;  // for the profile's machines; unset = url
   // secureBoot: its machines boot through Debian's signed shim and GRUB
-  // (shimx64.efi over TFTP) instead of the unsigned iPXE (docs/secureboot.md).
-  bool secure_boot = false;
+  // (shimx64.efi over TFTP, `true`) or the profile's signed Talos UKI (`uki`)
+  // instead of the unsigned iPXE (docs/secureboot.md).
+  SecureBootChain secure_boot = SecureBootChain::kNone;
+  // secureBoot uki: a local UKI file (absolute), else Image Factory's
+  // metal-<arch>-secureboot-uki.efi of talosVersion + schematic; its digest
+  // (optional: empty pins the first download, as the kernel's).
+  std::string uki;
+  std::string uki_sha256;
 };
 
 struct BmcConfig {
@@ -160,8 +174,18 @@ struct MachineConfig {
   std::optional<BmcConfig> bmc;
   std::string cluster;                            // a clusters: name; "" = the profile's configs
   std::optional<ConfigDelivery> config_delivery;  // overrides the profile's
-  std::optional<bool> secure_boot;                // overrides the profile's
+  // Overrides the profile's: false opts out; true takes the profile's signed
+  // path when it has one (uki), else shim + GRUB.
+  std::optional<bool> secure_boot;
 };
+
+// A machine's signed path: its own secureBoot (false opts out; true takes
+// the profile's uki, else shim) over its profile's.
+inline SecureBootChain MachineSecureBoot(SecureBootChain profile, std::optional<bool> machine) {
+  if (!machine) return profile;
+  if (!*machine) return SecureBootChain::kNone;
+  return profile == SecureBootChain::kUki ? SecureBootChain::kUki : SecureBootChain::kShim;
+}
 
 struct Inventory {
   std::vector<MachineConfig> machines;

@@ -343,6 +343,47 @@ void CheckReadable(MapReader& r, const YAML::Node& at, const std::string& field,
   if (auto why = WhyNotReadableFile(path); !why.empty()) r.sink().Add(at, field + ": " + path + " " + why);
 }
 
+// secureBoot: true (shim) | uki | false, and the UKI's own keys. Read after
+// configDelivery and the kernel's source (both are checked against it).
+void ReadProfileSecureBoot(MapReader& r, const std::string& base_dir, ProfileConfig& p) {
+  const auto uki = r.String("uki");
+  if (auto v = r.String("ukiSha256")) p.uki_sha256 = *v;
+  if (auto v = r.Enum<SecureBootChain>("secureBoot", {{"false", SecureBootChain::kNone},
+                                                      {"true", SecureBootChain::kShim},
+                                                      {"shim", SecureBootChain::kShim},
+                                                      {"uki", SecureBootChain::kUki}}))
+    p.secure_boot = *v;
+  // The boot-file table has a signed chain (shim + GRUB) for x86_64 UEFI only.
+  if (p.secure_boot == SecureBootChain::kShim && p.arch != "amd64")
+    r.sink().Add(r.Raw("secureBoot"), r.Field("secureBoot") + ": the signed boot chain (shim + GRUB) is served to "
+                                      "amd64 machines only, not " + p.arch);
+  if (p.secure_boot != SecureBootChain::kUki) {
+    if (uki) r.sink().Add(r.KeyMark("uki"), r.Field("uki") + " is used only with secureBoot: uki");
+    if (r.Has("ukiSha256"))
+      r.sink().Add(r.KeyMark("ukiSha256"), r.Field("ukiSha256") + " is used only with secureBoot: uki");
+    return;
+  }
+  // The UKI's command line is inside its signature: Talos ignores the one a
+  // boot loader gives, so talos.config with a per-machine token cannot
+  // reach it. The config comes by apply (maintenance mode) instead.
+  if (p.config_delivery == ConfigDelivery::kUrl)
+    r.sink().Add(r.Raw("configDelivery"),
+                 r.Field("configDelivery") + ": url cannot reach a machine booted from the signed UKI (secureBoot: "
+                 "uki): the UKI ignores the kernel command line it is given, so talos.config is never seen; use "
+                 "configDelivery: apply (the default for UKI profiles) or put one config URL in the schematic's "
+                 "extraKernelArgs and secureBoot: false");
+  if (!p.config_delivery) p.config_delivery = ConfigDelivery::kApply;
+  if (!p.uki_sha256.empty() && !IsHex64(p.uki_sha256))
+    r.sink().Add(r.Raw("ukiSha256"), r.Field("ukiSha256") + " must be a 64-character lower-case hex sha256");
+  if (uki) {
+    p.uki = ResolvePath(*uki, base_dir);
+    CheckReadable(r, r.Raw("uki"), r.Field("uki"), p.uki);
+  } else if (p.talos_version.empty()) {
+    r.sink().Add(r.Raw("secureBoot"), r.Field("secureBoot") + ": uki needs the UKI: talosVersion + schematic "
+                                      "(Image Factory's metal-" + p.arch + "-secureboot-uki.efi) or a uki file");
+  }
+}
+
 // `configs` may be left out when the config has clusters (machines then name theirs).
 void ReadProfile(MapReader r, const std::string& base_dir, bool configs_required, ProfileConfig& p) {
   const std::size_t problems_before = r.sink().count();
@@ -420,13 +461,7 @@ void ReadProfile(MapReader r, const std::string& base_dir, bool configs_required
   }
   ReadPatches(r, p.patches);
   ReadProfileClusterKeys(r, p);
-  if (auto v = r.Bool("secureBoot")) {
-    p.secure_boot = *v;
-    // The boot-file table has a signed chain (shim + GRUB) for x86_64 UEFI only.
-    if (*v && p.arch != "amd64")
-      r.sink().Add(r.Raw("secureBoot"), r.Field("secureBoot") + ": the signed boot chain (shim + GRUB) is served to "
-                                        "amd64 machines only, not " + p.arch);
-  }
+  ReadProfileSecureBoot(r, base_dir, p);
   r.RejectUnknownKeys();
   // Each patch must apply to the base configs (core/install/patch_check.h).
   if (r.sink().count() == problems_before) ReportProfilePatchProblems(r.sink(), r.node(), p);

@@ -66,6 +66,15 @@ const MachineConfig* Inventory::FindByName(std::string_view name) const {
   return nullptr;
 }
 
+std::string_view SecureBootChainName(SecureBootChain c) {
+  switch (c) {
+    case SecureBootChain::kNone: return "none";
+    case SecureBootChain::kShim: return "shim";
+    case SecureBootChain::kUki: return "uki";
+  }
+  return "none";
+}
+
 std::string_view ConfigDeliveryName(ConfigDelivery d) {
   switch (d) {
     case ConfigDelivery::kUrl: return "url";

@@ -210,6 +210,13 @@ bool ReadMachine(MapReader r, const std::string& base_dir, const AppConfig& cfg,
   }
   ReadMachineClusterKeys(r, cfg, m);
   if (auto v = r.Bool("secureBoot")) m.secure_boot = *v;
+  if (auto profile = cfg.profiles.find(m.profile); profile != cfg.profiles.end() &&
+      MachineSecureBoot(profile->second.secure_boot, m.secure_boot) == SecureBootChain::kUki &&
+      m.config_delivery == ConfigDelivery::kUrl)
+    r.sink().Add(r.Raw("configDelivery"),
+                 r.Field("configDelivery") + ": url cannot reach a machine booted from its profile's signed UKI "
+                 "(profile '" + m.profile + "', secureBoot: uki): the UKI ignores the kernel command line it is "
+                 "given; use configDelivery: apply, or secureBoot: false for this machine");
   r.RejectUnknownKeys();
   // The machine's patches and keys must render with its profile (core/install/patch_check.h).
   if (r.sink().count() == before && cfg.profiles.count(m.profile))

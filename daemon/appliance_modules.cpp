@@ -119,7 +119,7 @@ struct ApplianceModules::Impl {
           if (!image.ok()) return image.status();
           return DiskImageInstall{image->path, image->sha256, image->compression, ""};
         });
-    loaders = std::make_unique<LoaderPresence>(server.tftp_root);
+    loaders = std::make_unique<LoaderPresence>(server.tftp_root, ProfileAssetsDir(server));
     ProvisioningOptions options;
     options.token_key = *key;
     options.loader_exists = [this](std::string_view file) { return loaders->Exists(file); };

@@ -33,7 +33,14 @@ Status PublishProfileAssets(const std::string& served_dir, const std::string& pr
   fs::create_directories(dir, ec);
   if (ec) return {ErrorCode::kInternal, "cannot create " + dir.string() + ": " + ec.message()};
   if (auto st = PlaceFile(paths.kernel, dir / kKernelFileName); !st.ok()) return st;
-  return PlaceFile(paths.initramfs, dir / kInitramfsFileName);
+  if (auto st = PlaceFile(paths.initramfs, dir / kInitramfsFileName); !st.ok()) return st;
+  // secureBoot uki: the signed UKI beside them. A profile that is no longer
+  // uki loses its UKI, so no machine is handed a stale one.
+  if (paths.uki.empty()) {
+    fs::remove(dir / kUkiFileName, ec);
+    return Status::Ok();
+  }
+  return PlaceFile(paths.uki, dir / kUkiFileName);
 }
 
 void PublishAllProfiles(AssetCache& cache, const AppConfig& config,

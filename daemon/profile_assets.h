@@ -1,6 +1,7 @@
 #pragma once
-// Publishes each profile's kernel and initramfs under one served directory,
-// <stateDir>/assets/profiles/<profile>/{vmlinuz,initramfs.xz}, which the HTTP
+// Publishes each profile's kernel and initramfs (and a secureBoot uki
+// profile's signed UKI) under one served directory,
+// <stateDir>/assets/profiles/<profile>/{vmlinuz,initramfs.xz,secureboot-uki.efi}, which the HTTP
 // server exposes as /assets/profiles/…. Files are hard-linked (copied across
 // file systems) and renamed into place, so a machine mid-download keeps the
 // file it started with even when a reload or a new download replaces it, and

@@ -37,6 +37,9 @@ PEER_PKGS=(
   # tftpRoot has no copy; the e2e secureboot-shim boots it under OVMF's
   # Secure Boot build with Microsoft's keys (ovmf's OVMF_*_4M.ms.fd).
   shim-signed grub-efi-amd64-signed
+  # The e2e secureboot-uki: a UKI of the stand-in (systemd's EFI stub),
+  # signed with OVMF's snakeoil key (sbsign) for OVMF_VARS_4M.snakeoil.fd.
+  systemd-boot-efi sbsigntool
   # The e2e lab's initramfs (zstd, xz, strip) and its store queries (sqlite3):
   # a clean Debian 12 lacks them (deploy/fresh-debian-check.sh).
   zstd xz-utils binutils sqlite3

@@ -55,6 +55,7 @@ HttpResponse BootEndpoints::MachineScript(const HttpRequest& req) {
     case IpxeAnswer::Kind::kRefused: return NoStore(HttpResponse::Text(403, "forbidden\n"));
     case IpxeAnswer::Kind::kInstall: break;
   }
+  if (a.uki) return Script(RenderUkiScript(a.machine_name, std::string(RoleName(a.role)), a.assets.uki));
   return Script(RenderInstallScript(a.machine_name, std::string(RoleName(a.role)), a.assets.kernel,
                                     a.assets.initramfs, a.kernel_args));
 }

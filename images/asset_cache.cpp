@@ -19,6 +19,15 @@
 namespace metalpxe {
 namespace {
 
+// Why `path` cannot be served ("" when it can).
+std::string UnreadableFile(const std::string& path) {
+  struct stat sb {};
+  if (stat(path.c_str(), &sb) != 0) return path + ": " + std::strerror(errno);
+  if (!S_ISREG(sb.st_mode)) return path + " is not a regular file";
+  if (access(path.c_str(), R_OK) != 0) return path + " is not readable: " + std::strerror(errno);
+  return "";
+}
+
 Status ProfileError(const ProfileConfig& p, const std::string& what) {
   return Status(ErrorCode::kInvalidArgument, "profile '" + p.name + "': " + what);
 }
@@ -82,7 +91,17 @@ Result<BootAssetPaths> AssetCache::ResolveLocal(const ProfileConfig& p) {
       }
     }
   }
-  return BootAssetPaths{p.kernel, p.initramfs};
+  BootAssetPaths paths{p.kernel, p.initramfs, ""};
+  if (p.secure_boot == SecureBootChain::kUki) {
+    if (p.uki.empty()) return ProfileError(p, "secureBoot uki with local kernel files needs a uki file");
+    if (auto why = UnreadableFile(p.uki); !why.empty())
+      return Status(ErrorCode::kNotFound, "profile '" + p.name + "': uki " + why);
+    if (!p.uki_sha256.empty())
+      if (auto st = VerifyFile(p.uki, p.uki_sha256); !st.ok())
+        return Status(st.code(), "profile '" + p.name + "': " + st.message());
+    paths.uki = p.uki;
+  }
+  return paths;
 }
 
 Result<BootAssetPaths> AssetCache::ResolveDownload(const ProfileConfig& p, const AssetProgressCallback& progress) {
@@ -107,7 +126,21 @@ Result<BootAssetPaths> AssetCache::ResolveDownload(const ProfileConfig& p, const
   const std::string kernel = FactoryKernelName(p.arch), initramfs = FactoryInitramfsName(p.arch);
   if (auto st = EnsureDownloaded(p, kernel, p.kernel_sha256, progress); !st.ok()) return st;
   if (auto st = EnsureDownloaded(p, initramfs, p.initramfs_sha256, progress); !st.ok()) return st;
-  return BootAssetPaths{dir + "/" + kernel, dir + "/" + initramfs};
+  BootAssetPaths paths{dir + "/" + kernel, dir + "/" + initramfs, ""};
+  if (p.secure_boot == SecureBootChain::kUki) {
+    // A local uki file wins over the schematic's (a UKI signed with your own key).
+    if (!p.uki.empty()) {
+      if (!p.uki_sha256.empty())
+        if (auto st = VerifyFile(p.uki, p.uki_sha256); !st.ok())
+          return Status(st.code(), "profile '" + p.name + "': " + st.message());
+      paths.uki = p.uki;
+    } else {
+      const std::string uki = FactorySecureBootUkiName(p.arch);
+      if (auto st = EnsureDownloaded(p, uki, p.uki_sha256, progress); !st.ok()) return st;
+      paths.uki = dir + "/" + uki;
+    }
+  }
+  return paths;
 }
 
 Result<DiskImageFile> AssetCache::ResolveDiskImage(const ProfileConfig& p) {

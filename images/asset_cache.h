@@ -9,6 +9,8 @@
 // downloaded once into
 //   <state_dir>/cache/images/<schematic>/<version>/kernel-<arch>
 //   <state_dir>/cache/images/<schematic>/<version>/initramfs-<arch>.xz
+// and, for a secureBoot uki profile, its signed UKI
+//   <state_dir>/cache/images/<schematic>/<version>/metal-<arch>-secureboot-uki.efi
 // through verified_download.h (resume, sha256, fsync + atomic rename;
 // nothing left behind on failure). Cached files are re-hashed once per
 // process before first use and never downloaded again while they match.
@@ -35,6 +37,7 @@ namespace metalpxe {
 struct BootAssetPaths {
   std::string kernel;
   std::string initramfs;
+  std::string uki;  // secureBoot uki: the signed UKI (the profile's file, or Image Factory's); else empty
 };
 
 struct DiskImageFile {

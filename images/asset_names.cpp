@@ -27,6 +27,10 @@ std::string FactoryInitramfsName(std::string_view arch) { return "initramfs-" + 
 
 std::string FactoryMetalImageName(std::string_view arch) { return "metal-" + std::string(arch) + ".raw.zst"; }
 
+std::string FactorySecureBootUkiName(std::string_view arch) {
+  return "metal-" + std::string(arch) + "-secureboot-uki.efi";
+}
+
 std::string FactoryAssetUrl(std::string_view base, std::string_view schematic, std::string_view version,
                             std::string_view file) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);

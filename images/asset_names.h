@@ -22,6 +22,10 @@ std::string FactoryKernelName(std::string_view arch);
 std::string FactoryInitramfsName(std::string_view arch);
 // The metal disk image Hetzner rescue installs write with dd: "metal-amd64.raw.zst".
 std::string FactoryMetalImageName(std::string_view arch);
+// The signed UKI of secureBoot uki profiles: "metal-amd64-secureboot-uki.efi"
+// (Image Factory's <platform>-<arch>-secureboot-uki.efi, signed with the
+// Secure Boot key Image Factory signs its schematics with).
+std::string FactorySecureBootUkiName(std::string_view arch);
 
 // <base>/image/<schematic>/<version>/<file>; a trailing '/' on base is dropped.
 std::string FactoryAssetUrl(std::string_view base, std::string_view schematic, std::string_view version,

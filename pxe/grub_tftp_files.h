@@ -2,7 +2,8 @@
 // The TFTP files of the Secure Boot chain that are not in tftpRoot
 // (boot_urls.h names them): grub/grub.cfg and each machine's
 // grub/grub.cfg-01-<mac>, rendered per request by the provisioning service,
-// and profiles/<profile>/{vmlinuz,initramfs.xz}, read from where profiles
+// and profiles/<profile>/{vmlinuz,initramfs.xz,secureboot-uki.efi (secureBoot
+// uki: the firmware's PXE fetches the UKI here)}, read from where profiles
 // are published (the same files HTTP serves under /assets/profiles), and
 // shimx64.efi / grubx64.efi from Debian's packages when tftpRoot holds no
 // copy (boot_files.h). Plugged

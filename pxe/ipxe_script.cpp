@@ -75,6 +75,11 @@ std::string RenderInstallScript(const std::string& machine_name, const std::stri
                      fmt::arg("initrd_name", kInitramfsFileName));
 }
 
+std::string RenderUkiScript(const std::string& machine_name, const std::string& role, const std::string& uki_url) {
+  return "#!ipxe\n# metalpxe: " + machine_name + " (" + role + "): the signed Talos UKI\necho metalpxe: installing " +
+         machine_name + " as " + role + " from the signed UKI\nkernel " + uki_url + "\nboot\n";
+}
+
 std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDisk mode) {
   std::string s = "#!ipxe\n# metalpxe: " + machine_name + " is installed\necho metalpxe: " + machine_name +
                   " is installed, booting from its disk\n";

@@ -27,6 +27,10 @@ std::string IpxeQueryString(const IpxeQuery& q);
 std::string RenderInstallScript(const std::string& machine_name, const std::string& role,
                                 const std::string& kernel_url, const std::string& initramfs_url,
                                 const std::vector<std::string>& kernel_args);
+// secureBoot uki: hand the firmware the profile's signed UKI, as Image
+// Factory's PXE script does (`kernel <uki>`, `boot`): no arguments (Talos
+// ignores them under Secure Boot; the config comes by apply).
+std::string RenderUkiScript(const std::string& machine_name, const std::string& role, const std::string& uki_url);
 std::string RenderBootFromDiskScript(const std::string& machine_name, BootFromDisk mode);
 std::string RenderDiscoverScript(const ServerConfig& server, const IpxeQuery& q, int retry_seconds,
                                  IpFamily family = IpFamily::kIpv4);

@@ -15,14 +15,24 @@ LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, con
   const MachineConfig* inventory = config.inventory ? config.inventory->FindByMac(mac) : nullptr;
   const BootDecision d = DecideBoot(config, inventory, state, mac.ToString());
   if (d.action == BootAction::kIgnore) return {std::nullopt, d.why};
-  return ChooseLoader(client, config.server, loader_exists, SecureBootFor(config, inventory));
+  const SecureBootChain chain = SecureBootFor(config, inventory);
+  if (chain != SecureBootChain::kUki || client.stage != BootStage::kFirmware)
+    return ChooseLoader(client, config.server, loader_exists, chain);
+  // The UKI is the installer itself: it goes only to a machine that installs
+  // now, and only when its CPU runs the profile's kernel. Installed (or
+  // held) machines are offered nothing: the firmware goes on to its disk.
+  if (d.action != BootAction::kInstall || !d.profile)
+    return {std::nullopt, "Secure Boot (UKI): " + d.why + ", no installer to hand"};
+  if (auto mismatch = InstallerArchMismatch(d.profile->arch, client))
+    return {std::nullopt, "no UKI offered: " + *mismatch + " (profile " + d.profile->name + ")"};
+  return ChooseLoader(client, config.server, loader_exists, chain, d.profile->name);
 }
 
-bool SecureBootFor(const AppConfig& config, const MachineConfig* machine) {
-  if (machine && machine->secure_boot) return *machine->secure_boot;
-  if (!machine && config.boot.unknown_machines != UnknownMachinePolicy::kAutoInstall) return false;
+SecureBootChain SecureBootFor(const AppConfig& config, const MachineConfig* machine) {
+  if (!machine && config.boot.unknown_machines != UnknownMachinePolicy::kAutoInstall) return SecureBootChain::kNone;
   auto it = config.profiles.find(machine ? machine->profile : config.boot.default_profile);
-  return it != config.profiles.end() && it->second.secure_boot;
+  const SecureBootChain profile = it != config.profiles.end() ? it->second.secure_boot : SecureBootChain::kNone;
+  return MachineSecureBoot(profile, machine ? machine->secure_boot : std::nullopt);
 }
 
 std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const MacAddress& mac) {

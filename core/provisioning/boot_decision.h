@@ -37,7 +37,9 @@ BootDecision DecideBoot(const AppConfig& config, const MachineConfig* machine, M
                         const std::string& mac_text);
 
 // The boot file a DHCP answer names: none for a machine the policy ignores,
-// else the loader table's answer for that client (boot_files.h).
+// else the loader table's answer for that client (boot_files.h). Under
+// secureBoot uki the firmware is handed the profile's UKI, only while the
+// machine installs and only when its CPU runs the profile's arch.
 LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, const MacAddress& mac,
                           MachineState state, const std::function<bool(std::string_view)>& loader_exists);
 
@@ -46,10 +48,11 @@ LoaderChoice DecideLoader(const AppConfig& config, const BootClient& client, con
 // nullopt for an unknown machine under any other policy.
 std::optional<MachineConfig> MachineToInstall(const AppConfig& config, const MacAddress& mac);
 
-// Does this machine boot through the signed chain (shim + GRUB)? The
-// machine's secureBoot, else its profile's; for an unknown machine the
-// default profile's under auto-install, else no.
-bool SecureBootFor(const AppConfig& config, const MachineConfig* machine);
+// Which signed path this machine boots through (none, shim + GRUB, the
+// profile's UKI): the machine's secureBoot over its profile's
+// (MachineSecureBoot); for an unknown machine the default profile's under
+// auto-install, else none.
+SecureBootChain SecureBootFor(const AppConfig& config, const MachineConfig* machine);
 
 // Name an auto-installed machine gets: "node-" + MAC without separators.
 std::string AutoInstallName(const std::string& mac_text);

@@ -27,7 +27,17 @@ constexpr std::array kTable{
     // http module and cannot start from UEFI HTTP boot (docs/arm64.md,
     // measured), so there is no HTTP row: an HTTP-boot client marked
     // secureBoot is offered nothing, with the reason.
-    LoaderRow{kX86_64, Firmware::kUefi, kTftp, kShimFile, false, true, kSignedGrubFile},
+    LoaderRow{kX86_64, Firmware::kUefi, kTftp, kShimFile, false, SecureBootChain::kShim, kSignedGrubFile},
+    // Talos's own Secure Boot path: the profile's signed UKI (kernel,
+    // initramfs and command line in one PE), started by the firmware, which
+    // verifies it against db. UEFI HTTP boot downloads it from its URL; PXE
+    // fetches it over TFTP. Nothing unsigned in between (iPXE could `chain`
+    // it, as Image Factory's PXE script does, but an unsigned iPXE does not
+    // start under Secure Boot). Its config comes by apply (maintenance mode).
+    LoaderRow{kX86_64, Firmware::kUefi, kHttp, kUkiFileName, true, SecureBootChain::kUki, {}, true},
+    LoaderRow{kX86_64, Firmware::kUefi, kTftp, kUkiFileName, true, SecureBootChain::kUki, {}, true},
+    LoaderRow{kArm64, Firmware::kUefi, kHttp, kUkiFileName, true, SecureBootChain::kUki, {}, true},
+    LoaderRow{kArm64, Firmware::kUefi, kTftp, kUkiFileName, true, SecureBootChain::kUki, {}, true},
 };
 
 std::string LoaderClientText(const BootClient& c) {
@@ -37,8 +47,13 @@ std::string LoaderClientText(const BootClient& c) {
   return s;
 }
 
-std::string LoaderClientText(const BootClient& c, bool secure_boot) {
-  return LoaderClientText(c) + (secure_boot ? " under Secure Boot" : "");
+std::string LoaderClientText(const BootClient& c, SecureBootChain chain) {
+  switch (chain) {
+    case SecureBootChain::kNone: return LoaderClientText(c);
+    case SecureBootChain::kShim: return LoaderClientText(c) + " under Secure Boot";
+    case SecureBootChain::kUki: return LoaderClientText(c) + " under Secure Boot (UKI)";
+  }
+  return LoaderClientText(c);
 }
 
 }  // namespace
@@ -52,7 +67,8 @@ std::optional<std::string_view> DebianSignedFile(std::string_view name) {
 }
 
 LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
-                          const std::function<bool(std::string_view)>& loader_exists, bool secure_boot) {
+                          const std::function<bool(std::string_view)>& loader_exists, SecureBootChain chain,
+                          std::string_view profile) {
   if (client.stage == BootStage::kOs) return {std::nullopt, "not a network-boot client"};
   const bool v6 = client.family == IpFamily::kIpv6;
   if (v6 && !server.address6) return {std::nullopt, "IPv6 client but server.address6 is not set"};
@@ -60,17 +76,26 @@ LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
     return {LoaderAnswer{ChainScriptUrl(server, client.family), false}, "iPXE: chain script"};
   for (const LoaderRow& row : kTable) {
     if (row.arch != client.arch || row.firmware != client.firmware || row.transport != client.transport ||
-        row.secure_boot != secure_boot)
+        row.chain != chain)
       continue;
-    const std::string who = LoaderClientText(client, secure_boot);
+    const std::string who = LoaderClientText(client, chain);
     if (v6 && !row.ipv6) break;
-    for (std::string_view f : {row.file, row.next})
-      if (!f.empty() && !loader_exists(f)) return {std::nullopt, "no " + std::string(f) + " in tftpRoot for " + who};
-    if (row.transport == kHttp) return {LoaderAnswer{LoaderUrl(server, row.file, client.family), true}, who};
-    if (v6) return {LoaderAnswer{TftpUrl(server, row.file), false}, who};
-    return {LoaderAnswer{std::string(row.file), false}, who};
+    if (row.profile_file && profile.empty())
+      return {std::nullopt, "no profile to take " + std::string(row.file) + " from for " + who};
+    const std::string file = row.profile_file ? ProfileTftpPath(profile, row.file) : std::string(row.file);
+    if (!loader_exists(file))
+      return {std::nullopt, "no " + file + (row.profile_file ? " published" : " in tftpRoot") + " for " + who};
+    if (!row.next.empty() && !loader_exists(row.next))
+      return {std::nullopt, "no " + std::string(row.next) + " in tftpRoot for " + who};
+    if (row.transport == kHttp) {
+      const std::string url = row.profile_file ? ProfileAssetUrlsFor(server, profile, client.family).uki
+                                               : LoaderUrl(server, row.file, client.family);
+      return {LoaderAnswer{url, true}, who};
+    }
+    if (v6) return {LoaderAnswer{TftpUrl(server, file), false}, who};
+    return {LoaderAnswer{file, false}, who};
   }
-  return {std::nullopt, "no loader for " + LoaderClientText(client, secure_boot)};
+  return {std::nullopt, "no loader for " + LoaderClientText(client, chain)};
 }
 
 std::optional<std::string> InstallerArchMismatch(std::string_view profile_arch, const BootClient& client) {

@@ -24,10 +24,14 @@ struct LoaderRow {
   std::string_view file;  // relative to tftpRoot (served over TFTP, and over HTTP under /assets)
   bool ipv6 = false;      // also offered over DHCPv6 (UEFI's PXEv6/HTTPv6); BIOS PXE has no IPv6
   // Rows for machines marked secureBoot: the firmware refuses unsigned
-  // binaries, so they get Microsoft-signed shim, which loads `next` (the
-  // Debian-signed GRUB netboot image) from the same TFTP directory.
-  bool secure_boot = false;
+  // binaries. `shim`: Microsoft-signed shim, which loads `next` (the
+  // Debian-signed GRUB netboot image) from the same TFTP directory. `uki`:
+  // the profile's signed Talos UKI, started by the firmware itself.
+  SecureBootChain chain = SecureBootChain::kNone;
   std::string_view next = {};  // a second file the row needs in tftpRoot ("" = none)
+  // `file` is the machine's profile's (profiles/<profile>/<file>, published
+  // from the profile's assets), not a tftpRoot loader.
+  bool profile_file = false;
 };
 
 // The table itself, for documentation and tests.
@@ -45,11 +49,14 @@ struct LoaderChoice {
   std::string why;                     // for logs and the machine's history
 };
 
-// `loader_exists(file)` asks whether tftpRoot holds `file` (I/O kept out).
+// `loader_exists(file)` asks whether tftpRoot holds `file` (I/O kept out);
+// a profile's file is asked as "profiles/<profile>/<file>".
 // Only boot clients (firmware, iPXE) are asked about; an OS client gets nullopt.
-// `secure_boot`: the machine is marked secureBoot (only the signed rows apply).
+// `chain`: the machine's signed path (only its rows apply); `profile`: the
+// profile it installs with (the UKI rows hand that profile's UKI).
 LoaderChoice ChooseLoader(const BootClient& client, const ServerConfig& server,
-                          const std::function<bool(std::string_view)>& loader_exists, bool secure_boot = false);
+                          const std::function<bool(std::string_view)>& loader_exists,
+                          SecureBootChain chain = SecureBootChain::kNone, std::string_view profile = {});
 
 // Names of the signed chain over TFTP. A copy in tftpRoot is served when
 // there is one; else the files Debian's packages install (shim-signed,

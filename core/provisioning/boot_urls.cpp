@@ -38,7 +38,22 @@ std::string TftpUrl(const ServerConfig& server, std::string_view file) {
 ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_view profile, IpFamily family) {
   const std::string dir =
       HttpBaseUrl(server, family) + std::string(kProfileAssetsPrefix) + "/" + std::string(profile) + "/";
-  return {dir + std::string(kKernelFileName), dir + std::string(kInitramfsFileName)};
+  return {dir + std::string(kKernelFileName), dir + std::string(kInitramfsFileName), dir + std::string(kUkiFileName)};
+}
+
+std::optional<std::string> UkiProfileOf(std::string_view path) {
+  if (path.starts_with(kProfileAssetsPrefix)) {
+    path.remove_prefix(kProfileAssetsPrefix.size());
+  } else {
+    if (path.starts_with('/')) path.remove_prefix(1);
+    if (!path.starts_with(kProfileTftpPrefix)) return std::nullopt;
+    path.remove_prefix(kProfileTftpPrefix.size() - 1);  // keep the '/' before the profile
+  }
+  if (!path.starts_with('/')) return std::nullopt;
+  path.remove_prefix(1);
+  const auto slash = path.find('/');
+  if (slash == 0 || slash == std::string_view::npos || path.substr(slash + 1) != kUkiFileName) return std::nullopt;
+  return std::string(path.substr(0, slash));
 }
 
 std::string GrubMachineConfigPath(const MacAddress& mac) {

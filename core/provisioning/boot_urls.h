@@ -3,6 +3,7 @@
 // there, said once: the DHCP answer (HTTP boot, iPXE's chain URL), the iPXE
 // scripts, the Talos kernel arguments, the Hetzner kexec path and the HTTP
 // server's routes all build their URLs and paths here.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,10 @@ inline constexpr std::string_view kMetricsPath = "/metrics";
 // The names a profile's boot files are published under.
 inline constexpr std::string_view kKernelFileName = "vmlinuz";
 inline constexpr std::string_view kInitramfsFileName = "initramfs.xz";
+// secureBoot uki: the profile's signed UKI (Image Factory's
+// metal-<arch>-secureboot-uki.efi, or the profile's own file), started by
+// the firmware itself (UEFI HTTP boot over HTTP, PXE over TFTP).
+inline constexpr std::string_view kUkiFileName = "secureboot-uki.efi";
 
 // TFTP names of the Secure Boot chain (docs/secureboot.md). Debian's signed
 // GRUB netboot image has prefix (tftp,<next-server>)/grub and sources
@@ -55,9 +60,15 @@ std::string TftpUrl(const ServerConfig& server, std::string_view file);
 struct ProfileAssetUrls {
   std::string kernel;     // …/assets/profiles/<profile>/vmlinuz
   std::string initramfs;  // …/assets/profiles/<profile>/initramfs.xz
+  std::string uki;        // …/assets/profiles/<profile>/secureboot-uki.efi (secureBoot uki)
 };
 ProfileAssetUrls ProfileAssetUrlsFor(const ServerConfig& server, std::string_view profile,
                                      IpFamily family = IpFamily::kIpv4);
+
+// The profile whose UKI a fetched path is: "/assets/profiles/<p>/secureboot-uki.efi"
+// (HTTP) or "profiles/<p>/secureboot-uki.efi" (TFTP, with or without a
+// leading '/'); nullopt for every other path.
+std::optional<std::string> UkiProfileOf(std::string_view path);
 
 // The host machines reach metalpxe by in `family`: "10.66.0.1" or "[fd00:66::1]".
 std::string ServerHost(const ServerConfig& server, IpFamily family);

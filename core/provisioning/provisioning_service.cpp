@@ -9,6 +9,7 @@
 #include "core/provisioning/boot_decision.h"
 #include "core/provisioning/talos_install_signal.h"
 #include "core/provisioning/talos_kernel_args.h"
+#include "core/provisioning/uki_fetch.h"
 
 namespace metalpxe {
 namespace {
@@ -248,11 +249,52 @@ void ProvisioningService::OnChainScript(const IpAddress& peer) {
 void ProvisioningService::OnTftpFetch(const IpAddress& peer, const TftpFetch& fetch) {
   NoteLoaderFetch(MacForPeer(peer), fetch.file, fetch.ok);
   RecordTimelineByAddress(peer, TimelineSource::kTftp, TftpTimelineText(fetch));
+  if (const auto profile = UkiProfileOf(fetch.file); profile && fetch.ok && peer.v4())
+    OnUkiFetched(*peer.v4(), *profile, "TFTP");
 }
 
 void ProvisioningService::OnHttpFileFetch(const IpAddress& peer, const HttpFileFetch& fetch) {
-  NoteLoaderFetch(MacForPeer(peer), fetch.path, fetch.completed && fetch.status < 400);
+  const bool ok = fetch.completed && fetch.status < 400;
+  NoteLoaderFetch(MacForPeer(peer), fetch.path, ok);
   RecordTimelineByAddress(peer, TimelineSource::kHttp, HttpFileTimelineText(fetch));
+  if (const auto profile = UkiProfileOf(fetch.path); profile && ok && peer.v4())
+    OnUkiFetched(*peer.v4(), *profile, "HTTP");
+}
+
+void ProvisioningService::OnUkiFetched(Ipv4Address peer, const std::string& profile, std::string_view how) {
+  const auto mac = registry_.MacForAddress(peer);
+  if (!mac) return;  // nobody we know holds that address: nothing to apply to
+  const auto config = config_.Current();
+  const MachineConfig* inventory = MachineRegistry::InventoryMachine(*config, *mac);
+  const BootDecision d = DecideBoot(*config, inventory, registry_.StateOf(*mac), mac->ToString());
+  const UkiFetchVerdict v = JudgeUkiFetch(*config, d, SecureBootFor(*config, inventory), profile,
+                                          config->dhcp.mode == DhcpMode::kFull ? registry_.AddressOf(*mac)
+                                                                               : std::optional<Ipv4Address>(peer),
+                                          peer);
+  if (!v.apply) {
+    spdlog::warn("{}: UKI of profile {} fetched from {} over {}: {}", mac->ToString(), profile, peer.ToString(), how,
+                 v.why);
+    registry_.RecordEvent(*mac, "boot", "UKI fetched, no config to apply: " + v.why);
+    return;
+  }
+  {
+    std::lock_guard lock(apply_mu_);
+    // iPXE's /ipxe (or an earlier fetch of the same boot) made it a target already.
+    if (auto it = apply_targets_.find(*mac); it != apply_targets_.end() && it->second.address == peer &&
+                                             registry_.StateOf(*mac) == MachineState::kPendingInstall)
+      return;
+    SetApplyTargetLocked(ConfigApplyTarget{*mac, d.machine_name, peer});
+  }
+  const std::string what = "UKI fetched over " + std::string(how) + " (profile " + profile + ", role " +
+                           std::string(RoleName(d.role)) + "): config by apply to " + peer.ToString();
+  // The state changes only out of failed / reinstall-requested: the fetch
+  // itself is said in the machine's events and timeline either way.
+  registry_.Apply(*mac, LifecycleEvent::kInstallerServed, what);
+  registry_.RecordEvent(*mac, "boot", what);
+  RecordTimeline(*mac, how == "TFTP" ? TimelineSource::kTftp : TimelineSource::kHttp,
+                 {what, "profile=" + profile + " machine=" + d.machine_name + " apply=" + peer.ToString()});
+  ++counters_.install_scripts;
+  if (jobs_) jobs_->InstallerServed(*mac);
 }
 
 void ProvisioningService::OnKernelLog(const IpAddress& peer, std::string_view msg) {
@@ -375,6 +417,7 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   a.assets = ProfileAssetUrlsFor(config.server, d.profile->name, req.family);
   a.profile = d.profile->name;
   a.why = d.why;
+  a.uki = SecureBootFor(config, d.machine) == SecureBootChain::kUki;
   const ConfigDelivery delivery = d.machine ? ConfigDeliveryFor(config, *d.machine)
                                             : d.profile->config_delivery.value_or(ConfigDelivery::kUrl);
   if (delivery == ConfigDelivery::kApply) {

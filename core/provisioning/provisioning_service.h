@@ -94,6 +94,9 @@ struct IpxeAnswer {
   ProfileAssetUrls assets;
   std::string profile;                   // kInstall: whose kernel + initramfs
   std::vector<std::string> kernel_args;  // a secret: carries the config token
+  // kInstall under secureBoot uki: iPXE hands the firmware assets.uki (as
+  // Image Factory's PXE script does: `kernel <uki>`, `boot`), no arguments.
+  bool uki = false;
   int retry_seconds = 0;
   std::string why;  // safe to log
 };
@@ -179,6 +182,11 @@ class ProvisioningService {
   // Boot files fetched by TFTP or HTTP (iPXE, kernel, initramfs): timeline only.
   void OnTftpFetch(const IpAddress& peer, const TftpFetch& fetch);
   void OnHttpFileFetch(const IpAddress& peer, const HttpFileFetch& fetch);
+  // A profile's signed UKI was fetched whole (secureBoot uki): the installer
+  // is on its way without a word from iPXE, so the machine becomes a
+  // configDelivery apply target here. Called by the two above, for IPv4
+  // peers (an apply target is an IPv4 address).
+  void OnUkiFetched(Ipv4Address peer, const std::string& profile, std::string_view how);
 
   // --- Talos --------------------------------------------------------------
   void OnTalosEvent(const TalosEvent& event);

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 
+#include "core/provisioning/boot_urls.h"
+
 namespace metalpxe {
 namespace {
 
@@ -119,6 +121,7 @@ TimelineText TftpTimelineText(const TftpFetch& f) {
 std::string_view BootAssetKind(std::string_view path) {
   const auto slash = path.rfind('/');
   const std::string_view file = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (file == kUkiFileName) return "UKI";  // kernel, initramfs and command line in one signed file
   if (file.find("initramfs") != std::string_view::npos || file.find("initrd") != std::string_view::npos)
     return "initramfs";
   if (file.find("vmlinuz") != std::string_view::npos || file.find("kernel") != std::string_view::npos)

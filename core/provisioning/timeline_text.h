@@ -56,7 +56,7 @@ struct HttpFileFetch {
 };
 TimelineText HttpFileTimelineText(const HttpFileFetch& f);
 
-// "kernel" / "initramfs" / "" from an asset path.
+// "kernel" / "initramfs" / "UKI" / "" from an asset path.
 std::string_view BootAssetKind(std::string_view path);
 
 // A kernel-log line worth a timeline entry ("kernel started", "init

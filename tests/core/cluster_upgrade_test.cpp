@@ -338,6 +338,9 @@ AppConfig PinConfig() {
   p.talos_version = "v1.9.5";
   p.schematic = kSchematic;
   p.kernel_sha256 = std::string(64, '1');
+  p.secure_boot = SecureBootChain::kUki;
+  p.uki_sha256 = std::string(64, '2');
+  p.uki = "/srv/v1.9.5-uki.efi";
   c.profiles["prod-nodes"] = p;
   ProfileConfig lab = p;
   lab.name = "lab";
@@ -376,6 +379,10 @@ TEST(ClusterUpgrade, PinsSetTheClusterProfilesVersionOnceANodeMoved) {
   EXPECT_EQ(c.profiles["prod-nodes"].talos_version, "v1.9.6");
   EXPECT_EQ(c.profiles["prod-nodes"].schematic, kOther);
   EXPECT_EQ(c.profiles["prod-nodes"].kernel_sha256, "") << "the old version's digest does not pin the new one";
+  // secureBoot uki: the old version's UKI (file or digest) gives way to the new version's.
+  EXPECT_EQ(c.profiles["prod-nodes"].uki_sha256, "");
+  EXPECT_EQ(c.profiles["prod-nodes"].uki, "");
+  EXPECT_EQ(c.profiles["prod-nodes"].secure_boot, SecureBootChain::kUki);
   EXPECT_EQ(c.profiles["lab"].talos_version, "v1.9.5") << "another profile is untouched";
   EXPECT_TRUE(ApplyUpgradePins(c, {r}).pinned.empty()) << "idempotent";
 }

@@ -147,11 +147,57 @@ TEST(ConfigValidation, TypesAndRanges) {
 TEST(ConfigValidation, SecureBoot) {
   EXPECT_EQ(ProblemsOf("broken/secureboot.yaml"),
             (std::vector<std::string>{
-                "secureboot.yaml:9:17: profiles.default.secureBoot must be true or false, not 'yes-please'",
+                "secureboot.yaml:9:17: profiles.default.secureBoot: 'yes-please' is not one of false | true | shim | uki",
                 "secureboot.yaml:17:17: profiles.pi.secureBoot: the signed boot chain (shim + GRUB) is served to "
                 "amd64 machines only, not arm64",
                 "secureboot.yaml:25:17: machines[0].secureBoot must be true or false, not 'on'",
             }));
+}
+
+// secureBoot uki: Talos's signed UKI ignores the command line a boot loader
+// gives it, so talos.config cannot reach it: configDelivery url is refused
+// (profile and machine), apply is the profile's default.
+TEST(ConfigValidation, SecureBootUki) {
+  EXPECT_EQ(ProblemsOf("broken/secureboot-uki.yaml"),
+            (std::vector<std::string>{
+                "secureboot-uki.yaml:12:21: profiles.uki-by-url.configDelivery: url cannot reach a machine booted "
+                "from the signed UKI (secureBoot: uki): the UKI ignores the kernel command line it is given, so "
+                "talos.config is never seen; use configDelivery: apply (the default for UKI profiles) or put one "
+                "config URL in the schematic's extraKernelArgs and secureBoot: false",
+                "secureboot-uki.yaml:19:17: profiles.uki-without-uki.secureBoot: uki needs the UKI: talosVersion + "
+                "schematic (Image Factory's metal-amd64-secureboot-uki.efi) or a uki file",
+                "secureboot-uki.yaml:26:5: profiles.not-uki.uki is used only with secureBoot: uki",
+                "secureboot-uki.yaml:34:16: profiles.uki.ukiSha256 must be a 64-character lower-case hex sha256",
+                "secureboot-uki.yaml:43:21: machines[0].configDelivery: url cannot reach a machine booted from its "
+                "profile's signed UKI (profile 'uki', secureBoot: uki): the UKI ignores the kernel command line it "
+                "is given; use configDelivery: apply, or secureBoot: false for this machine",
+            }));
+}
+
+TEST(ConfigValidation, SecureBootUkiDeliversByApplyByDefault) {
+  const std::string talos = Examples() + "/talos/";
+  const std::string path = ::testing::TempDir() + "/secureboot-uki-valid.yaml";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    const std::string yaml = "server:\n  address: 10.66.0.1\ndhcp:\n  mode: proxy\nprofiles:\n  default:\n"
+                             "    kernel: " + talos + "controlplane.yaml\n    initramfs: " + talos + "worker.yaml\n"
+                             "    uki: " + talos + "worker.yaml\n    secureBoot: uki\n    configs:\n"
+                             "      controlplane: " + talos + "controlplane.yaml\n      worker: " + talos +
+                             "worker.yaml\nmachines:\n  - name: cp-1\n    macs: [\"52:54:00:e2:e0:01\"]\n"
+                             "    role: controlplane\n  - name: wk-1\n    macs: [\"52:54:00:e2:e0:02\"]\n"
+                             "    role: worker\n    secureBoot: false\n    configDelivery: url\n";
+    std::fputs(yaml.c_str(), f);
+    std::fclose(f);
+  }
+  LoadedConfig loaded = LoadAppConfig(path);
+  std::remove(path.c_str());
+  ASSERT_TRUE(loaded.problems.empty()) << loaded.problems[0].ToString();
+  const ProfileConfig& p = loaded.config->profiles.at("default");
+  EXPECT_EQ(p.secure_boot, SecureBootChain::kUki);
+  EXPECT_EQ(p.uki, talos + "worker.yaml");
+  EXPECT_EQ(ConfigDeliveryFor(*loaded.config, *loaded.config->inventory->FindByName("cp-1")), ConfigDelivery::kApply);
+  EXPECT_EQ(ConfigDeliveryFor(*loaded.config, *loaded.config->inventory->FindByName("wk-1")), ConfigDelivery::kUrl);
 }
 
 TEST(ConfigValidation, NetworksRangesAndOverlaps) {

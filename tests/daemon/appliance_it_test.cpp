@@ -28,6 +28,7 @@ using testing::WaitFor;
 
 const std::string kCpMac = "52:54:00:12:34:56";
 const std::string kWorkerMac = "52:54:00:12:34:57";
+const std::string kSbMac = "52:54:00:12:34:58";  // secureBoot uki (profile talos-sb)
 
 std::string Bin(const std::string& rel) { return testing::BinaryDir() + "/" + rel; }
 std::string Src(const std::string& rel) { return testing::SourceDir() + "/" + rel; }
@@ -40,6 +41,7 @@ class ApplianceIt : public ::testing::Test {
     fs::create_directories(dir_ / "talos");
     std::ofstream(dir_ / "vmlinuz") << std::string(300000, 'k');
     std::ofstream(dir_ / "initramfs.xz") << std::string(500000, 'i');
+    std::ofstream(dir_ / "uki.efi") << "MZ" << std::string(700000, 'u');
     fs::copy(Src("deploy/examples/talos"), dir_ / "talos", fs::copy_options::recursive);
     std::ofstream(dir_ / "metalpxe.yaml") << R"(server:
   interface: veth-s
@@ -63,13 +65,23 @@ profiles:
     configs:
       controlplane: talos/controlplane.yaml
       worker: talos/worker.yaml
+  talos-sb:
+    kernel: vmlinuz
+    initramfs: initramfs.xz
+    uki: uki.efi
+    secureBoot: uki
+    configs:
+      controlplane: talos/controlplane.yaml
+      worker: talos/worker.yaml
 inventory: machines.yaml
 )";
     std::ofstream(dir_ / "machines.yaml") << "machines:\n"
                                              "  - name: cp-1\n    macs: [\"" + kCpMac + "\"]\n"
                                              "    role: controlplane\n    installDisk: /dev/vda\n"
                                              "  - name: worker-1\n    macs: [\"" + kWorkerMac + "\"]\n"
-                                             "    role: worker\n";
+                                             "    role: worker\n"
+                                             "  - name: sb-1\n    macs: [\"" + kSbMac + "\"]\n"
+                                             "    role: worker\n    profile: talos-sb\n";
     std::ofstream(dir_ / "udhcpc.script") << "#!/bin/sh\n[ \"$1\" = bound ] && ip addr add $ip/$mask dev $interface\n"
                                              "exit 0\n";
     fs::permissions(dir_ / "udhcpc.script", fs::perms::owner_all);
@@ -232,6 +244,47 @@ TEST_F(ApplianceIt, TalosConfigErrorFailsTheMachineWithTalosReason) {
       << daemon_->Stderr();
   // A failed machine gets the installer again on its next PXE boot.
   EXPECT_NE(Script(kWorkerMac).find("# metalpxe: install worker-1 (worker)"), std::string::npos);
+}
+
+// secureBoot uki over real HTTP: the profile's UKI is published and served,
+// and the machine's own fetch of it (from its leased address, as its
+// firmware's HTTP boot would) makes it an apply target in the store; a
+// fetch from elsewhere does not. /ipxe hands the UKI without arguments.
+TEST_F(ApplianceIt, SecureBootUkiFetchRegistersItsApplyTarget) {
+  const std::string uki = "http://10.66.0.1:8080/assets/profiles/talos-sb/secureboot-uki.efi";
+  auto sql = [&](const std::string& query) {
+    return RunCommand({"sqlite3", "-readonly", "-cmd", ".timeout 2000", (dir_ / "state" / "metalpxe.db").string(),
+                       query},
+                      std::chrono::seconds(10))
+        .output;
+  };
+  // Published (profiles resolve off the loop): from the appliance's own
+  // address first, which is no machine's.
+  ASSERT_TRUE(WaitFor([&] { return Curl(net_->server, uki, "%{http_code}").output == "200"; },
+                      std::chrono::seconds(20)))
+      << daemon_->Describe();
+  const std::string ip = Lease(kSbMac);
+  ASSERT_FALSE(ip.empty());
+  EXPECT_EQ(sql("SELECT count(*) FROM apply_targets;"), "0\n");
+
+  const auto fetched = Curl(net_->client, uki, "%{http_code} %{size_download}");
+  EXPECT_EQ(fetched.output, "200 700002");
+  EXPECT_TRUE(WaitFor([&] { return sql("SELECT mac, machine, address FROM apply_targets;") ==
+                                   kSbMac + "|sb-1|" + ip + "\n"; },
+                      std::chrono::seconds(10)))
+      << sql("SELECT * FROM apply_targets;");
+  EXPECT_TRUE(WaitFor([&] { return sql("SELECT count(*) FROM events WHERE machine = 'sb-1' AND message = "
+                                       "'UKI fetched over HTTP (profile talos-sb, role worker): config by apply to " +
+                                       ip + "';") == "1\n"; },
+                      std::chrono::seconds(10)));
+  EXPECT_TRUE(WaitFor([&] { return sql("SELECT count(*) FROM timeline WHERE summary LIKE 'HTTP GET UKI "
+                                       "/assets/profiles/talos-sb/secureboot-uki.efi, %';") == "1\n"; },
+                      std::chrono::seconds(10)));
+
+  // iPXE on the same machine (a signed iPXE or a ROM) gets the UKI, no arguments, no token.
+  const std::string script = Script(kSbMac);
+  EXPECT_NE(script.find("\nkernel " + uki + "\nboot\n"), std::string::npos) << script;
+  EXPECT_EQ(script.find("talos.config"), std::string::npos) << script;
 }
 
 TEST_F(ApplianceIt, ConfigTokenFromAnotherAddressOrMachineIsRefused) {

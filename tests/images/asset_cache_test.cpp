@@ -354,6 +354,39 @@ TEST_F(AssetCacheTest, images_ShutdownCancelsAStalledDownload) {
 namespace metalpxe {
 namespace {
 
+// secureBoot uki: Image Factory's metal-amd64-secureboot-uki.efi is
+// downloaded beside the kernel and pinned like it; a profile's own UKI file
+// wins over it; without secureBoot uki none is fetched.
+TEST_F(AssetCacheTest, images_UkiProfilesGetTheSchematicsSignedUki) {
+  const std::string uki = RandomBytes((1 << 20) + 11, 4);
+  WriteFile(www_ + "/image/" + kSchematic + "/" + kVersion + "/metal-amd64-secureboot-uki.efi", uki);
+  StartHttpd();
+  const std::string cached = CacheRoot() + "/" + kSchematic + "/" + kVersion + "/metal-amd64-secureboot-uki.efi";
+  AssetCache cache(state_, QuickOptions());
+  auto plain = cache.Resolve(Profile());
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_TRUE(plain->uki.empty());
+  EXPECT_FALSE(fs::exists(cached));
+
+  ProfileConfig sb = Profile();
+  sb.secure_boot = SecureBootChain::kUki;
+  auto paths = cache.Resolve(sb);
+  ASSERT_TRUE(paths.ok()) << paths.status().ToString();
+  EXPECT_EQ(paths->uki, cached);
+  EXPECT_EQ(ReadFile(paths->uki), uki);
+  EXPECT_EQ(ReadFile(cached + ".sha256"), Sha256Of(uki) + "\n");  // pinned: no ukiSha256 given
+  sb.uki_sha256 = Sha256Of("something else");
+  fs::remove(cached);
+  EXPECT_EQ(cache.Resolve(sb).status().code(), ErrorCode::kDataLoss);
+
+  sb.uki_sha256.clear();
+  sb.uki = root_ + "/own-uki.efi";
+  WriteFile(sb.uki, "my own signed UKI");
+  auto own = cache.Resolve(sb);
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->uki, sb.uki);
+}
+
 TEST_F(AssetCacheTest, images_MetalImageIsDownloadedOncePinnedAndReVerified) {
   const std::string metal = RandomBytes((2 << 20) + 7, 3);
   WriteFile(www_ + "/image/" + kSchematic + "/" + kVersion + "/metal-amd64.raw.zst", metal);

@@ -80,7 +80,11 @@ TEST(BootFiles, NeverABinaryOfAnotherArchitecture) {
 TEST(BootFiles, EveryRowNamesItsOwnArchitecturesFile) {
   for (const LoaderRow& row : LoaderTable()) {
     const bool arm = row.arch == CpuArch::kArm64 || row.arch == CpuArch::kArm32;
-    EXPECT_EQ(arm, std::string_view(row.file).find("arm") != std::string_view::npos) << row.file;
+    // A profile's file (the UKI) is the profile's arch: DecideLoader checks
+    // it against the client (UkiGoesToAnInstallingMachineOfTheProfilesArch).
+    if (!row.profile_file) {
+      EXPECT_EQ(arm, std::string_view(row.file).find("arm") != std::string_view::npos) << row.file;
+    }
     const bool efi = std::string_view(row.file).ends_with(".efi");
     EXPECT_EQ(efi, row.firmware == Firmware::kUefi) << row.file;
   }
@@ -223,7 +227,7 @@ TEST(BootFilesEveryPair, SecureBootGetsTheSignedChainOrNothing) {
       const std::string vendor = VendorFor(kind, p.arch);
       SCOPED_TRACE("arch " + std::to_string(p.arch) + " " + vendor);
       const BootClient firmware = BootClientFromDhcp(p.arch, vendor, false);
-      const LoaderChoice got = ChooseLoader(firmware, Server(), kWithSigned, true);
+      const LoaderChoice got = ChooseLoader(firmware, Server(), kWithSigned, SecureBootChain::kShim);
       const bool pxe_x64 = (p.arch == 7 || p.arch == 9) && std::string_view(kind) == "PXEClient";
       if (pxe_x64) {
         ASSERT_TRUE(got.answer.has_value()) << got.why;
@@ -235,7 +239,7 @@ TEST(BootFilesEveryPair, SecureBootGetsTheSignedChainOrNothing) {
         EXPECT_NE(got.why.find("under Secure Boot"), std::string::npos) << got.why;
       }
       // Without the mark, the same appliance never offers shim.
-      const LoaderChoice plain = ChooseLoader(firmware, Server(), kWithSigned, false);
+      const LoaderChoice plain = ChooseLoader(firmware, Server(), kWithSigned, SecureBootChain::kNone);
       if (plain.answer) {
         EXPECT_EQ(plain.answer->boot_file.find("shim"), std::string::npos);
       }
@@ -245,10 +249,10 @@ TEST(BootFilesEveryPair, SecureBootGetsTheSignedChainOrNothing) {
 
 TEST(BootFiles, SecureBootNeedsShimAndGrubInTftpRoot) {
   const BootClient x64 = BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false);
-  const auto no_grub = ChooseLoader(x64, Server(), Having({"snponly.efi", "shimx64.efi"}), true);
+  const auto no_grub = ChooseLoader(x64, Server(), Having({"snponly.efi", "shimx64.efi"}), SecureBootChain::kShim);
   EXPECT_FALSE(no_grub.answer.has_value());
   EXPECT_EQ(no_grub.why, "no grubx64.efi in tftpRoot for uefi x86_64 under Secure Boot");
-  const auto none = ChooseLoader(x64, Server(), kDebianIpxe, true);
+  const auto none = ChooseLoader(x64, Server(), kDebianIpxe, SecureBootChain::kShim);
   EXPECT_FALSE(none.answer.has_value());  // not snponly.efi, which the firmware would refuse
   EXPECT_EQ(none.why, "no shimx64.efi in tftpRoot for uefi x86_64 under Secure Boot");
 }
@@ -257,7 +261,7 @@ TEST(DecideLoader, SecureBootFromTheMachineOrItsProfile) {
   AppConfig cfg;
   cfg.server = Server();
   cfg.profiles["sb"].name = "sb";
-  cfg.profiles["sb"].secure_boot = true;
+  cfg.profiles["sb"].secure_boot = SecureBootChain::kShim;
   cfg.profiles["plain"].name = "plain";
   const BootClient uefi = BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false);
   auto inv = std::make_shared<Inventory>();
@@ -288,6 +292,134 @@ TEST(DecideLoader, SecureBootFromTheMachineOrItsProfile) {
   EXPECT_EQ(file("52:54:00:00:00:99"), "shimx64.efi");
   cfg.boot.unknown_machines = UnknownMachinePolicy::kDiscover;
   EXPECT_EQ(file("52:54:00:00:00:99"), "snponly.efi");
+}
+
+// secureBoot uki: the profile's signed UKI, handed by the firmware's own
+// HTTP boot (a URL, HTTPClient) or PXE (TFTP name) on x86_64 and arm64
+// UEFI; BIOS gets nothing; never iPXE, shim or another profile's UKI.
+const auto kWithUki = Having({"undionly.kpxe", "snponly.efi", "arm64/ipxe.efi", "shimx64.efi", "grubx64.efi",
+                              "profiles/talos-sb/secureboot-uki.efi"});
+
+TEST(BootFilesEveryPair, UkiGetsTheProfilesUkiOrNothing) {
+  for (const PairCase& p : kPairs) {
+    for (const char* kind : {"PXEClient", "HTTPClient"}) {
+      const std::string vendor = VendorFor(kind, p.arch);
+      SCOPED_TRACE("arch " + std::to_string(p.arch) + " " + vendor);
+      const BootClient firmware = BootClientFromDhcp(p.arch, vendor, false);
+      const LoaderChoice got = ChooseLoader(firmware, Server(), kWithUki, SecureBootChain::kUki, "talos-sb");
+      const bool uefi = firmware.firmware == Firmware::kUefi &&
+                        (firmware.arch == CpuArch::kX86_64 || firmware.arch == CpuArch::kArm64);
+      if (!uefi) {
+        EXPECT_FALSE(got.answer.has_value()) << got.answer->boot_file;
+        EXPECT_NE(got.why.find("under Secure Boot (UKI)"), std::string::npos) << got.why;
+        continue;
+      }
+      ASSERT_TRUE(got.answer.has_value()) << got.why;
+      const bool http = firmware.transport == LoaderTransport::kHttp;
+      EXPECT_EQ(got.answer->http_client, http);
+      EXPECT_EQ(got.answer->boot_file, http ? "http://10.66.0.1:8080/assets/profiles/talos-sb/secureboot-uki.efi"
+                                            : "profiles/talos-sb/secureboot-uki.efi");
+      // iPXE (a signed one, or a ROM) gets the chain script: /ipxe hands the UKI.
+      EXPECT_EQ(ChooseLoader(BootClientFromDhcp(p.arch, vendor, true), Server(), kWithUki, SecureBootChain::kUki,
+                             "talos-sb").answer->boot_file,
+                "http://10.66.0.1:8080/boot.ipxe");
+    }
+  }
+}
+
+TEST(BootFiles, UkiMustBePublishedAndComesFromTheProfile) {
+  const BootClient http = BootClientFromDhcp(16, "HTTPClient:Arch:00016:UNDI:003001", false);
+  const auto unpublished = ChooseLoader(http, Server(), kWithUki, SecureBootChain::kUki, "other");
+  EXPECT_FALSE(unpublished.answer.has_value());  // not snponly.efi, not another profile's UKI
+  EXPECT_EQ(unpublished.why,
+            "no profiles/other/secureboot-uki.efi published for uefi x86_64 (HTTP boot) under Secure Boot (UKI)");
+  EXPECT_FALSE(ChooseLoader(http, Server(), kWithUki, SecureBootChain::kUki).answer.has_value());
+  // Over IPv6 (HTTPv6 boot) the URL names server.address6.
+  ServerConfig dual = Server();
+  dual.address6 = *Ipv6Address::Parse("fd66::1");
+  BootClient http6 = http;
+  http6.family = IpFamily::kIpv6;
+  EXPECT_EQ(ChooseLoader(http6, dual, kWithUki, SecureBootChain::kUki, "talos-sb").answer->boot_file,
+            "http://[fd66::1]:8080/assets/profiles/talos-sb/secureboot-uki.efi");
+}
+
+TEST(DecideLoader, UkiGoesToAnInstallingMachineOfTheProfilesArch) {
+  AppConfig cfg;
+  cfg.server = Server();
+  cfg.profiles["talos-sb"].name = "talos-sb";
+  cfg.profiles["talos-sb"].secure_boot = SecureBootChain::kUki;
+  cfg.profiles["plain"].name = "plain";
+  cfg.profiles["arm-sb"].name = "arm-sb";
+  cfg.profiles["arm-sb"].arch = "arm64";
+  cfg.profiles["arm-sb"].secure_boot = SecureBootChain::kUki;
+  auto inv = std::make_shared<Inventory>();
+  auto add = [&](const char* name, const char* mac, const char* profile, std::optional<bool> sb) {
+    MachineConfig m;
+    m.name = name;
+    m.macs = {*MacAddress::Parse(mac)};
+    m.profile = profile;
+    m.secure_boot = sb;
+    inv->machines.push_back(m);
+  };
+  add("by-profile", "52:54:00:00:00:01", "talos-sb", std::nullopt);
+  add("marked", "52:54:00:00:00:02", "talos-sb", true);
+  add("opted-out", "52:54:00:00:00:03", "talos-sb", false);
+  add("shim", "52:54:00:00:00:04", "plain", true);
+  add("arm", "52:54:00:00:00:05", "arm-sb", std::nullopt);
+  cfg.inventory = inv;
+  const BootClient http = BootClientFromDhcp(16, "HTTPClient:Arch:00016:UNDI:003001", false);
+  const BootClient pxe = BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false);
+  const auto files = Having({"snponly.efi", "shimx64.efi", "grubx64.efi", "profiles/talos-sb/secureboot-uki.efi",
+                             "profiles/arm-sb/secureboot-uki.efi"});
+  auto choose = [&](const BootClient& c, const char* mac, MachineState state = MachineState::kPendingInstall) {
+    return DecideLoader(cfg, c, *MacAddress::Parse(mac), state, files);
+  };
+  auto file = [&](const BootClient& c, const char* mac, MachineState state = MachineState::kPendingInstall) {
+    const auto got = choose(c, mac, state);
+    return got.answer ? got.answer->boot_file : "- " + got.why;
+  };
+  EXPECT_EQ(file(http, "52:54:00:00:00:01"), "http://10.66.0.1:8080/assets/profiles/talos-sb/secureboot-uki.efi");
+  EXPECT_EQ(file(pxe, "52:54:00:00:00:01"), "profiles/talos-sb/secureboot-uki.efi");
+  EXPECT_EQ(file(pxe, "52:54:00:00:00:02"), "profiles/talos-sb/secureboot-uki.efi");
+  EXPECT_EQ(file(pxe, "52:54:00:00:00:03"), "snponly.efi");
+  EXPECT_EQ(file(pxe, "52:54:00:00:00:04"), "shimx64.efi");
+  // An installed machine is handed nothing: its firmware goes on to its disk.
+  EXPECT_EQ(file(http, "52:54:00:00:00:01", MachineState::kInstalled),
+            "- Secure Boot (UKI): installed, no installer to hand");
+  // An arm64 profile's UKI never goes to an x86_64 machine.
+  EXPECT_EQ(file(http, "52:54:00:00:00:05"),
+            "- no UKI offered: the profile's kernel is arm64, this machine runs uefi x86_64 (HTTP boot) "
+            "(profile arm-sb)");
+  EXPECT_EQ(file(BootClientFromDhcp(19, "HTTPClient:Arch:00019:UNDI:003001", false), "52:54:00:00:00:05"),
+            "http://10.66.0.1:8080/assets/profiles/arm-sb/secureboot-uki.efi");
+  // Unknown machines under auto-install take the default profile's UKI.
+  cfg.boot.default_profile = "talos-sb";
+  cfg.boot.unknown_machines = UnknownMachinePolicy::kAutoInstall;
+  EXPECT_EQ(file(pxe, "52:54:00:00:00:99"), "profiles/talos-sb/secureboot-uki.efi");
+  cfg.boot.unknown_machines = UnknownMachinePolicy::kDiscover;
+  EXPECT_EQ(file(pxe, "52:54:00:00:00:99"), "snponly.efi");
+}
+
+TEST(MachineSecureBoot, TheMachineOverridesItsProfile) {
+  using enum SecureBootChain;
+  EXPECT_EQ(MachineSecureBoot(kNone, std::nullopt), kNone);
+  EXPECT_EQ(MachineSecureBoot(kShim, std::nullopt), kShim);
+  EXPECT_EQ(MachineSecureBoot(kUki, std::nullopt), kUki);
+  EXPECT_EQ(MachineSecureBoot(kNone, true), kShim);
+  EXPECT_EQ(MachineSecureBoot(kShim, true), kShim);
+  EXPECT_EQ(MachineSecureBoot(kUki, true), kUki);
+  for (auto p : {kNone, kShim, kUki}) EXPECT_EQ(MachineSecureBoot(p, false), kNone);
+}
+
+TEST(UkiPaths, TheProfileOfAFetchedUki) {
+  EXPECT_EQ(UkiProfileOf("/assets/profiles/talos-sb/secureboot-uki.efi"), "talos-sb");
+  EXPECT_EQ(UkiProfileOf("profiles/talos-sb/secureboot-uki.efi"), "talos-sb");
+  EXPECT_EQ(UkiProfileOf("/profiles/talos-sb/secureboot-uki.efi"), "talos-sb");
+  for (const char* other : {"/assets/profiles/talos-sb/vmlinuz", "/assets/snponly.efi", "secureboot-uki.efi",
+                            "/assets/profiles//secureboot-uki.efi", "/assets/profiles/a/b/secureboot-uki.efi",
+                            "/assets/profilesx/secureboot-uki.efi", "profiles/secureboot-uki.efi", ""})
+    EXPECT_FALSE(UkiProfileOf(other).has_value()) << other;
+  EXPECT_EQ(ProfileAssetUrlsFor(Server(), "p").uki, "http://10.66.0.1:8080/assets/profiles/p/secureboot-uki.efi");
 }
 
 TEST(InstallerArch, TheKernelRunsOnTheMachine) {

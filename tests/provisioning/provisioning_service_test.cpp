@@ -236,6 +236,102 @@ TEST_F(ProvisioningServiceTest, ARefusedLoaderIsARefusedBootInTheTimeline) {
   EXPECT_EQ(service_->registry().SecureBootOf(kCp), "on");
 }
 
+// secureBoot uki: the firmware fetches the profile's signed UKI itself (UEFI
+// HTTP boot), no /ipxe in between; the fetch makes the machine an apply
+// target at its leased address, kept in the store, and the timeline and
+// events say "UKI fetched" before the config is applied.
+TEST_F(ProvisioningServiceTest, AFetchedUkiMakesTheMachineAnApplyTarget) {
+  Reconfigure([](AppConfig& c) {
+    c.dhcp.mode = DhcpMode::kFull;
+    c.profiles["default"].secure_boot = SecureBootChain::kUki;
+    c.profiles["default"].config_delivery = ConfigDelivery::kApply;
+  });
+  DhcpSighting d{kCp, kCpIp, BootClientFromDhcp(16, "HTTPClient:Arch:00016:UNDI:003001", false), "HTTPClient", ""};
+  d.received = "REQUEST";
+  d.replied = "ACK";
+  d.boot_file = "http://10.66.0.1:8080/assets/profiles/default/secureboot-uki.efi";
+  service_->OnDhcp(d);
+  const std::string uki = "/assets/profiles/default/secureboot-uki.efi";
+  // A fetch cut short, and one from an address that is not the machine's: nothing.
+  service_->OnHttpFileFetch(kCpIp, {uki, 200, 1000, std::chrono::milliseconds(10), false});
+  service_->OnHttpFileFetch(kOther, {uki, 200, 5000, std::chrono::milliseconds(10), true});
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+
+  service_->OnHttpFileFetch(kCpIp, {uki, 200, 5000, std::chrono::milliseconds(10), true});
+  auto targets = service_->ConfigApplyTargets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].mac, kCp);
+  EXPECT_EQ(targets[0].machine, "cp-1");
+  EXPECT_EQ(targets[0].address, kCpIp);
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_EQ(store_->LoadApplyTargets()->size(), 1u) << "kept for a restart before the apply";
+  service_->OnHttpFileFetch(kCpIp, {uki, 200, 5000, std::chrono::milliseconds(10), true});  // again: said once
+  int said = 0;
+  for (const auto& e : service_->registry().RecentEvents(0, 1000))
+    said += e.message == "UKI fetched over HTTP (profile default, role controlplane): config by apply to 10.66.0.50";
+  EXPECT_EQ(said, 1);
+
+  service_->OnConfigApplied(kCp, kCpIp, "REBOOT");
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  EXPECT_EQ(service_->registry().StateOf(kCp), MachineState::kInstalling);
+  std::vector<std::string> timeline;
+  for (const auto& e : service_->timeline().Entries(kCp)) timeline.push_back(e.summary);
+  auto at = [&](std::string_view prefix) {
+    for (std::size_t i = 0; i < timeline.size(); ++i)
+      if (timeline[i].starts_with(prefix)) return static_cast<int>(i);
+    return -1;
+  };
+  const int fetched = at("HTTP GET UKI /assets/profiles/default/secureboot-uki.efi, ");
+  const int told = at("UKI fetched over HTTP (profile default, role controlplane): config by apply to 10.66.0.50");
+  const int applied = at("pending-install -> installing: config applied over TLS to 10.66.0.50");
+  EXPECT_GE(fetched, 0);
+  EXPECT_GT(told, fetched);
+  EXPECT_GT(applied, told);
+}
+
+TEST_F(ProvisioningServiceTest, IpxeHandsTheUkiWithoutArgumentsAndTheMachineWaitsForApply) {
+  Reconfigure([](AppConfig& c) {
+    c.profiles["default"].secure_boot = SecureBootChain::kUki;
+    c.profiles["default"].config_delivery = ConfigDelivery::kApply;
+  });
+  // iPXE (a signed build, or a NIC's ROM) asks /ipxe: it hands the UKI, no
+  // arguments and no token, and the machine is a target from there.
+  const IpxeAnswer a = Ipxe(kCp, kCpIp);
+  ASSERT_EQ(a.kind, IpxeAnswer::Kind::kInstall) << a.why;
+  EXPECT_TRUE(a.uki);
+  EXPECT_EQ(a.assets.uki, "http://10.66.0.1:8080/assets/profiles/default/secureboot-uki.efi");
+  EXPECT_TRUE(TokenOf(a).empty());
+  ASSERT_EQ(service_->ConfigApplyTargets().size(), 1u);
+  EXPECT_EQ(service_->ConfigApplyTargets()[0].address, kCpIp);
+}
+
+TEST_F(ProvisioningServiceTest, AUkiFetchedByAMachineNotOnTheUkiPathIsNoTarget) {
+  Reconfigure([](AppConfig& c) {
+    c.dhcp.mode = DhcpMode::kFull;
+    c.profiles["default"].secure_boot = SecureBootChain::kUki;
+    c.profiles["default"].config_delivery = ConfigDelivery::kApply;
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].secure_boot = false;  // opted out: boots iPXE and the kernel
+    c.inventory = inv;
+  });
+  service_->OnDhcp({kCp, kCpIp, BootClientFromDhcp(7, "PXEClient:Arch:00007:UNDI:003016", false), "", ""});
+  service_->OnTftpFetch(kCpIp, {"profiles/default/secureboot-uki.efi", 5000, {}, 0, 1468, 4, true, ""});
+  EXPECT_TRUE(service_->ConfigApplyTargets().empty());
+  bool said = false;
+  for (const auto& e : service_->registry().RecentEvents(0, 1000))
+    said |= e.message == "UKI fetched, no config to apply: the machine boots with secureBoot none, not uki";
+  EXPECT_TRUE(said);
+  // Marked again: the TFTP fetch (PXE) makes it a target like HTTP boot's.
+  Reconfigure([](AppConfig& c) {
+    auto inv = std::make_shared<Inventory>(*c.inventory);
+    inv->machines[0].secure_boot = true;
+    c.inventory = inv;
+  });
+  service_->OnTftpFetch(kCpIp, {"profiles/default/secureboot-uki.efi", 5000, {}, 0, 1468, 4, true, ""});
+  ASSERT_EQ(service_->ConfigApplyTargets().size(), 1u);
+  EXPECT_EQ(service_->ConfigApplyTargets()[0].address, kCpIp);
+}
+
 TEST_F(ProvisioningServiceTest, RepeatedRequestsWriteNothingAndGetTheSameToken) {
   const std::string first = TokenOf(Ipxe(kCp, kCpIp));
   const std::size_t events = StoredEvents();

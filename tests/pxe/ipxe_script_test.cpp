@@ -32,6 +32,15 @@ TEST(IpxeScript, InstallScript) {
             "boot\n");
 }
 
+// secureBoot uki: as Image Factory's PXE script, the UKI and nothing else.
+TEST(IpxeScript, UkiScriptHandsTheUkiWithoutArguments) {
+  EXPECT_EQ(RenderUkiScript("cp-1", "controlplane", "http://a/assets/profiles/p/secureboot-uki.efi"),
+            "#!ipxe\n# metalpxe: cp-1 (controlplane): the signed Talos UKI\n"
+            "echo metalpxe: installing cp-1 as controlplane from the signed UKI\n"
+            "kernel http://a/assets/profiles/p/secureboot-uki.efi\n"
+            "boot\n");
+}
+
 TEST(IpxeScript, BootFromDisk) {
   EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kExit).find("\nexit 1\n"), std::string::npos);
   EXPECT_NE(RenderBootFromDiskScript("cp-1", BootFromDisk::kSanboot).find("\nsanboot --no-describe --drive 0x80\n"),

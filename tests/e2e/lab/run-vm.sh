@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Run one QEMU PXE client of the lab (TCG: KVM guests hang on these machines).
 #
-# usage: run-vm.sh uefi|uefi-sb|uefi-ipv6|uefi-http6|uefi-http|arm64-http|bios|appliance-uefi|appliance-bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
+# usage: run-vm.sh uefi|uefi-sb|uefi-sb-http|uefi-ipv6|uefi-http6|uefi-http|arm64-http|bios|appliance-uefi|appliance-bios MAC TAP DISK.img SERIAL.log SECONDS [WORKDIR]
 #   uefi: q35 + OVMF, virtio-net WITHOUT option ROM (romfile=): EDK2's own
 #         PXE does DHCP + TFTP (snponly.efi), then iPXE, then HTTP.
 #   uefi-sb: the uefi machine with Secure Boot enforced (Microsoft's keys).
+#   uefi-sb-http: Secure Boot enforced with OVMF's snakeoil test key in PK,
+#         KEK and db (OVMF_*_4M.snakeoil.fd), set to UEFI HTTP boot as
+#         uefi-http: a UKI signed with that key starts, nothing else does.
 #   uefi-http: the same machine set to UEFI HTTP boot: OVMF's PXE is switched
 #         off through fw_cfg (opt/org.tianocore/IPv4PXESupport and
 #         IPv6PXESupport, read by OVMF's PxeBcPcdLib; IPv6Support off too), so
@@ -70,6 +73,14 @@ case "$fw" in
           -drive "if=pflash,format=raw,unit=1,file=$vars"
           "${no_ipv6[@]}" "${nic_first[@]}")
     ;;
+  uefi-sb-http)
+    vars="$work/OVMF_VARS.snakeoil.$mac.fd"
+    [[ -f "$vars" ]] || cp /usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd "$vars"
+    args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+          -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
+          -drive "if=pflash,format=raw,unit=1,file=$vars"
+          "${nic_first[@]}" "${no_pxe4[@]}" "${no_pxe6[@]}" "${no_ipv6[@]}")
+    ;;
   uefi-ipv6)
     # IPv4 PXE off: the NIC's first boot option is PXEv6.
     ovmf_q35
@@ -104,7 +115,7 @@ case "$fw" in
   appliance-bios)
     args=(-machine pc -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
     ;;
-  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-ipv6, uefi-http6, uefi-http, arm64-http, bios, appliance-uefi or appliance-bios" >&2; exit 2 ;;
+  *) echo "run-vm: firmware must be uefi, uefi-sb, uefi-sb-http, uefi-ipv6, uefi-http6, uefi-http, arm64-http, bios, appliance-uefi or appliance-bios" >&2; exit 2 ;;
 esac
 
 # -nodefaults drops the VGA; SeaBIOS and iPXE then write to the serial port.

@@ -6,7 +6,7 @@
 # usage: run-scenario.sh NAME BUILD_DIR
 #   NAME: uefi-install | bios-worker | two-machines | proxy | discover-accept | foreign-token |
 #         ipmi-reinstall | uefi-http | arm64-no-loader | arm64-install | cluster | secureboot-shim |
-#         ipv6-pxe | ipv6-http | appliance-image | appliance-first-boot
+#         secureboot-uki | ipv6-pxe | ipv6-http | appliance-image | appliance-first-boot
 # Exit 0 when every check passed. Bounded: every wait has its own limit and
 # the whole run is capped by E2E_SCENARIO_TIMEOUT (default 420 s).
 set -uo pipefail
@@ -518,6 +518,62 @@ scenario_secureboot_shim() {
     bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$(mpx_timeline "$WK_MAC" http)"
 }
 
+# Talos's own Secure Boot path (secureBoot: uki): cp-1's firmware enforces
+# Secure Boot with OVMF's snakeoil key and UEFI HTTP boots; metalpxed
+# answers with the profile's UKI (the stand-in's kernel, initramfs and a
+# command line without talos.config, signed with that key: lab/build-uki.sh),
+# the firmware verifies and starts it, the stand-in waits in maintenance
+# mode, and the UKI's fetch made cp-1 an apply target: metalpxed applies its
+# config over TLS and the stand-in installs.
+scenario_secureboot_uki() {
+  local assets uki="$LAB_DIR/uki.efi"
+  assets="$("$LAB_HERE/assets.sh" "$build")" || return 1
+  "$LAB_HERE/build-uki.sh" "$assets/vmlinuz" "$assets/initramfs" \
+    "console=ttyS0 printk.devkmsg=on talos.platform=metal talos.events.sink=$LAB_SERVER_IP:50101 talos.logging.kernel=tcp://$LAB_SERVER_IP:50102 standin.expect=cp-1/controlplane" \
+    "$uki" || return 1
+  MPX_INVENTORY_FIXTURE=secureboot-uki-machines.yaml
+  MPX_PROFILES="  uki:
+    kernel: $assets/vmlinuz
+    initramfs: $assets/initramfs
+    uki: $uki
+    secureBoot: uki
+    configs:
+      controlplane: $E2E_ROOT/fixtures/talos/controlplane.yaml
+      worker: $E2E_ROOT/fixtures/talos/worker.yaml"
+  mpx_setup "$build" full discover && mpx_start || return 1
+  local powered_on_ms applied_ms url="http://$LAB_SERVER_IP:8080/assets/profiles/uki/secureboot-uki.efi"
+  powered_on_ms="$(date +%s%3N)"
+  vm_start cp-1 uefi-sb-http "$CP_MAC" 200
+  e2e_check "cp-1: OVMF started HTTP boot" vm_wait cp-1 "Start HTTP Boot over IPv4" 60
+  e2e_check "cp-1: the firmware verified and started the UKI under Secure Boot" \
+    vm_wait cp-1 "EFI stub: UEFI Secure Boot is enabled" 90
+  e2e_check "cp-1: booted without talos.config (the UKI's own command line)" vm_wait cp-1 "STANDIN: no talos\\.config" 60
+  e2e_check "cp-1: waited in maintenance mode" vm_wait cp-1 "STANDIN: maintenance mode: waiting for ApplyConfiguration" 60
+  e2e_check "cp-1: metalpxed applied its config over TLS" vm_wait cp-1 "STANDIN: config applied \\(" 60
+  applied_ms="$(date +%s%3N)"
+  echo "        cp-1: power-on to config applied $(((applied_ms - powered_on_ms) / 1000)) s"
+  e2e_check "cp-1: the applied config is its own" vm_wait cp-1 "STANDIN: config hostname=cp-1 role=controlplane fixture=controlplane-base" 30
+  e2e_check "cp-1: install done, rebooting" vm_wait cp-1 "STANDIN: rebooting" 60
+  vm_stop cp-1
+  e2e_check "cp-1: disk marker is there" vm_disk_has cp-1 "$CP_MARK"
+  e2e_check "metalpxed recorded cp-1 as installed" mpx_wait_state "$CP_MAC" installed 30
+  e2e_check "the kernel ran under Secure Boot, locked down" sb_kernel_locked_down cp-1
+  e2e_check "nothing was refused, no iPXE" vm_not_printed cp-1 "Access Denied|Security Violation|iPXE"
+  e2e_check "metalpxed offered the firmware the profile's UKI URL (HTTPClient)" \
+    grep -qE "^DHCP (DISCOVER|REQUEST) from firmware \(uefi-x86_64-http\) -> (OFFER|ACK) [0-9.]+, boot file ${url//./\\.} .*why=uefi x86_64 \(HTTP boot\) under Secure Boot \(UKI\)" \
+    <<<"$(mpx_timeline "$CP_MAC" dhcp)"
+  local http
+  http="$(mpx_timeline "$CP_MAC" http)"
+  e2e_check "timeline: the UKI fetched (200), then 'UKI fetched', then the config applied" \
+    awk '/^HTTP GET UKI \/assets\/profiles\/uki\/secureboot-uki\.efi, / && !a {a=NR}
+         /^UKI fetched over HTTP \(profile uki, role controlplane\): config by apply to / && a && !b {b=NR}
+         END {exit !b}' <<<"$http"
+  e2e_check "cp-1's history: UKI fetched, config applied, installed (in order)" \
+    awk '/^UKI fetched over HTTP/ && !a {a=NR} /config applied over TLS/ && a && !b {b=NR} /-> installed/ && b && !c {c=NR}
+         END {exit !c}' <<<"$(mpx_sql "SELECT message FROM events WHERE machine = 'cp-1' ORDER BY id;")"
+  e2e_check "nothing asked /ipxe for cp-1" bash -c '! grep -q "^HTTP GET /ipxe" <<<"$1"' _ "$http"
+}
+
 # --- cluster: two control planes and a worker to a bootstrapped cluster ------
 C1_MAC=52:54:00:e2:e0:11
 C2_MAC=52:54:00:e2:e0:12
@@ -908,6 +964,7 @@ case "$scenario" in
   ipmi-reinstall) scenario_ipmi_reinstall ;;
   uefi-http) scenario_uefi_http ;;
   secureboot-shim) scenario_secureboot_shim ;;
+  secureboot-uki) scenario_secureboot_uki ;;
   arm64-no-loader) scenario_arm64_no_loader ;;
   ipv6-pxe) scenario_ipv6_pxe ;;
   ipv6-http) scenario_ipv6_http ;;
