@@ -12,6 +12,12 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -57,6 +63,97 @@ struct Node {
 const Node kCp1{"cp-1", Role::kControlPlane, "127.0.0.2", "52:54:00:00:17:01"};
 const Node kCp2{"cp-2", Role::kControlPlane, "127.0.0.52", "52:54:00:00:17:02"};
 const Node kWk1{"wk-1", Role::kWorker, "127.0.0.53", "52:54:00:00:17:03"};
+
+// A TCP relay in front of etcd for one appliance: cutting it leaves that
+// appliance alive but unable to reach etcd, as a crashed (kill -9) or
+// powered-off one is for the others, and shows it does not act meanwhile.
+class TcpRelay {
+ public:
+  explicit TcpRelay(std::uint16_t to_port) : to_port_(to_port) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        listen(listen_fd_, 16) != 0 || getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("relay: cannot listen");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~TcpRelay() { Cut(); }
+  std::uint16_t port() const { return port_; }
+  // Every connection and the listener go, at once.
+  void Cut() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (int fd : fds_) close(fd);
+    fds_.clear();
+    if (listen_fd_ >= 0) close(listen_fd_);
+    listen_fd_ = -1;
+  }
+
+ private:
+  void Loop() {
+    std::vector<std::pair<int, int>> pairs;
+    while (!stop_) {
+      std::vector<pollfd> p{{listen_fd_, POLLIN, 0}};
+      for (auto [x, y] : pairs) {
+        p.push_back({x, POLLIN, 0});
+        p.push_back({y, POLLIN, 0});
+      }
+      if (poll(p.data(), p.size(), 100) <= 0) continue;
+      if (p[0].revents & POLLIN) {
+        const int in = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        const int out = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(to_port_);
+        if (in >= 0 && out >= 0 && connect(out, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+          pairs.emplace_back(in, out);
+          fds_.push_back(in);
+          fds_.push_back(out);
+        } else {
+          if (in >= 0) close(in);
+          if (out >= 0) close(out);
+        }
+      }
+      std::vector<std::pair<int, int>> alive;
+      for (std::size_t i = 0; i < pairs.size(); ++i) {
+        bool open = true;
+        for (int side = 0; side < 2 && open; ++side) {
+          if (!(p[1 + 2 * i + side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          const int from = side == 0 ? pairs[i].first : pairs[i].second;
+          const int to = side == 0 ? pairs[i].second : pairs[i].first;
+          char buf[65536];
+          const ssize_t n = read(from, buf, sizeof buf);
+          for (ssize_t off = 0; n > 0 && off < n;) {
+            const ssize_t w = write(to, buf + off, static_cast<std::size_t>(n - off));
+            if (w <= 0) break;
+            off += w;
+          }
+          open = n > 0;
+        }
+        if (open) {
+          alive.push_back(pairs[i]);
+        } else {  // one side closed: the connection goes (gRPC dials again)
+          close(pairs[i].first);
+          close(pairs[i].second);
+          std::erase(fds_, pairs[i].first);
+          std::erase(fds_, pairs[i].second);
+        }
+      }
+      pairs.swap(alive);
+    }
+  }
+  std::uint16_t to_port_;
+  std::uint16_t port_ = 0;
+  int listen_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::vector<int> fds_;  // the relay thread's; closed by Cut() after it ended
+  std::thread thread_;
+};
 
 // One appliance: its own etcd client and store, the same config.
 struct Appliance {
@@ -150,10 +247,19 @@ class ClusterHaTest : public ::testing::Test {
     config_ = std::make_unique<SwappableConfigSource>(cfg);
   }
 
-  std::unique_ptr<Appliance> StartAppliance(const std::string& name) {
+  std::unique_ptr<Appliance> StartAppliance(const std::string& name, TcpRelay* relay = nullptr) {
     auto app = std::make_unique<Appliance>();
     app->name = name;
-    auto client = etcd::EtcdClient::Create(etcd_->ClientOptions());
+    etcd::EtcdClientOptions eo = etcd_->ClientOptions();
+    if (relay) {
+      eo.endpoints.resize(1);
+      eo.endpoints[0].port = relay->port();
+      eo.endpoints[0].url = "http://127.0.0.1:" + std::to_string(relay->port());
+      // Gone for good once cut: its calls need not wait long to fail.
+      eo.call_timeout = std::chrono::milliseconds(2000);
+      eo.attempt_timeout = std::chrono::milliseconds(1000);
+    }
+    auto client = etcd::EtcdClient::Create(eo);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
     if (!client.ok()) return nullptr;
     app->client = *client;
@@ -206,8 +312,8 @@ class ClusterHaTest : public ::testing::Test {
   }
 
   // a_ leads, b_ stands by (started once a_ is elected).
-  void StartBoth() {
-    a_ = StartAppliance("appliance-a");
+  void StartBoth(TcpRelay* a_relay = nullptr) {
+    a_ = StartAppliance("appliance-a", a_relay);
     ASSERT_TRUE(a_);
     ASSERT_TRUE(WaitFor([&] { return a_->Leads(); }, std::chrono::seconds(20)));
     b_ = StartAppliance("appliance-b");
@@ -347,6 +453,78 @@ TEST_F(ClusterHaTest, TheOtherApplianceFinishesTheUpgradeWhenTheLeaderStopsMidRu
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ((*stored)[0].done, (std::vector<std::string>{"wk-1", "cp-1", "cp-2"}));
   EXPECT_EQ((*stored)[0].pinned_version, "v1.9.6");
+}
+
+// The leader vanishes while cp-1 reboots into the target (its way to etcd
+// is cut: for the others it is dead, as after kill -9; here it also shows
+// that it stops acting): its election lease expires after the TTL, the
+// other appliance is elected and finishes the run; no node is called twice.
+TEST_F(ClusterHaTest, WhenTheLeaderVanishesMidUpgradeTheOtherFinishesAfterTheTtl) {
+  Configure({kCp1, kCp2, kWk1}, ConfigDelivery::kUrl, BootstrapMode::kManual);
+  std::vector<Subprocess> nodes;
+  for (const auto& n : {kCp1, kCp2, kWk1}) {
+    nodes.push_back(TalosLab::Get().StartApid(
+        {"--listen", n.ip + ":50000", "--address", n.ip, "--state", dir_ + "-" + n.name + ".state", "--version",
+         "v1.9.5", "--reboot-ms", n.name == "cp-1" ? "3000" : "300", "--config",
+         Fixture(n.role == Role::kWorker ? "cluster-a/worker.yaml" : "cluster-a/controlplane.yaml")}));
+  }
+  TcpRelay relay(etcd_->endpoint(0).port);
+  StartBoth(&relay);
+  for (const auto& n : {kCp1, kCp2, kWk1}) {
+    MarkRunning(*a_, n);
+    MarkRunning(*b_, n);
+  }
+  std::mutex mu;
+  std::vector<std::string> upgrading;
+  std::atomic<bool> ended{false};
+  Status a_status;
+  a_->upgrades->Start(
+      "prod", "v1.9.6", "",
+      [&](const UpgradeUpdate& u) {
+        std::lock_guard lock(mu);
+        if (u.phase == "upgrading") upgrading.push_back(u.node);
+      },
+      [&](const Status& st) {
+        std::lock_guard lock(mu);
+        a_status = st;
+        ended = true;
+      });
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return upgrading.size() == 2;  // wk-1 done, cp-1 in flight
+      },
+      std::chrono::seconds(20)));
+  const auto cut_at = std::chrono::steady_clock::now();
+  relay.Cut();
+
+  ASSERT_TRUE(WaitFor([&] { return b_->Leads(); }, std::chrono::seconds(15)));
+  const auto took_over_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - cut_at).count();
+  EXPECT_FALSE(a_->Leads()) << "stepped down before the other was elected";
+  auto done = [&] {
+    for (const auto& r : b_->upgrades->Records())
+      if (r.cluster == "prod" && r.state == UpgradeRunState::kDone) return true;
+    return false;
+  };
+  ASSERT_TRUE(WaitFor(done, std::chrono::seconds(20))) << nodes[0].Describe() << nodes[1].Describe();
+  std::printf("etcd cut off from the leader: the other leads the cluster %lld ms later\n",
+              static_cast<long long>(took_over_ms));
+  ASSERT_TRUE(WaitFor([&] { return ended.load(); }, std::chrono::seconds(10)));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(a_status.code(), ErrorCode::kUnavailable) << a_status.ToString();
+    EXPECT_EQ(upgrading, (std::vector<std::string>{"wk-1", "cp-1"})) << "the vanished leader called nothing more";
+  }
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    EXPECT_EQ(CountOccurrences(nodes[i].Stdout(), "accepted; rebooting"), 1u) << nodes[i].Describe();
+  for (const auto& n : {kCp1, kCp2, kWk1}) {
+    auto c = talos::MachineClient::Connect(n.ip, talos::kApidPort, TalosLab::Get().Credentials("cluster-a"));
+    ASSERT_TRUE(c.ok());
+    auto v = c->Version(std::chrono::seconds(2));
+    ASSERT_TRUE(v.ok()) << n.name;
+    EXPECT_EQ(v->tag, "v1.9.6") << n.name;
+  }
 }
 
 // configTokenMaxFetches bounds the fetches through every appliance together,
