@@ -101,7 +101,9 @@ void ClusterUpgradeDriver::ResumeLedRuns() {
       // Started already (its thread may not have begun), or refused: not
       // again for the same record, so a plan refused here is not retried
       // (and its event not recorded) every round.
-      if (auto it = resumed_.find(name); it != resumed_.end() && it->second == RecordKey(r)) continue;
+      if (auto it = resumed_.find(name); it != resumed_.end() && it->second.record == RecordKey(r) &&
+                                         std::chrono::steady_clock::now() < it->second.not_before)
+        continue;
       under_way.push_back(r);
     }
   }
@@ -109,7 +111,7 @@ void ClusterUpgradeDriver::ResumeLedRuns() {
     if (!Leads(r.cluster)) continue;
     {
       std::lock_guard lock(mu_);
-      resumed_[r.cluster] = RecordKey(r);
+      resumed_[r.cluster] = Resumed{RecordKey(r)};
     }
     spdlog::info("cluster {}: resuming the upgrade to {} from the shared record{}", r.cluster, r.version,
                  r.node.empty() ? "" : " (" + r.node + " in flight: waited for, not called again)");
@@ -126,10 +128,12 @@ void ClusterUpgradeDriver::ResumeLedRuns() {
           spdlog::warn("cluster {}: the resumed upgrade ended: {}", cluster, st.message());
           // Stopped or no longer leading: the record stays running, and
           // whoever leads next (this appliance again, too) resumes it.
-          if (st.code() == ErrorCode::kUnavailable || !Leads(cluster)) {
-            std::lock_guard lock(mu_);
+          const bool again_now = st.code() == ErrorCode::kUnavailable || !Leads(cluster);
+          std::lock_guard lock(mu_);
+          if (again_now)
             resumed_.erase(cluster);
-          }
+          else if (auto it = resumed_.find(cluster); it != resumed_.end())
+            it->second.not_before = std::chrono::steady_clock::now() + std::chrono::minutes(1);
         });
   }
 }

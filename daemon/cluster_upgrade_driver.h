@@ -135,9 +135,14 @@ class ClusterUpgradeDriver {
   bool stopping_ = false;
   std::map<std::string, UpgradeRecord> records_;  // by cluster
   std::set<std::string> active_;                  // clusters with a run under way
-  // ResumeLedRuns: the records resumed (by cluster, RecordKey): started
-  // once each, again only after a run that ended without failing it.
-  std::map<std::string, std::string> resumed_;
+  // ResumeLedRuns: the records resumed (by cluster): started once each;
+  // again after a run that ended without failing it, or a minute after a
+  // refusal (the plan's reasons may pass: a machine record not read yet).
+  struct Resumed {
+    std::string record;  // RecordKey
+    std::chrono::steady_clock::time_point not_before = std::chrono::steady_clock::time_point::max();
+  };
+  std::map<std::string, Resumed> resumed_;
   std::vector<std::thread> threads_;
 };
 
