@@ -487,6 +487,10 @@ void ProvisioningService::OnConfigApplied(const MacAddress& mac, Ipv4Address add
     ClearApplyTargetLocked(mac);
   }
   ++counters_.configs_applied;
+  // Talos answered there: where the cluster driver follows it from now on.
+  // (The installer may have been served by another appliance, whose
+  // sighting of that address this one may not have merged yet.)
+  registry_.ObserveBoot({mac, address, "", "", "", ""});
   registry_.Apply(mac, LifecycleEvent::kConfigFetched,
                   "config applied over TLS to " + address.ToString() + " (" + mode + ")" + ThroughAppliance());
 }

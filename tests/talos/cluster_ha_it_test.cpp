@@ -255,9 +255,6 @@ class ClusterHaTest : public ::testing::Test {
       eo.endpoints.resize(1);
       eo.endpoints[0].port = relay->port();
       eo.endpoints[0].url = "http://127.0.0.1:" + std::to_string(relay->port());
-      // Gone for good once cut: its calls need not wait long to fail.
-      eo.call_timeout = std::chrono::milliseconds(2000);
-      eo.attempt_timeout = std::chrono::milliseconds(1000);
     }
     auto client = etcd::EtcdClient::Create(eo);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
@@ -371,7 +368,7 @@ TEST_F(ClusterHaTest, ATargetRegisteredThroughTheStandbyIsAppliedOnceByTheLeader
   Subprocess node = TalosLab::Get().StartApid(
       {"--listen", ip + ":50000", "--address", ip, "--maintenance", "--then-run", "--not-ready-bootstraps", "0"});
   Configure({cp}, ConfigDelivery::kApply, BootstrapMode::kAuto);
-  StartBoth();
+  ASSERT_NO_FATAL_FAILURE(StartBoth());
 
   IpxeRequest req;
   req.mac = *MacAddress::Parse(cp.mac);
@@ -415,8 +412,8 @@ TEST_F(ClusterHaTest, TheOtherApplianceFinishesTheUpgradeWhenTheLeaderStopsMidRu
          "v1.9.5", "--reboot-ms", n.name == "cp-1" ? "3000" : "300", "--config",
          Fixture(n.role == Role::kWorker ? "cluster-a/worker.yaml" : "cluster-a/controlplane.yaml")}));
   }
-  SeedRunning();
-  StartBoth();
+  ASSERT_NO_FATAL_FAILURE(SeedRunning());
+  ASSERT_NO_FATAL_FAILURE(StartBoth());
   for (const auto& n : {kCp1, kCp2, kWk1})
     ASSERT_EQ(b_->service->registry().StateOf(*MacAddress::Parse(n.mac)), MachineState::kRunning) << n.name;
   const Status refused = b_->upgrades->Run("prod", "v1.9.6", "", [](const UpgradeUpdate&) {});
@@ -486,8 +483,8 @@ TEST_F(ClusterHaTest, WhenTheLeaderVanishesMidUpgradeTheOtherFinishesAfterTheTtl
          Fixture(n.role == Role::kWorker ? "cluster-a/worker.yaml" : "cluster-a/controlplane.yaml")}));
   }
   TcpRelay relay(etcd_->endpoint(0).port);
-  SeedRunning();
-  StartBoth(&relay);
+  ASSERT_NO_FATAL_FAILURE(SeedRunning());
+  ASSERT_NO_FATAL_FAILURE(StartBoth(&relay));
   std::mutex mu;
   std::vector<std::string> upgrading;
   std::atomic<bool> ended{false};
@@ -549,7 +546,7 @@ TEST_F(ClusterHaTest, ConfigTokenFetchesCountAcrossAppliances) {
   auto cfg = std::make_shared<AppConfig>(*config_->Current());
   cfg->boot.config_token_max_fetches = 3;
   config_ = std::make_unique<SwappableConfigSource>(cfg);
-  StartBoth();
+  ASSERT_NO_FATAL_FAILURE(StartBoth());
   IpxeRequest req;
   req.mac = *MacAddress::Parse(cp.mac);
   req.peer = *Ipv4Address::Parse("127.0.0.71");
