@@ -120,7 +120,12 @@ class TcpRelay {
         }
       }
       std::vector<std::pair<int, int>> alive;
+      const std::size_t polled = (p.size() - 1) / 2;  // a pair accepted just now waits for the next poll
       for (std::size_t i = 0; i < pairs.size(); ++i) {
+        if (i >= polled) {
+          alive.push_back(pairs[i]);
+          continue;
+        }
         bool open = true;
         for (int side = 0; side < 2 && open; ++side) {
           if (!(p[1 + 2 * i + side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
