@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include <boost/asio/post.hpp>
@@ -16,6 +17,7 @@
 #include "daemon/appliance_metrics.h"
 #include "daemon/asio_scheduler.h"
 #include "daemon/cluster_driver.h"
+#include "daemon/cluster_leadership.h"
 #include "daemon/cluster_upgrade_driver.h"
 #include "daemon/dhcp_elections.h"
 #include "daemon/loader_presence.h"
@@ -44,6 +46,9 @@ struct ApplianceModules::Impl {
   std::unique_ptr<DriverPowerControl> power;
   std::unique_ptr<LoaderPresence> loaders;
   std::unique_ptr<ProvisioningService> service;
+  // etcd store: one appliance at a time does each cluster's work (null on SQLite)
+  std::unique_ptr<EtcdClusterLeadership> cluster_leadership;
+  std::atomic<ClusterDriver*> round_on_leadership{nullptr};  // its elections ask it for a round
   std::unique_ptr<ClusterDriver> clusters;  // named clusters: running state, bootstrap
   std::unique_ptr<ClusterUpgradeDriver> upgrades;  // metalpxectl upgrade; its records pin profile versions
   std::unique_ptr<dhcp::DhcpServer> dhcp;
@@ -123,20 +128,46 @@ struct ApplianceModules::Impl {
     ProvisioningOptions options;
     options.token_key = *key;
     options.loader_exists = [this](std::string_view file) { return loaders->Exists(file); };
+    options.shared_store = shared != nullptr;  // token fetch counts across appliances
+    if (shared) options.appliance = DhcpCandidateName(server.address);
     service = std::make_unique<ProvisioningService>(source, store.get(), options, power.get(), scheduler.get());
     if (auto st = service->Load(); !st.ok()) return st;
-    upgrades = std::make_unique<ClusterUpgradeDriver>(source, service->registry(), store.get());
-    if (auto st = upgrades->Load(); !st.ok()) return {st.code(), "upgrades: " + st.message()};
+    ClusterUpgradeOptions upgrade_options;
     ClusterDriverOptions cluster_options;
+    if (auto* etcd_store = dynamic_cast<etcd::EtcdStore*>(store.get())) {
+      // One appliance at a time bootstraps, upgrades and applies configs for
+      // a cluster; a change of role asks for a round at once (a standby
+      // taking over does not wait for the next tick).
+      ClusterElectionOptions ceo;
+      ceo.prefix = config->store.prefix;
+      ceo.candidate = DhcpCandidateName(server.address);
+      cluster_leadership = std::make_unique<EtcdClusterLeadership>(
+          etcd_store->client(), ceo, [this](const std::string&) {
+            if (auto* c = round_on_leadership.load()) c->RequestRound();
+          });
+      std::vector<std::string> names;
+      for (const auto& [name, c] : config->clusters) names.push_back(name);
+      cluster_leadership->Campaign(names);
+      upgrade_options.leadership = cluster_leadership.get();
+      cluster_options.leadership = cluster_leadership.get();
+    }
+    upgrades = std::make_unique<ClusterUpgradeDriver>(source, service->registry(), store.get(), upgrade_options);
+    if (auto st = upgrades->Load(); !st.ok()) return {st.code(), "upgrades: " + st.message()};
     if (shared) {
       // Other appliances bootstrap, upgrade and install too: each round (10 s)
       // reads their records.
       cluster_options.shared_store = true;
       cluster_options.each_round = [this] {
         upgrades->Reread();
+        // A run whose leader died or stepped down goes on here once this
+        // appliance leads the cluster.
+        upgrades->ResumeLedRuns();
         // Machines changed through other appliances: listed the same by every one.
         if (auto merged = service->registry().MergeFromStore(); !merged.ok())
           spdlog::warn("machines: cannot read the shared machine records: {}", merged.status().ToString());
+        // Targets registered through any appliance: applied by the leader.
+        if (auto st = service->ReloadApplyTargets(); !st.ok())
+          spdlog::warn("config apply: cannot read the shared targets: {}", st.ToString());
       };
     }
     clusters = std::make_unique<ClusterDriver>(source, service->registry(), store.get(), *scheduler, cluster_options);
@@ -148,6 +179,7 @@ struct ApplianceModules::Impl {
         if (!stopped && PinVersions()) PublishProfiles(*source.Current());
       });
     });
+    round_on_leadership = clusters.get();
     clusters->Start();  // after the pins: its rounds may change them (shared store)
 
     if (config->dhcp.mode != DhcpMode::kOff) {
@@ -355,6 +387,12 @@ struct ApplianceModules::Impl {
     elections.reset();  // silent, then resigns: a standby takes over at once
     if (dhcp) dhcp->Stop();
     if (dhcp6) dhcp6->Stop();
+    // The cluster work stops before its elections resign (a standby takes
+    // over at once and resumes an upgrade from its record).
+    if (clusters) clusters->Stop();
+    if (upgrades) upgrades->Stop();
+    round_on_leadership = nullptr;
+    cluster_leadership.reset();
     clusters.reset();  // waits for a round under way (bounded); before the registry it reports to,
                        // and before the upgrades its rounds re-read (shared store)
     upgrades.reset();  // ends runs at their next wait (their records stay running: a re-run resumes)

@@ -155,6 +155,10 @@ std::vector<ClusterMember> ClusterDriver::Members(const AppConfig& config, const
   return out;
 }
 
+bool ClusterDriver::Leads(const std::string& cluster) const {
+  return !options_.leadership || options_.leadership->Leads(cluster);
+}
+
 void ClusterDriver::Round() {
   if (options_.shared_store) RereadRecords();
   if (options_.each_round) options_.each_round();
@@ -165,6 +169,9 @@ void ClusterDriver::Round() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
+    // A standby leaves the cluster to its leader: the records it wrote come
+    // back through RereadRecords, its machines' states through the store.
+    if (!Leads(name)) continue;
     DriveCluster(cluster, Targets(*config, registry_, name));
   }
 }
@@ -196,11 +203,20 @@ void ClusterDriver::RereadRecords() {
 
 void ClusterDriver::ApplyConfigs() {
   if (!provisioning_) return;
+  const auto config = config_.Current();
   for (const auto& t : provisioning_->ConfigApplyTargets()) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
+    // Only the leader of the machine's cluster applies its config, and it
+    // asks again right before the call (below): two appliances never both
+    // push a config to one node.
+    std::string cluster;
+    if (config->inventory)
+      for (const auto& m : config->inventory->machines)
+        if (m.name == t.machine) cluster = m.cluster;
+    if (!Leads(cluster)) continue;
     const std::string host = t.address.ToString();
     auto client = talos::MachineClient::ConnectMaintenance(host, options_.apid_port);
     std::string failure;
@@ -211,9 +227,10 @@ void ClusterDriver::ApplyConfigs() {
       // ApplyConfiguration's long deadline.
       failure = up.error().message;
     } else {
-      auto config = provisioning_->ConfigToApply(t.mac);
-      if (!config.ok()) continue;  // the machine failed with the reason
-      auto applied = client->ApplyConfiguration(*config, talos::ApplyMode::kAuto, options_.apply_timeout);
+      auto rendered = provisioning_->ConfigToApply(t.mac);
+      if (!rendered.ok()) continue;  // the machine failed with the reason
+      if (!Leads(cluster)) continue;  // stepped down during the look
+      auto applied = client->ApplyConfiguration(*rendered, talos::ApplyMode::kAuto, options_.apply_timeout);
       if (applied.ok()) {
         spdlog::info("{}: config applied over TLS at {} (Talos chose {})", t.machine, host, applied->mode);
         provisioning_->OnConfigApplied(t.mac, t.address, applied->mode);
@@ -336,6 +353,9 @@ void ClusterDriver::CallBootstrap(const ClusterConfig& cluster, const std::strin
   const ClusterRecord intent = BeforeBootstrapCall(before, node, NowUnix());
   // Exactly once: the intent (and the node it pins) is durable before the call.
   if (!Persist(before, intent)) return;
+  // Still the leader once the intent is durable: a successor is elected only
+  // after this appliance stepped down, so it reads the intent.
+  if (!Leads(cluster.name)) return;
 
   spdlog::info("cluster {}: calling Bootstrap on {} ({}), attempt {}", cluster.name, node, target->member.address,
                intent.attempts);

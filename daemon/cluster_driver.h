@@ -42,6 +42,7 @@
 #include "core/provisioning/provisioning_service.h"
 #include "core/secret.h"
 #include "core/store.h"
+#include "daemon/cluster_leadership.h"
 #include "talos/machine_client.h"
 
 namespace metalpxe {
@@ -66,6 +67,10 @@ struct ClusterDriverOptions {
   // Run on the driver's worker at the start of every round (shared store:
   // the upgrade records are read again there too, off the event loop).
   std::function<void()> each_round;
+  // Several appliances: only the leader of a cluster (cluster_leadership.h)
+  // probes, bootstraps and applies configs for it; the others take its
+  // records each round. Null: the only appliance (SQLite), always the one.
+  ClusterLeadership* leadership = nullptr;
 };
 
 // One machine of a cluster, as the API shows it.
@@ -124,6 +129,8 @@ class ClusterDriver {
   void Round();
   void RereadRecords();  // shared_store: what other appliances wrote since
   void ApplyConfigs();
+  // Does this appliance do `cluster`'s work now ("" = machines without one)?
+  bool Leads(const std::string& cluster) const;
   void DriveCluster(const ClusterConfig& cluster, std::vector<Target> targets);
   void ProbeVersion(const ClusterConfig& cluster, Target& t);
   int EtcdMemberCount(const ClusterConfig& cluster, const Target& t) const;

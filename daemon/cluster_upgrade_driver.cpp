@@ -16,6 +16,12 @@ std::string JoinNodeNames(const UpgradePlan& plan) {
   return out;
 }
 
+// What makes a record another one for ResumeLedRuns.
+std::string RecordKey(const UpgradeRecord& r) {
+  return r.version + "/" + r.schematic + "/" + r.node + "/" + std::to_string(r.done.size()) + "/" +
+         std::to_string(r.changed_unix);
+}
+
 std::string TookSeconds(std::int64_t ms) { return std::to_string((ms + 500) / 1000) + " s"; }
 
 }  // namespace
@@ -71,6 +77,65 @@ void ClusterUpgradeDriver::Reread() {
     }
   }
   if (pins_changed && on_pins_changed_) on_pins_changed_();
+}
+
+bool ClusterUpgradeDriver::Leads(const std::string& cluster) const {
+  return !options_.leadership || options_.leadership->Leads(cluster);
+}
+
+std::string ClusterUpgradeDriver::NotLeadingReason(const std::string& cluster) const {
+  const std::string leader = options_.leadership ? options_.leadership->Leader(cluster) : "";
+  return "this appliance does not lead cluster " + cluster + " (" +
+         (leader.empty() ? std::string("no leader known yet") : leader + " leads it") +
+         "); its leader runs the cluster's upgrades";
+}
+
+void ClusterUpgradeDriver::ResumeLedRuns() {
+  if (!options_.leadership) return;
+  std::vector<UpgradeRecord> under_way;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    for (const auto& [name, r] : records_) {
+      if (r.state != UpgradeRunState::kRunning || active_.contains(name)) continue;
+      // Started already (its thread may not have begun), or refused: not
+      // again for the same record, so a plan refused here is not retried
+      // (and its event not recorded) every round.
+      if (auto it = resumed_.find(name); it != resumed_.end() && it->second.record == RecordKey(r) &&
+                                         std::chrono::steady_clock::now() < it->second.not_before)
+        continue;
+      under_way.push_back(r);
+    }
+  }
+  for (const auto& r : under_way) {
+    if (!Leads(r.cluster)) continue;
+    {
+      std::lock_guard lock(mu_);
+      resumed_[r.cluster] = Resumed{RecordKey(r)};
+    }
+    spdlog::info("cluster {}: resuming the upgrade to {} from the shared record{}", r.cluster, r.version,
+                 r.node.empty() ? "" : " (" + r.node + " in flight: waited for, not called again)");
+    registry_.RecordClusterEvent(r.cluster, "upgrade to " + r.version + " resumed by this appliance");
+    const std::string cluster = r.cluster;
+    Start(
+        r.cluster, r.version, r.schematic,
+        [cluster](const UpgradeUpdate& u) {
+          spdlog::info("cluster {}: upgrade {}{}{}", cluster, u.phase, u.node.empty() ? "" : " " + u.node,
+                       u.message.empty() ? "" : ": " + u.message);
+        },
+        [this, cluster](const Status& st) {
+          if (st.ok()) return;
+          spdlog::warn("cluster {}: the resumed upgrade ended: {}", cluster, st.message());
+          // Stopped or no longer leading: the record stays running, and
+          // whoever leads next (this appliance again, too) resumes it.
+          const bool again_now = st.code() == ErrorCode::kUnavailable || !Leads(cluster);
+          std::lock_guard lock(mu_);
+          if (again_now)
+            resumed_.erase(cluster);
+          else if (auto it = resumed_.find(cluster); it != resumed_.end())
+            it->second.not_before = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        });
+  }
 }
 
 std::vector<UpgradeRecord> ClusterUpgradeDriver::Records() const {
@@ -168,6 +233,7 @@ Status ClusterUpgradeDriver::Run(const std::string& cluster_name, const std::str
   const auto config = config_.Current();
   auto it = config->clusters.find(cluster_name);
   if (it == config->clusters.end()) return Status(ErrorCode::kNotFound, "no cluster " + cluster_name);
+  if (!Leads(cluster_name)) return Status(ErrorCode::kFailedPrecondition, NotLeadingReason(cluster_name));
   if (std::string problem = SharedProfileProblem(*config, cluster_name); !problem.empty())
     return Status(ErrorCode::kFailedPrecondition, problem);
 
@@ -217,6 +283,13 @@ Status ClusterUpgradeDriver::Drive(const ClusterConfig& cluster, const UpgradePl
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Status(ErrorCode::kUnavailable, "metalpxed is stopping; run the upgrade again to finish it");
+    }
+    // Another appliance leads the cluster now: it resumes this run from the
+    // record (which stays running), so this one stops touching the nodes.
+    if (!Leads(name)) {
+      spdlog::warn("cluster {}: no longer leading it; the upgrade to {} is left to its new leader", name,
+                   plan.version);
+      return Status(ErrorCode::kUnavailable, NotLeadingReason(name));
     }
     const UpgradeStep step = NextUpgradeStep(plan, run, options_.limits, NowMs());
     switch (step.kind) {
@@ -284,6 +357,10 @@ Status ClusterUpgradeDriver::Drive(const ClusterConfig& cluster, const UpgradePl
         if (!Persist(run.record))
           return Status(ErrorCode::kUnavailable, "cannot store the upgrade record of cluster " + name +
                                                      "; " + step.node + " was not called");
+        // Still the leader once the node in flight is durable: a successor
+        // is elected only after this appliance stepped down, so it reads
+        // the node in flight and waits for it instead of calling it again.
+        if (!Leads(name)) return Status(ErrorCode::kUnavailable, NotLeadingReason(name));
         spdlog::info("cluster {}: calling Upgrade on {} ({}) with {}", name, step.node, node.address, step.image);
         UpgradeCallAnswer result;
         auto client = talos::MachineClient::Connect(node.address, options_.apid_port, cluster.talos);

@@ -36,6 +36,7 @@
 #include "core/config_source.h"
 #include "core/machine_registry.h"
 #include "core/store.h"
+#include "daemon/cluster_leadership.h"
 #include "talos/machine_client.h"
 
 namespace metalpxe {
@@ -47,6 +48,12 @@ struct ClusterUpgradeOptions {
   UpgradeLimits limits;
   std::chrono::milliseconds persist_timeout{30'000};  // a record write, before the call it guards is skipped
   std::function<std::int64_t()> now_ms;               // default: the system clock
+  // Several appliances (etcd): only the leader of a cluster runs its upgrade
+  // (cluster_leadership.h); a run asked of another appliance is refused with
+  // the leader's name, a run whose appliance stops leading ends (its record
+  // stays running) and the new leader resumes it (ResumeLedRuns). Null: the
+  // only appliance (SQLite), always the one.
+  ClusterLeadership* leadership = nullptr;
 };
 
 // One line of progress. `phase` names (stable: the CLI prints them, docs/operations.md):
@@ -80,6 +87,12 @@ class ClusterUpgradeDriver {
   // pin changed, so this appliance boots what the cluster was upgraded to.
   // Blocking (a store read): never on an event loop.
   void Reread();
+  // Several appliances: resumes, on threads of the driver's, the runs the
+  // shared records show under way (state running) for each cluster this
+  // appliance leads and runs nothing for: the run of an appliance that died
+  // or stepped down goes on from its record (done nodes stay done, the node
+  // in flight is waited for, never called again). Call after Reread().
+  void ResumeLedRuns();
   // Called (on the run's thread, or Reread's) after a record whose pin changed is durable.
   void SetOnPinsChanged(std::function<void()> on_pins_changed) { on_pins_changed_ = std::move(on_pins_changed); }
 
@@ -105,6 +118,8 @@ class ClusterUpgradeDriver {
                const std::map<std::string, Node>& nodes, const UpgradeListener& progress);
   // Writes the record durably; false when the write failed (the call it guards is not made).
   bool Persist(const UpgradeRecord& record);
+  bool Leads(const std::string& cluster) const;
+  std::string NotLeadingReason(const std::string& cluster) const;
   // Waits `d` unless the driver stops first (then false).
   bool Sleep(std::chrono::milliseconds d);
   std::int64_t NowMs() const;
@@ -120,6 +135,14 @@ class ClusterUpgradeDriver {
   bool stopping_ = false;
   std::map<std::string, UpgradeRecord> records_;  // by cluster
   std::set<std::string> active_;                  // clusters with a run under way
+  // ResumeLedRuns: the records resumed (by cluster): started once each;
+  // again after a run that ended without failing it, or a minute after a
+  // refusal (the plan's reasons may pass: a machine record not read yet).
+  struct Resumed {
+    std::string record;  // RecordKey
+    std::chrono::steady_clock::time_point not_before = std::chrono::steady_clock::time_point::max();
+  };
+  std::map<std::string, Resumed> resumed_;
   std::vector<std::thread> threads_;
 };
 

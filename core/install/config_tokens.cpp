@@ -112,6 +112,7 @@ Result<MacAddress> ConfigTokenIssuer::Redeem(std::string_view token, const IpAdd
   const std::int64_t now_unix = UnixSeconds(now);
   if (now_unix >= claims->expires_unix) return Rejected(TokenRejection::kExpired);
   const std::string id = TokenId(*claims);
+  if (options_.shared_store) TakeStoredCount(id);
   {
     std::lock_guard lock(mu_);
     if (FetchesLocked(id) >= options_.max_fetches) return Rejected(TokenRejection::kUsedUp);
@@ -141,6 +142,30 @@ Result<MacAddress> ConfigTokenIssuer::Redeem(std::string_view token, const IpAdd
   }
   Persist(id, updated);
   return claims->mac;
+}
+
+void ConfigTokenIssuer::TakeStoredCount(const std::string& id) {
+  if (store_ == nullptr) return;
+  // One read per config fetch (a few per install): the tokens with fetches
+  // are few, and a fetch is rare next to DHCP. Two fetches of one token at
+  // the same instant through two appliances may still count as one.
+  auto records = store_->LoadTokens();
+  if (!records.ok()) {
+    SPDLOG_WARN("config token fetch counts of other appliances not read: {}", records.status().message());
+    return;
+  }
+  for (const auto& r : *records) {
+    if (r.token_hash != id) continue;
+    std::lock_guard lock(mu_);
+    Fetches& f = fetches_[id];
+    if (r.fetches > f.count) {
+      f.mac = r.mac;
+      f.bound_ip = r.bound_ip;
+      f.expires_unix = r.expires_unix;
+      f.count = r.fetches;
+    }
+    return;
+  }
 }
 
 void ConfigTokenIssuer::Persist(const std::string& id, const Fetches& f) {

@@ -43,6 +43,10 @@ using TokenClock = std::chrono::system_clock;
 struct ConfigTokenOptions {
   std::chrono::seconds ttl{1800};
   int max_fetches = 5;
+  // Several appliances share the store (etcd): a fetch first takes the
+  // token's count as the store has it (fetches through other appliances),
+  // so max_fetches bounds the fetches through all of them.
+  bool shared_store = false;
 
   static ConfigTokenOptions FromBootConfig(const BootConfig& boot);
 };
@@ -118,6 +122,8 @@ class ConfigTokenIssuer {
   };
 
   void Persist(const std::string& id, const Fetches& f);
+  // shared_store: the stored count of `id` when it is higher than ours.
+  void TakeStoredCount(const std::string& id);
   void SweepLocked(std::int64_t now_unix);
   int FetchesLocked(const std::string& id) const;
 

@@ -62,6 +62,12 @@ std::string TalosEventSummary(const TalosEvent& ev) {
   return summary;
 }
 
+ConfigTokenOptions TokenOptionsFor(const BootConfig& boot, bool shared_store) {
+  ConfigTokenOptions o = ConfigTokenOptions::FromBootConfig(boot);
+  o.shared_store = shared_store;
+  return o;
+}
+
 }  // namespace
 
 ProvisioningService::ProvisioningService(const ConfigSource& config, Store* store, ProvisioningOptions options,
@@ -71,7 +77,7 @@ ProvisioningService::ProvisioningService(const ConfigSource& config, Store* stor
       options_(std::move(options)),
       timeline_(store, options_.timeline),
       registry_(config, store, {}, options_.registry),
-      tokens_(ConfigTokenOptions::FromBootConfig(config.Current()->boot), options_.token_key, store,
+      tokens_(TokenOptionsFor(config.Current()->boot, options_.shared_store), options_.token_key, store,
               // One boot is three DHCP clients: a token bound to the address
               // the script was served to also opens from the address the
               // installer's own DHCP got for the same MAC.
@@ -153,7 +159,34 @@ Status ProvisioningService::LoadApplyTargets() {
   return Status::Ok();
 }
 
+Status ProvisioningService::ReloadApplyTargets() {
+  if (!store_) return Status::Ok();
+  std::uint64_t changes_before = 0;
+  {
+    std::lock_guard lock(apply_mu_);
+    changes_before = apply_changes_;
+  }
+  // Our own writes first, so the read below has them.
+  if (auto st = store_->Flush(); !st.ok()) return st;
+  auto stored = store_->LoadApplyTargets();
+  if (!stored.ok()) return stored.status();
+  std::lock_guard lock(apply_mu_);
+  // A target set or cleared here since the read began may be missing from
+  // it (or still in it): keep what we have, the next round reads again.
+  if (apply_changes_ != changes_before) return Status::Ok();
+  std::map<MacAddress, ConfigApplyTarget> fresh;
+  for (const auto& t : *stored) {
+    if (!apply_targets_.contains(t.mac))
+      spdlog::info("{}: waits for its config by apply at {} (registered by another appliance)", t.machine,
+                   t.address.ToString());
+    fresh[t.mac] = ConfigApplyTarget{t.mac, t.machine, t.address};
+  }
+  apply_targets_ = std::move(fresh);
+  return Status::Ok();
+}
+
 void ProvisioningService::SetApplyTargetLocked(const ConfigApplyTarget& target) {
+  ++apply_changes_;
   apply_targets_[target.mac] = target;
   if (!store_) return;
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -168,8 +201,11 @@ void ProvisioningService::SetApplyTargetLocked(const ConfigApplyTarget& target) 
 }
 
 void ProvisioningService::ClearApplyTargetLocked(const MacAddress& mac) {
-  if (apply_targets_.erase(mac) == 0 || !store_) return;
-  store_->DeleteApplyTarget(mac, nullptr);
+  ++apply_changes_;
+  apply_targets_.erase(mac);
+  // Also when this appliance did not know it: another one may have stored it
+  // (a delete of an absent target succeeds).
+  if (store_) store_->DeleteApplyTarget(mac, nullptr);
 }
 
 LoaderChoice ProvisioningService::LoaderFor(const BootClient& client, const MacAddress& mac) const {
@@ -459,6 +495,12 @@ IpxeAnswer ProvisioningService::InstallAnswer(const AppConfig& config, const Ipx
   return a;
 }
 
+std::string ProvisioningService::ThroughAppliance() const {
+  // Several appliances serve configs: the event says which one did.
+  if (!options_.shared_store || options_.appliance.empty()) return "";
+  return " through " + options_.appliance;
+}
+
 ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, const IpAddress& peer) {
   ConfigAnswer a;
   auto mac = tokens_.Redeem(token, peer, TokenClock::now());
@@ -480,7 +522,7 @@ ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, const Ip
     a.why = "config fetch refused: " + mac->ToString() + " is no longer in the inventory";
     RecordTimeline(*mac, TimelineSource::kHttp,
                    {"HTTP GET /config: refused (no longer in the inventory)", "peer=" + peer.ToString()});
-    registry_.RecordEvent(*mac, "config-fetch", "refused: no longer in the inventory");
+    registry_.RecordEvent(*mac, "config-fetch", "refused: no longer in the inventory" + ThroughAppliance());
     return a;
   }
   auto rendered = RenderMachineConfig(*config, *machine);
@@ -496,7 +538,7 @@ ConfigAnswer ProvisioningService::OnConfigFetch(std::string_view token, const Ip
   RecordTimeline(*mac, TimelineSource::kHttp,
                  {"HTTP GET /config: granted to " + peer.ToString(),
                   "peer=" + peer.ToString() + " machine=" + machine->name + " bytes=" + std::to_string(rendered->size())});
-  registry_.Apply(*mac, LifecycleEvent::kConfigFetched, "config fetched by " + peer.ToString());
+  registry_.Apply(*mac, LifecycleEvent::kConfigFetched, "config fetched by " + peer.ToString() + ThroughAppliance());
   a.kind = ConfigAnswer::Kind::kServed;
   a.yaml = std::move(*rendered);
   return a;
@@ -529,8 +571,12 @@ void ProvisioningService::OnConfigApplied(const MacAddress& mac, Ipv4Address add
     ClearApplyTargetLocked(mac);
   }
   ++counters_.configs_applied;
+  // Talos answered there: where the cluster driver follows it from now on.
+  // (The installer may have been served by another appliance, whose
+  // sighting of that address this one may not have merged yet.)
+  registry_.ObserveBoot({mac, address, "", "", "", ""});
   registry_.Apply(mac, LifecycleEvent::kConfigFetched,
-                  "config applied over TLS to " + address.ToString() + " (" + mode + ")");
+                  "config applied over TLS to " + address.ToString() + " (" + mode + ")" + ThroughAppliance());
 }
 
 void ProvisioningService::AwaitConfigApply(const MacAddress& mac, const std::string& machine, Ipv4Address address) {

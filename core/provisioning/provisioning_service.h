@@ -136,6 +136,10 @@ struct ProvisioningOptions {
   // Seconds an unknown machine waits before asking again.
   int discover_retry_seconds = 15;
   MachineRegistry::Options registry;
+  // Several appliances share the store (etcd): token fetch counts are read
+  // from it at each fetch, and config-fetch events name this appliance.
+  bool shared_store = false;
+  std::string appliance;  // "<hostname>/<address>"; "" = not named in events
   MachineTimelineOptions timeline;
 };
 
@@ -173,6 +177,12 @@ class ProvisioningService {
   void OnConfigApplied(const MacAddress& mac, Ipv4Address address, const std::string& mode);
   // Talos refused the config (InvalidArgument): failed with its reason.
   void OnConfigRejected(const MacAddress& mac, const std::string& reason);
+  // Several appliances on one store: takes the targets as the store has them
+  // (any appliance may have added one, the cluster's leader removes it once
+  // applied), so the leader applies targets registered elsewhere and no
+  // appliance keeps one another already applied. Blocking (a store read);
+  // a change made here meanwhile is kept and the store read again next time.
+  Status ReloadApplyTargets();
   // A machine reached without PXE (a Hetzner rescue image install) waits in
   // maintenance mode at `address`: a target until its config is applied.
   void AwaitConfigApply(const MacAddress& mac, const std::string& machine, Ipv4Address address);
@@ -217,6 +227,8 @@ class ProvisioningService {
 
  private:
   IpxeAnswer DecideIpxe(const IpxeRequest& request);
+  // " through <appliance>" on a shared store, "" otherwise: for events.
+  std::string ThroughAppliance() const;
   IpxeAnswer InstallAnswer(const AppConfig& config, const IpxeRequest& request, const BootDecision& d);
   // A timeline entry for a machine the registry keeps (inventory or
   // recorded); nothing for MACs it does not (ignored, or past its bound).
@@ -245,6 +257,7 @@ class ProvisioningService {
   std::mutex accept_mu_;  // one accept at a time writes the file
   mutable std::mutex apply_mu_;
   std::map<MacAddress, ConfigApplyTarget> apply_targets_;  // by the MAC the installer was served to
+  std::uint64_t apply_changes_ = 0;  // under apply_mu_: local changes, so a reload never undoes a newer one
   std::mutex loader_mu_;
   std::map<MacAddress, LoaderHandout> loader_handouts_;  // the last loader each machine fetched
 };
