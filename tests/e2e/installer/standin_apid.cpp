@@ -96,7 +96,13 @@ struct StandinApid::Impl {
   std::deque<machine::Event> events;  // bounded history for tails
 
   bool controlplane() const { return facts.role == "controlplane" || facts.role == "init"; }
-  std::string version() const { return state.version.empty() ? settings.talos_version : state.version; }
+  // Talos answers with the version it runs until the upgrade's reboot, though
+  // the new one is already installed (and persisted here) when it acks.
+  std::optional<std::string> running_until_reboot;
+  std::string version() const {
+    if (running_until_reboot) return *running_until_reboot;
+    return state.version.empty() ? settings.talos_version : state.version;
+  }
 
   template <typename M>
   void Publish(const M& payload) {
@@ -282,6 +288,7 @@ class MachineServiceImpl final : public machine::MachineService::Service {
     }
     {
       std::lock_guard lock(d_->mu);
+      if (!d_->running_until_reboot) d_->running_until_reboot = d_->version();
       d_->state.upgrade_image = req->image();
       d_->state.version = *version;
       d_->Persist();
@@ -425,6 +432,7 @@ void StandinApid::Serve() {
     std::this_thread::sleep_for(d.settings.reboot_time);
     std::lock_guard lock(d.mu);
     d.reboot = false;
+    d.running_until_reboot.reset();
   }
   Log("stopped");
 }
