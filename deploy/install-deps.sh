@@ -32,6 +32,7 @@ PEER_PKGS=(
   openssh-server redfishtool
   nginx-light wrk
   ipxe qemu-system-x86 ovmf ipxe-qemu cpio
+  fdisk  # sfdisk: the e2e lab's boot disks (tests/e2e/lab/bootdisk.sh); not in util-linux since Debian 11
   qemu-system-arm qemu-efi-aarch64  # e2e arm64-no-loader, arm64-install: arm64 machine with AAVMF
   # The Secure Boot chain metalpxed serves (shimx64.efi, grubx64.efi) when
   # tftpRoot has no copy; the e2e secureboot-shim boots it under OVMF's
